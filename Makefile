@@ -1,0 +1,44 @@
+# Every target creates or reuses .venv and installs what it needs: on a fresh machine
+# `make demo` and `make test` are the only two commands a person types.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock 2>/dev/null | sha256sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test test-fast dev bench lint format clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c requirements.lock -e ".[dev]"
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/python -m pipelines.demo
+
+test: venv
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+test-fast: venv
+	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+dev: venv
+	$(BIN)/python -m pipelines.devserver
+
+bench: venv
+	$(BIN)/python -m pip install -q -c requirements.lock -e ".[dev,bench]"
+	$(BIN)/python benchmarks/run_all.py
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf archive audit.duckdb .demo
