@@ -1,0 +1,178 @@
+"""Access tokens for one app + user: JWT login, reuse, proactive refresh, one re-login, revoke.
+
+RingCentral advises refreshing before expiry rather than on 401 (API notes §7.3), and its token
+endpoint is in the Auth group (5 requests / 60 s), so a token is shared by all threads of the
+client and renewed under a lock: concurrent callers wait for one login instead of making five.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import httpx
+
+from pipelines import settings
+from pipelines.ringcentral import endpoints, errors
+from pipelines.ringcentral.config import ClientSettings
+from pipelines.ringcentral.redaction import register_secret
+from pipelines.ringcentral.stats import ClientStats
+from pipelines.ringcentral.transport import Transport
+
+logger = logging.getLogger("pipelines.ringcentral")
+
+
+class _Token:
+    """One access token and what it expires with; the repr hides the values."""
+
+    __slots__ = ("access_token", "refresh_token", "expires_at", "refresh_expires_at")
+
+    def __init__(self, body: dict, issued_at: float) -> None:
+        access = body.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise errors.AuthError("the token endpoint answered 200 without an access_token")
+        self.access_token = access
+        refresh = body.get("refresh_token")
+        self.refresh_token = refresh if isinstance(refresh, str) and refresh else None
+        self.expires_at = issued_at + float(body.get("expires_in") or 3600)
+        self.refresh_expires_at = issued_at + float(body.get("refresh_token_expires_in") or 0)
+        register_secret(self.access_token)
+        register_secret(self.refresh_token)
+
+    def __repr__(self) -> str:
+        return "_Token(access_token=[REDACTED])"
+
+
+class TokenManager:
+    """Hands out a valid access token; logs in, refreshes and re-logs in under one lock."""
+
+    def __init__(self, client_settings: ClientSettings, transport: Transport, stats: ClientStats):
+        self._settings = client_settings
+        self._transport = transport
+        self._stats = stats
+        self._lock = threading.Lock()
+        self._token: _Token | None = None
+        register_secret(client_settings.client_secret)
+        register_secret(client_settings.jwt)
+
+    def __repr__(self) -> str:
+        state = "none" if self._token is None else "held"
+        return f"TokenManager(client_id={self._settings.client_id!r}, token={state})"
+
+    def _basic_auth(self) -> httpx.BasicAuth:
+        return httpx.BasicAuth(self._settings.client_id, self._settings.client_secret)
+
+    def access_token(self) -> str:
+        """A token valid for at least the refresh margin (logging in or refreshing if needed)."""
+        with self._lock:
+            token = self._token
+            now = time.monotonic()
+            if token is not None and now < token.expires_at - self._margin(token, now):
+                return token.access_token
+            if token is not None and token.refresh_token and now < token.refresh_expires_at:
+                try:
+                    self._token = self._request_token(
+                        {
+                            "grant_type": endpoints.REFRESH_GRANT,
+                            "refresh_token": token.refresh_token,
+                        }
+                    )
+                    self._stats.record_refresh()
+                    logger.debug("rc.auth refreshed access token")
+                    return self._token.access_token
+                except errors.RingCentralError as exc:
+                    # A refused refresh token (revoked session, OAU-210) is not fatal: the JWT
+                    # still proves who we are.
+                    logger.info("rc.auth refresh failed (%s); logging in with the JWT again", exc)
+            self._token = self._login()
+            return self._token.access_token
+
+    def _margin(self, token: _Token, now: float) -> float:
+        # Short-lived tokens (tests, custom access_token_ttl) refresh at half their life.
+        lifetime = max(0.0, token.expires_at - now)
+        return min(self._settings.refresh_margin_seconds, lifetime / 2)
+
+    def renew_after_rejection(self, rejected_token: str) -> None:
+        """Log in again after a 401 on `rejected_token`, unless another thread already did."""
+        with self._lock:
+            if self._token is not None and self._token.access_token != rejected_token:
+                return
+            self._stats.record_relogin_after_401()
+            logger.info("rc.auth access token refused (401); logging in again once")
+            self._token = self._login()
+
+    def _login(self) -> _Token:
+        token = self._request_token(
+            {"grant_type": endpoints.JWT_BEARER_GRANT, "assertion": self._settings.jwt}
+        )
+        self._stats.record_login()
+        logger.debug("rc.auth logged in with the JWT bearer grant")
+        return token
+
+    def _request_token(self, form: dict[str, str]) -> _Token:
+        issued_at = time.monotonic()
+        try:
+            response = self._transport.send(
+                "POST",
+                endpoints.TOKEN_PATH,
+                group=endpoints.AUTH,
+                data=form,
+                auth=self._basic_auth(),
+            )
+        except (errors.BadRequest, errors.AuthError, errors.PermissionDenied) as exc:
+            raise _login_error(exc, form["grant_type"]) from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise errors.SettingsError(
+                f"POST {endpoints.TOKEN_PATH} answered 200 without JSON: check "
+                f"{settings.RC_SERVER_URL}={self._settings.base_url}"
+            ) from None
+        return _Token(body, issued_at)
+
+    def revoke(self) -> None:
+        """End the session on close; errors are ignored and never retried (API notes §7.2).
+
+        Revoke costs an Auth slot (5 / 60 s); when none is free now it is skipped rather than
+        delaying shutdown: the token expires by itself within the hour.
+        """
+        with self._lock:
+            token, self._token = self._token, None
+        if token is None:
+            return
+        try:
+            self._transport.send(
+                "POST",
+                endpoints.REVOKE_PATH,
+                group=endpoints.AUTH,
+                data={"token": token.access_token},
+                auth=self._basic_auth(),
+                max_attempts=1,
+                wait_for_slot=False,
+            )
+            logger.debug("rc.auth revoked the session")
+        except errors.RingCentralError as exc:
+            logger.debug("rc.auth revoke skipped or failed (%s); the token will expire", exc)
+
+
+def _login_error(exc: errors.RingCentralError, grant_type: str) -> errors.AuthError:
+    code = exc.error_code or ""
+    if code in ("invalid_client", "unauthorized_client") or code in (
+        "OAU-123",
+        "OAU-146",
+        "OAU-153",
+    ):
+        fix = f"check {settings.RC_APP_CLIENT_ID} and {settings.RC_APP_CLIENT_SECRET}"
+    elif grant_type == endpoints.REFRESH_GRANT:
+        fix = "the refresh token was refused; a JWT login follows"
+    else:
+        fix = (
+            f"check {settings.RC_USER_JWT} (expired, revoked, or issued for another app or "
+            "server) and that the app allows the JWT auth flow"
+        )
+    return errors.AuthError(
+        f"login at {endpoints.TOKEN_PATH} failed: {exc.message}; {fix}",
+        error_code=exc.error_code,
+        status=exc.status,
+    )

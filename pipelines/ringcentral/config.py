@@ -1,0 +1,123 @@
+"""ClientSettings: the validated configuration of one RingCentral app + user.
+
+Validation happens once, at start, so a typo fails before any run with a message that names the
+variable, instead of as a 404 or an OAuth error halfway through a backfill.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from pipelines import settings
+from pipelines.ringcentral.endpoints import SOURCE_FILTER_PARAMS
+from pipelines.ringcentral.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Credentials, server and HTTP behaviour of the client.
+
+    Secrets (`client_secret`, `jwt`) are excluded from `repr`, so a settings
+    object can be logged or shown in Dagster without leaking them.
+    """
+
+    server_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    jwt: str = field(repr=False)
+    source_filter_param: str = settings.DEFAULT_RC_SOURCE_FILTER_PARAM
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 60.0
+    # Attempts per request for 429, 5xx and transport failures (the first try included).
+    max_attempts: int = 6
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 30.0
+    # Refresh this long before the access token expires, so no request carries a dying token.
+    refresh_margin_seconds: float = 60.0
+    # Longest wait for a 429 without Retry-After; the group's window caps it too (§8).
+    retry_after_default_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        _check_server_url(self.server_url)
+        if not self.client_id.strip():
+            raise SettingsError(f"{settings.RC_APP_CLIENT_ID} is empty: set the app's client id")
+        if not self.client_secret.strip():
+            raise SettingsError(
+                f"{settings.RC_APP_CLIENT_SECRET} is empty: set the app's client secret"
+            )
+        _check_jwt(self.jwt)
+        if self.source_filter_param not in SOURCE_FILTER_PARAMS:
+            raise SettingsError(
+                f"{settings.RC_SOURCE_FILTER_PARAM}={self.source_filter_param!r} is not a known "
+                f"spelling: use one of {', '.join(SOURCE_FILTER_PARAMS)}"
+            )
+        if self.max_attempts < 1:
+            raise SettingsError(f"max_attempts={self.max_attempts}: must be at least 1")
+        if self.connect_timeout_seconds <= 0 or self.read_timeout_seconds <= 0:
+            raise SettingsError("HTTP timeouts must be positive")
+
+    @property
+    def base_url(self) -> str:
+        return self.server_url.rstrip("/")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ClientSettings:
+        """Build settings from RingCentral's sample variable names (os.environ by default).
+
+        Missing required variables are reported together, by name, so one run fixes them all.
+        `overrides` set the non-environment fields (timeouts, attempts, backoff).
+        """
+        source = os.environ if env is None else env
+        missing = [
+            name
+            for name in (
+                settings.RC_APP_CLIENT_ID,
+                settings.RC_APP_CLIENT_SECRET,
+                settings.RC_USER_JWT,
+            )
+            if not (source.get(name) or "").strip()
+        ]
+        if missing:
+            raise SettingsError(
+                f"missing setting(s) {', '.join(missing)}: set them in the environment (the app's "
+                "client id and secret, and the user's JWT credential from the developer console)"
+            )
+        return cls(
+            server_url=(source.get(settings.RC_SERVER_URL) or "").strip()
+            or settings.DEFAULT_RC_SERVER_URL,
+            client_id=source[settings.RC_APP_CLIENT_ID].strip(),
+            client_secret=source[settings.RC_APP_CLIENT_SECRET].strip(),
+            jwt=source[settings.RC_USER_JWT].strip(),
+            source_filter_param=(source.get(settings.RC_SOURCE_FILTER_PARAM) or "").strip()
+            or settings.DEFAULT_RC_SOURCE_FILTER_PARAM,
+            **overrides,  # type: ignore[arg-type]
+        )
+
+
+def _check_server_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(
+            f"{settings.RC_SERVER_URL}={url!r} is not an http(s) URL with a host: use e.g. "
+            f"{settings.DEFAULT_RC_SERVER_URL}"
+        )
+    if parts.query or parts.fragment or parts.path not in ("", "/"):
+        raise SettingsError(
+            f"{settings.RC_SERVER_URL}={url!r} must be the server root (no path or query): use "
+            f"e.g. {settings.DEFAULT_RC_SERVER_URL}"
+        )
+
+
+def _check_jwt(jwt: str) -> None:
+    # A JWT is header.payload.signature; a pasted client secret or a truncated copy is not.
+    # The value itself is a secret: describe it, never echo it.
+    parts = jwt.split(".")
+    if len(parts) != 3 or not all(parts) or any(ch.isspace() for ch in jwt):
+        raise SettingsError(
+            f"{settings.RC_USER_JWT} is not a JWT (expected three non-empty dot-separated parts, "
+            f"got {len(parts)} part(s) of {len(jwt)} characters): paste the user's JWT "
+            "credential from the developer console"
+        )

@@ -1,0 +1,196 @@
+"""Send one RingCentral request: rate-limit slot, retries with backoff, logging, typed errors.
+
+Retried: 429 (after Retry-After, for every thread of the group), 5xx, timeouts and dropped or
+refused connections, up to `max_attempts` tries. Not retried: other 4xx (the request is wrong;
+401 is handled one level up by a fresh login). Each try is logged as one DEBUG line.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from pipelines import settings
+from pipelines.ringcentral import errors
+from pipelines.ringcentral.config import ClientSettings
+from pipelines.ringcentral.ratelimit import RateLimiter, limiter_for
+from pipelines.ringcentral.redaction import redact
+from pipelines.ringcentral.responses import error_for_response
+from pipelines.ringcentral.stats import ClientStats
+
+logger = logging.getLogger("pipelines.ringcentral")
+
+# Failures with no HTTP response that a later try may not see (httpx's hierarchy).
+RETRIED_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+class Transport:
+    """Owns the httpx client and the shared limiters of one (server, app)."""
+
+    def __init__(self, client_settings: ClientSettings, stats: ClientStats) -> None:
+        self._settings = client_settings
+        self._stats = stats
+        self._http = httpx.Client(
+            base_url=client_settings.base_url,
+            timeout=httpx.Timeout(
+                connect=client_settings.connect_timeout_seconds,
+                read=client_settings.read_timeout_seconds,
+                write=client_settings.read_timeout_seconds,
+                pool=client_settings.read_timeout_seconds,
+            ),
+            headers={"Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"Transport(server={self._settings.base_url!r})"
+
+    def limiter(self, group: str) -> RateLimiter:
+        return limiter_for(self._settings.base_url, self._settings.client_id, group)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        group: str,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        max_attempts: int | None = None,
+        wait_for_slot: bool = True,
+    ) -> httpx.Response:
+        """Send until a 2xx arrives or attempts run out; raise the typed error otherwise."""
+        attempts = max_attempts or self._settings.max_attempts
+        limiter = self.limiter(group)
+        for attempt in range(1, attempts + 1):
+            if wait_for_slot:
+                self._stats.record_limiter_wait(limiter.acquire())
+            elif not limiter.try_acquire():
+                raise errors.RateLimited(
+                    f"{method} {path}: no {group} rate-limit slot free now; not waiting",
+                    error_code=None,
+                )
+            self._stats.record_request(group)
+            started = time.perf_counter()
+            try:
+                response = self._http.request(
+                    method, path, params=params, data=data, headers=headers, auth=auth
+                )
+            except RETRIED_TRANSPORT_ERRORS as exc:
+                self._log(method, path, None, started, group, None, attempt, type(exc).__name__)
+                if attempt == attempts:
+                    raise self._transport_error(method, path, exc, attempts) from exc
+                self._backoff(attempt)
+                continue
+            except httpx.HTTPError as exc:
+                self._log(method, path, None, started, group, None, attempt, type(exc).__name__)
+                raise self._transport_error(method, path, exc, attempt) from exc
+
+            remaining = response.headers.get("x-rate-limit-remaining")
+            self._log(method, path, response.status_code, started, group, remaining, attempt)
+            limiter.update_from_headers(response.headers)
+            status = response.status_code
+            if 200 <= status < 300:
+                return response
+            if status == 429:
+                self._stats.record_429()
+                wait = self._retry_after(response, limiter)
+                # Every thread of the group waits: a request during the penalty restarts it.
+                limiter.block_for(wait)
+                if attempt == attempts:
+                    raise error_for_response(response, method=method, path=path)
+                self._stats.record_retry()
+                logger.info(
+                    "rc.rate_limited method=%s path=%s group=%s retry_after_s=%.2f attempt=%d",
+                    method,
+                    path,
+                    group,
+                    wait,
+                    attempt,
+                )
+                continue
+            if status >= 500 and attempt < attempts:
+                self._backoff(attempt)
+                continue
+            raise error_for_response(response, method=method, path=path)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _retry_after(self, response: httpx.Response, limiter: RateLimiter) -> float:
+        header = response.headers.get("retry-after")
+        try:
+            if header is not None:
+                return max(0.0, float(header))
+        except ValueError:
+            pass
+        # §8: no Retry-After means 30 s; the penalty equals the window, so never wait longer.
+        return min(self._settings.retry_after_default_seconds, max(limiter.window_seconds, 1.0))
+
+    def _backoff(self, attempt: int) -> None:
+        self._stats.record_retry()
+        ceiling = min(
+            self._settings.backoff_max_seconds,
+            self._settings.backoff_base_seconds * (2 ** (attempt - 1)),
+        )
+        # Equal jitter: at least half the ceiling, so a flapping server still gets room.
+        time.sleep(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+    def _transport_error(
+        self, method: str, path: str, exc: httpx.HTTPError, attempts: int
+    ) -> errors.TransportError:
+        hint = ""
+        if isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol):
+            hint = f"; check {settings.RC_SERVER_URL}={self._settings.base_url}"
+        elif isinstance(exc, httpx.TimeoutException):
+            hint = "; the server did not answer in time"
+        return errors.TransportError(
+            redact(
+                f"{method} {path} got no response after {attempts} attempt(s) "
+                f"({type(exc).__name__}: {exc}){hint}"
+            )
+        )
+
+    def _log(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        started: float,
+        group: str,
+        remaining: str | None,
+        attempt: int,
+        failure: str | None = None,
+    ) -> None:
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
+        duration_ms = (time.perf_counter() - started) * 1000
+        logger.debug(
+            "rc.request method=%s path=%s status=%s duration_ms=%.1f group=%s remaining=%s "
+            "attempt=%d%s",
+            method,
+            path,
+            status if status is not None else "-",
+            duration_ms,
+            group,
+            remaining if remaining is not None else "-",
+            attempt,
+            f" failure={failure}" if failure else "",
+            extra={
+                "rc_method": method,
+                "rc_path": path,
+                "rc_status": status,
+                "rc_duration_ms": round(duration_ms, 1),
+                "rc_group": group,
+                "rc_remaining": remaining,
+                "rc_attempt": attempt,
+            },
+        )
