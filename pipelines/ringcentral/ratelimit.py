@@ -20,8 +20,9 @@ from pipelines.ringcentral.endpoints import DEFAULT_GROUP_LIMITS, DEFAULT_WINDOW
 # Extra room per window for clock and network skew between our send and the server's arrival.
 _MARGIN_FRACTION = 0.02
 _MIN_MARGIN_SECONDS = 0.05
-# A server count this much lower than ours is treated as skew, not as someone else's traffic.
-_REMAINING_TOLERANCE = 1
+# Our window is longer than the server's and counts in-flight requests, so our budget is never
+# larger than the server's by skew alone: any shortfall is traffic we did not send.
+_REMAINING_TOLERANCE = 0
 
 
 class RateLimiter:
