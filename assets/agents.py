@@ -1,0 +1,39 @@
+"""The `agents` asset: the RingCentral extensions behind creatorId and agent identities."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.common import API_POOL, GROUP, TRANSIENT_RETRY, failing_fast_for_people, source_of
+from assets.identities import identities
+from pipelines.partitions import sources_partitions
+from pipelines.resources import ArchiveResource, RingCentralResource
+from pipelines.sync.agents import sync_agents
+
+
+@dg.asset(
+    deps=[identities],
+    partitions_def=sources_partitions,
+    group_name=GROUP,
+    kinds={"python", "parquet"},
+    pool=API_POOL,
+    retry_policy=TRANSIENT_RETRY,
+    description=(
+        "Agents (extensions) behind the source's creatorIds and agent identities' userIds, "
+        "via the Extension API; cached in the archive and re-read after a refresh age. An "
+        "extension that no longer exists is kept as `not_found`, not an error."
+    ),
+)
+def agents(
+    context: dg.AssetExecutionContext, ringcentral: RingCentralResource, archive: ArchiveResource
+) -> dg.MaterializeResult:
+    with failing_fast_for_people(), ringcentral.client() as client:
+        report = sync_agents(client, archive.ledger(), source_of(context), run_id=context.run_id)
+    return dg.MaterializeResult(
+        metadata={
+            "referenced": report.referenced,
+            "fetched": report.fetched,
+            "new_versions": report.new_versions,
+            "not_found": len(report.not_found),
+        }
+    )

@@ -1,0 +1,32 @@
+"""The `audit_catalog` asset: the DuckDB file of audit views, rebuilt after each archive run."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from assets.agents import agents
+from assets.common import GROUP
+from pipelines.audit.catalog import build_catalog
+from pipelines.partitions import sources_partitions
+from pipelines.resources import ArchiveResource, AuditResource
+
+
+@dg.asset(
+    deps=[agents],
+    partitions_def=sources_partitions,
+    group_name=GROUP,
+    kinds={"duckdb"},
+    description=(
+        "DuckDB views (contents, contents_latest, messages, threads, reply_pairs, edits, "
+        "identities_latest, agents, quarantine, ledger, capture_lag) over the committed files "
+        "of the whole archive; rebuilt atomically, openable read-only by any DuckDB client."
+    ),
+)
+def audit_catalog(
+    context: dg.AssetExecutionContext, archive: ArchiveResource, audit: AuditResource
+) -> dg.MaterializeResult:
+    report = build_catalog(archive.store(), audit.audit_db, dict(os.environ))
+    context.log.info("audit catalog rebuilt at %s", audit.audit_db)
+    return dg.MaterializeResult(metadata=report.as_metadata())

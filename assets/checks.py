@@ -1,0 +1,95 @@
+"""Asset checks: schema-valid (quarantine), reconciled against the API, ledger intact."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.common import API_POOL, source_of
+from assets.contents import contents
+from pipelines.archive.verify import verify
+from pipelines.partitions import sources_partitions
+from pipelines.resources import ArchiveResource, RingCentralResource
+from pipelines.sync.reconcile import quarantine_summary, reconcile_source
+from schemas.ids import source_stream
+
+
+class ReconcileConfig(dg.Config):
+    mode: str = "full"
+    """`full` compares every id the API lists; `sample` only the newest pages (cheaper)."""
+    sample_pages: int = 2
+
+
+@dg.asset_check(
+    asset=contents,
+    partitions_def=sources_partitions,
+    description="Fails when this run quarantined records; counts and reasons in metadata.",
+)
+def contents_schema_valid(
+    context: dg.AssetCheckExecutionContext, archive: ArchiveResource
+) -> dg.AssetCheckResult:
+    source_id = source_of(context)
+    reasons = quarantine_summary(archive.ledger(), source_id, context.run_id)
+    total = sum(reasons.values())
+    return dg.AssetCheckResult(
+        passed=total == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"quarantined_this_run": total, "reasons": dg.MetadataValue.json(reasons)},
+    )
+
+
+@dg.asset_check(
+    asset=contents,
+    partitions_def=sources_partitions,
+    pool=API_POOL,
+    description="The archive holds every content id the API lists for the source (up to the "
+    "archive's high-water mark).",
+)
+def contents_reconciled(
+    context: dg.AssetCheckExecutionContext,
+    config: ReconcileConfig,
+    ringcentral: RingCentralResource,
+    archive: ArchiveResource,
+) -> dg.AssetCheckResult:
+    with ringcentral.client() as client:
+        report = reconcile_source(
+            client,
+            archive.ledger(),
+            source_of(context),
+            mode=config.mode,
+            sample_pages=config.sample_pages,
+        )
+    return dg.AssetCheckResult(
+        passed=report.ok,
+        metadata={
+            "mode": report.mode,
+            "api_ids_checked": report.api_ids_checked,
+            "archived_ids": report.archived_ids,
+            "missing": len(report.missing),
+            "missing_sample": dg.MetadataValue.json(report.missing[:20]),
+            "not_due_yet": report.not_due,
+        },
+    )
+
+
+@dg.asset_check(
+    asset=contents,
+    partitions_def=sources_partitions,
+    description="`rc-archive verify` for this source: every committed file has its SHA-256, "
+    "the manifest chain is unbroken and no file was added outside a manifest.",
+)
+def ledger_intact(
+    context: dg.AssetCheckExecutionContext, archive: ArchiveResource
+) -> dg.AssetCheckResult:
+    stream = source_stream(source_of(context))
+    report = verify(archive.store())
+    findings = [f for f in report.findings if stream in f.key or f.is_tampering]
+    tampering = [f for f in findings if f.is_tampering]
+    return dg.AssetCheckResult(
+        passed=not tampering,
+        metadata={
+            "manifests_checked": report.manifests_checked,
+            "files_checked": report.files_checked,
+            "tampering_findings": len(tampering),
+            "findings": dg.MetadataValue.json([str(f) for f in findings[:50]]),
+        },
+    )

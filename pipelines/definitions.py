@@ -1,0 +1,54 @@
+"""The Dagster code location (workspace.yaml): assets, checks, job, schedule, sensor, resources.
+
+Resources are chosen here and only here, from environment variables (EnvVar), so the same code
+runs on the sandbox (`make demo`, `make dev`) and on a real account with an S3 bucket.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from assets.checks import contents_reconciled, contents_schema_valid, ledger_intact
+from pipelines import settings as names
+from pipelines.jobs import ARCHIVE_ASSETS, archive_job
+from pipelines.resources import ArchiveResource, AuditResource, RingCentralResource
+from pipelines.schedules import archive_schedule
+from pipelines.sensors import source_discovery
+
+
+def _env_or_default(name: str, default: str) -> str | dg.EnvVar:
+    """EnvVar when the variable is set (resolved at run time, never logged), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def build_resources() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "ringcentral": RingCentralResource(
+            server_url=_env_or_default(names.RC_SERVER_URL, names.DEFAULT_RC_SERVER_URL),
+            client_id=dg.EnvVar(names.RC_APP_CLIENT_ID),
+            client_secret=dg.EnvVar(names.RC_APP_CLIENT_SECRET),
+            user_jwt=dg.EnvVar(names.RC_USER_JWT),
+            source_filter_param=_env_or_default(
+                names.RC_SOURCE_FILTER_PARAM, names.DEFAULT_RC_SOURCE_FILTER_PARAM
+            ),
+        ),
+        "archive": ArchiveResource(
+            archive_uri=_env_or_default(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI),
+            object_lock_mode=_env_or_default(names.ARCHIVE_OBJECT_LOCK_MODE, ""),
+            retention_days=int(os.environ.get(names.ARCHIVE_RETENTION_DAYS) or 0),
+            legal_hold=os.environ.get(names.ARCHIVE_LEGAL_HOLD, "").lower() in ("1", "true"),
+        ),
+        "audit": AuditResource(audit_db=_env_or_default(names.AUDIT_DB, names.DEFAULT_AUDIT_DB)),
+    }
+
+
+defs = dg.Definitions(
+    assets=ARCHIVE_ASSETS,
+    asset_checks=[contents_schema_valid, contents_reconciled, ledger_intact],
+    jobs=[archive_job],
+    schedules=[archive_schedule],
+    sensors=[source_discovery],
+    resources=build_resources(),
+)

@@ -1,0 +1,75 @@
+"""Dagster resources: the RingCentral client, the archive and the audit database.
+
+Each is a ConfigurableResource configured with EnvVar in definitions.py (the one place that
+chooses them), so the same code runs against the sandbox, a real account, a local directory
+or an S3 bucket. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+from pydantic import Field
+
+from pipelines import settings as names
+from pipelines.archive.ledger import Ledger
+from pipelines.archive.store import ObjectStore, open_store
+from pipelines.ringcentral import ClientSettings, RingCentralClient
+
+
+class RingCentralResource(dg.ConfigurableResource):
+    """Credentials of a RingCentral app and the archiving agent (JWT bearer grant)."""
+
+    server_url: str = names.DEFAULT_RC_SERVER_URL
+    client_id: str
+    client_secret: str = Field(json_schema_extra={"dagster__is_secret": True})
+    user_jwt: str = Field(json_schema_extra={"dagster__is_secret": True})
+    source_filter_param: str = names.DEFAULT_RC_SOURCE_FILTER_PARAM
+
+    def client_settings(self) -> ClientSettings:
+        return ClientSettings.from_env(
+            {
+                names.RC_SERVER_URL: self.server_url,
+                names.RC_APP_CLIENT_ID: self.client_id,
+                names.RC_APP_CLIENT_SECRET: self.client_secret,
+                names.RC_USER_JWT: self.user_jwt,
+                names.RC_SOURCE_FILTER_PARAM: self.source_filter_param,
+            }
+        )
+
+    @contextmanager
+    def client(self) -> Iterator[RingCentralClient]:
+        with RingCentralClient(self.client_settings()) as client:
+            yield client
+
+
+class ArchiveResource(dg.ConfigurableResource):
+    """Where the archive lives: a local directory or s3://bucket/prefix, and its retention."""
+
+    archive_uri: str = names.DEFAULT_ARCHIVE_URI
+    object_lock_mode: str = ""
+    retention_days: int = 0
+    legal_hold: bool = False
+
+    def store(self) -> ObjectStore:
+        env = dict(os.environ)
+        env[names.ARCHIVE_URI] = self.archive_uri
+        if self.object_lock_mode:
+            env[names.ARCHIVE_OBJECT_LOCK_MODE] = self.object_lock_mode
+        if self.retention_days:
+            env[names.ARCHIVE_RETENTION_DAYS] = str(self.retention_days)
+        if self.legal_hold:
+            env[names.ARCHIVE_LEGAL_HOLD] = "true"
+        return open_store(self.archive_uri, env)
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.store())
+
+
+class AuditResource(dg.ConfigurableResource):
+    """The DuckDB file of audit views (rebuilt after each run)."""
+
+    audit_db: str = names.DEFAULT_AUDIT_DB

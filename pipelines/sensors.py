@@ -1,0 +1,57 @@
+"""Source discovery: the API has no endpoint that lists channels, so sources are found.
+
+Two ways in: RC_SOURCE_IDS (configured) and a sample of recent contents across every channel the
+agent can read (a list call without a source filter). New, valid ids become partitions; invalid
+ones are logged and never reach a key.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from pipelines import settings as names
+from pipelines.partitions import configured_source_ids, sources_partitions, valid_source_keys
+from pipelines.resources import RingCentralResource
+
+
+def new_source_keys(known: set[str], configured: list[str], sampled: list[str]) -> list[str]:
+    """Ids to add, in first-seen order: configured first, then sampled, minus known ones."""
+    valid, _ = valid_source_keys([*configured, *sampled])
+    return [key for key in valid if key not in known]
+
+
+def sampled_source_ids(records: list[dict]) -> list[str]:
+    """Channel ids of sampled contents in either field spelling (channelId / sourceId)."""
+    ids: list[str] = []
+    for record in records:
+        if isinstance(record, dict):
+            value = record.get("channelId") or record.get("sourceId")
+            if isinstance(value, str):
+                ids.append(value)
+    return ids
+
+
+@dg.sensor(
+    minimum_interval_seconds=600,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Adds sources from RC_SOURCE_IDS and from a sample of recent contents.",
+)
+def source_discovery(
+    context: dg.SensorEvaluationContext, ringcentral: RingCentralResource
+) -> dg.SensorResult | dg.SkipReason:
+    known = set(context.instance.get_dynamic_partitions(sources_partitions.name))
+    configured = configured_source_ids(os.environ.get(names.RC_SOURCE_IDS))
+    with ringcentral.client() as client:
+        # One page of the newest contents of every channel the agent can read.
+        newest_page = next(client.iter_content_pages(None, order_by="-creationTime"), None)
+    sampled = sampled_source_ids(newest_page.records if newest_page else [])
+    _, rejected = valid_source_keys(sampled)
+    for raw in rejected:
+        context.log.warning("ignored a sampled source id that is not 24 hex: %r", raw[:40])
+    to_add = new_source_keys(known, configured, sampled)
+    if not to_add:
+        return dg.SkipReason(f"no new sources ({len(known)} known)")
+    context.log.info("adding sources: %s", ", ".join(to_add))
+    return dg.SensorResult(dynamic_partitions_requests=[sources_partitions.build_add_request(to_add)])

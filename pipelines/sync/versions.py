@@ -1,0 +1,56 @@
+"""Which record versions the archive already holds, so a re-read never writes one twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipelines.archive.ledger import Ledger
+from schemas.common import parse_api_time, record_sha256
+
+record_fingerprint = record_sha256
+
+__all__ = ["ArchivedVersions", "parse_api_time", "record_fingerprint"]
+
+
+@dataclass
+class ArchivedVersions:
+    """(id, record hash) pairs committed for one stream, plus quarantined record hashes.
+
+    Loaded from the committed files (two columns only), so it is exactly what the ledger
+    committed: a crashed, uncommitted batch is not in it and gets written again.
+    """
+
+    versions: set[tuple[str, str]] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+    quarantined: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, ledger: Ledger, table: str, stream: str) -> ArchivedVersions:
+        versions = set(ledger.archived_versions(table, stream))
+        quarantined = set(ledger.quarantined_hashes(table, stream))
+        return cls(versions=versions, ids={v[0] for v in versions}, quarantined=quarantined)
+
+    def take_unseen(self, records: list) -> tuple[list, int]:
+        """Records whose version is new, and how many of them have an id never seen before.
+
+        Marks them seen, so overlapping pages within one run are written once.
+        """
+        fresh: list = []
+        new_ids = 0
+        for record in records:
+            digest = record_sha256(record)
+            record_id = record.get("id") if isinstance(record, dict) else None
+            if digest in self.quarantined:
+                continue
+            if isinstance(record_id, str) and (record_id, digest) in self.versions:
+                continue
+            fresh.append(record)
+            if isinstance(record_id, str):
+                if record_id not in self.ids:
+                    new_ids += 1
+                    self.ids.add(record_id)
+                self.versions.add((record_id, digest))
+            else:
+                # Malformed: it will be quarantined; remember it so a replay does not repeat it.
+                self.quarantined.add(digest)
+        return fresh, new_ids
