@@ -1,0 +1,513 @@
+"""The `contents` table: one row per archived version of a message, from the API's ContentModel.
+
+The API is beta and drifted (reference §0.2, §3): the channel is `sourceId/sourceType/sourceUri`
+in the 2024 spec and `channelId/channelType/channelUri` live; `bodyFormatted` keys are `Text`/
+`Html` in real responses and `text`/`html` in the spec; "required" fields arrive as `null`.
+Every spelling is accepted into one canonical column; unknown fields stay in `raw_json`.
+
+Speed matters (>= 50k records/s end to end): columns are built in one pass over plain Python
+lists, the Arrow table once, and pandera checks only the narrow set of columns that carry checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pandera
+import pyarrow as pa
+from pandera.typing import Date, Series
+
+from schemas.common import (
+    MS_PER_DAY,
+    TIMESTAMP_TYPE,
+    Normalised,
+    RecordRejected,
+    datetime_to_ms,
+    parse_timestamp_ms,
+    raw_and_digest,
+    received_json,
+    rows_to_table,
+)
+from schemas.ids import validate_source_id
+from schemas.quarantine import QuarantineBuilder
+from schemas.validation import UtcMillis, failing_rows
+
+TABLE_NAME = "contents"
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+ATTACHMENT_TYPE = pa.struct(
+    [
+        pa.field("id", pa.string()),
+        pa.field("content_type", pa.string()),
+        pa.field("filename", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("uri", pa.string()),
+        pa.field("embedded", pa.bool_()),
+        pa.field("public", pa.bool_()),
+        pa.field("creation_time", TIMESTAMP_TYPE),
+    ]
+)
+STRING_LIST = pa.list_(pa.string())
+
+ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("source_id", pa.string(), nullable=False),
+        pa.field("source_type", pa.string()),
+        pa.field("source_uri", pa.string()),
+        pa.field("thread_id", pa.string()),
+        pa.field("author_identity_id", pa.string()),
+        pa.field("identity_group_id", pa.string()),
+        pa.field("in_reply_to_content_id", pa.string()),
+        pa.field("in_reply_to_author_identity_id", pa.string()),
+        pa.field("intervention_id", pa.string()),
+        pa.field("creator_id", pa.string()),
+        pa.field("creation_time", TIMESTAMP_TYPE, nullable=False),
+        pa.field("last_modified_time", TIMESTAMP_TYPE),
+        pa.field("creation_date", pa.date32(), nullable=False),
+        pa.field("status", pa.string()),
+        pa.field("content_direction", pa.string()),
+        pa.field("direction", pa.string()),
+        pa.field("type", pa.string()),
+        pa.field("body", pa.string()),
+        pa.field("body_text", pa.string()),
+        pa.field("body_html", pa.string()),
+        pa.field("body_input_format", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("language", pa.string()),
+        pa.field("created_from", pa.string()),
+        pa.field("synchronization_status", pa.string()),
+        pa.field("synchronization_error", pa.string()),
+        pa.field("public", pa.bool_()),
+        pa.field("published", pa.bool_()),
+        pa.field("remotely_deleted", pa.bool_()),
+        pa.field("auto_submitted", pa.bool_()),
+        pa.field("first_in_thread", pa.bool_()),
+        pa.field("rating", pa.int32()),
+        pa.field("category_ids", STRING_LIST),
+        pa.field("foreign_categories", STRING_LIST),
+        pa.field("capabilities_supported", STRING_LIST),
+        pa.field("context_data_json", pa.string()),
+        pa.field("structured_content_json", pa.string()),
+        pa.field("attachments", pa.list_(ATTACHMENT_TYPE)),
+        pa.field("author_display_name", pa.string()),
+        pa.field("author_is_agent", pa.bool_()),
+        pa.field("creator_name", pa.string()),
+        pa.field("creator_extension_number", pa.string()),
+        pa.field("creator_email", pa.string()),
+        pa.field("raw_json", pa.string(), nullable=False),
+        pa.field("record_sha256", pa.string(), nullable=False),
+        pa.field("archived_at", TIMESTAMP_TYPE, nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("batch_id", pa.string(), nullable=False),
+    ]
+)
+
+_ID = r"^\S+$"
+_SHA = r"^[0-9a-f]{64}$"
+
+
+class ContentsModel(pandera.DataFrameModel):
+    """Checks of the contents table; the Arrow schema above is the storage form of the same."""
+
+    id: Series[str] = pandera.Field(str_matches=_ID)
+    source_id: Series[str] = pandera.Field(str_matches=r"^[0-9a-f]{24}$")
+    source_type: Series[str] = pandera.Field(nullable=True)
+    source_uri: Series[str] = pandera.Field(nullable=True)
+    thread_id: Series[str] = pandera.Field(nullable=True)
+    author_identity_id: Series[str] = pandera.Field(nullable=True)
+    identity_group_id: Series[str] = pandera.Field(nullable=True)
+    in_reply_to_content_id: Series[str] = pandera.Field(nullable=True)
+    in_reply_to_author_identity_id: Series[str] = pandera.Field(nullable=True)
+    intervention_id: Series[str] = pandera.Field(nullable=True)
+    creator_id: Series[str] = pandera.Field(nullable=True)
+    creation_time: Series[UtcMillis]
+    last_modified_time: Series[UtcMillis] = pandera.Field(nullable=True)
+    creation_date: Series[Date]
+    status: Series[str] = pandera.Field(nullable=True)
+    content_direction: Series[str] = pandera.Field(nullable=True)
+    direction: Series[str] = pandera.Field(nullable=True, isin=["inbound", "outbound"])
+    type: Series[str] = pandera.Field(nullable=True)
+    body: Series[str] = pandera.Field(nullable=True)
+    body_text: Series[str] = pandera.Field(nullable=True)
+    body_html: Series[str] = pandera.Field(nullable=True)
+    body_input_format: Series[str] = pandera.Field(nullable=True)
+    title: Series[str] = pandera.Field(nullable=True)
+    language: Series[str] = pandera.Field(nullable=True)
+    created_from: Series[str] = pandera.Field(nullable=True)
+    synchronization_status: Series[str] = pandera.Field(nullable=True)
+    synchronization_error: Series[str] = pandera.Field(nullable=True)
+    public: Series[pd.BooleanDtype] = pandera.Field(nullable=True)
+    published: Series[pd.BooleanDtype] = pandera.Field(nullable=True)
+    remotely_deleted: Series[pd.BooleanDtype] = pandera.Field(nullable=True)
+    auto_submitted: Series[pd.BooleanDtype] = pandera.Field(nullable=True)
+    first_in_thread: Series[pd.BooleanDtype] = pandera.Field(nullable=True)
+    rating: Series[pd.Int32Dtype] = pandera.Field(nullable=True, ge=0)
+    category_ids: Series[object] = pandera.Field(nullable=True)
+    foreign_categories: Series[object] = pandera.Field(nullable=True)
+    capabilities_supported: Series[object] = pandera.Field(nullable=True)
+    context_data_json: Series[str] = pandera.Field(nullable=True)
+    structured_content_json: Series[str] = pandera.Field(nullable=True)
+    attachments: Series[object] = pandera.Field(nullable=True)
+    author_display_name: Series[str] = pandera.Field(nullable=True)
+    author_is_agent: Series[pd.BooleanDtype] = pandera.Field(nullable=True)
+    creator_name: Series[str] = pandera.Field(nullable=True)
+    creator_extension_number: Series[str] = pandera.Field(nullable=True)
+    creator_email: Series[str] = pandera.Field(nullable=True)
+    raw_json: Series[str]
+    record_sha256: Series[str] = pandera.Field(str_matches=_SHA)
+    archived_at: Series[UtcMillis]
+    run_id: Series[str]
+    batch_id: Series[str]
+
+    class Config:
+        strict = True
+        coerce = False
+
+
+# Columns that carry checks: the only ones converted to pandas for validation.
+CHECKED_COLUMNS = ["id", "source_id", "creation_time", "direction", "rating", "record_sha256"]
+
+
+@dataclass(frozen=True)
+class AuthorInfo:
+    """What the identities table says about an author identity."""
+
+    display_name: str | None
+    is_agent: bool | None
+
+
+@dataclass(frozen=True)
+class CreatorInfo:
+    """What the agents table says about an extension (a content's creatorId)."""
+
+    name: str | None
+    extension_number: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Lookups the caller already holds: identity id -> author, extension id -> creator."""
+
+    authors: Mapping[str, AuthorInfo] = field(default_factory=dict)
+    creators: Mapping[str, CreatorInfo] = field(default_factory=dict)
+
+
+# Reference §3.1 "Status <-> direction" (GUIDE, Mar 2024); Assigned is a customer message
+# waiting for an agent, so inbound too.
+_STATUS_DIRECTION = {
+    "New": "inbound",
+    "Replied": "inbound",
+    "Ignored": "inbound",
+    "Assigned": "inbound",
+    "UserReply": "outbound",
+    "UserInitiated": "outbound",
+    "PendingApproval": "outbound",
+}
+_CONTENT_DIRECTION = {"Incoming": "inbound", "Outgoing": "outbound"}
+
+# (column, API key) for plain optional strings, in column order between fixed positions.
+_IDENTITY_STRINGS = (
+    ("threadId", "thread_id"),
+    ("authorIdentityId", "author_identity_id"),
+    ("identityGroupId", "identity_group_id"),
+    ("inReplyToContentId", "in_reply_to_content_id"),
+    ("inReplyToAuthorIdentityId", "in_reply_to_author_identity_id"),
+    ("interventionId", "intervention_id"),
+)
+_TEXT_STRINGS = (
+    ("bodyInputFormat", "body_input_format"),
+    ("title", "title"),
+    ("language", "language"),
+    ("createdFrom", "created_from"),
+    ("synchronizationStatus", "synchronization_status"),
+    ("synchronizationError", "synchronization_error"),
+)
+_BOOLS = (
+    ("public", "public"),
+    ("published", "published"),
+    ("remotelyDeleted", "remotely_deleted"),
+    ("autoSubmitted", "auto_submitted"),
+    ("firstInThread", "first_in_thread"),
+)
+_STRING_LISTS = (
+    ("categoryIds", "category_ids"),
+    ("foreignCategories", "foreign_categories"),
+    ("capabilitiesSupported", "capabilities_supported"),
+)
+_NO_AUTHOR = AuthorInfo(None, None)
+_NO_CREATOR = CreatorInfo(None, None, None)
+
+
+def _type_error(key: str, expected: str, value: Any) -> str:
+    return f"{key}: expected {expected}, got {type(value).__name__}"
+
+
+def _channel(record: dict, gen1: str, gen2: str, errors: list[str]) -> Any:
+    """One channel field from either dialect; both present and different is an error."""
+    old = record.get(gen1)
+    new = record.get(gen2)
+    if old is not None and new is not None and old != new:
+        errors.append(f"{gen1}/{gen2}: disagree ({old!r} vs {new!r})")
+    value = new if new is not None else old
+    if value is not None and type(value) is not str:
+        errors.append(_type_error(gen2 if new is not None else gen1, "string", value))
+        return None
+    return value
+
+
+def _timestamp(record: dict, key: str, errors: list[str], *, required: bool) -> int | None:
+    value = record.get(key)
+    if value is None:
+        if required:
+            errors.append(f"{key}: missing")
+        return None
+    try:
+        return parse_timestamp_ms(value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        errors.append(f"{key}: not an ISO-8601 time ({str(value)[:40]!r}: {exc})")
+        return None
+
+
+def _attachments(value: Any, errors: list[str]) -> list[dict] | None:
+    if value is None:
+        return None
+    if type(value) is not list:
+        errors.append(_type_error("attachments", "list", value))
+        return None
+    out = []
+    for position, item in enumerate(value):
+        if type(item) is not dict:
+            errors.append(_type_error(f"attachments[{position}]", "object", item))
+            continue
+        row: dict[str, Any] = {}
+        for key, column in (
+            ("id", "id"),
+            ("contentType", "content_type"),
+            ("filename", "filename"),
+            ("uri", "uri"),
+        ):
+            text = item.get(key)
+            if text is not None and type(text) is not str:
+                errors.append(_type_error(f"attachments[{position}].{key}", "string", text))
+                text = None
+            row[column] = text
+        size = item.get("size")
+        if size is not None and (type(size) is not int or not 0 <= size <= INT64_MAX):
+            errors.append(f"attachments[{position}].size: expected int64, got {size!r:.40}")
+            size = None
+        row["size"] = size
+        for key in ("embedded", "public"):
+            flag = item.get(key)
+            if flag is not None and type(flag) is not bool:
+                errors.append(_type_error(f"attachments[{position}].{key}", "boolean", flag))
+                flag = None
+            row[key] = flag
+        row["creation_time"] = _timestamp(
+            item, "creationTime", errors, required=False
+        )  # errors name the key without position; enough to find it in raw_json
+        out.append(row)
+    return out
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else received_json(value)
+
+
+def _row(
+    record: Any,
+    source_id: str,
+    resolved: Resolved | None,
+    raw_json: str,
+    digest: str,
+) -> list[Any]:
+    """One record -> the row values in ARROW_SCHEMA order up to `record_sha256`."""
+    if type(record) is not dict:
+        raise RecordRejected([_type_error("record", "JSON object", record)])
+    errors: list[str] = []
+    get = record.get
+
+    content_id = get("id")
+    if content_id is None:
+        errors.append("id: missing")
+    elif type(content_id) is not str:
+        errors.append(_type_error("id", "string", content_id))
+    elif not content_id:
+        errors.append("id: empty")
+
+    record_source = _channel(record, "sourceId", "channelId", errors)
+    if record_source is None:
+        # Listed with the source filter: the partition's source is the record's source.
+        record_source = source_id
+    elif record_source.lower() != source_id:
+        errors.append(f"sourceId: {record_source!r} differs from the partition's {source_id!r}")
+    source_type = _channel(record, "sourceType", "channelType", errors)
+    source_uri = _channel(record, "sourceUri", "channelUri", errors)
+
+    row: list[Any] = [content_id, source_id, source_type, source_uri]
+    for key, _column in _IDENTITY_STRINGS:
+        value = get(key)
+        if value is not None and type(value) is not str:
+            errors.append(_type_error(key, "string", value))
+            value = None
+        row.append(value)
+
+    creator_id = get("creatorId")
+    if creator_id is not None and type(creator_id) is not str:
+        # Extension ids are digits; tolerate a number (the Extension API's own `id` is one).
+        if type(creator_id) is int:
+            creator_id = str(creator_id)
+        else:
+            errors.append(_type_error("creatorId", "string", creator_id))
+            creator_id = None
+    row.append(creator_id)
+
+    creation_ms = _timestamp(record, "creationTime", errors, required=True)
+    row.append(creation_ms)
+    row.append(_timestamp(record, "lastModifiedTime", errors, required=False))
+    row.append(None if creation_ms is None else creation_ms // MS_PER_DAY)
+
+    status = get("status")
+    if status is not None and type(status) is not str:
+        errors.append(_type_error("status", "string", status))
+        status = None
+    content_direction = get("contentDirection")
+    if content_direction is not None and type(content_direction) is not str:
+        errors.append(_type_error("contentDirection", "string", content_direction))
+        content_direction = None
+    if content_direction is not None:
+        direction = _CONTENT_DIRECTION.get(content_direction)
+    else:
+        direction = _STATUS_DIRECTION.get(status) if status is not None else None
+    content_type = get("type")
+    if content_type is not None and type(content_type) is not str:
+        errors.append(_type_error("type", "string", content_type))
+        content_type = None
+    body = get("body")
+    if body is not None and type(body) is not str:
+        errors.append(_type_error("body", "string", body))
+        body = None
+
+    body_text = body_html = None
+    formatted = get("bodyFormatted")
+    if formatted is not None:
+        if type(formatted) is not dict:
+            errors.append(_type_error("bodyFormatted", "object", formatted))
+        else:
+            for key, value in formatted.items():
+                lowered = key.lower() if type(key) is str else key
+                if lowered not in ("text", "html"):
+                    continue  # unknown variants stay in raw_json
+                if value is not None and type(value) is not str:
+                    errors.append(_type_error(f"bodyFormatted.{key}", "string", value))
+                elif lowered == "text":
+                    body_text = value
+                else:
+                    body_html = value
+    row += [status, content_direction, direction, content_type, body, body_text, body_html]
+
+    for key, _column in _TEXT_STRINGS:
+        value = get(key)
+        if value is not None and type(value) is not str:
+            errors.append(_type_error(key, "string", value))
+            value = None
+        row.append(value)
+    for key, _column in _BOOLS:
+        value = get(key)
+        if value is not None and type(value) is not bool:
+            errors.append(_type_error(key, "boolean", value))
+            value = None
+        row.append(value)
+
+    rating = get("rating")
+    if rating is not None and (type(rating) is not int or not -INT32_MAX <= rating <= INT32_MAX):
+        errors.append(f"rating: expected int32, got {rating!r:.40}")
+        rating = None
+    row.append(rating)
+
+    for key, _column in _STRING_LISTS:
+        value = get(key)
+        if value is not None and (
+            type(value) is not list or any(type(item) is not str for item in value)
+        ):
+            errors.append(_type_error(key, "list of strings", value))
+            value = None
+        row.append(value)
+
+    row.append(_json_text(get("contextData")))
+    row.append(_json_text(get("structuredContent")))
+    row.append(_attachments(get("attachments"), errors))
+
+    if errors:
+        raise RecordRejected(errors)
+
+    author = _NO_AUTHOR
+    creator = _NO_CREATOR
+    if resolved is not None:
+        author_id = row[5]
+        if author_id is not None:
+            author = resolved.authors.get(author_id, _NO_AUTHOR)
+        if creator_id is not None:
+            creator = resolved.creators.get(creator_id, _NO_CREATOR)
+    row += [
+        author.display_name,
+        author.is_agent,
+        creator.name,
+        creator.extension_number,
+        creator.email,
+        raw_json,
+        digest,
+    ]
+    return row
+
+
+def normalise_contents(
+    records: list[Any],
+    *,
+    source_id: str,
+    run_id: str,
+    batch_id: str,
+    archived_at: datetime,
+    resolved: Resolved | None = None,
+) -> Normalised:
+    """API content records -> (valid rows, quarantined rows); total: never raises per record.
+
+    `source_id` is the partition being archived; a record that names another source is
+    quarantined (a listing filter the server ignored must not mix sources). Raises only
+    InvalidSourceIdError for a bad partition id, before any record is read.
+    """
+    source_id = validate_source_id(source_id)
+    quarantine = QuarantineBuilder(
+        table_name=TABLE_NAME,
+        source_id=source_id,
+        run_id=run_id,
+        batch_id=batch_id,
+        quarantined_at=archived_at,
+    )
+    rows: list[list[Any]] = []
+    kept: list[Any] = []
+    for record in records:
+        try:
+            raw_json, digest = raw_and_digest(record)
+            rows.append(_row(record, source_id, resolved, raw_json, digest))
+            kept.append(record)
+        except RecordRejected as rejected:
+            quarantine.add(record, rejected.reasons)
+        except Exception as exc:  # total by contract: an unforeseen shape is quarantined
+            quarantine.add(record, [f"unexpected {type(exc).__name__}: {str(exc)[:200]}"])
+
+    table, kept = rows_to_table(
+        ARROW_SCHEMA, rows, kept, [datetime_to_ms(archived_at), run_id, batch_id], quarantine
+    )
+    failures = failing_rows(ContentsModel, table, CHECKED_COLUMNS)
+    if failures:
+        for row_index in sorted(failures):
+            quarantine.add(kept[row_index], ["validation: " + r for r in failures[row_index]])
+        table = table.filter(pa.array([i not in failures for i in range(table.num_rows)]))
+    return Normalised(table=table, quarantine=quarantine.to_table())

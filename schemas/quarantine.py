@@ -1,0 +1,117 @@
+"""The quarantine table: every record that could not be archived as a row, with its reason(s).
+
+Invariant 7 (DESIGN.md): nothing is dropped silently. A record lands here as received (raw JSON)
+with the reason, so a person can fix the cause and the record is never lost.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pandera.pandas as pandera
+import pyarrow as pa
+from pandera.typing import Series
+
+from schemas.common import TIMESTAMP_TYPE, datetime_to_ms, record_sha256
+from schemas.validation import UtcMillis
+
+TABLE_NAME = "quarantine"
+
+ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("table_name", pa.string(), nullable=False),
+        pa.field("source_id", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw_json", pa.string(), nullable=False),
+        pa.field("record_sha256", pa.string(), nullable=False),
+        pa.field("quarantined_at", TIMESTAMP_TYPE, nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("batch_id", pa.string(), nullable=False),
+    ]
+)
+
+
+class QuarantineModel(pandera.DataFrameModel):
+    table_name: Series[str] = pandera.Field(isin=["contents", "identities", "agents"])
+    source_id: Series[str] = pandera.Field(nullable=True)
+    reason: Series[str] = pandera.Field(str_length={"min_value": 1})
+    raw_json: Series[str]
+    record_sha256: Series[str] = pandera.Field(str_matches=r"^[0-9a-f]{64}$")
+    quarantined_at: Series[UtcMillis]
+    run_id: Series[str]
+    batch_id: Series[str]
+
+    class Config:
+        strict = True
+        coerce = False
+
+
+def quarantine_raw_json(record: Any) -> str:
+    """The record as received; escaped (`\\udXXX`) only if it holds text that is not UTF-8.
+
+    Lone surrogates cannot be stored in an Arrow/Parquet string; the ASCII escape keeps every
+    code point, so the record is still exactly recoverable with json.loads.
+    """
+    try:
+        text = json.dumps(record, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError, RecursionError):
+        # Not JSON at all (tuple keys, cycles): keep its repr so a person still sees it.
+        record = {"unserialisable_record_repr": repr(record)}
+        text = json.dumps(record, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(record, ensure_ascii=True, default=repr)
+    return text
+
+
+class QuarantineBuilder:
+    """Collects quarantined records of one batch and builds the table once."""
+
+    def __init__(
+        self,
+        *,
+        table_name: str,
+        source_id: str | None,
+        run_id: str,
+        batch_id: str,
+        quarantined_at: datetime,
+    ) -> None:
+        self._table_name = table_name
+        self._source_id = source_id
+        self._run_id = run_id
+        self._batch_id = batch_id
+        self._quarantined_ms = datetime_to_ms(quarantined_at)
+        self._reasons: list[str] = []
+        self._raw: list[str] = []
+        self._hashes: list[str] = []
+
+    def add(self, record: Any, reasons: list[str], *, raw_json: str | None = None) -> None:
+        self._reasons.append("; ".join(reasons) if reasons else "unknown reason")
+        self._raw.append(raw_json if raw_json is not None else quarantine_raw_json(record))
+        self._hashes.append(record_sha256(record))
+
+    def __len__(self) -> int:
+        return len(self._reasons)
+
+    def to_table(self) -> pa.Table:
+        rows = len(self._reasons)
+        return pa.Table.from_arrays(
+            [
+                pa.array([self._table_name] * rows, pa.string()),
+                pa.array([self._source_id] * rows, pa.string()),
+                pa.array(self._reasons, pa.string()),
+                pa.array(self._raw, pa.string()),
+                pa.array(self._hashes, pa.string()),
+                pa.array([self._quarantined_ms] * rows, TIMESTAMP_TYPE),
+                pa.array([self._run_id] * rows, pa.string()),
+                pa.array([self._batch_id] * rows, pa.string()),
+            ],
+            schema=ARROW_SCHEMA,
+        )
+
+
+def empty_quarantine() -> pa.Table:
+    return ARROW_SCHEMA.empty_table()
