@@ -1,0 +1,191 @@
+"""The `agents` table: RingCentral extensions behind `creatorId` and identity `userIds`.
+
+Rows come from Get Extension responses (reference §6: `id` is a number there, a string
+everywhere else, so it is stored as a string `extension_id`). A 404 (CMN-102: the extension was
+deleted) is archived too, as a `not_found` row, so the lookup is not repeated every run and an
+auditor sees that the agent could not be resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import pandera.pandas as pandera
+import pyarrow as pa
+from pandera.typing import Series
+
+from schemas.common import (
+    TIMESTAMP_TYPE,
+    Normalised,
+    RecordRejected,
+    datetime_to_ms,
+    raw_and_digest,
+    rows_to_table,
+)
+from schemas.quarantine import QuarantineBuilder
+from schemas.validation import UtcMillis, failing_rows
+
+TABLE_NAME = "agents"
+
+ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("extension_id", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("first_name", pa.string()),
+        pa.field("last_name", pa.string()),
+        pa.field("email", pa.string()),
+        pa.field("extension_number", pa.string()),
+        pa.field("type", pa.string()),
+        pa.field("status", pa.string()),
+        pa.field("resolution", pa.string(), nullable=False),
+        pa.field("fetched_at", TIMESTAMP_TYPE, nullable=False),
+        pa.field("raw_json", pa.string(), nullable=False),
+        pa.field("record_sha256", pa.string(), nullable=False),
+        pa.field("archived_at", TIMESTAMP_TYPE, nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("batch_id", pa.string(), nullable=False),
+    ]
+)
+
+
+class AgentsModel(pandera.DataFrameModel):
+    extension_id: Series[str] = pandera.Field(str_matches=r"^[0-9]+$")
+    name: Series[str] = pandera.Field(nullable=True)
+    first_name: Series[str] = pandera.Field(nullable=True)
+    last_name: Series[str] = pandera.Field(nullable=True)
+    email: Series[str] = pandera.Field(nullable=True)
+    extension_number: Series[str] = pandera.Field(nullable=True)
+    type: Series[str] = pandera.Field(nullable=True)
+    status: Series[str] = pandera.Field(nullable=True)
+    resolution: Series[str] = pandera.Field(isin=["found", "not_found"])
+    fetched_at: Series[UtcMillis]
+    raw_json: Series[str]
+    record_sha256: Series[str] = pandera.Field(str_matches=r"^[0-9a-f]{64}$")
+    archived_at: Series[UtcMillis]
+    run_id: Series[str]
+    batch_id: Series[str]
+
+    class Config:
+        strict = True
+        coerce = False
+
+
+CHECKED_COLUMNS = ["extension_id", "resolution", "record_sha256"]
+
+
+def extension_id_of(value: Any) -> str:
+    """The canonical string extension id (the Extension API returns a number), or ValueError."""
+    if type(value) is int and value >= 0:
+        return str(value)
+    if type(value) is str and value.isdigit() and value.isascii():
+        return value
+    raise ValueError(f"extension id {value!r:.40}: expected digits")
+
+
+def not_found_record(extension_id: str | int) -> dict[str, Any]:
+    """The raw JSON stored for an extension the API answered 404 (CMN-102) for."""
+    return {"id": extension_id_of(extension_id), "errorCode": "CMN-102", "resolution": "not_found"}
+
+
+def _text(container: Any, key: str, errors: list[str], where: str = "") -> str | None:
+    value = container.get(key) if type(container) is dict else None
+    if value is not None and type(value) is not str:
+        errors.append(f"{where}{key}: expected string, got {type(value).__name__}")
+        return None
+    return value
+
+
+def _row(record: Any, fetched_ms: int, raw_json: bytes, digest: str, found: bool) -> list[Any]:
+    if type(record) is not dict:
+        raise RecordRejected([f"record: expected JSON object, got {type(record).__name__}"])
+    errors: list[str] = []
+    try:
+        extension_id = extension_id_of(record.get("id"))
+    except ValueError as exc:
+        errors.append(f"id: {exc}")
+        extension_id = None
+    contact = record.get("contact")
+    if contact is not None and type(contact) is not dict:
+        errors.append(f"contact: expected object, got {type(contact).__name__}")
+        contact = None
+    row = [
+        extension_id,
+        _text(record, "name", errors),
+        _text(contact, "firstName", errors, "contact."),
+        _text(contact, "lastName", errors, "contact."),
+        _text(contact, "email", errors, "contact."),
+        _text(record, "extensionNumber", errors),
+        _text(record, "type", errors),
+        _text(record, "status", errors),
+        "found" if found else "not_found",
+        fetched_ms,
+        raw_json,
+        digest,
+    ]
+    if errors:
+        raise RecordRejected(errors)
+    return row
+
+
+def normalise_extensions(
+    records: list[Any],
+    *,
+    run_id: str,
+    batch_id: str,
+    archived_at: datetime,
+    fetched_at: datetime | None = None,
+    not_found_ids: Iterable[str | int] = (),
+) -> Normalised:
+    """Get Extension responses (+ ids that answered 404) -> (agent rows, quarantined rows).
+
+    Total: a response that cannot be a row is quarantined, never raised. `fetched_at` defaults
+    to `archived_at`.
+    """
+    fetched_ms = datetime_to_ms(fetched_at or archived_at)
+    quarantine = QuarantineBuilder(
+        table_name=TABLE_NAME,
+        source_id=None,
+        run_id=run_id,
+        batch_id=batch_id,
+        quarantined_at=archived_at,
+    )
+    rows: list[list[Any]] = []
+    kept: list[Any] = []
+    inputs: list[tuple[Any, bool]] = [(r, True) for r in records]
+    for missing in not_found_ids:
+        try:
+            inputs.append((not_found_record(missing), False))
+        except ValueError as exc:
+            quarantine.add({"id": missing}, [f"not_found id: {exc}"])
+    for record, found in inputs:
+        try:
+            raw_json, digest = raw_and_digest(record)
+            rows.append(_row(record, fetched_ms, raw_json, digest, found))
+            kept.append(record)
+        except RecordRejected as rejected:
+            quarantine.add(record, rejected.reasons)
+        except Exception as exc:  # total by contract
+            quarantine.add(record, [f"unexpected {type(exc).__name__}: {str(exc)[:200]}"])
+    table, kept = rows_to_table(
+        ARROW_SCHEMA, rows, kept, [datetime_to_ms(archived_at), run_id, batch_id], quarantine
+    )
+    failures = failing_rows(AgentsModel, table, CHECKED_COLUMNS)
+    if failures:
+        for row_index in sorted(failures):
+            quarantine.add(kept[row_index], ["validation: " + r for r in failures[row_index]])
+        table = table.filter(pa.array([i not in failures for i in range(table.num_rows)]))
+    return Normalised(table=table, quarantine=quarantine.to_table())
+
+
+def not_found_agent_row(
+    extension_id: str | int, *, run_id: str, batch_id: str, archived_at: datetime
+) -> pa.Table:
+    """One `not_found` agents row for an extension id the API answered 404 for."""
+    normalised = normalise_extensions(
+        [], run_id=run_id, batch_id=batch_id, archived_at=archived_at, not_found_ids=[extension_id]
+    )
+    if normalised.quarantine.num_rows:
+        raise ValueError(normalised.quarantine.column("reason")[0].as_py())
+    return normalised.table
