@@ -23,6 +23,16 @@ from pipelines.ringcentral.transport import Transport
 logger = logging.getLogger("pipelines.ringcentral")
 
 
+def _seconds(value: object, *, default: float) -> float:
+    """A lifetime from the token body; absent or unreadable means the documented default."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return default
+
+
 class _Token:
     """One access token and what it expires with; the repr hides the values."""
 
@@ -35,8 +45,10 @@ class _Token:
         self.access_token = access
         refresh = body.get("refresh_token")
         self.refresh_token = refresh if isinstance(refresh, str) and refresh else None
-        self.expires_at = issued_at + float(body.get("expires_in") or 3600)
-        self.refresh_expires_at = issued_at + float(body.get("refresh_token_expires_in") or 0)
+        self.expires_at = issued_at + _seconds(body.get("expires_in"), default=3600.0)
+        self.refresh_expires_at = issued_at + _seconds(
+            body.get("refresh_token_expires_in"), default=0.0
+        )
         register_secret(self.access_token)
         register_secret(self.refresh_token)
 
@@ -93,14 +105,19 @@ class TokenManager:
         lifetime = max(0.0, token.expires_at - now)
         return min(self._settings.refresh_margin_seconds, lifetime / 2)
 
-    def renew_after_rejection(self, rejected_token: str) -> None:
-        """Log in again after a 401 on `rejected_token`, unless another thread already did."""
+    def renew_after_rejection(self, rejected_token: str) -> str:
+        """Log in again after a 401 on `rejected_token`, unless another thread already did.
+
+        Returns the token to retry with, used as is (no expiry check): the retry is the one
+        attempt the fresh login buys, whatever the server then says.
+        """
         with self._lock:
             if self._token is not None and self._token.access_token != rejected_token:
-                return
+                return self._token.access_token
             self._stats.record_relogin_after_401()
             logger.info("rc.auth access token refused (401); logging in again once")
             self._token = self._login()
+            return self._token.access_token
 
     def _login(self) -> _Token:
         token = self._request_token(

@@ -245,8 +245,7 @@ class RingCentralClient:
                 raise
         # The token was refused (expired early, revoked, server restarted): log in once, retry
         # once. A second 401 means the credentials themselves are not accepted.
-        self._tokens.renew_after_rejection(token)
-        token = self._tokens.access_token()
+        token = self._tokens.renew_after_rejection(token)
         try:
             return self._send(method, path, token, params)
         except errors.AuthError as exc:
