@@ -1,0 +1,47 @@
+"""Settings of one sandbox world and server; everything derives from them (and the seed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+FieldMode = Literal["live", "spec2024"]
+
+
+@dataclass
+class SandboxConfig:
+    """What the local RingCentral account looks like and how strict the server is.
+
+    Defaults are RingCentral's published ones (rate limits of §8 of the API notes, 1 h tokens,
+    live field names); tests shrink windows and raise limits to stay fast.
+    """
+
+    seed: int = 7
+    sources: int = 3  # sources the agent can Read (RC_SOURCE_IDS); one hidden source is added
+    contents: int = 2000
+    days: float = 90.0
+    now_ms: int | None = None  # end of the generated history; None = wall clock at start
+    light_limit: int = 50
+    medium_limit: int = 40
+    heavy_limit: int = 10
+    auth_limit: int = 5
+    window_seconds: float = 60.0
+    penalty_seconds: float = 60.0
+    token_ttl_seconds: float = 3600.0
+    refresh_ttl_seconds: float = 604800.0
+    field_mode: FieldMode = "live"
+    quirks: bool = True
+    live_rate: float = 0.0  # generated events per second; 0 = no background traffic
+    readonly_sources: int = 0  # last N readable sources: Read only (no Reply/Initiate)
+    faults: dict[str, dict] = field(default_factory=dict)  # endpoint -> fault settings
+    webhook_timeout_seconds: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.field_mode not in ("live", "spec2024"):
+            raise ValueError(
+                f"SandboxConfig.field_mode={self.field_mode!r}: use 'live' or 'spec2024'"
+            )
+        if self.sources < 1:
+            raise ValueError(f"SandboxConfig.sources={self.sources}: need at least 1")
+        if self.contents < 0:
+            raise ValueError(f"SandboxConfig.contents={self.contents}: must be >= 0")
