@@ -1,0 +1,236 @@
+"""Build `audit.duckdb`: views over exactly the files the ledger says are committed.
+
+The file lists are written into the views (`read_parquet([...])`), never a glob: an orphan
+file from an interrupted write, or one dropped in by hand, can never reach an auditor. The
+catalog is a snapshot of the ledger at build time; rebuild it after each run (the Dagster
+`audit_catalog` asset does). It is rebuilt into a temporary file and swapped in with
+`os.replace`, so a reader never sees a half-built catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.audit.committed import (
+    CommittedManifest,
+    committed_files_by_table,
+    open_reader,
+    read_committed_manifests,
+)
+from pipelines.audit.connection import (
+    CATALOG_INFO_TABLE,
+    DEFAULT_AUDIT_DB,
+    configure_s3,
+)
+from pipelines.audit.table_schemas import TABLES, arrow_schema
+from pipelines.audit.views import VIEW_BODIES
+
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("table_name", pa.string()),
+        ("stream", pa.string()),
+        ("source_id", pa.string()),
+        ("seq", pa.int64()),
+        ("batch_id", pa.string()),
+        ("files", pa.list_(pa.string())),
+        ("file_count", pa.int64()),
+        ("rows", pa.int64()),
+        ("run_id", pa.string()),
+        ("code_version", pa.string()),
+        ("committed_at", pa.timestamp("ms", tz="UTC")),
+        ("cursor_page_token", pa.string()),
+        ("cursor_high_water_time", pa.string()),
+        ("cursor_high_water_id", pa.string()),
+        ("cursor_sweep_mark", pa.string()),
+        ("cursor_json", pa.string()),
+        ("manifest_key", pa.string()),
+        ("manifest_sha256", pa.string()),
+        ("prev_sha256", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class CatalogReport:
+    """What a build produced: for the run log and the Dagster asset's metadata."""
+
+    audit_db: str
+    archive_uri: str
+    manifests: int
+    files_per_table: dict[str, int]
+    rows_per_table: dict[str, int]
+    views: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def duckdb_column_types(schema: pa.Schema) -> list[tuple[str, str]]:
+    """(column, DuckDB type) for an Arrow schema, as DuckDB itself maps it."""
+    relation = duckdb.connect().from_arrow(schema.empty_table())
+    return [(name, str(kind)) for name, kind in zip(relation.columns, relation.types, strict=True)]
+
+
+def empty_relation_sql(schema: pa.Schema) -> str:
+    """A typed, row-less SELECT: the view of a table with no committed file yet."""
+    columns = ", ".join(
+        f"CAST(NULL AS {kind}) AS {_quote_ident(name)}"
+        for name, kind in duckdb_column_types(schema)
+    )
+    return f"SELECT {columns} WHERE false"
+
+
+def files_relation_sql(file_uris: list[str]) -> str:
+    listed = ", ".join(_quote_literal(uri) for uri in file_uris)
+    return f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def ledger_table(manifests: list[CommittedManifest]) -> pa.Table:
+    """One row per committed manifest, cursor fields flattened for SQL."""
+    rows = []
+    for manifest in manifests:
+        body = manifest.body
+        cursor = body.get("cursor") or {}
+        stream = body.get("stream") or ""
+        files = manifest.files
+        rows.append(
+            {
+                "table_name": body.get("table"),
+                "stream": stream,
+                "source_id": stream.removeprefix("source_id=")
+                if stream.startswith("source_id=")
+                else None,
+                "seq": body.get("seq"),
+                "batch_id": body.get("batch_id"),
+                "files": [entry["key"] for entry in files],
+                "file_count": len(files),
+                "rows": sum(int(entry.get("rows") or 0) for entry in files),
+                "run_id": body.get("run_id"),
+                "code_version": _text(body.get("code_version")),
+                "committed_at": _parse_time(body.get("committed_at")),
+                "cursor_page_token": _text(cursor.get("page_token")),
+                "cursor_high_water_time": _text(cursor.get("high_water_time")),
+                "cursor_high_water_id": _text(cursor.get("high_water_id")),
+                "cursor_sweep_mark": _text(cursor.get("sweep_mark")),
+                "cursor_json": json.dumps(cursor, sort_keys=True),
+                "manifest_key": manifest.key,
+                "manifest_sha256": manifest.manifest_sha256,
+                "prev_sha256": body.get("prev_sha256"),
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
+
+
+def build_catalog(
+    store_or_uri: Any = None,
+    audit_db_path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> CatalogReport:
+    """(Re)build the audit catalog of the archive at `store_or_uri` (default ARCHIVE_URI)."""
+    started = time.perf_counter()
+    env = os.environ if env is None else env
+    reader = open_reader(store_or_uri or env.get("ARCHIVE_URI") or "./archive", env)
+    target = Path(audit_db_path or env.get("AUDIT_DB") or DEFAULT_AUDIT_DB)
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    manifests = read_committed_manifests(reader)
+    files = committed_files_by_table(manifests)
+    rows_per_table = {table: 0 for table in TABLES}
+    for manifest in manifests:
+        for entry in manifest.files:
+            table = entry.get("table") or manifest.body.get("table")
+            rows_per_table[table] = rows_per_table.get(table, 0) + int(entry.get("rows") or 0)
+
+    temp = target.with_name(f".{target.name}.building-{uuid.uuid4().hex[:8]}")
+    try:
+        conn = duckdb.connect(
+            str(temp),
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+        )
+        try:
+            conn.execute("SET TimeZone='UTC'")
+            if reader.root_uri.startswith("s3://"):
+                configure_s3(conn, env)
+            _create_views(conn, reader, files, manifests)
+            conn.execute(
+                f"CREATE TABLE {CATALOG_INFO_TABLE} AS SELECT ? AS archive_uri, "
+                "?::TIMESTAMPTZ AS built_at, ? AS manifests, ? AS files_per_table_json",
+                [
+                    reader.root_uri,
+                    datetime.now(UTC),
+                    len(manifests),
+                    json.dumps({t: len(keys) for t, keys in files.items()}, sort_keys=True),
+                ],
+            )
+            conn.execute("CHECKPOINT")
+        finally:
+            conn.close()
+        os.replace(temp, target)
+    finally:
+        for leftover in (temp, temp.with_name(temp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+
+    return CatalogReport(
+        audit_db=str(target),
+        archive_uri=reader.root_uri,
+        manifests=len(manifests),
+        files_per_table={table: len(files.get(table, [])) for table in TABLES},
+        rows_per_table=rows_per_table,
+        views=list(VIEW_BODIES),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _create_views(
+    conn: duckdb.DuckDBPyConnection,
+    reader: Any,
+    files: dict[str, list[str]],
+    manifests: list[CommittedManifest],
+) -> None:
+    for table in TABLES:
+        keys = files.get(table, [])
+        source_sql = (
+            files_relation_sql([reader.uri_of(key) for key in keys])
+            if keys
+            else empty_relation_sql(arrow_schema(table))
+        )
+        conn.execute(f"CREATE VIEW _src_{table} AS {source_sql}")
+    ledger_rows = ledger_table(manifests)  # noqa: F841 (read by DuckDB's replacement scan)
+    conn.execute("CREATE TABLE _ledger_snapshot AS SELECT * FROM ledger_rows")
+    for name, body in VIEW_BODIES.items():
+        try:
+            conn.execute(f"CREATE VIEW {name} AS {body}")
+        except duckdb.Error as exc:
+            raise RuntimeError(
+                f"audit view {name!r} could not be created over the committed files "
+                f"({type(exc).__name__}: {str(exc)[:300]}); run `rc-archive verify` to check "
+                "that every committed file is present and readable"
+            ) from None
