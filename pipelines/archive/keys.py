@@ -1,0 +1,68 @@
+"""The archive's key layout (docs/internals.md, "Archive layout"), built in one place.
+
+Source ids are validated (24-hex) before they become key parts, so no key can escape the layout.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import date
+
+from schemas.ids import ACCOUNT_STREAM, source_id_of_stream, source_stream, validate_stream
+
+__all__ = ["ACCOUNT_STREAM", "source_stream"]
+
+LEDGER_ROOT = "_ledger"
+DATA_TABLES = ("contents", "identities", "agents", "quarantine")
+LEDGER_TABLES = ("contents", "identities", "agents")
+MANIFEST_NAME = re.compile(r"^(\d{10})\.json$")
+
+
+def new_batch_id(seq: int) -> str:
+    return f"{seq:010d}-{secrets.token_hex(6)}"
+
+
+def ledger_prefix(table: str, stream: str) -> str:
+    return f"{LEDGER_ROOT}/{_ledger_table(table)}/{validate_stream(stream)}/"
+
+
+def manifest_key(table: str, stream: str, seq: int) -> str:
+    return f"{ledger_prefix(table, stream)}{seq:010d}.json"
+
+
+def intent_key(table: str, stream: str, batch_id: str) -> str:
+    return f"{ledger_prefix(table, stream)}_pending/{batch_id}.json"
+
+
+def contents_key(stream: str, creation_date: date, batch_id: str) -> str:
+    source_id = _source(stream)
+    return (
+        f"contents/source_id={source_id}/creation_date={creation_date.isoformat()}/"
+        f"{batch_id}.parquet"
+    )
+
+
+def identities_key(stream: str, batch_id: str) -> str:
+    return f"identities/source_id={_source(stream)}/{batch_id}.parquet"
+
+
+def agents_key(batch_id: str) -> str:
+    return f"agents/{batch_id}.parquet"
+
+
+def quarantine_key(stream: str, batch_id: str) -> str:
+    return f"quarantine/{validate_stream(stream)}/{batch_id}.parquet"
+
+
+def _source(stream: str) -> str:
+    source_id = source_id_of_stream(stream)
+    if source_id is None:
+        raise ValueError(f"stream {stream!r} has no source id; expected 'source_id=<24 hex>'")
+    return source_id
+
+
+def _ledger_table(table: str) -> str:
+    if table not in LEDGER_TABLES:
+        raise ValueError(f"no ledger for table {table!r}; expected one of {LEDGER_TABLES}")
+    return table

@@ -1,0 +1,327 @@
+"""Write-once object stores: a local directory and S3 (or any S3-compatible server).
+
+Invariant 2 (DESIGN.md): the archive never overwrites or deletes an object. Both stores refuse a
+`put` to an existing key (ObjectExistsError) and have no delete at all. On S3 the refusal is
+enforced by the server too (`If-None-Match: *`), and Object Lock retention/legal hold make the
+objects immutable for the regulator's retention period (SEC 17a-4(f)).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from pipelines import settings
+
+
+class ObjectExistsError(FileExistsError):
+    """The key is already written; the archive never overwrites."""
+
+
+class StoreConfigError(ValueError):
+    """A store setting is invalid; the message names the variable to fix."""
+
+
+@dataclass(frozen=True)
+class PutResult:
+    key: str
+    sha256: str
+    bytes: int
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """What the ledger needs from storage: write-once put, get, list, head. No delete."""
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> PutResult: ...
+    def get(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def list(self, prefix: str = "") -> Iterator[str]: ...
+    def head(self, key: str) -> dict[str, Any]: ...
+    def uri_for(self, key: str) -> str: ...
+    def describe(self) -> str: ...
+
+
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"invalid object key {key!r}: must be relative, without '.', '..' or '//'")
+    return key
+
+
+class LocalStore:
+    """A directory. Each put writes a temp file in the target directory, fsyncs it, hard-links
+    it to the final name (link fails if the name exists: atomic write-once), fsyncs the
+    directory and makes the file read-only."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> PutResult:
+        del content_type  # a file system has no content type; kept for the S3 contract
+        final = self._path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            raise ObjectExistsError(
+                f"{self.uri_for(key)} already exists; archive objects are write-once"
+            )
+        fd, temp_name = tempfile.mkstemp(dir=final.parent, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp_name, 0o444)
+            try:
+                os.link(temp_name, final)
+            except FileExistsError:
+                raise ObjectExistsError(
+                    f"{self.uri_for(key)} already exists; archive objects are write-once"
+                ) from None
+        finally:
+            os.unlink(temp_name)  # the temp name only; the linked final file stays
+        dir_fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return PutResult(key=key, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+
+    def get(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        if not self.root.is_dir():
+            return iter(())
+        # Walk only the directory the prefix names, so a ledger head lists one stream.
+        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not base.is_dir():
+            return iter(())
+        keys = []
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files:
+                if name.startswith(".tmp-"):
+                    continue
+                key = Path(dirpath, name).relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    keys.append(key)
+        return iter(sorted(keys))
+
+    def head(self, key: str) -> dict[str, Any]:
+        stat = self._path(key).stat()
+        return {"key": key, "bytes": stat.st_size, "mode": oct(stat.st_mode & 0o777)}
+
+    def uri_for(self, key: str) -> str:
+        return str(self._path(key))
+
+    def describe(self) -> str:
+        return f"LocalStore({self.root})"
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+
+class S3Store:
+    """An S3 bucket/prefix. Puts carry a SHA-256 checksum (the server rejects corrupted bodies),
+    `If-None-Match: *` (the server refuses an existing key even under a race) and, when set,
+    Object Lock retention and legal hold. No DeleteObject call exists in this module."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        client: Any,
+        *,
+        object_lock_mode: str | None = None,
+        retention_days: int | None = None,
+        legal_hold: bool = False,
+    ) -> None:
+        if object_lock_mode not in (None, "GOVERNANCE", "COMPLIANCE"):
+            raise StoreConfigError(
+                f"{settings.ARCHIVE_OBJECT_LOCK_MODE}={object_lock_mode!r}: expected "
+                "GOVERNANCE, COMPLIANCE or unset"
+            )
+        if (object_lock_mode is None) != (retention_days is None):
+            raise StoreConfigError(
+                f"set both {settings.ARCHIVE_OBJECT_LOCK_MODE} and "
+                f"{settings.ARCHIVE_RETENTION_DAYS} (retention needs a mode and a period), "
+                f"got mode={object_lock_mode!r} days={retention_days!r}"
+            )
+        if retention_days is not None and retention_days <= 0:
+            raise StoreConfigError(
+                f"{settings.ARCHIVE_RETENTION_DAYS}={retention_days}: expected a positive number"
+            )
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = client
+        self.object_lock_mode = object_lock_mode
+        self.retention_days = retention_days
+        self.legal_hold = legal_hold
+
+    def _full(self, key: str) -> str:
+        return self.prefix + _check_key(key)
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> PutResult:
+        full_key = self._full(key)
+        # Ask first, so an existing key is refused without even sending a PutObject; the
+        # If-None-Match condition below still closes the race with a concurrent writer.
+        if self.exists(key):
+            raise ObjectExistsError(
+                f"{self.uri_for(key)} already exists; archive objects are write-once"
+            )
+        digest = hashlib.sha256(data).digest()
+        request: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": full_key,
+            "Body": data,
+            "ContentType": content_type,
+            "ChecksumAlgorithm": "SHA256",
+            "ChecksumSHA256": base64.b64encode(digest).decode("ascii"),
+            "IfNoneMatch": "*",
+        }
+        if self.object_lock_mode is not None:
+            request["ObjectLockMode"] = self.object_lock_mode
+            request["ObjectLockRetainUntilDate"] = datetime.now(UTC) + timedelta(
+                days=self.retention_days or 0
+            )
+        if self.legal_hold:
+            request["ObjectLockLegalHoldStatus"] = "ON"
+        try:
+            self.client.put_object(**request)
+        except self.client.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status == 412:
+                raise ObjectExistsError(
+                    f"{self.uri_for(key)} already exists (server refused If-None-Match)"
+                ) from None
+            raise
+        self._check_written(key, len(data), digest)
+        return PutResult(key=key, sha256=digest.hex(), bytes=len(data))
+
+    def _check_written(self, key: str, size: int, digest: bytes) -> None:
+        head = self.client.head_object(
+            Bucket=self.bucket, Key=self._full(key), ChecksumMode="ENABLED"
+        )
+        if head.get("ContentLength") != size:
+            raise OSError(
+                f"{self.uri_for(key)}: stored {head.get('ContentLength')} bytes, sent {size}"
+            )
+        checksum = head.get("ChecksumSHA256")
+        if checksum and "-" not in checksum and base64.b64decode(checksum) != digest:
+            raise OSError(f"{self.uri_for(key)}: stored SHA-256 differs from the bytes sent")
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False
+            raise
+        return True
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        keys = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+            for item in page.get("Contents", []):
+                keys.append(item["Key"][len(self.prefix) :])
+        return iter(sorted(keys))
+
+    def head(self, key: str) -> dict[str, Any]:
+        head = self.client.head_object(
+            Bucket=self.bucket, Key=self._full(key), ChecksumMode="ENABLED"
+        )
+        return {
+            "key": key,
+            "bytes": head.get("ContentLength"),
+            "checksum_sha256": head.get("ChecksumSHA256"),
+            "object_lock_mode": head.get("ObjectLockMode"),
+            "object_lock_retain_until": head.get("ObjectLockRetainUntilDate"),
+            "object_lock_legal_hold": head.get("ObjectLockLegalHoldStatus"),
+            "version_id": head.get("VersionId"),
+        }
+
+    def uri_for(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._full(key)}"
+
+    def describe(self) -> str:
+        endpoint = getattr(getattr(self.client, "meta", None), "endpoint_url", None)
+        lock = (
+            f", lock={self.object_lock_mode} {self.retention_days}d"
+            if self.object_lock_mode
+            else ""
+        )
+        hold = ", legal_hold=ON" if self.legal_hold else ""
+        return f"S3Store(s3://{self.bucket}/{self.prefix}, endpoint={endpoint}{lock}{hold})"
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+
+def _truthy(name: str, value: str | None) -> bool:
+    if value is None or value.strip() == "":
+        return False
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise StoreConfigError(f"{name}={value!r}: expected true/false")
+
+
+def open_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
+    """`s3://bucket/prefix` -> S3Store (endpoint, region, keys from env), else a LocalStore.
+
+    Object Lock settings are read from ARCHIVE_OBJECT_LOCK_MODE, ARCHIVE_RETENTION_DAYS and
+    ARCHIVE_LEGAL_HOLD; they apply to S3 only (a directory cannot lock files).
+    """
+    uri = uri or env.get(settings.ARCHIVE_URI) or settings.DEFAULT_ARCHIVE_URI
+    if not uri.startswith("s3://"):
+        return LocalStore(uri)
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise StoreConfigError(f"{settings.ARCHIVE_URI}={uri!r}: expected s3://bucket/prefix")
+    mode = (env.get(settings.ARCHIVE_OBJECT_LOCK_MODE) or "").strip().upper() or None
+    days_text = (env.get(settings.ARCHIVE_RETENTION_DAYS) or "").strip()
+    try:
+        days = int(days_text) if days_text else None
+    except ValueError:
+        raise StoreConfigError(
+            f"{settings.ARCHIVE_RETENTION_DAYS}={days_text!r}: expected a whole number of days"
+        ) from None
+    legal_hold = _truthy(settings.ARCHIVE_LEGAL_HOLD, env.get(settings.ARCHIVE_LEGAL_HOLD))
+
+    import boto3  # imported here: a local archive needs no AWS SDK start-up
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=env.get(settings.AWS_ENDPOINT_URL) or None,
+        region_name=env.get(settings.AWS_REGION) or env.get("AWS_DEFAULT_REGION") or None,
+        aws_access_key_id=env.get(settings.AWS_ACCESS_KEY_ID) or None,
+        aws_secret_access_key=env.get(settings.AWS_SECRET_ACCESS_KEY) or None,
+    )
+    return S3Store(
+        bucket,
+        prefix,
+        client,
+        object_lock_mode=mode,
+        retention_days=days,
+        legal_hold=legal_hold,
+    )
