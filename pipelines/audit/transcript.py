@@ -1,0 +1,144 @@
+"""A thread as it stood at a moment: what a regulator asks for ("show this conversation as the
+customer saw it on 3 March").
+
+For each message, the version with the greatest last_modified_time at or before `as_of`;
+messages created after `as_of` are left out. Later edits and deletions are therefore invisible
+in an as-of transcript, and earlier ones are marked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+# Versions of the thread's messages known at $as_of (NULL = now), newest first per message.
+_THREAD_VERSIONS = """
+WITH versions AS (
+    SELECT c.*,
+        row_number() OVER w AS newest_rank,
+        count(*) OVER (PARTITION BY c.source_id, c.thread_id, c.id) AS versions_seen,
+        count(DISTINCT c.body) OVER (PARTITION BY c.source_id, c.thread_id, c.id)
+            AS distinct_bodies
+    FROM contents AS c
+    WHERE c.thread_id = $thread_id
+      AND ($as_of IS NULL OR c.creation_time <= $as_of)
+      AND ($as_of IS NULL OR coalesce(c.last_modified_time, c.creation_time) <= $as_of)
+    WINDOW w AS (
+        PARTITION BY c.source_id, c.thread_id, c.id
+        ORDER BY c.last_modified_time DESC NULLS LAST, c.archived_at DESC, c.batch_id DESC)
+)
+SELECT v.id, v.source_id, v.source_type, v.thread_id, v.creation_time, v.last_modified_time,
+       v.direction, v.status,
+       coalesce(i.display_name, v.author_display_name) AS author_name,
+       coalesce(a.name, v.creator_name) AS agent_name,
+       v.body, v.attachments, v.remotely_deleted, v.versions_seen, v.distinct_bodies,
+       v.in_reply_to_content_id, v.title
+FROM versions AS v
+LEFT JOIN identities_latest AS i ON i.id = v.author_identity_id
+LEFT JOIN agents AS a ON a.extension_id = v.creator_id
+WHERE v.newest_rank = 1
+ORDER BY v.creation_time, v.id
+"""
+
+_THREAD_EXISTS = "SELECT count(*) FROM contents WHERE thread_id = $thread_id"
+
+
+class ThreadNotFound(LookupError):
+    """No archived message carries this thread id."""
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    """One message of a transcript, in the version current at the as-of time."""
+
+    content_id: str
+    time: datetime
+    source_type: str | None
+    direction: str | None
+    author: str | None
+    agent: str | None
+    body: str | None
+    attachments: list[str]
+    edited: bool
+    deleted: bool
+    versions_seen: int
+    status: str | None
+    in_reply_to: str | None
+
+
+def _attachment_label(attachment: dict[str, Any]) -> str:
+    name = attachment.get("filename") or attachment.get("id") or "attachment"
+    kind = attachment.get("content_type") or "unknown type"
+    size = attachment.get("size")
+    return f"{name} ({kind}{f', {size} bytes' if size is not None else ''})"
+
+
+def thread_transcript(
+    conn: duckdb.DuckDBPyConnection, thread_id: str, as_of: datetime | None = None
+) -> list[TranscriptLine]:
+    """The thread's messages as they stood at `as_of` (None: as archived now), oldest first."""
+    if as_of is not None and as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=UTC)
+    exists = conn.execute(_THREAD_EXISTS, {"thread_id": thread_id}).fetchone()
+    if not exists or exists[0] == 0:
+        raise ThreadNotFound(
+            f"thread {thread_id!r} is not in the audit catalog; list known threads with "
+            '`rc-archive sql "SELECT thread_id, source_type, title FROM threads"` '
+            "(or rebuild the catalog if the thread was archived after its last build)"
+        )
+    cursor = conn.execute(_THREAD_VERSIONS, {"thread_id": thread_id, "as_of": as_of})
+    columns = [column[0] for column in cursor.description]
+    lines = []
+    for values in cursor.fetchall():
+        row = dict(zip(columns, values, strict=True))
+        lines.append(
+            TranscriptLine(
+                content_id=row["id"],
+                time=row["creation_time"],
+                source_type=row["source_type"],
+                direction=row["direction"],
+                author=row["author_name"],
+                agent=row["agent_name"],
+                body=row["body"],
+                attachments=[_attachment_label(a) for a in row["attachments"] or []],
+                edited=row["distinct_bodies"] > 1,
+                deleted=bool(row["remotely_deleted"]),
+                versions_seen=row["versions_seen"],
+                status=row["status"],
+                in_reply_to=row["in_reply_to_content_id"],
+            )
+        )
+    return lines
+
+
+def render_transcript(
+    lines: list[TranscriptLine], thread_id: str, as_of: datetime | None = None
+) -> str:
+    """Plain text, one block per message, edits and deletions marked for the reader."""
+    moment = as_of.isoformat() if as_of else "now"
+    header = f"Thread {thread_id} as of {moment} ({len(lines)} messages)"
+    out = [header, "=" * len(header)]
+    if not lines:
+        out.append("(no messages had been created at that time)")
+    for line in lines:
+        who = line.author or "unknown author"
+        if line.agent:
+            who += f" [agent: {line.agent}]"
+        arrow = {"inbound": "<-", "outbound": "->"}.get(line.direction or "", "--")
+        marks = []
+        if line.edited:
+            marks.append(f"EDITED ({line.versions_seen} versions)")
+        if line.deleted:
+            marks.append("DELETED ON CHANNEL")
+        stamp = line.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        out.append(
+            f"{stamp} {arrow} {line.direction or 'unknown'} {who}"
+            + (f"  [{'; '.join(marks)}]" if marks else "")
+        )
+        out.append(f"    {line.body if line.body is not None else '(no body)'}")
+        for attachment in line.attachments:
+            out.append(f"    attachment: {attachment}")
+    return "\n".join(out) + "\n"

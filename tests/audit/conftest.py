@@ -1,0 +1,40 @@
+"""Fixtures of the audit tests: the hand-made dataset committed to a local archive, cataloged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.audit.catalog import CatalogReport, build_catalog
+from pipelines.audit.connection import connect
+from tests.audit.archive_builder import ArchiveBuilder, LocalTarget
+from tests.audit.dataset import Dataset, make_dataset, write_dataset
+
+
+@pytest.fixture(scope="module")
+def dataset() -> Dataset:
+    return make_dataset()
+
+
+@pytest.fixture(scope="module")
+def local_archive(tmp_path_factory: pytest.TempPathFactory, dataset: Dataset) -> Path:
+    root = tmp_path_factory.mktemp("audit") / "archive"
+    write_dataset(ArchiveBuilder(LocalTarget(root)), dataset)
+    return root
+
+
+@pytest.fixture(scope="module")
+def local_catalog(local_archive: Path) -> CatalogReport:
+    return build_catalog(local_archive, local_archive.parent / "audit.duckdb", {})
+
+
+@pytest.fixture
+def conn(local_catalog: CatalogReport) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = connect(local_catalog.audit_db, {})
+    try:
+        yield connection
+    finally:
+        connection.close()
