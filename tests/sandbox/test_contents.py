@@ -103,8 +103,9 @@ def test_paging_envelope_keys(sandbox, api):
     second = api.get(CONTENTS, params={"sourceIds": source_id, "perPage": 5,
                                        "pageToken": paging["nextPageToken"]}).json()  # fmt: skip
     assert "previousPageToken" in second["paging"]
-    back = api.get(CONTENTS, params={"sourceIds": source_id, "perPage": 5,
-                                     "pageToken": second["paging"]["previousPageToken"]}).json()  # fmt: skip
+    previous = second["paging"]["previousPageToken"]
+    back = api.get(CONTENTS, params={"sourceIds": source_id, "perPage": 5, "pageToken": previous})
+    back = back.json()
     assert [r["id"] for r in back["records"]] == [r["id"] for r in first["records"]]
     default = api.get(CONTENTS).json()
     assert default["paging"]["perPage"] == 100 and len(default["records"]) == 100

@@ -59,7 +59,9 @@ def test_refuse_page_tokens(faulty):
     sb, api = faulty
     first = api.get(CONTENTS, params={"perPage": 10}).json()
     sb.faults.set("contents", refuse_page_tokens=True)
-    refused = api.get(CONTENTS, params={"perPage": 10, "pageToken": first["paging"]["nextPageToken"]})
+    refused = api.get(
+        CONTENTS, params={"perPage": 10, "pageToken": first["paging"]["nextPageToken"]}
+    )
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["errorCode"] == "EDI-034"
     assert api.get(CONTENTS, params={"perPage": 10}).status_code == 200

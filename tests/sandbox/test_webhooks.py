@@ -74,8 +74,8 @@ def test_handshake_and_delivery(sandbox_factory, receiver):
         assert [s["id"] for s in listed] == [sub["id"]]
         source_id = sb.world.source_ids[0]
         imported = sb.world.add_content(source_id, body="new message")
-        reply = api.post("/cx/social-messaging/v1/contents",
-                         json={"inReplyToContentId": imported, "body": "answer"}).json()  # fmt: skip
+        answer = {"inReplyToContentId": imported, "body": "answer"}
+        reply = api.post("/cx/social-messaging/v1/contents", json=answer).json()
         initiated = sb.world.initiate(source_id, body="hello")
         deadline = time.time() + 5
         while len(receiver.notifications) < 3 and time.time() < deadline:
