@@ -36,7 +36,7 @@ def _seconds(value: object, *, default: float) -> float:
 class _Token:
     """One access token and what it expires with; the repr hides the values."""
 
-    __slots__ = ("access_token", "refresh_token", "expires_at", "refresh_expires_at")
+    __slots__ = ("access_token", "refresh_token", "lifetime", "expires_at", "refresh_expires_at")
 
     def __init__(self, body: dict, issued_at: float) -> None:
         access = body.get("access_token")
@@ -45,7 +45,8 @@ class _Token:
         self.access_token = access
         refresh = body.get("refresh_token")
         self.refresh_token = refresh if isinstance(refresh, str) and refresh else None
-        self.expires_at = issued_at + _seconds(body.get("expires_in"), default=3600.0)
+        self.lifetime = _seconds(body.get("expires_in"), default=3600.0)
+        self.expires_at = issued_at + self.lifetime
         self.refresh_expires_at = issued_at + _seconds(
             body.get("refresh_token_expires_in"), default=0.0
         )
@@ -80,7 +81,7 @@ class TokenManager:
         with self._lock:
             token = self._token
             now = time.monotonic()
-            if token is not None and now < token.expires_at - self._margin(token, now):
+            if token is not None and now < token.expires_at - self._margin(token):
                 return token.access_token
             if token is not None and token.refresh_token and now < token.refresh_expires_at:
                 try:
@@ -100,10 +101,9 @@ class TokenManager:
             self._token = self._login()
             return self._token.access_token
 
-    def _margin(self, token: _Token, now: float) -> float:
+    def _margin(self, token: _Token) -> float:
         # Short-lived tokens (tests, custom access_token_ttl) refresh at half their life.
-        lifetime = max(0.0, token.expires_at - now)
-        return min(self._settings.refresh_margin_seconds, lifetime / 2)
+        return min(self._settings.refresh_margin_seconds, token.lifetime / 2)
 
     def renew_after_rejection(self, rejected_token: str) -> str:
         """Log in again after a 401 on `rejected_token`, unless another thread already did.

@@ -15,7 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from pipelines.ringcentral.endpoints import DEFAULT_GROUP_LIMITS, DEFAULT_WINDOW_SECONDS
+from pipelines.ringcentral.endpoints import (
+    AUTH,
+    DEFAULT_GROUP_LIMITS,
+    DEFAULT_WINDOW_SECONDS,
+    LIGHT,
+)
 
 # Extra room per window for clock and network skew between our send and the server's arrival.
 _MARGIN_FRACTION = 0.02
@@ -29,7 +34,10 @@ class RateLimiter:
     """Sliding-window log of request start times for one group.
 
     `acquire()` reserves the next free slot and sleeps until it; reservations are taken under a
-    lock, so threads share the budget fairly and never overshoot together.
+    lock, so threads share the budget fairly and never overshoot together. `paced` spreads
+    requests evenly (window / limit apart) for the groups that carry steady work; the Auth
+    group is not paced, because its rare calls (login, refresh, revoke) should not wait
+    12 s behind each other when the window has room.
     """
 
     def __init__(
@@ -38,12 +46,14 @@ class RateLimiter:
         limit: int,
         window_seconds: float,
         *,
+        paced: bool = True,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.group = group
         self._limit = max(1, limit)
         self._window = max(0.001, window_seconds)
+        self._paced = paced
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -69,7 +79,7 @@ class RateLimiter:
         while self._sent and self._sent[0] <= now - window:
             self._sent.popleft()
         slot = max(now, self._blocked_until)
-        if self._sent:
+        if self._paced and self._sent:
             # Even pacing: one request per window/limit, so a window never holds a burst.
             slot = max(slot, self._sent[-1] + window / self._limit)
         if len(self._sent) >= self._limit:
@@ -163,8 +173,9 @@ def limiter_for(server_url: str, client_id: str, group: str) -> RateLimiter:
         if limiter is None:
             limiter = RateLimiter(
                 group,
-                DEFAULT_GROUP_LIMITS.get(group, DEFAULT_GROUP_LIMITS["Light"]),
+                DEFAULT_GROUP_LIMITS.get(group, DEFAULT_GROUP_LIMITS[LIGHT]),
                 DEFAULT_WINDOW_SECONDS,
+                paced=group != AUTH,
             )
             _registry[key] = limiter
         return limiter

@@ -77,3 +77,12 @@ def test_registry_shares_one_limiter_per_server_app_and_group() -> None:
     assert limiter_for("http://h:1", "app", "Auth") is not first
     assert limiter_for("http://h:1", "other-app", "Light") is not first
     assert limiter_for("http://h:1", "app", "Auth").limit == 5
+
+
+def test_auth_group_allows_a_burst_within_its_limit() -> None:
+    """Login then refresh or re-login should not wait 12 s when the window has room."""
+    clock = SimulatedClock()
+    limiter = RateLimiter("Auth", 5, 60.0, paced=False, clock=clock, sleep=clock.sleep)
+    times = _send_times(limiter, clock, 6)
+    assert times[:5] == [times[0]] * 5
+    assert times[5] - times[0] > 60.0
