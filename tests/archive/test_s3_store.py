@@ -1,0 +1,123 @@
+"""The archive on a real S3 protocol (moto server over HTTP) with Object Lock.
+
+Every request the archive's client sends is recorded via botocore 'before-call' events, so the
+tests assert on what is sent: no DeleteObject ever, no PutObject to a key that existed, and
+Object Lock headers on every put (moto does not enforce all of Object Lock itself).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.archive.ledger import Ledger
+from pipelines.archive.store import ObjectExistsError, S3Store, open_store
+from pipelines.archive.verify import verify
+from tests.archive.conftest import STREAM, make_records, normalised_batch
+
+pytestmark = pytest.mark.s3
+
+
+class RequestLog:
+    def __init__(self, client) -> None:
+        self.calls: list[tuple[str, dict]] = []
+        client.meta.events.register("before-call.s3", self._record)
+
+    def _record(self, model, params, **_kwargs) -> None:
+        # 'before-call' hands over the serialised request (url_path, headers, body).
+        self.calls.append((model.name, params))
+
+    def names(self) -> set[str]:
+        return {name for name, _ in self.calls}
+
+
+def _store(s3_server, bucket, **lock) -> tuple[S3Store, RequestLog]:
+    env = dict(s3_server.env)
+    env.update(lock)
+    store = open_store(f"s3://{bucket}/archive", env)
+    return store, RequestLog(store.client)
+
+
+def _commit(ledger, records, high_water="2024-02-21T00:00:00.000Z"):
+    batch = normalised_batch(records)
+    return ledger.commit_batch(
+        "contents",
+        STREAM,
+        {"contents": batch.table, "quarantine": batch.quarantine},
+        cursor={"high_water_time": high_water},
+        run_id="run-1",
+    )
+
+
+def test_compliance_puts_carry_lock_and_retry_adds_no_copy(s3_server, s3_bucket):
+    store, log = _store(
+        s3_server,
+        s3_bucket,
+        ARCHIVE_OBJECT_LOCK_MODE="COMPLIANCE",
+        ARCHIVE_RETENTION_DAYS="30",
+        ARCHIVE_LEGAL_HOLD="true",
+    )
+    assert "secret" not in store.describe().lower() and "COMPLIANCE" in store.describe()
+    ledger = Ledger(store)
+    records = make_records(30)
+    first = _commit(ledger, records)
+    second = _commit(ledger, records)  # the retry of the same pages
+    assert second.files == ()
+    ids = ledger.read_table(ledger.committed_files("contents"), ["id"]).column("id").to_pylist()
+    assert len(ids) == len(set(ids)) == 30
+
+    assert "DeleteObject" not in log.names() and "DeleteObjects" not in log.names()
+    puts = [params for name, params in log.calls if name == "PutObject"]
+    assert puts
+    written: set[str] = set()
+    for request in puts:  # the serialised request: exactly what goes on the wire
+        headers = {k.lower(): v for k, v in request["headers"].items()}
+        assert request["url_path"] not in written, f"second PutObject to {request['url_path']}"
+        written.add(request["url_path"])
+        assert headers["if-none-match"] == "*"
+        assert headers["x-amz-checksum-sha256"]
+        assert headers["x-amz-object-lock-mode"] == "COMPLIANCE"
+        assert headers["x-amz-object-lock-retain-until-date"]
+        assert headers["x-amz-object-lock-legal-hold"] == "ON"
+    head = store.head(first.files[0].key)
+    assert head["object_lock_mode"] == "COMPLIANCE" and head["object_lock_retain_until"]
+    assert verify(store).ok
+
+
+def test_put_to_existing_key_is_refused_without_a_put(s3_server, s3_bucket):
+    store, log = _store(s3_server, s3_bucket)
+    store.put("x/one.json", b"{}", content_type="application/json")
+    count = sum(1 for name, _ in log.calls if name == "PutObject")
+    with pytest.raises(ObjectExistsError):
+        store.put("x/one.json", b"{1}", content_type="application/json")
+    assert sum(1 for name, _ in log.calls if name == "PutObject") == count
+    assert store.get("x/one.json") == b"{}"
+    assert list(store.list("x/")) == ["x/one.json"]
+    assert store.uri_for("x/one.json") == f"s3://{s3_bucket}/archive/x/one.json"
+
+
+def test_server_refuses_overwrite_under_a_race(s3_server, s3_bucket):
+    """Skip the client-side existence check: the If-None-Match condition alone must refuse."""
+    store, _ = _store(s3_server, s3_bucket)
+    store.put("race/k", b"first", content_type="text/plain")
+    store.exists = lambda key: False  # fault injection: pretend the HEAD raced the other writer
+    with pytest.raises(ObjectExistsError):
+        store.put("race/k", b"second", content_type="text/plain")
+
+
+def test_verify_on_s3_finds_extra_and_missing_and_changed(s3_server):
+    bucket = s3_server.make_bucket(object_lock=False)  # no lock, so 'changed' can be staged
+    store, _ = _store(s3_server, bucket)
+    ledger = Ledger(store)
+    manifest = _commit(ledger, make_records(20))
+    assert verify(store).ok
+    raw = s3_server.client()
+    changed, missing = manifest.files[0].key, manifest.files[1].key
+    raw.put_object(Bucket=bucket, Key=f"archive/{changed}", Body=b"tampered")
+    raw.delete_object(Bucket=bucket, Key=f"archive/{missing}")
+    extra = f"identities/{STREAM}/0000000000-bbbbbbbbbbbb.parquet"
+    raw.put_object(Bucket=bucket, Key=f"archive/{extra}", Body=b"x")
+    report = verify(store)
+    assert not report.ok
+    assert [f.key for f in report.of_kind("changed")] == [changed]
+    assert [f.key for f in report.of_kind("missing")] == [missing]
+    assert [f.key for f in report.of_kind("extra")] == [extra]
