@@ -1,0 +1,149 @@
+"""Archive throughput: normalise + validate + commit N realistic contents to a local store.
+
+Records are generated in chunks (never all in memory), committed in batches of 50,000, and the
+report gives records/s (target >= 50,000/s), peak RSS (target < 500 MB, flat in N), bytes per
+record on disk and the file count.
+
+    .venv/bin/python benchmarks/archive_bench.py --n 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipelines.archive.ledger import Ledger  # noqa: E402
+from pipelines.archive.store import LocalStore  # noqa: E402
+from schemas.contents import normalise_contents  # noqa: E402
+from schemas.ids import source_stream  # noqa: E402
+
+SOURCE_ID = "65c3fdd9527bf900079cefcb"
+WORDS = [
+    "great",
+    "thanks",
+    "order",
+    "refund",
+    "delivery",
+    "please",
+    "hello",
+    "when",
+    "where",
+    "package",
+    "👍",
+    "merci",
+]
+
+
+def generate(n: int, chunk: int, seed: int = 7) -> Iterator[list[dict]]:
+    rng = random.Random(seed)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    for offset in range(0, n, chunk):
+        records = []
+        for i in range(offset, min(n, offset + chunk)):
+            created = start + timedelta(seconds=i * 7)
+            body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 40)))
+            inbound = rng.random() < 0.6
+            records.append(
+                {
+                    "id": f"{i:024x}",
+                    "creationTime": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "lastModifiedTime": (created + timedelta(minutes=5)).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    ),
+                    "authorIdentityId": f"{rng.randrange(5000):024x}",
+                    "body": body,
+                    "bodyInputFormat": "Text",
+                    "categoryIds": [],
+                    "creatorId": None if inbound else str(63317565000 + rng.randrange(50)),
+                    "interventionId": None,
+                    "language": "En",
+                    "remotelyDeleted": False,
+                    "channelId": SOURCE_ID,
+                    "channelUri": None,
+                    "synchronizationStatus": "Success",
+                    "status": "Replied" if inbound else "UserReply",
+                    "threadId": f"{i // 10:024x}",
+                    "inReplyToContentId": None if inbound else f"{i - 1:024x}",
+                    "inReplyToAuthorIdentityId": None,
+                    "attachments": [],
+                    "autoSubmitted": False,
+                    "identityGroupId": f"{rng.randrange(5000):024x}",
+                    "bodyFormatted": {"Text": body, "Html": f"<p>{body}</p>"},
+                    "contextData": None,
+                    "createdFrom": "Synchronizer" if inbound else "Api",
+                    "public": False,
+                    "published": True,
+                    "channelType": "WhatsApp",
+                    "contentDirection": "Incoming" if inbound else "Outgoing",
+                    "firstInThread": i % 10 == 0,
+                    "type": "Message",
+                    "synchronizationError": None,
+                    "capabilitiesSupported": ["template", "list"],
+                }
+            )
+        yield records
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=50_000)
+    args = parser.parse_args()
+    process = psutil.Process()
+    peak_rss = process.memory_info().rss
+    generate_seconds = 0.0
+    archive_seconds = 0.0
+    with tempfile.TemporaryDirectory() as root:
+        ledger = Ledger(LocalStore(root))
+        stream = source_stream(SOURCE_ID)
+        chunks = generate(args.n, args.batch)
+        while True:
+            t0 = time.perf_counter()
+            records = next(chunks, None)
+            generate_seconds += time.perf_counter() - t0
+            if records is None:
+                break
+            t0 = time.perf_counter()
+            batch = normalise_contents(
+                records,
+                source_id=SOURCE_ID,
+                run_id="bench",
+                batch_id="",
+                archived_at=datetime.now(UTC),
+            )
+            ledger.commit_batch(
+                "contents",
+                stream,
+                {"contents": batch.table, "quarantine": batch.quarantine},
+                cursor={"high_water_time": records[-1]["creationTime"]},
+                run_id="bench",
+            )
+            archive_seconds += time.perf_counter() - t0
+            peak_rss = max(peak_rss, process.memory_info().rss)
+            del records, batch
+        files = [p for p in Path(root).rglob("*") if p.is_file()]
+        data_files = [p for p in files if p.suffix == ".parquet"]
+        data_bytes = sum(os.path.getsize(p) for p in data_files)
+        rows = sum(f.rows for f in ledger.committed_files("contents", stream))
+    print(f"records           {args.n:,} (committed rows {rows:,})")
+    print(f"archive time      {archive_seconds:.1f} s (normalise + validate + write + commit)")
+    print(f"records/s         {args.n / archive_seconds:,.0f}  (target >= 50,000)")
+    print(f"generation time   {generate_seconds:.1f} s (not counted)")
+    print(f"peak RSS          {peak_rss / 2**20:,.0f} MB  (target < 500 MB)")
+    print(f"bytes/record      {data_bytes / max(rows, 1):,.1f}  ({data_bytes / 2**20:,.1f} MB)")
+    print(f"files             {len(data_files)} parquet, {len(files)} objects in all")
+
+
+if __name__ == "__main__":
+    main()
