@@ -22,11 +22,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from pipelines.archive.ledger import Manifest
+from pipelines.archive.store import ObjectStore
 from pipelines.audit.committed import (
-    CommittedManifest,
+    archive_root_uri,
     committed_files_by_table,
-    open_reader,
-    read_committed_manifests,
+    committed_manifests,
+    open_archive,
 )
 from pipelines.audit.connection import (
     CATALOG_INFO_TABLE,
@@ -113,37 +115,36 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def ledger_table(manifests: list[CommittedManifest]) -> pa.Table:
+def ledger_table(manifests: list[Manifest]) -> pa.Table:
     """One row per committed manifest, cursor fields flattened for SQL."""
     rows = []
     for manifest in manifests:
-        body = manifest.body
-        cursor = body.get("cursor") or {}
-        stream = body.get("stream") or ""
+        cursor = manifest.cursor or {}
+        stream = manifest.stream
         files = manifest.files
         rows.append(
             {
-                "table_name": body.get("table"),
+                "table_name": manifest.table,
                 "stream": stream,
                 "source_id": stream.removeprefix("source_id=")
                 if stream.startswith("source_id=")
                 else None,
-                "seq": body.get("seq"),
-                "batch_id": body.get("batch_id"),
-                "files": [entry["key"] for entry in files],
+                "seq": manifest.seq,
+                "batch_id": manifest.batch_id,
+                "files": [entry.key for entry in files],
                 "file_count": len(files),
-                "rows": sum(int(entry.get("rows") or 0) for entry in files),
-                "run_id": body.get("run_id"),
-                "code_version": _text(body.get("code_version")),
-                "committed_at": _parse_time(body.get("committed_at")),
+                "rows": sum(entry.rows for entry in files),
+                "run_id": manifest.run_id,
+                "code_version": _text(manifest.code_version),
+                "committed_at": _parse_time(manifest.committed_at),
                 "cursor_page_token": _text(cursor.get("page_token")),
                 "cursor_high_water_time": _text(cursor.get("high_water_time")),
                 "cursor_high_water_id": _text(cursor.get("high_water_id")),
                 "cursor_sweep_mark": _text(cursor.get("sweep_mark")),
                 "cursor_json": json.dumps(cursor, sort_keys=True),
                 "manifest_key": manifest.key,
-                "manifest_sha256": manifest.manifest_sha256,
-                "prev_sha256": body.get("prev_sha256"),
+                "manifest_sha256": manifest.sha256,
+                "prev_sha256": manifest.prev_sha256,
             }
         )
     return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
@@ -157,17 +158,17 @@ def build_catalog(
     """(Re)build the audit catalog of the archive at `store_or_uri` (default ARCHIVE_URI)."""
     started = time.perf_counter()
     env = os.environ if env is None else env
-    reader = open_reader(store_or_uri or env.get("ARCHIVE_URI") or "./archive", env)
+    store = open_archive(store_or_uri, env)
+    root_uri = archive_root_uri(store)
     target = Path(audit_db_path or env.get("AUDIT_DB") or DEFAULT_AUDIT_DB)
     target.parent.mkdir(parents=True, exist_ok=True)
 
-    manifests = read_committed_manifests(reader)
+    manifests = committed_manifests(store)
     files = committed_files_by_table(manifests)
     rows_per_table = {table: 0 for table in TABLES}
     for manifest in manifests:
         for entry in manifest.files:
-            table = entry.get("table") or manifest.body.get("table")
-            rows_per_table[table] = rows_per_table.get(table, 0) + int(entry.get("rows") or 0)
+            rows_per_table[entry.table] = rows_per_table.get(entry.table, 0) + entry.rows
 
     temp = target.with_name(f".{target.name}.building-{uuid.uuid4().hex[:8]}")
     try:
@@ -177,14 +178,14 @@ def build_catalog(
         )
         try:
             conn.execute("SET TimeZone='UTC'")
-            if reader.root_uri.startswith("s3://"):
+            if root_uri.startswith("s3://"):
                 configure_s3(conn, env)
-            _create_views(conn, reader, files, manifests)
+            _create_views(conn, store, files, manifests)
             conn.execute(
                 f"CREATE TABLE {CATALOG_INFO_TABLE} AS SELECT ? AS archive_uri, "
                 "?::TIMESTAMPTZ AS built_at, ? AS manifests, ? AS files_per_table_json",
                 [
-                    reader.root_uri,
+                    root_uri,
                     datetime.now(UTC),
                     len(manifests),
                     json.dumps({t: len(keys) for t, keys in files.items()}, sort_keys=True),
@@ -200,7 +201,7 @@ def build_catalog(
 
     return CatalogReport(
         audit_db=str(target),
-        archive_uri=reader.root_uri,
+        archive_uri=root_uri,
         manifests=len(manifests),
         files_per_table={table: len(files.get(table, [])) for table in TABLES},
         rows_per_table=rows_per_table,
@@ -211,14 +212,14 @@ def build_catalog(
 
 def _create_views(
     conn: duckdb.DuckDBPyConnection,
-    reader: Any,
+    store: ObjectStore,
     files: dict[str, list[str]],
-    manifests: list[CommittedManifest],
+    manifests: list[Manifest],
 ) -> None:
     for table in TABLES:
         keys = files.get(table, [])
         source_sql = (
-            files_relation_sql([reader.uri_of(key) for key in keys])
+            files_relation_sql([store.uri_for(key) for key in keys])
             if keys
             else empty_relation_sql(arrow_schema(table))
         )

@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.audit.catalog import CatalogReport, build_catalog
 from pipelines.audit.connection import connect
-from tests.audit.archive_builder import ArchiveBuilder, LocalTarget
+from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import Dataset, make_dataset, write_dataset
 
 
@@ -22,7 +22,7 @@ def dataset() -> Dataset:
 @pytest.fixture(scope="module")
 def local_archive(tmp_path_factory: pytest.TempPathFactory, dataset: Dataset) -> Path:
     root = tmp_path_factory.mktemp("audit") / "archive"
-    write_dataset(ArchiveBuilder(LocalTarget(root)), dataset)
+    write_dataset(ArchiveBuilder(str(root)), dataset)
     return root
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.audit.archive_builder import ArchiveBuilder, canonical_sha256, rows_to_arrow
+from tests.audit.archive_builder import ArchiveBuilder, canonical_sha256
 
 S1 = "5f0000000000000000000001"  # WhatsApp
 S2 = "5f0000000000000000000002"  # Facebook
@@ -117,7 +117,7 @@ class Dataset:
 
     @property
     def content_rows(self) -> list[dict[str, Any]]:
-        """Every committed content row (including the re-archived duplicate)."""
+        """Every committed content row."""
         return [row for batches in self.contents_batches.values() for b in batches for row in b]
 
 
@@ -147,7 +147,6 @@ def make_dataset() -> Dataset:
         reply_to="c1",
         reply_to_author=CUST_A,
     )
-    c2_duplicate = copy.deepcopy(c2) | {"archived_at": ARCHIVED + timedelta(hours=2)}
     c3 = content(
         "c3",
         S1,
@@ -264,7 +263,7 @@ def make_dataset() -> Dataset:
     data = Dataset()
     data.contents_batches[S1] = [
         [c1, c2, c3, c4, c5, c7, c8],
-        [c1_v2, c2_duplicate, c7_v2],
+        [c1_v2, c7_v2],
         [c7_v3, c9, c10],
     ]
     data.contents_batches[S2] = [[c6, c11]]
@@ -351,18 +350,13 @@ def write_dataset(builder: ArchiveBuilder, data: Dataset) -> None:
             files: list[tuple[str, list[dict[str, Any]]]] = [("contents", rows)]
             if source == S1 and number == 0:
                 files.append(("quarantine", data.quarantine))
-            builder.commit_batch(
-                "contents",
-                stream,
-                files,
-                cursor={
-                    "page_token": f"tok-{number}",
-                    "high_water_time": "2026-03-07T09:00:00Z",
-                    "high_water_id": rows[-1]["id"],
-                    "sweep_mark": None,
-                },
-                committed_at=ARCHIVED + timedelta(hours=number),
-            )
+            cursor = {
+                "page_token": f"tok-{number}",
+                "high_water_time": "2026-03-07T09:00:00.000Z",
+                "high_water_id": rows[-1]["id"],
+                "sweep_mark": None,
+            }
+            builder.commit_batch("contents", stream, files, cursor=cursor)
     by_source: dict[str, list[dict[str, Any]]] = {}
     for row in data.identities:
         by_source.setdefault(row["source_id"], []).append(row)
@@ -373,18 +367,16 @@ def write_dataset(builder: ArchiveBuilder, data: Dataset) -> None:
     orphan = content(
         "c-orphan", S1, "t-a1", CUST_A, 1 * M, ORPHAN_BODY, direction="inbound", status="New"
     )
-    import io
-
-    import pyarrow.parquet as pq
-
-    buffer = io.BytesIO()
-    orphan["batch_id"] = "0000000099-deadbeefcafe"
-    pq.write_table(rows_to_arrow("contents", [orphan]), buffer)
+    orphan["batch_id"] = ORPHAN_BATCH
     day = orphan["creation_date"].isoformat()
-    builder.target.put(
-        f"contents/source_id={S1}/creation_date={day}/0000000099-deadbeefcafe.parquet",
-        buffer.getvalue(),
+    builder.put_uncommitted(
+        f"contents/source_id={S1}/creation_date={day}/{ORPHAN_BATCH}.parquet", "contents", [orphan]
     )
-    builder.target.put(
-        f"_ledger/contents/source_id={S1}/_pending/0000000099-deadbeefcafe.json", b"{}"
+    builder.store.put(
+        f"_ledger/contents/source_id={S1}/_pending/{ORPHAN_BATCH}.json",
+        b"{}",
+        content_type="application/json",
     )
+
+
+ORPHAN_BATCH = "0000000099-deadbeefcafe"
