@@ -100,6 +100,11 @@ def empty_relation_sql(schema: pa.Schema) -> str:
 
 
 def files_relation_sql(file_uris: list[str]) -> str:
+    """read_parquet over an explicit list. DuckDB expands glob characters even inside a list,
+    so a key holding one is refused: the views must read exactly the committed files."""
+    for uri in file_uris:
+        if any(char in uri for char in "*?[]{}"):
+            raise ValueError(f"committed file {uri!r} has a glob character; refusing to read it")
     listed = ", ".join(_quote_literal(uri) for uri in file_uris)
     return f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
 
@@ -223,15 +228,20 @@ def _create_views(
             if keys
             else empty_relation_sql(arrow_schema(table))
         )
-        conn.execute(f"CREATE VIEW _src_{table} AS {source_sql}")
+        _create_view(conn, f"_src_{table}", source_sql)
     ledger_rows = ledger_table(manifests)  # noqa: F841 (read by DuckDB's replacement scan)
     conn.execute("CREATE TABLE _ledger_snapshot AS SELECT * FROM ledger_rows")
     for name, body in VIEW_BODIES.items():
-        try:
-            conn.execute(f"CREATE VIEW {name} AS {body}")
-        except duckdb.Error as exc:
-            raise RuntimeError(
-                f"audit view {name!r} could not be created over the committed files "
-                f"({type(exc).__name__}: {str(exc)[:300]}); run `rc-archive verify` to check "
-                "that every committed file is present and readable"
-            ) from None
+        _create_view(conn, name, body)
+
+
+def _create_view(conn: duckdb.DuckDBPyConnection, name: str, body: str) -> None:
+    """CREATE VIEW binds the query, so a committed file that is missing fails here, not later."""
+    try:
+        conn.execute(f"CREATE VIEW {name} AS {body}")
+    except duckdb.Error as exc:
+        raise RuntimeError(
+            f"audit view {name!r} could not be created over the committed files "
+            f"({type(exc).__name__}: {str(exc)[:300]}); run `rc-archive verify` to check "
+            "that every committed file is present and readable"
+        ) from None
