@@ -81,6 +81,7 @@ def test_wrong_client_secret_is_an_auth_error_naming_the_settings(sandbox) -> No
     ):
         client.login()
     assert caught.value.needs_person
+    assert caught.value.error_code == "OAU-146" and caught.value.status == 401
     assert settings.RC_APP_CLIENT_SECRET in str(caught.value)
 
 
@@ -93,5 +94,19 @@ def test_wrong_jwt_is_an_auth_error_naming_rc_user_jwt(sandbox) -> None:
         pytest.raises(errors.AuthError) as caught,
     ):
         client.login()
-    assert caught.value.error_code
+    assert caught.value.error_code == "OAU-140" and caught.value.status == 400
     assert settings.RC_USER_JWT in str(caught.value)
+
+
+def test_refused_refresh_falls_back_to_a_jwt_login(sandbox_factory, make_client) -> None:
+    sb = sandbox_factory(token_ttl_seconds=1.0)
+    client = make_client(sb.env)
+    source_id = sb.world.source_ids[0]
+    client.login()
+    for refresh_token in list(sb.auth._by_refresh):  # the session is ended on the server side
+        sb.auth.revoke(refresh_token)
+    time.sleep(0.6)  # past half the token's life: the next call wants a refresh
+    assert set(crawl_ids(client, source_id, per_page=1000)) == sb.world.content_ids(source_id)
+    assert client.stats.refreshes == 0 and client.stats.logins == 2
+    assert sb.stats.status_count(400) == 1  # the refused refresh (OAU-211)
+    assert sb.stats.status_count(401) == 0
