@@ -1,7 +1,5 @@
 """The `agents` asset: the RingCentral extensions behind creatorId and agent identities."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.common import API_POOL, GROUP, TRANSIENT_RETRY, failing_fast_for_people, source_of

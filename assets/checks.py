@@ -1,7 +1,5 @@
 """Asset checks: schema-valid (quarantine), reconciled against the API, ledger intact."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.common import API_POOL, source_of
@@ -28,7 +26,7 @@ def contents_schema_valid(
     context: dg.AssetCheckExecutionContext, archive: ArchiveResource
 ) -> dg.AssetCheckResult:
     source_id = source_of(context)
-    reasons = quarantine_summary(archive.ledger(), source_id, context.run_id)
+    reasons = quarantine_summary(archive.ledger(), source_id, context.run.run_id)
     total = sum(reasons.values())
     return dg.AssetCheckResult(
         passed=total == 0,

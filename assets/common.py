@@ -1,7 +1,5 @@
 """What every archive asset shares: the API pool, the retry policy, failing fast for people."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 

@@ -1,7 +1,5 @@
 """The `contents` asset: every message of one source, every version, archived write-once."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.common import (
@@ -21,7 +19,7 @@ class ContentsConfig(dg.Config):
     full_refresh: bool = False
     """Re-read the source from its first message; only versions not yet archived are written."""
     batch_records: int = 50_000
-    """Records per committed batch (one manifest each): a long initial load checkpoints as it goes."""
+    """Records per committed batch (one manifest each): a long load checkpoints as it goes."""
 
 
 @dg.asset(

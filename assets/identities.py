@@ -1,7 +1,5 @@
 """The `identities` asset: who wrote each message, as versions."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.common import API_POOL, GROUP, TRANSIENT_RETRY, failing_fast_for_people, source_of

@@ -19,7 +19,7 @@ from pipelines import settings as names
 EXAMPLES = {
     "run": "rc-archive run --env-file .demo/sandbox.env --source 65c3fdd9527bf900079cefcb",
     "sources": "rc-archive sources",
-    "sql": "rc-archive sql \"SELECT source_type, count(*) FROM messages GROUP BY 1\" --format csv",
+    "sql": 'rc-archive sql "SELECT source_type, count(*) FROM messages GROUP BY 1" --format csv',
     "thread": "rc-archive thread 65c40163c092e4000768f688 --as-of 2026-11-01T12:00:00Z",
     "export": "rc-archive export --source 65c3fdd9527bf900079cefcb --format eml --out ./production",
     "verify": "rc-archive verify",
@@ -85,7 +85,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     sources = args.source or configured_source_ids(os.environ.get(names.RC_SOURCE_IDS))
     if not sources:
         raise UsageError("no sources: pass --source ID or set RC_SOURCE_IDS")
-    print(f"archiving {len(sources)} source(s) into {_env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI)}")
+    archive_uri = _env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI)
+    print(f"archiving {len(sources)} source(s) into {archive_uri}")
     summaries = run_sources(
         sources,
         full_refresh=args.full_refresh,
@@ -101,8 +102,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_table(summaries) -> str:
-    from pipelines.audit.formatting import render_rows
-
     rows = []
     for s in summaries:
         contents = s.metadata.get("contents", {})
@@ -136,15 +135,21 @@ def _run_table(summaries) -> str:
         "lag_s",
         "checks",
     )
-    return render_rows(header, rows, "table")
+    return _render(header, rows, "table")
+
+
+def _render(header: Sequence[str], rows: list[tuple], fmt: str) -> str:
+    from pipelines.audit.formatting import render
+    from pipelines.audit.queries import QueryResult
+
+    return render(QueryResult(list(header), rows), fmt)
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
     from pipelines.sync.status import sources_overview
-    from pipelines.audit.formatting import render_rows
 
     header, rows = sources_overview(_open_store())
-    print(render_rows(header, rows, args.format))
+    print(_render(header, rows, args.format))
     return 0
 
 
@@ -212,9 +217,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     exit_code = 0
     with RingCentralClient(ClientSettings.from_env(dict(os.environ))) as client:
         for source in args.source:
-            report = reconcile_source(
-                client, ledger, validate_source_id(source), mode=args.mode
-            )
+            report = reconcile_source(client, ledger, validate_source_id(source), mode=args.mode)
             status = "complete" if report.ok else f"MISSING {len(report.missing)}"
             print(
                 f"{report.source_id}: {status} — {report.api_ids_checked} API ids checked, "
@@ -231,9 +234,7 @@ def _open_store():
 
     uri = _env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI)
     if "://" not in uri and not os.path.isdir(uri):
-        raise UsageError(
-            f"no archive at {uri!r}: run `rc-archive run` first or set ARCHIVE_URI"
-        )
+        raise UsageError(f"no archive at {uri!r}: run `rc-archive run` first or set ARCHIVE_URI")
     return open_store(uri, dict(os.environ))
 
 
@@ -272,20 +273,28 @@ def _parser() -> argparse.ArgumentParser:
         return command
 
     run = add("run", cmd_run, "Archive sources now (same assets as the scheduled runs).")
-    run.add_argument("--source", action="append", help="source id (repeatable); default RC_SOURCE_IDS")
+    run.add_argument(
+        "--source", action="append", help="source id (repeatable); default RC_SOURCE_IDS"
+    )
     run.add_argument("--full-refresh", action="store_true", help="re-read sources from the start")
     run.add_argument("--reconcile", choices=["full", "sample"], default="sample")
     run.add_argument("--batch-records", type=int, help="records per committed batch (50000)")
 
-    sources = add("sources", cmd_sources, "List archived sources with their cursor and capture lag.")
+    sources = add(
+        "sources", cmd_sources, "List archived sources with their cursor and capture lag."
+    )
     sources.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     sql = add("sql", cmd_sql, "Run a read-only SQL query over the audit views.")
     sql.add_argument("query")
-    sql.add_argument("--param", action="append", help="bound parameter: VALUE for $1.. or NAME=VALUE")
+    sql.add_argument(
+        "--param", action="append", help="bound parameter: VALUE for $1.. or NAME=VALUE"
+    )
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
-    thread = add("thread", cmd_thread, "Print a conversation as a transcript, as it stood at a time.")
+    thread = add(
+        "thread", cmd_thread, "Print a conversation as a transcript, as it stood at a time."
+    )
     thread.add_argument("thread_id")
     thread.add_argument("--as-of", help="ISO-8601 time (default: now)")
 

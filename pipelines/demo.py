@@ -58,7 +58,9 @@ def main() -> int:
         os.environ.update(env)
         DAGSTER_HOME.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("DAGSTER_HOME", str(DAGSTER_HOME.resolve()))
-        print(f"sandbox API at {sandbox.url} ({config.contents} contents, {config.sources} sources)")
+        print(
+            f"sandbox API at {sandbox.url} ({config.contents} contents, {config.sources} sources)"
+        )
         print(f"settings written to {ENV_FILE} (use with --env-file)\n")
 
         from pipelines.cli import main as cli

@@ -39,9 +39,26 @@ def main() -> int:
         ENV_FILE.unlink(missing_ok=True)
         children.append(
             _start(
-                [sys.executable, "-m", "sandbox", "serve", "--seed", "2026", "--sources", "4",
-                 "--contents", "8000", "--days", "30", "--now-ms", str(_anchor_ms()),
-                 "--window", "6", "--env-file", str(ENV_FILE)],
+                [
+                    sys.executable,
+                    "-m",
+                    "sandbox",
+                    "serve",
+                    "--seed",
+                    "2026",
+                    "--sources",
+                    "4",
+                    "--contents",
+                    "8000",
+                    "--days",
+                    "30",
+                    "--now-ms",
+                    str(_anchor_ms()),
+                    "--window",
+                    "6",
+                    "--env-file",
+                    str(ENV_FILE),
+                ],
                 env,
             )
         )
@@ -53,9 +70,7 @@ def main() -> int:
     env.setdefault(names.AUDIT_DB, "./audit.duckdb")
     DAGSTER_HOME.mkdir(parents=True, exist_ok=True)
     env.setdefault("DAGSTER_HOME", str(Path(DAGSTER_HOME).resolve()))
-    children.append(
-        _start([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"], env)
-    )
+    children.append(_start([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"], env))
     print("Dagster UI on http://127.0.0.1:3000 — Ctrl-C stops everything")
     try:
         while all(child.poll() is None for child in children):

@@ -5,8 +5,6 @@ chooses them), so the same code runs against the sandbox, a real account, a loca
 or an S3 bucket. Nothing is built at import time.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager

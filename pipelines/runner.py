@@ -82,7 +82,7 @@ def run_sources(
 
 
 def _run_config(reconcile_mode: str, batch_records: int | None) -> dict:
-    ops: dict = {"contents_reconciled": {"config": {"mode": reconcile_mode}}}
+    ops: dict = {"contents_contents_reconciled": {"config": {"mode": reconcile_mode}}}
     if batch_records:
         ops["contents"] = {"config": {"batch_records": batch_records}}
     return {"ops": ops}
@@ -98,7 +98,19 @@ def _summarise(key: str, result: dg.ExecuteInProcessResult) -> SourceRunSummary:
     for event in result.get_asset_check_evaluations():
         summary.checks[event.check_name] = event.passed
     if not result.success:
-        failures = [e for e in result.all_events if e.is_failure]
-        if failures:
-            summary.error = failures[0].message
+        summary.error = _first_failure(result)
     return summary
+
+
+def _first_failure(result: dg.ExecuteInProcessResult) -> str:
+    """The reason a person can act on: a Failure's description, else the error's message."""
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            return data.user_failure_data.description
+        if data.error is not None:
+            cause = data.error.cause or data.error
+            return cause.message.strip().splitlines()[-1]
+    return "the run failed; see the Dagster run log"

@@ -1,7 +1,5 @@
 """The archive schedule: every 15 minutes (ARCHIVE_SCHEDULE_CRON), one run per known source."""
 
-from __future__ import annotations
-
 import os
 
 import dagster as dg

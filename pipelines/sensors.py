@@ -5,8 +5,6 @@ agent can read (a list call without a source filter). New, valid ids become part
 ones are logged and never reach a key.
 """
 
-from __future__ import annotations
-
 import os
 
 import dagster as dg
@@ -54,4 +52,6 @@ def source_discovery(
     if not to_add:
         return dg.SkipReason(f"no new sources ({len(known)} known)")
     context.log.info("adding sources: %s", ", ".join(to_add))
-    return dg.SensorResult(dynamic_partitions_requests=[sources_partitions.build_add_request(to_add)])
+    return dg.SensorResult(
+        dynamic_partitions_requests=[sources_partitions.build_add_request(to_add)]
+    )

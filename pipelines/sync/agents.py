@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import NotFound
-from pipelines.sync.versions import ArchivedVersions
-from schemas.agents import normalise_extensions, not_found_extension
+from pipelines.sync.versions import ArchivedVersions, committed_tables
+from schemas.agents import normalise_extensions
 from schemas.ids import source_stream
 
 TABLE = "agents"
@@ -42,9 +42,9 @@ def referenced_extension_ids(ledger: Ledger, source_id: str) -> set[str]:
     """creatorId of every committed content and userIds of every agent identity of the source."""
     stream = source_stream(source_id)
     ids: set[str] = set()
-    for table in ledger.read_committed("contents", stream, columns=["creator_id"]):
+    for table in committed_tables(ledger, "contents", stream, ["creator_id"]):
         ids.update(v for v in pc.unique(table.column("creator_id")).to_pylist() if v)
-    for table in ledger.read_committed("identities", stream, columns=["user_ids"]):
+    for table in committed_tables(ledger, "identities", stream, ["user_ids"]):
         flat = pc.list_flatten(table.column("user_ids"))
         ids.update(v for v in pc.unique(flat).to_pylist() if v)
     return ids
@@ -83,18 +83,21 @@ def sync_agents(
             report.not_found.append(extension_id)
     report.fetched = len(to_fetch)
     now = datetime.now(UTC)
-    normalised = normalise_extensions(found, run_id=run_id, batch_id="", archived_at=now)
-    missing_rows = [not_found_extension(i) for i in report.not_found]
-    fresh, _ = archived.take_unseen(found + missing_rows)
-    keep = {id(r) for r in fresh}
-    rows_found = [r for r in found if id(r) in keep]
-    rows_missing = [r for r in missing_rows if id(r) in keep]
+    # The ledger drops versions it already holds, so an unchanged extension writes nothing.
     normalised = normalise_extensions(
-        rows_found, run_id=run_id, batch_id="", archived_at=now, not_found=rows_missing
+        found, run_id=run_id, batch_id="", archived_at=now, not_found_ids=report.not_found
     )
     if stale:
         cursor["last_refresh"] = now.isoformat(timespec="seconds")
-    if normalised.table.num_rows == 0 and not stale:
+    changed = {
+        (i, d)
+        for i, d in zip(
+            normalised.table.column("extension_id").to_pylist(),
+            normalised.table.column("record_sha256").to_pylist(),
+            strict=True,
+        )
+    } - archived.versions
+    if not changed and not stale and normalised.quarantine.num_rows == 0:
         return report
     manifest = ledger.commit_batch(
         TABLE,
@@ -103,6 +106,6 @@ def sync_agents(
         cursor=cursor,
         run_id=run_id,
     )
-    report.new_versions = normalised.table.num_rows
+    report.new_versions = len(changed)
     report.files = len(manifest.files)
     return report

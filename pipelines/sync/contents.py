@@ -22,7 +22,7 @@ from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
 from pipelines.sync.resolved import load_resolved
-from pipelines.sync.versions import ArchivedVersions, parse_api_time, record_fingerprint
+from pipelines.sync.versions import ArchivedVersions, parse_api_time
 from schemas.contents import normalise_contents
 from schemas.ids import source_stream
 
@@ -349,9 +349,4 @@ def _parse_opt(text: str | None) -> datetime | None:
     return parse_api_time(text) if text else None
 
 
-__all__ = [
-    "ContentsSyncReport",
-    "ContentsSyncSettings",
-    "record_fingerprint",
-    "sync_contents",
-]
+__all__ = ["ContentsSyncReport", "ContentsSyncSettings", "sync_contents"]

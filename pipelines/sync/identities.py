@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import NotFound
-from pipelines.sync.versions import ArchivedVersions
+from pipelines.sync.versions import ArchivedVersions, committed_tables
 from schemas.identities import normalise_identities
 from schemas.ids import source_stream
 
@@ -51,7 +51,7 @@ def referenced_identity_ids(ledger: Ledger, source_id: str) -> set[str]:
     """Author and in-reply-to identity ids of every committed content of the source."""
     ids: set[str] = set()
     columns = ["author_identity_id", "in_reply_to_author_identity_id"]
-    for table in ledger.read_committed("contents", source_stream(source_id), columns=columns):
+    for table in committed_tables(ledger, "contents", source_stream(source_id), columns):
         for name in columns:
             ids.update(v for v in pc.unique(table.column(name)).to_pylist() if v)
     return ids

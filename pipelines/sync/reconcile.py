@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+
 import pyarrow.compute as pc
 
 from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
-from pipelines.sync.versions import parse_api_time
+from pipelines.sync.versions import committed_tables, parse_api_time
 from schemas.ids import source_stream
 
 
@@ -34,9 +35,9 @@ class ReconcileReport:
 
 def archived_content_ids(ledger: Ledger, source_id: str) -> set[str]:
     ids: set[str] = set()
-    for table in ledger.read_committed("contents", source_stream(source_id), columns=["id"]):
+    for table in committed_tables(ledger, "contents", source_stream(source_id), ["id"]):
         ids.update(pc.unique(table.column("id")).to_pylist())
-    for table in ledger.read_committed("quarantine", source_stream(source_id), columns=None):
+    for table in committed_tables(ledger, "quarantine", source_stream(source_id), None):
         # A quarantined record is archived (with its reason), not missing.
         if "raw_json" in table.column_names:
             ids.update(_ids_in_raw(table.column("raw_json").to_pylist()))
@@ -97,7 +98,7 @@ def quarantine_summary(ledger: Ledger, source_id: str, run_id: str) -> dict[str,
     """Reasons (first clause) and counts of records quarantined by one run for one source."""
     reasons: dict[str, int] = {}
     stream = source_stream(source_id)
-    for table in ledger.read_committed("quarantine", stream, columns=["reason", "run_id"]):
+    for table in committed_tables(ledger, "quarantine", stream, ["reason", "run_id"]):
         for reason, run in zip(
             table.column("reason").to_pylist(), table.column("run_id").to_pylist(), strict=True
         ):

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+import pyarrow as pa
 
 from pipelines.archive.ledger import Ledger
 from schemas.common import parse_api_time, record_sha256
 
-record_fingerprint = record_sha256
+__all__ = ["ArchivedVersions", "committed_tables", "parse_api_time"]
 
-__all__ = ["ArchivedVersions", "parse_api_time", "record_fingerprint"]
+
+def committed_tables(
+    ledger: Ledger, table: str, stream: str, columns: list[str] | None
+) -> Iterator[pa.Table]:
+    """The committed files of one stream, file by file, reading only `columns`."""
+    for entry in ledger.committed_files(table, stream):
+        yield ledger.read_table([entry], columns)
 
 
 @dataclass

@@ -52,8 +52,13 @@ def archived_rows(archive: Path, source_ids: list[str]) -> dict[str, list[tuple[
         )
         table = pa.concat_tables(tables) if tables else None
         rows[source_id] = (
-            list(zip(table.column("id").to_pylist(), table.column("record_sha256").to_pylist(),
-                     strict=True))
+            list(
+                zip(
+                    table.column("id").to_pylist(),
+                    table.column("record_sha256").to_pylist(),
+                    strict=True,
+                )
+            )
             if table is not None
             else []
         )

@@ -19,21 +19,22 @@ pytestmark = pytest.mark.slow
 
 LOCATION = "pipelines.definitions"
 REPOSITORY = "__repository__"
+REPO_SELECTOR = '{repositoryLocationName: "' + LOCATION + '", repositoryName: "' + REPOSITORY + '"}'
 
 ADD_PARTITION = """
 mutation($key: String!) {
   addDynamicPartition(
-    repositorySelector: {repositoryLocationName: "%s", repositoryName: "%s"},
+    repositorySelector: REPO,
     partitionsDefName: "sources", partitionKey: $key
   ) { __typename ... on PythonError { message } }
-}""" % (LOCATION, REPOSITORY)
+}""".replace("REPO", REPO_SELECTOR)
 
 LAUNCH_BACKFILL = """
 mutation($keys: [String!]!) {
   launchPartitionBackfill(backfillParams: {
     selector: {
       partitionSetName: "archive_sources_partition_set",
-      repositorySelector: {repositoryLocationName: "%s", repositoryName: "%s"}
+      repositorySelector: REPO
     },
     partitionNames: $keys
   }) {
@@ -41,7 +42,7 @@ mutation($keys: [String!]!) {
     ... on LaunchBackfillSuccess { backfillId }
     ... on PythonError { message }
   }
-}""" % (LOCATION, REPOSITORY)
+}""".replace("REPO", REPO_SELECTOR)
 
 BACKFILL_STATUS = """
 query($id: String!) {
@@ -75,14 +76,25 @@ def test_ui_style_backfill_archives_three_sources(sandbox_factory, tmp_path):
     bin_dir = os.path.dirname(sys.executable)
     children = [
         subprocess.Popen(
-            [f"{bin_dir}/dagster-webserver", "-h", "127.0.0.1", "-p", str(port),
-             "-w", "workspace.yaml"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                f"{bin_dir}/dagster-webserver",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-w",
+                "workspace.yaml",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         ),
         subprocess.Popen(
             [f"{bin_dir}/dagster-daemon", "run", "-w", "workspace.yaml"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         ),
     ]
