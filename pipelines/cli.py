@@ -92,6 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         full_refresh=args.full_refresh,
         reconcile_mode=args.reconcile,
         batch_records=args.batch_records,
+        log_level="DEBUG" if args.verbose else "WARNING",
     )
     print(_run_table(summaries))
     failed = [s for s in summaries if not s.success or not all(s.checks.values())]
@@ -203,7 +204,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from pipelines.archive.verify import verify
 
     report = verify(_open_store())
-    print(report.render())
+    print(report.summary())
     return 0 if report.ok else 1
 
 
@@ -279,6 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--full-refresh", action="store_true", help="re-read sources from the start")
     run.add_argument("--reconcile", choices=["full", "sample"], default="sample")
     run.add_argument("--batch-records", type=int, help="records per committed batch (50000)")
+    run.add_argument("--verbose", action="store_true", help="show Dagster's step-by-step log")
 
     sources = add(
         "sources", cmd_sources, "List archived sources with their cursor and capture lag."

@@ -57,6 +57,8 @@ def main() -> int:
         ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         os.environ.update(env)
         DAGSTER_HOME.mkdir(parents=True, exist_ok=True)
+        # An empty dagster.yaml: Dagster's default SQLite storage, without its notice.
+        (DAGSTER_HOME / "dagster.yaml").touch()
         os.environ.setdefault("DAGSTER_HOME", str(DAGSTER_HOME.resolve()))
         print(
             f"sandbox API at {sandbox.url} ({config.contents} contents, {config.sources} sources)"
@@ -74,16 +76,39 @@ def main() -> int:
     return code
 
 
-def _show_queries() -> None:
-    from pipelines.audit.connection import connect
-    from pipelines.audit.formatting import render_result
-    from pipelines.audit.queries import DEMO_QUERIES
+MESSAGES_PER_CHANNEL = """
+SELECT source_type, count(*) AS messages, count(DISTINCT thread_id) AS threads,
+       count(*) FILTER (direction = 'outbound') AS agent_messages,
+       count(*) FILTER (remotely_deleted) AS deleted_remotely
+FROM messages GROUP BY source_type ORDER BY source_type
+"""
 
-    with connect(os.environ[names.AUDIT_DB], dict(os.environ), read_only=True) as conn:
-        for query in DEMO_QUERIES:
-            print(f"-- {query.title}")
-            print(render_result(conn.execute(query.sql, query.example_params), "table"))
+REPLY_TIME_PER_CHANNEL = """
+SELECT source_type, count(reply_id) AS replied, count(*) - count(reply_id) AS unanswered,
+       round(median(response_seconds)) AS median_seconds,
+       round(quantile_cont(response_seconds, 0.9)) AS p90_seconds
+FROM reply_pairs GROUP BY source_type ORDER BY source_type
+"""
+
+
+def _show_queries() -> None:
+    from pipelines.audit import queries
+    from pipelines.audit.connection import connect
+    from pipelines.audit.formatting import render
+
+    shown = [
+        ("Messages per channel", MESSAGES_PER_CHANNEL, None),
+        ("First-reply time per channel", REPLY_TIME_PER_CHANNEL, None),
+        ("Oldest inbound messages never answered", queries.UNANSWERED_INBOUND + " LIMIT 5", None),
+    ]
+    conn = connect(os.environ[names.AUDIT_DB], dict(os.environ), read_only=True)
+    try:
+        for title, sql, params in shown:
+            print(f"-- {title}")
+            print(render(queries.run_query(conn, sql, params), "table"))
             print()
+    finally:
+        conn.close()
 
 
 if __name__ == "__main__":

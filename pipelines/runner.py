@@ -58,6 +58,7 @@ def run_sources(
     full_refresh: bool = False,
     reconcile_mode: str = "sample",
     batch_records: int | None = None,
+    log_level: str = "WARNING",
     instance: dg.DagsterInstance | None = None,
 ) -> list[SourceRunSummary]:
     instance = instance or dagster_instance()
@@ -74,18 +75,18 @@ def run_sources(
             instance=instance,
             resources=resources,
             tags=tags,
-            run_config=_run_config(reconcile_mode, batch_records),
+            run_config=_run_config(reconcile_mode, batch_records, log_level),
             raise_on_error=False,
         )
         summaries.append(_summarise(key, result))
     return summaries
 
 
-def _run_config(reconcile_mode: str, batch_records: int | None) -> dict:
+def _run_config(reconcile_mode: str, batch_records: int | None, log_level: str) -> dict:
     ops: dict = {"contents_contents_reconciled": {"config": {"mode": reconcile_mode}}}
     if batch_records:
         ops["contents"] = {"config": {"batch_records": batch_records}}
-    return {"ops": ops}
+    return {"ops": ops, "loggers": {"console": {"config": {"log_level": log_level}}}}
 
 
 def _summarise(key: str, result: dg.ExecuteInProcessResult) -> SourceRunSummary:

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
+from pipelines.sync.versions import committed_tables
 from schemas.ids import source_stream
 
 
@@ -46,9 +47,7 @@ def archived_rows(archive: Path, source_ids: list[str]) -> dict[str, list[tuple[
     rows: dict[str, list[tuple[str, str]]] = {}
     for source_id in source_ids:
         tables = list(
-            ledger.read_committed(
-                "contents", source_stream(source_id), columns=["id", "record_sha256"]
-            )
+            committed_tables(ledger, "contents", source_stream(source_id), ["id", "record_sha256"])
         )
         table = pa.concat_tables(tables) if tables else None
         rows[source_id] = (
