@@ -44,6 +44,9 @@ mutation($keys: [String!]!) {
   }
 }""".replace("REPO", REPO_SELECTOR)
 
+LOCATIONS = """
+{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"""
+
 BACKFILL_STATUS = """
 query($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
@@ -108,6 +111,13 @@ def test_ui_style_backfill_archives_three_sources(sandbox_factory, tmp_path):
             except httpx.HTTPError:
                 pass
             assert time.monotonic() < deadline, "webserver did not start"
+            time.sleep(1)
+        # The server answers before the code location is loaded; wait for it, as the UI does.
+        while True:
+            entries = _graphql(url, LOCATIONS, {})["workspaceOrError"]["locationEntries"]
+            if any(e["name"] == LOCATION and e["loadStatus"] == "LOADED" for e in entries):
+                break
+            assert time.monotonic() < deadline, f"code location did not load: {entries}"
             time.sleep(1)
         sources = sb.world.source_ids
         for key in sources:
