@@ -14,7 +14,10 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+import duckdb
+
 from pipelines import settings as names
+from pipelines.ringcentral.errors import RingCentralError
 
 EXAMPLES = {
     "run": "rc-archive run --env-file .demo/sandbox.env --source 65c3fdd9527bf900079cefcb",
@@ -40,11 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _apply_env_file(args.env_file)
         return args.handler(args)
-    except UsageError as error:
+    except RingCentralError as error:
         print(f"rc-archive {args.command}: {error}", file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError, PermissionError) as error:
-        print(f"rc-archive {args.command}: {error}", file=sys.stderr)
+        return 1
+    except (UsageError, ValueError, LookupError, OSError, duckdb.Error) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        print(f"rc-archive {args.command}: {first_line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -177,7 +181,7 @@ def cmd_thread(args: argparse.Namespace) -> int:
     as_of = _parse_time(args.as_of, "--as-of")
     with connect(_audit_db(), dict(os.environ), read_only=True) as conn:
         lines = thread_transcript(conn, args.thread_id, as_of)
-    print(render_transcript(args.thread_id, lines, as_of))
+    print(render_transcript(lines, args.thread_id, as_of))
     return 0
 
 
@@ -196,7 +200,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             to=_parse_time(args.to, "--to"),
             fmt=args.format,
         )
-    print(result.summary())
+    print(
+        f"exported {result.rows} messages from {result.threads} threads as {args.format} "
+        f"into {result.out_dir}: {len(result.files)} files; load file {result.manifest_path}"
+    )
     return 0
 
 
