@@ -1,6 +1,6 @@
 """RingCentral paths, rate-limit groups, error codes and filter spellings, declared once.
 
-Sources: the API notes (`/work/shared/reference/ringcentral-api.md`) §1, §2, §5-§8, §10.
+Sources: the API notes (ringcentral-api.md of the design docs) §1, §2, §5-§8, §10.
 """
 
 from __future__ import annotations

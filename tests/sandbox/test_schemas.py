@@ -15,7 +15,7 @@ from openapi_schema_validator import OAS30Validator
 
 from tests.sandbox.conftest import CONTENTS, IDENTITIES, api_client, login
 
-SPEC_DIR = Path("/work/shared/reference/openapi")
+SPEC_DIR = Path(__file__).parent / "openapi"
 
 
 def _validator(spec_file: str, schema_name: str) -> OAS30Validator:
