@@ -71,8 +71,12 @@ def sync_identities(
     referenced = referenced_identity_ids(ledger, source_id)
     archived = ArchivedVersions.load(ledger, TABLE, stream)
     head = ledger.head(TABLE, stream)
-    cursor = dict(head.cursor) if head is not None else {}
-    unknown = sorted(referenced - archived.ids)
+    saved_cursor = dict(head.cursor) if head is not None else {}
+    cursor = dict(saved_cursor)
+    # Ids the API answered 404 for are remembered, so a deleted identity costs one request a
+    # refresh period, not one every run.
+    known_missing = set(cursor.get("not_found", []))
+    unknown = sorted(referenced - archived.ids - known_missing)
     report.referenced, report.unknown_before = len(referenced), len(unknown)
 
     last_bulk = cursor.get("last_bulk_refresh")
@@ -87,7 +91,8 @@ def sync_identities(
             records.extend(page.records)
         cursor["last_bulk_refresh"] = datetime.now(UTC).isoformat(timespec="seconds")
         listed = {r.get("id") for r in records if isinstance(r, dict)}
-        missing = [i for i in unknown if i not in listed]
+        known_missing = set()
+        missing = [i for i in sorted(referenced - archived.ids) if i not in listed]
     else:
         missing = unknown
         report.mode = "by_id" if unknown else "none"
@@ -97,9 +102,11 @@ def sync_identities(
             records.append(client.get_identity(identity_id))
         except NotFound:
             report.not_found.append(identity_id)
+    if report.not_found or "not_found" in cursor:
+        cursor["not_found"] = sorted(known_missing | set(report.not_found))
 
     fresh, _ = archived.take_unseen(records)
-    if not fresh and cursor == (dict(head.cursor) if head is not None else {}):
+    if not fresh and cursor == saved_cursor:
         return report
     normalised = normalise_identities(
         fresh, source_id=source_id, run_id=run_id, batch_id="", archived_at=datetime.now(UTC)
