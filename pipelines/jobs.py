@@ -10,8 +10,9 @@ from assets.contents import contents
 from assets.identities import identities
 from pipelines.partitions import sources_partitions
 
-# Run tag carrying the source; the production dagster.yaml limits runs to one per value, so two
-# runs of one source never write its ledger at once (dagster.example.yaml).
+# Run tag carrying the source, for finding a source's runs in the UI. The one-run-per-source
+# limit of dagster.example.yaml keys on `dagster/partition`, which Dagster sets on every
+# partitioned run (schedule, backfill, CLI), so two runs of one source never write at once.
 SOURCE_TAG = "rc-archive/source"
 
 ARCHIVE_ASSETS = [contents, identities, agents, audit_catalog]
