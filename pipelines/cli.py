@@ -97,6 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         reconcile_mode=args.reconcile,
         batch_records=args.batch_records,
         log_level="DEBUG" if args.verbose else "WARNING",
+        on_progress=lambda line: print(line, flush=True),
     )
     print(_run_table(summaries))
     failed = [s for s in summaries if not s.success or not all(s.checks.values())]

@@ -8,7 +8,7 @@ the scheduler can never archive differently.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -60,12 +60,15 @@ def run_sources(
     batch_records: int | None = None,
     log_level: str = "WARNING",
     instance: dg.DagsterInstance | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> list[SourceRunSummary]:
     instance = instance or dagster_instance()
     keys = register_sources(instance, source_ids)
     resources = build_resources()
     summaries = []
-    for key in keys:
+    for number, key in enumerate(keys, start=1):
+        if on_progress:
+            on_progress(f"[{number}/{len(keys)}] archiving source {key}")
         tags = {SOURCE_TAG: key}
         if full_refresh:
             tags[FULL_REFRESH_TAG] = "true"
@@ -78,7 +81,12 @@ def run_sources(
             run_config=_run_config(reconcile_mode, batch_records, log_level),
             raise_on_error=False,
         )
-        summaries.append(_summarise(key, result))
+        summary = _summarise(key, result)
+        summaries.append(summary)
+        if on_progress:
+            new = summary.metadata.get("contents", {}).get("new_records", 0)
+            state = "ok" if summary.success else f"FAILED: {summary.error}"
+            on_progress(f"[{number}/{len(keys)}] {key}: {state}, {new} new records")
     return summaries
 
 
