@@ -1,4 +1,4 @@
-"""`rc-archive` commands on a real archive and catalog: answers, and one-line reasons on bad input."""
+"""`rc-archive` commands on a real archive and catalog: answers, one-line reasons on bad input."""
 
 from __future__ import annotations
 
