@@ -1,0 +1,254 @@
+"""What the out-of-process benchmarks share: a sandbox in its own process, measured child runs,
+archive/output inspection and the JSON results file.
+
+Why out of process: on a 2-core machine a sandbox in the archiver's process shares its GIL, so
+the archiver's numbers would include the server's CPU. Why children for the archivers: their
+peak RSS must be theirs alone, not the harness's or the other contender's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+PYTHON = sys.executable
+UNTHROTTLED = 1_000_000_000  # requests per window: the rate limiter never engages
+
+
+class SandboxProcess:
+    """`python -m sandbox serve` in a child process, spoken to over its /_sandbox admin API."""
+
+    def __init__(self, workdir: Path, *, contents: int, sources: int, seed: int = 7) -> None:
+        self.workdir = workdir
+        self.env_file = workdir / "sandbox.env"
+        self.contents = contents
+        self.sources = sources
+        self.seed = seed
+        self.startup_seconds = 0.0
+        self._process: subprocess.Popen | None = None
+        self._log = None
+
+    def start(self, timeout: float = 900.0) -> SandboxProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.env_file.unlink(missing_ok=True)
+        command = [PYTHON, "-m", "sandbox", "serve", "--seed", str(self.seed),
+                   "--sources", str(self.sources), "--contents", str(self.contents),
+                   "--light-limit", str(UNTHROTTLED), "--medium-limit", str(UNTHROTTLED),
+                   "--auth-limit", str(UNTHROTTLED), "--window", "1", "--penalty", "1",
+                   "--env-file", str(self.env_file)]  # fmt: skip
+        self._log = open(self.workdir / "sandbox.log", "wb")  # noqa: SIM115 (closed in stop)
+        started = time.perf_counter()
+        self._process = subprocess.Popen(
+            command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=self._log
+        )
+        while not self.env_file.exists() or not self.env_file.read_text().endswith("\n"):
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"sandbox exited with {self._process.returncode}; "
+                    f"see {self.workdir / 'sandbox.log'}"
+                )
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"sandbox not up after {timeout:.0f} s ({command})")
+            time.sleep(0.2)
+        self.startup_seconds = time.perf_counter() - started
+        return self
+
+    @property
+    def env(self) -> dict[str, str]:
+        from pipelines.settings import load_env_file
+
+        return load_env_file(self.env_file)
+
+    @property
+    def url(self) -> str:
+        return self.env["RC_SERVER_URL"]
+
+    @property
+    def source_ids(self) -> list[str]:
+        return self.env["RC_SOURCE_IDS"].split(",")
+
+    def stats(self) -> dict:
+        return httpx.get(f"{self.url}/_sandbox/stats", timeout=30).raise_for_status().json()
+
+    def reset_stats(self) -> None:
+        httpx.post(f"{self.url}/_sandbox/reset-stats", timeout=30).raise_for_status()
+
+    def content_ids(self, source_id: str) -> set[str]:
+        response = httpx.get(
+            f"{self.url}/_sandbox/content-ids", params={"sourceId": source_id}, timeout=120
+        )
+        return set(response.raise_for_status().json()["ids"])
+
+    def add_content(self, source_id: str, body: str) -> str:
+        response = httpx.post(
+            f"{self.url}/_sandbox/contents", json={"sourceId": source_id, "body": body}, timeout=30
+        )
+        return response.raise_for_status().json()["id"]
+
+    def rss_bytes(self) -> int:
+        return psutil.Process(self._process.pid).memory_info().rss if self._process else 0
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._log:
+            self._log.close()
+
+    def __enter__(self) -> SandboxProcess:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@dataclass
+class ChildRun:
+    command: list[str]
+    returncode: int
+    wall_seconds: float
+    peak_rss_bytes: int  # max of the kernel's ru_maxrss and the sampled process-tree sum
+    cpu_seconds: float
+    stdout: str = field(repr=False)
+    stderr: str = field(repr=False)
+
+    def check(self) -> ChildRun:
+        if self.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(self.command[:4])} ... exited {self.returncode}\n"
+                f"stdout tail:\n{self.stdout[-2000:]}\nstderr tail:\n{self.stderr[-3000:]}"
+            )
+        return self
+
+
+def run_measured(command: list[str], env: dict[str, str], cwd: Path = REPO) -> ChildRun:
+    """Run a child to completion; wall time, CPU and peak RSS are the child's (and its tree's).
+
+    ru_maxrss from wait4 is exact for the largest single process; the 20 ms sampler adds up a
+    process tree (a child that spawns workers) that ru_maxrss would not sum.
+    """
+    stdout_path = cwd / f".bench-{os.getpid()}-{time.monotonic_ns()}.out"
+    stderr_path = stdout_path.with_suffix(".err")
+    peak_tree = 0
+    stop = threading.Event()
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
+
+        def sample() -> None:
+            nonlocal peak_tree
+            root = psutil.Process(process.pid)
+            while not stop.is_set():
+                try:
+                    tree = [root, *root.children(recursive=True)]
+                    peak_tree = max(peak_tree, sum(p.memory_info().rss for p in tree))
+                except psutil.Error:
+                    pass
+                stop.wait(0.02)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stop.set()
+        sampler.join()
+    stdout = stdout_path.read_text(errors="replace")
+    stderr = stderr_path.read_text(errors="replace")
+    stdout_path.unlink()
+    stderr_path.unlink()
+    return ChildRun(
+        command=command,
+        returncode=process.returncode,
+        wall_seconds=wall,
+        peak_rss_bytes=max(usage.ru_maxrss * 1024, peak_tree),
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        stdout=stdout,
+        stderr=stderr,
+    )
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    """The harness's environment minus anything that would point a child at shared state."""
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and not k.startswith("RC_")}
+    env.update(extra)
+    return env
+
+
+def rc_archive_command(env_file: Path, reconcile: str = "sample") -> list[str]:
+    return [PYTHON, "-m", "pipelines.cli", "run", "--env-file", str(env_file),
+            "--reconcile", reconcile]  # fmt: skip
+
+
+def files_and_bytes(root: Path, suffix: str | None = None) -> tuple[int, int]:
+    files = [p for p in root.rglob("*") if p.is_file()]
+    files = [p for p in files if suffix is None or p.name.endswith(suffix)]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def archived_content_ids(archive_root: Path) -> list[str]:
+    """Ids in the committed contents files only (what the views would read), with repeats."""
+    from pipelines.archive.ledger import Ledger
+    from pipelines.archive.store import open_store
+
+    ledger = Ledger(open_store(str(archive_root), {}))
+    entries = ledger.committed_files("contents")
+    if not entries:
+        return []
+    return ledger.read_table(entries, columns=["id"]).column("id").to_pylist()
+
+
+def mib(n_bytes: float) -> float:
+    return n_bytes / 2**20
+
+
+def render_table(header: list[str], rows: list[list]) -> str:
+    cells = [[_cell(v) for v in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
+                       enumerate(zip(row, widths, strict=True))) for row in cells]  # fmt: skip
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def write_results(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"{name}-{stamp}.json"
+    payload = {"benchmark": name, "at": stamp, "python": sys.version.split()[0],
+               "cpus": os.cpu_count(), **payload}  # fmt: skip
+    path.write_text(json.dumps(payload, indent=2, default=_jsonable), encoding="utf-8")
+    return path
+
+
+def _jsonable(value):
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)

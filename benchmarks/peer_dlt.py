@@ -1,0 +1,332 @@
+"""Peer benchmark: rc-archive against dlt's rest_api source + filesystem destination (Parquet),
+on the same sandbox data, in one script run, A/B alternating.
+
+The sandbox runs unthrottled (Light limit 1e9 per 1 s window) in its own process, so neither
+contender shares a GIL with the server; each contender runs as a child process into a fresh
+output directory per round, so its wall time, CPU and peak RSS are its own.
+
+(a) rc-archive: `python -m pipelines.cli run --reconcile sample` - contents, identities, agents,
+    audit catalog and the three asset checks (schema-valid, reconciled, ledger intact), through
+    Dagster, into hive-partitioned zstd Parquet with a hash-chained ledger.
+(b) dlt 1.31 `rest_api_source`: one resource per source (`sourceIds`), `perPage=1000`,
+    `orderBy=+creationTime`, cursor paginator on `paging.nextPageToken` -> `pageToken`, a bearer
+    token fetched first with RingCentral's JWT grant (dlt's OAuth2ClientCredentials speaks the
+    client-credentials grant, not the JWT bearer grant), filesystem destination with a local
+    `bucket_url`, `loader_file_format="parquet"`, defaults otherwise. It archives contents only.
+
+    .venv/bin/python benchmarks/peer_dlt.py                       # 200,000 contents, 3 rounds
+    .venv/bin/python benchmarks/peer_dlt.py --contents 20000 --rounds 1 --quick
+    .venv/bin/python benchmarks/peer_dlt.py --profile             # + pyinstrument of rc-archive
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.harness import (  # noqa: E402
+    PYTHON,
+    RESULTS,
+    SandboxProcess,
+    archived_content_ids,
+    child_env,
+    files_and_bytes,
+    mib,
+    rc_archive_command,
+    render_table,
+    run_measured,
+    write_results,
+)
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+DLT_DATASET = "rc_social"
+DLT_TABLE = "contents"
+
+
+# -- (b) the dlt contender, run as `peer_dlt.py dlt-worker ...` in a child process ------------
+
+
+def dlt_worker(env_file: Path, bucket: Path, pipelines_dir: Path) -> None:
+    import dlt
+    import httpx
+    from dlt.sources.rest_api import rest_api_source
+
+    from pipelines.settings import load_env_file
+
+    env = load_env_file(env_file)
+    base = env["RC_SERVER_URL"].rstrip("/")
+    token = (
+        httpx.post(
+            f"{base}/restapi/oauth/token",
+            data={"grant_type": JWT_GRANT, "assertion": env["RC_USER_JWT"]},
+            auth=(env["RC_APP_CLIENT_ID"], env["RC_APP_CLIENT_SECRET"]),
+            timeout=30,
+        )
+        .raise_for_status()
+        .json()["access_token"]
+    )
+    source_ids = env["RC_SOURCE_IDS"].split(",")
+    config = {
+        "client": {
+            "base_url": f"{base}/cx/social-messaging/v1/",
+            "auth": {"type": "bearer", "token": token},
+            "paginator": {
+                "type": "cursor",
+                "cursor_path": "paging.nextPageToken",
+                "cursor_param": "pageToken",
+            },
+        },
+        "resource_defaults": {
+            "write_disposition": "append",
+            "table_name": DLT_TABLE,
+            "endpoint": {"data_selector": "records"},
+        },
+        "resources": [
+            {
+                "name": f"contents_{source_id}",
+                "endpoint": {
+                    "path": "contents",
+                    "params": {
+                        "sourceIds": source_id,
+                        "perPage": 1000,
+                        "orderBy": "+creationTime",
+                    },
+                },
+            }
+            for source_id in source_ids
+        ],
+    }
+    pipeline = dlt.pipeline(
+        pipeline_name="rc_social_contents",
+        destination=dlt.destinations.filesystem(bucket_url=bucket.resolve().as_uri()),
+        dataset_name=DLT_DATASET,
+        pipelines_dir=str(pipelines_dir),
+    )
+    pipeline.run(rest_api_source(config), loader_file_format="parquet")
+    row_counts = pipeline.last_trace.last_normalize_info.row_counts
+    print(json.dumps({"row_counts": dict(row_counts)}))
+
+
+def dlt_ids(bucket: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    ids: list[str] = []
+    for path in sorted((bucket / DLT_DATASET / DLT_TABLE).glob("*.parquet")):
+        ids.extend(pq.read_table(path, columns=["id"]).column("id").to_pylist())
+    return ids
+
+
+# -- the A/B driver ---------------------------------------------------------------------------
+
+
+def run_contender(name: str, sandbox: SandboxProcess, outdir: Path, truth: set[str]) -> dict:
+    outdir.mkdir(parents=True)
+    sandbox.reset_stats()
+    if name == "rc-archive":
+        archive = outdir / "archive"
+        env = child_env({"ARCHIVE_URI": str(archive), "AUDIT_DB": str(outdir / "audit.duckdb")})
+        run = run_measured(rc_archive_command(sandbox.env_file), env, cwd=outdir).check()
+        ids = archived_content_ids(archive)
+        data_files, data_bytes = files_and_bytes(archive, ".parquet")
+        all_files, all_bytes = files_and_bytes(outdir)
+    else:
+        bucket = outdir / "bucket"
+        env = child_env({"RUNTIME__DLTHUB_TELEMETRY": "false"})
+        command = [PYTHON, str(Path(__file__).resolve()), "dlt-worker",
+                   "--env-file", str(sandbox.env_file), "--bucket", str(bucket),
+                   "--pipelines-dir", str(outdir / "dlt_pipelines")]  # fmt: skip
+        run = run_measured(command, env, cwd=outdir).check()
+        ids = dlt_ids(bucket)
+        data_files, data_bytes = files_and_bytes(bucket, ".parquet")
+        all_files, all_bytes = files_and_bytes(outdir)
+    stats = sandbox.stats()
+    unique = set(ids)
+    return {
+        "contender": name,
+        "wall_seconds": run.wall_seconds,
+        "cpu_seconds": run.cpu_seconds,
+        "records": len(truth),
+        "records_per_second": len(truth) / run.wall_seconds,
+        "peak_rss_mib": mib(run.peak_rss_bytes),
+        "requests": stats["requests"],
+        "requests_by_group": stats["by_group"],
+        "count_429": stats["count_429"],
+        "parquet_files": data_files,
+        "parquet_bytes": data_bytes,
+        "all_files": all_files,
+        "all_bytes": all_bytes,
+        "rows_written": len(ids),
+        "duplicate_rows": len(ids) - len(unique),
+        "missing_ids": len(truth - unique),
+        "extra_ids": len(unique - truth),
+        "ids": unique,
+    }
+
+
+def profile_rc_archive(sandbox: SandboxProcess, outdir: Path) -> dict:
+    """pyinstrument over a whole `pipelines.cli run`; returns the top functions by self and
+    inclusive time (as % of the run) so the report says where the time goes."""
+    outdir.mkdir(parents=True)
+    session_path = outdir / "rc-archive.pyisession"
+    env = child_env({"ARCHIVE_URI": str(outdir / "archive"),
+                     "AUDIT_DB": str(outdir / "audit.duckdb")})  # fmt: skip
+    command = [PYTHON, "-m", "pyinstrument", "-i", "0.005", "-r", "session", "-o",
+               str(session_path), "-m", "pipelines.cli", "run", "--env-file",
+               str(sandbox.env_file), "--reconcile", "sample"]  # fmt: skip
+    run = run_measured(command, env, cwd=outdir).check()
+    tree_path = RESULTS / "peer_dlt-rc-archive-profile.txt"
+    render = [PYTHON, "-m", "pyinstrument", "--load", str(session_path), "-r", "text",
+              "--show-all", "-o", str(tree_path)]  # fmt: skip
+    rendered = run_measured(render, child_env({}), cwd=outdir).returncode == 0
+    return {"wall_seconds": run.wall_seconds, "text_report": str(tree_path) if rendered else None,
+            **summarise_profile(session_path)}  # fmt: skip
+
+
+def summarise_profile(session_path: Path, top: int = 25) -> dict:
+    from pyinstrument.session import Session
+
+    root = Session.load(session_path).root_frame()
+    total = root.time
+    self_time: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+
+    def key(frame) -> str:
+        path = (frame.file_path or "").replace(str(Path(sys.prefix)), "<venv>")
+        return f"{frame.function} ({path.split('site-packages/')[-1]}:{frame.line_no})"
+
+    def walk(frame, on_stack: frozenset[str]) -> None:
+        name = key(frame)
+        self_time[name] += frame.total_self_time
+        if name not in on_stack:
+            inclusive[name] += frame.time
+        for child in frame.children:
+            walk(child, on_stack | {name})
+
+    walk(root, frozenset())
+    as_pct = lambda counter: [(n, round(100 * t / total, 1)) for n, t in counter.most_common(top)]  # noqa: E731
+    return {"profiled_seconds": total, "top_self": as_pct(self_time),
+            "top_inclusive": as_pct(inclusive)}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    worker = sub.add_parser("dlt-worker", help="internal: one dlt run (the harness's child)")
+    worker.add_argument("--env-file", type=Path, required=True)
+    worker.add_argument("--bucket", type=Path, required=True)
+    worker.add_argument("--pipelines-dir", type=Path, required=True)
+    parser.add_argument("--contents", type=int, default=200_000)
+    parser.add_argument("--sources", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="also profile rc-archive")
+    parser.add_argument("--quick", action="store_true", help="label the result file as quick")
+    parser.add_argument("--workdir", type=Path, help="keep outputs here (default: a temp dir)")
+    args = parser.parse_args(argv)
+    if args.command == "dlt-worker":
+        dlt_worker(args.env_file, args.bucket, args.pipelines_dir)
+        return 0
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="peer-dlt-"))
+    with SandboxProcess(workdir / "sandbox", contents=args.contents, sources=args.sources) as sb:
+        truth = set().union(*(sb.content_ids(s) for s in sb.source_ids))
+        print(f"sandbox: {args.contents:,} contents, {len(truth):,} visible in {args.sources} "
+              f"sources, up in {sb.startup_seconds:.1f} s, RSS {mib(sb.rss_bytes()):,.0f} MiB; "
+              f"outputs in {workdir}", flush=True)  # fmt: skip
+        results: list[dict] = []
+        for round_index in range(args.rounds):
+            order = ["rc-archive", "dlt"] if round_index % 2 == 0 else ["dlt", "rc-archive"]
+            for name in order:
+                outdir = workdir / f"round{round_index}" / name
+                result = run_contender(name, sb, outdir, truth)
+                result["round"] = round_index
+                results.append(result)
+                print(f"  round {round_index} {name:<10} {result['wall_seconds']:7.1f} s  "
+                      f"{result['records_per_second']:9,.0f} rec/s  "
+                      f"{result['peak_rss_mib']:6,.0f} MiB  {result['requests']:5} requests",
+                      flush=True)  # fmt: skip
+        same_ids = _same_ids(results)
+        profile = profile_rc_archive(sb, workdir / "profile") if args.profile else None
+    for result in results:
+        result.pop("ids")
+    summary = _summary(results)
+    _print_report(results, summary, same_ids, profile)
+    path = write_results(
+        "peer_dlt-quick" if args.quick else "peer_dlt",
+        {"contents": args.contents, "sources": args.sources, "visible": len(truth),
+         "rounds": results, "summary": summary, "same_ids": same_ids, "profile": profile},
+    )  # fmt: skip
+    print(f"results: {path}")
+    return 0
+
+
+def _same_ids(results: list[dict]) -> dict:
+    rc = [r["ids"] for r in results if r["contender"] == "rc-archive"]
+    peer = [r["ids"] for r in results if r["contender"] == "dlt"]
+    return {
+        "rc_archive_vs_dlt_equal": all(a == b for a in rc for b in peer),
+        "every_run_complete": all(r["missing_ids"] == 0 for r in results),
+    }
+
+
+def _summary(results: list[dict]) -> dict:
+    summary = {}
+    for name in ("rc-archive", "dlt"):
+        runs = [r for r in results if r["contender"] == name]
+        summary[name] = {
+            key: statistics.median(r[key] for r in runs)
+            for key in ("wall_seconds", "cpu_seconds", "records_per_second", "peak_rss_mib",
+                        "requests", "parquet_files", "parquet_bytes", "all_files", "all_bytes")
+        }  # fmt: skip
+    rc, peer = summary["rc-archive"], summary["dlt"]
+    summary["ratio_records_per_second_rc_over_dlt"] = (
+        rc["records_per_second"] / peer["records_per_second"]
+    )
+    summary["ratio_peak_rss_rc_over_dlt"] = rc["peak_rss_mib"] / peer["peak_rss_mib"]
+    summary["goal_met"] = (
+        summary["ratio_records_per_second_rc_over_dlt"] >= 2.0
+        and summary["ratio_peak_rss_rc_over_dlt"] <= 1.0
+    )
+    return summary
+
+
+def _print_report(results: list[dict], summary: dict, same_ids: dict, profile: dict | None):
+    header = ["round", "contender", "wall s", "cpu s", "rec/s", "peak RSS MiB", "requests",
+              "parquet files", "parquet MiB", "all files", "all MiB", "rows", "dup",
+              "missing"]  # fmt: skip
+    rows = [[r["round"], r["contender"], r["wall_seconds"], r["cpu_seconds"],
+             r["records_per_second"], r["peak_rss_mib"], r["requests"], r["parquet_files"],
+             mib(r["parquet_bytes"]), r["all_files"], mib(r["all_bytes"]), r["rows_written"],
+             r["duplicate_rows"], r["missing_ids"]] for r in results]  # fmt: skip
+    print()
+    print(render_table(header, rows))
+    print()
+    medians = [[name, s["wall_seconds"], s["records_per_second"], s["peak_rss_mib"],
+                s["requests"], s["parquet_files"], mib(s["parquet_bytes"])]
+               for name, s in ((n, summary[n]) for n in ("rc-archive", "dlt"))]  # fmt: skip
+    print(render_table(["median", "wall s", "rec/s", "peak RSS MiB", "requests",
+                        "parquet files", "parquet MiB"], medians))  # fmt: skip
+    speed = summary["ratio_records_per_second_rc_over_dlt"]
+    memory = summary["ratio_peak_rss_rc_over_dlt"]
+    verdict = "met" if summary["goal_met"] else "NOT met"
+    print(f"\nrecords/s ratio rc-archive / dlt: {speed:.2f}   peak RSS ratio: {memory:.2f}"
+          f"   goal (>= 2x at <= memory): {verdict}")  # fmt: skip
+    print(f"same ids written by both: {same_ids['rc_archive_vs_dlt_equal']}; "
+          f"every run complete: {same_ids['every_run_complete']}")  # fmt: skip
+    if profile:
+        print(f"\nrc-archive profile ({profile['profiled_seconds']:.1f} s sampled; "
+              f"tree in {profile['text_report']}):")  # fmt: skip
+        print(render_table(["top self time", "%"], [list(x) for x in profile["top_self"][:15]]))
+        print()
+        print(render_table(["top inclusive time", "%"],
+                           [list(x) for x in profile["top_inclusive"][:25]]))  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
