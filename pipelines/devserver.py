@@ -71,6 +71,8 @@ def main() -> int:
     DAGSTER_HOME.mkdir(parents=True, exist_ok=True)
     env.setdefault("DAGSTER_HOME", str(Path(DAGSTER_HOME).resolve()))
     children.append(_start([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"], env))
+    # A SIGTERM (a supervisor, `timeout`) stops the children too, like Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     print("Dagster UI on http://127.0.0.1:3000 — Ctrl-C stops everything")
     try:
         while all(child.poll() is None for child in children):

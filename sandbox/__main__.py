@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--sources", type=int, default=3)
     serve.add_argument("--contents", type=int, default=2000)
     serve.add_argument("--days", type=float, default=90.0)
+    serve.add_argument(
+        "--now-ms", type=int, help="end of the generated history, epoch ms (default: now)"
+    )
     serve.add_argument("--light-limit", type=int, default=50)
     serve.add_argument("--medium-limit", type=int, default=40)
     serve.add_argument("--auth-limit", type=int, default=5)
@@ -41,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         sources=args.sources,
         contents=args.contents,
         days=args.days,
+        now_ms=args.now_ms,
         light_limit=args.light_limit,
         medium_limit=args.medium_limit,
         auth_limit=args.auth_limit,
