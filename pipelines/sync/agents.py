@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import NotFound
-from pipelines.sync.versions import ArchivedVersions, committed_tables
+from pipelines.sync.versions import ArchivedVersions, committed_tables, is_older_than
 from schemas.agents import normalise_extensions
 from schemas.ids import source_stream
 
@@ -66,11 +66,7 @@ def sync_agents(
     archived = ArchivedVersions.load(ledger, TABLE, stream)
     head = ledger.head(TABLE, stream)
     cursor = dict(head.cursor) if head is not None else {}
-    last_refresh = cursor.get("last_refresh")
-    stale = last_refresh is None or (
-        datetime.now(UTC) - datetime.fromisoformat(last_refresh.replace("Z", "+00:00"))
-        > settings.refresh_age
-    )
+    stale = is_older_than(cursor.get("last_refresh"), settings.refresh_age)
     to_fetch = sorted(referenced if stale else referenced - archived.ids)
     if not to_fetch:
         return report

@@ -23,6 +23,7 @@ from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
 from pipelines.sync.resolved import load_resolved
 from pipelines.sync.versions import ArchivedVersions, parse_api_time
+from schemas.common import iso_ms
 from schemas.contents import normalise_contents
 from schemas.ids import source_stream
 
@@ -175,7 +176,7 @@ def sync_contents(
             max_modified = page_modified
         update: dict = {"page_token": page.resume_token}
         if newest is not None:
-            high = _iso(newest)
+            high = iso_ms(newest)
             if not start_cursor.get("high_water_time") or high >= start_cursor["high_water_time"]:
                 update["high_water_time"] = high
                 update["high_water_id"] = _last_id(page.records)
@@ -185,13 +186,13 @@ def sync_contents(
         # First load: the crawl itself saw every version up to its start; the next sweep
         # starts from the earlier of the crawl start and the newest modification it read.
         mark = crawl_started if max_modified is None else min(crawl_started, max_modified)
-        batcher.add([], new_ids=0, cursor_update={"sweep_mark": _iso(mark)})
+        batcher.add([], new_ids=0, cursor_update={"sweep_mark": iso_ms(mark)})
     else:
         _changes_sweep(client, source_id, archived, batcher, settings, report)
     batcher.flush()
 
     report.cursor = dict(batcher.cursor)
-    report.newest_creation_time = _parse_opt(batcher.cursor.get("high_water_time"))
+    report.newest_creation_time = parse_api_time(batcher.cursor.get("high_water_time"))
     return report
 
 
@@ -242,7 +243,7 @@ def _descending_to_high_water(
     The cursor keeps no page token afterwards, so the next run scans down to the mark again.
     """
     report.used_descending_fallback = True
-    floor = _parse_opt(high_water)
+    floor = parse_api_time(high_water)
     if floor is not None:
         floor = floor - SWEEP_OVERLAP
     collected: list[dict] = []
@@ -269,7 +270,7 @@ def _changes_sweep(
     report: ContentsSyncReport,
 ) -> None:
     """Read -lastModifiedTime down to the sweep mark; every unseen version is archived."""
-    mark = _parse_opt(batcher.cursor.get("sweep_mark"))
+    mark = parse_api_time(batcher.cursor.get("sweep_mark"))
     floor = (mark - SWEEP_OVERLAP) if mark else None
     order, time_field = "-lastModifiedTime", "lastModifiedTime"
     try:
@@ -296,7 +297,7 @@ def _changes_sweep(
         if floor is not None and oldest is not None and oldest < floor:
             break
     if newest_mark is not None and newest_mark != mark:
-        batcher.add([], new_ids=0, cursor_update={"sweep_mark": _iso(newest_mark)})
+        batcher.add([], new_ids=0, cursor_update={"sweep_mark": iso_ms(newest_mark)})
 
 
 def _peek(pages: Iterable) -> Iterator:
@@ -339,14 +340,6 @@ def _last_id(records: list[dict]) -> str | None:
         if isinstance(record, dict) and isinstance(record.get("id"), str):
             return record["id"]
     return None
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse_opt(text: str | None) -> datetime | None:
-    return parse_api_time(text) if text else None
 
 
 __all__ = ["ContentsSyncReport", "ContentsSyncSettings", "sync_contents"]

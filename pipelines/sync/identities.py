@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import NotFound
-from pipelines.sync.versions import ArchivedVersions, committed_tables
+from pipelines.sync.versions import ArchivedVersions, committed_tables, is_older_than
 from schemas.identities import normalise_identities
 from schemas.ids import source_stream
 
@@ -79,11 +79,7 @@ def sync_identities(
     unknown = sorted(referenced - archived.ids - known_missing)
     report.referenced, report.unknown_before = len(referenced), len(unknown)
 
-    last_bulk = cursor.get("last_bulk_refresh")
-    stale = last_bulk is None or (
-        datetime.now(UTC) - datetime.fromisoformat(last_bulk.replace("Z", "+00:00"))
-        > settings.refresh_age
-    )
+    stale = is_older_than(cursor.get("last_bulk_refresh"), settings.refresh_age)
     records: list[dict] = []
     if len(unknown) > settings.bulk_threshold or (stale and referenced):
         report.mode = "bulk"

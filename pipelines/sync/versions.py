@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
 from pipelines.archive.ledger import Ledger
 from schemas.common import parse_api_time, record_sha256
 
-__all__ = ["ArchivedVersions", "committed_tables", "parse_api_time"]
+__all__ = ["ArchivedVersions", "committed_tables", "is_older_than", "parse_api_time"]
+
+
+def is_older_than(mark: str | None, age: timedelta) -> bool:
+    """True when a cursor's ISO time mark is missing or older than `age` (time to refresh)."""
+    moment = parse_api_time(mark) if mark else None
+    return moment is None or datetime.now(UTC) - moment > age
 
 
 def committed_tables(
