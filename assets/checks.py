@@ -9,7 +9,8 @@ from assets.contents import contents
 from pipelines.archive.verify import verify
 from pipelines.partitions import sources_partitions
 from pipelines.resources import ArchiveResource, RingCentralResource
-from pipelines.sync.reconcile import quarantine_summary, reconcile_source
+from pipelines.sync.quarantine import quarantine_summary
+from pipelines.sync.reconcile import reconcile_source
 from schemas.ids import source_stream
 
 # Checks are partitioned like their asset so each source's run checks that source; Dagster

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from pipelines.archive.store import StoreWriteError
 from pipelines.ringcentral.errors import RingCentralError
 from schemas.ids import validate_source_id
 
@@ -32,9 +33,19 @@ def wants_full_refresh(context: dg.AssetExecutionContext, configured: bool) -> b
 
 @contextmanager
 def failing_fast_for_people() -> Iterator[None]:
-    """Auth and permission problems will not heal on retry: fail once, with the error code."""
+    """Auth and permission problems, a full or read-only archive disk, an S3 bucket that denies
+    writes: none heals on retry (the retry policy would spend minutes), so fail once, saying
+    what to fix."""
     try:
         yield
+    except StoreWriteError as error:
+        if error.needs_person:
+            raise dg.Failure(
+                description=str(error),
+                metadata={"store_error": str(error.code)},
+                allow_retries=False,
+            ) from None
+        raise
     except RingCentralError as error:
         if getattr(error, "needs_person", False):
             raise dg.Failure(
