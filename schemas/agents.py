@@ -168,9 +168,10 @@ def normalise_extensions(
             quarantine.add(record, rejected.reasons)
         except Exception as exc:  # total by contract
             quarantine.add(record, [f"unexpected {type(exc).__name__}: {str(exc)[:200]}"])
-    table, kept = rows_to_table(
+    table, kept_indices = rows_to_table(
         ARROW_SCHEMA, rows, kept, [datetime_to_ms(archived_at), run_id, batch_id], quarantine
     )
+    kept = [kept[index] for index in kept_indices]
     failures = failing_rows(AgentsModel, table, CHECKED_COLUMNS)
     if failures:
         for row_index in sorted(failures):

@@ -153,31 +153,33 @@ def rows_to_table(
     records: list[Any],
     tail: list[Any],
     quarantine: Any,
-) -> tuple[pa.Table, list[Any]]:
+) -> tuple[pa.Table, list[int]]:
     """Row lists (schema order, minus `tail` constant columns) -> one Arrow table.
 
     The normalisers check every value's type first, so the fast path converts whole columns
     at once. If Arrow still refuses a column, rows are converted one by one to find the culprits,
     which go to `quarantine` (a QuarantineBuilder) instead of failing the batch.
-    Returns the table and the records that back its rows, index for index.
+    Returns the table and, for each of its rows, the index into `rows`/`records` it came from
+    (indices rather than records, so a caller can map rows back to its own positions).
     """
     n_rows = len(rows)
     head_fields = list(schema)[: len(schema) - len(tail)]
     try:
-        return _columns_to_table(schema, head_fields, rows, tail, n_rows), records
+        return _columns_to_table(schema, head_fields, rows, tail, n_rows), list(range(n_rows))
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
         pass
     good_rows: list[list[Any]] = []
-    good_records: list[Any] = []
-    for row, record in zip(rows, records, strict=True):
+    good_indices: list[int] = []
+    for index, (row, record) in enumerate(zip(rows, records, strict=True)):
         try:
             _columns_to_table(schema, head_fields, [row], tail, 1)
         except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
             quarantine.add(record, [f"arrow: {type(exc).__name__}: {str(exc)[:200]}"])
             continue
         good_rows.append(row)
-        good_records.append(record)
-    return _columns_to_table(schema, head_fields, good_rows, tail, len(good_rows)), good_records
+        good_indices.append(index)
+    table = _columns_to_table(schema, head_fields, good_rows, tail, len(good_rows))
+    return table, good_indices
 
 
 def _columns_to_table(

@@ -11,6 +11,7 @@ lists, the Arrow table once, and pandera checks only the narrow set of columns t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pandera
 import pyarrow as pa
+import pyarrow.compute as pc
 from pandera.typing import Date, Series
 
 from schemas.common import (
@@ -481,7 +483,35 @@ def normalise_contents(
     `source_id` is the partition being archived; a record that names another source is
     quarantined (a listing filter the server ignored must not mix sources). Raises only
     InvalidSourceIdError for a bad partition id, before any record is read.
+
+    Plain records take the columnar fast path (schemas.contents_columnar); the rest go row by
+    row (`_row`), which owns every rejection reason. Rows keep the input order either way.
     """
+    return _normalise(
+        records,
+        source_id=source_id,
+        run_id=run_id,
+        batch_id=batch_id,
+        archived_at=archived_at,
+        resolved=resolved,
+        columnar=True,
+    )
+
+
+def _normalise(
+    records: list[Any],
+    *,
+    source_id: str,
+    run_id: str,
+    batch_id: str,
+    archived_at: datetime,
+    resolved: Resolved | None,
+    columnar: bool,
+) -> Normalised:
+    """normalise_contents, with the fast path switchable so tests can compare both paths."""
+    # Imported here: the fast path reads this module's schema and vocabularies.
+    from schemas import contents_columnar
+
     source_id = validate_source_id(source_id)
     quarantine = QuarantineBuilder(
         table_name=TABLE_NAME,
@@ -490,24 +520,103 @@ def normalise_contents(
         batch_id=batch_id,
         quarantined_at=archived_at,
     )
+    tail = [datetime_to_ms(archived_at), run_id, batch_id]
+    tables: list[pa.Table] = []
+    positions: list[int] = []  # input position of each row of `tables`, in order
+    slow_positions: list[int] = list(range(len(records))) if not columnar else []
+    resolve = functools.partial(_resolved_columns, resolved)
+    chunk_size = contents_columnar.CHUNK_RECORDS
+    for start in range(0, len(records) if columnar else 0, chunk_size):
+        chunk = contents_columnar.convert_chunk(
+            records[start : start + chunk_size], source_id, resolve
+        )
+        if chunk.positions:
+            tables.append(_fast_table(chunk.columns, tail))
+            positions.extend(start + p for p in chunk.positions)
+        slow_positions.extend(start + p for p in chunk.slow_positions)
+
+    slow_table, slow_kept = _row_by_row(
+        records, slow_positions, source_id, resolved, tail, quarantine
+    )
+    tables.append(slow_table)
+    positions.extend(slow_kept)
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    if any(a > b for a, b in zip(positions, positions[1:], strict=False)):
+        order = pc.sort_indices(pa.array(positions, pa.int64()))
+        table = table.take(order)
+        positions = pa.array(positions, pa.int64()).take(order).to_pylist()
+
+    failures = failing_rows(ContentsModel, table, CHECKED_COLUMNS)
+    if failures:
+        for row_index in sorted(failures):
+            record = records[positions[row_index]]
+            quarantine.add(record, ["validation: " + r for r in failures[row_index]])
+        table = table.filter(pa.array([i not in failures for i in range(table.num_rows)]))
+    return Normalised(table=table, quarantine=quarantine.to_table())
+
+
+def _row_by_row(
+    records: list[Any],
+    positions: list[int],
+    source_id: str,
+    resolved: Resolved | None,
+    tail: list[Any],
+    quarantine: QuarantineBuilder,
+) -> tuple[pa.Table, list[int]]:
+    """The records at `positions` (ascending), checked field by field in Python.
+
+    Returns their table and the input position of each of its rows; rejections go to
+    `quarantine` with every reason, in input order.
+    """
     rows: list[list[Any]] = []
     kept: list[Any] = []
-    for record in records:
+    kept_positions: list[int] = []
+    for position in positions:
+        record = records[position]
         try:
             raw_json, digest = raw_and_digest(record)
             rows.append(_row(record, source_id, resolved, raw_json, digest))
             kept.append(record)
+            kept_positions.append(position)
         except RecordRejected as rejected:
             quarantine.add(record, rejected.reasons)
         except Exception as exc:  # total by contract: an unforeseen shape is quarantined
             quarantine.add(record, [f"unexpected {type(exc).__name__}: {str(exc)[:200]}"])
+    table, kept_indices = rows_to_table(ARROW_SCHEMA, rows, kept, tail, quarantine)
+    return table, [kept_positions[index] for index in kept_indices]
 
-    table, kept = rows_to_table(
-        ARROW_SCHEMA, rows, kept, [datetime_to_ms(archived_at), run_id, batch_id], quarantine
-    )
-    failures = failing_rows(ContentsModel, table, CHECKED_COLUMNS)
-    if failures:
-        for row_index in sorted(failures):
-            quarantine.add(kept[row_index], ["validation: " + r for r in failures[row_index]])
-        table = table.filter(pa.array([i not in failures for i in range(table.num_rows)]))
-    return Normalised(table=table, quarantine=quarantine.to_table())
+
+def _fast_table(columns: dict[str, pa.Array], tail: list[Any]) -> pa.Table:
+    """Columns of the fast path (by name, up to record_sha256) plus the constant tail."""
+    rows = len(columns["id"])
+    head = [columns[name] for name in ARROW_SCHEMA.names[: len(ARROW_SCHEMA) - len(tail)]]
+    tail_fields = list(ARROW_SCHEMA)[len(head) :]
+    constants = [
+        pa.repeat(pa.scalar(value, arrow_field.type), rows)
+        for arrow_field, value in zip(tail_fields, tail, strict=True)
+    ]
+    return pa.Table.from_arrays(head + constants, schema=ARROW_SCHEMA)
+
+
+def _resolved_columns(
+    resolved: Resolved | None, author_ids: pa.Array, creator_ids: pa.Array
+) -> dict[str, pa.Array]:
+    """The author_* and creator_* columns of fast rows, from lookups the caller holds."""
+    authors = [_NO_AUTHOR] * len(author_ids)
+    creators = [_NO_CREATOR] * len(creator_ids)
+    if resolved is not None:
+        authors = [
+            _NO_AUTHOR if key is None else resolved.authors.get(key, _NO_AUTHOR)
+            for key in author_ids.to_pylist()
+        ]
+        creators = [
+            _NO_CREATOR if key is None else resolved.creators.get(key, _NO_CREATOR)
+            for key in creator_ids.to_pylist()
+        ]
+    return {
+        "author_display_name": pa.array([a.display_name for a in authors], pa.string()),
+        "author_is_agent": pa.array([a.is_agent for a in authors], pa.bool_()),
+        "creator_name": pa.array([c.name for c in creators], pa.string()),
+        "creator_extension_number": pa.array([c.extension_number for c in creators], pa.string()),
+        "creator_email": pa.array([c.email for c in creators], pa.string()),
+    }
