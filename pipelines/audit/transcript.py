@@ -15,6 +15,9 @@ from typing import Any
 import duckdb
 
 # Versions of the thread's messages known at $as_of (NULL = now), newest first per message.
+# The source_id / creation_date bounds come from the build's _contents_thread_spans and hold
+# every version of the thread, so they change no answer: DuckDB matches them against the files'
+# hive paths and opens only the thread's few day files instead of every committed file.
 _THREAD_VERSIONS = """
 WITH versions AS (
     SELECT c.*,
@@ -24,6 +27,8 @@ WITH versions AS (
             AS distinct_bodies
     FROM contents AS c
     WHERE c.thread_id = $thread_id
+      AND c.source_id = ANY($source_ids)
+      AND c.creation_date BETWEEN $first_date AND $last_date
       AND ($as_of IS NULL OR c.creation_time <= $as_of)
       AND ($as_of IS NULL OR coalesce(c.last_modified_time, c.creation_time) <= $as_of)
     WINDOW w AS (
@@ -43,7 +48,12 @@ WHERE v.newest_rank = 1
 ORDER BY v.creation_time, v.id
 """
 
-_THREAD_EXISTS = "SELECT count(*) FROM contents WHERE thread_id = $thread_id"
+# Where the thread's versions are (no row: the thread is not in the catalog).
+_THREAD_SPAN = """
+SELECT list(source_id ORDER BY source_id), min(first_date), max(last_date)
+FROM _contents_thread_spans WHERE thread_id = $thread_id
+HAVING count(*) > 0
+"""
 
 
 class ThreadNotFound(LookupError):
@@ -82,14 +92,30 @@ def thread_transcript(
     """The thread's messages as they stood at `as_of` (None: as archived now), oldest first."""
     if as_of is not None and as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)
-    exists = conn.execute(_THREAD_EXISTS, {"thread_id": thread_id}).fetchone()
-    if not exists or exists[0] == 0:
+    try:
+        span = conn.execute(_THREAD_SPAN, {"thread_id": thread_id}).fetchone()
+    except duckdb.CatalogException:
+        raise RuntimeError(
+            "the audit catalog predates the _contents_thread_spans table; rebuild it with "
+            "`rc-archive catalog`"
+        ) from None
+    if span is None:
         raise ThreadNotFound(
             f"thread {thread_id!r} is not in the audit catalog; list known threads with "
             '`rc-archive sql "SELECT thread_id, source_type, title FROM threads"` '
             "(or rebuild the catalog if the thread was archived after its last build)"
         )
-    cursor = conn.execute(_THREAD_VERSIONS, {"thread_id": thread_id, "as_of": as_of})
+    source_ids, first_date, last_date = span
+    cursor = conn.execute(
+        _THREAD_VERSIONS,
+        {
+            "thread_id": thread_id,
+            "as_of": as_of,
+            "source_ids": source_ids,
+            "first_date": first_date,
+            "last_date": last_date,
+        },
+    )
     columns = [column[0] for column in cursor.description]
     lines = []
     for values in cursor.fetchall():
