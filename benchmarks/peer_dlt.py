@@ -190,29 +190,38 @@ def profile_rc_archive(sandbox: SandboxProcess, outdir: Path) -> dict:
 
 
 def summarise_profile(session_path: Path, top: int = 25) -> dict:
+    """Self time per function (where the CPU or the wait is) and inclusive time per function of
+    this project (which step of the run it belongs to), each as % of the sampled wall time."""
     from pyinstrument.session import Session
 
     root = Session.load(session_path).root_frame()
     total = root.time
     self_time: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
+    project_inclusive: Counter[str] = Counter()
+    project_root = str(Path(__file__).resolve().parents[1]) + "/"
 
     def key(frame) -> str:
-        path = (frame.file_path or "").replace(str(Path(sys.prefix)), "<venv>")
+        path = (frame.file_path or "").replace(project_root, "")
         return f"{frame.function} ({path.split('site-packages/')[-1]}:{frame.line_no})"
 
     def walk(frame, on_stack: frozenset[str]) -> None:
         name = key(frame)
-        self_time[name] += frame.total_self_time
-        if name not in on_stack:
-            inclusive[name] += frame.time
+        if not frame.is_synthetic:
+            self_time[name] += frame.total_self_time
+            path = frame.file_path or ""
+            in_project = path.startswith(project_root) and "site-packages" not in path
+            if in_project and name not in on_stack:
+                project_inclusive[name] += frame.time
         for child in frame.children:
             walk(child, on_stack | {name})
 
     walk(root, frozenset())
-    as_pct = lambda counter: [(n, round(100 * t / total, 1)) for n, t in counter.most_common(top)]  # noqa: E731
+
+    def as_pct(counter: Counter[str]) -> list[tuple[str, float, float]]:
+        return [(n, round(t, 1), round(100 * t / total, 1)) for n, t in counter.most_common(top)]
+
     return {"profiled_seconds": total, "top_self": as_pct(self_time),
-            "top_inclusive": as_pct(inclusive)}  # fmt: skip
+            "top_project_inclusive": as_pct(project_inclusive)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,10 +331,11 @@ def _print_report(results: list[dict], summary: dict, same_ids: dict, profile: d
     if profile:
         print(f"\nrc-archive profile ({profile['profiled_seconds']:.1f} s sampled; "
               f"tree in {profile['text_report']}):")  # fmt: skip
-        print(render_table(["top self time", "%"], [list(x) for x in profile["top_self"][:15]]))
+        print(render_table(["top self time", "s", "%"],
+                           [list(x) for x in profile["top_self"][:15]]))  # fmt: skip
         print()
-        print(render_table(["top inclusive time", "%"],
-                           [list(x) for x in profile["top_inclusive"][:25]]))  # fmt: skip
+        print(render_table(["project function (inclusive)", "s", "%"],
+                           [list(x) for x in profile["top_project_inclusive"]]))  # fmt: skip
 
 
 if __name__ == "__main__":
