@@ -110,22 +110,29 @@ FROM contents_latest AS c
 LEFT JOIN identities_latest AS i ON i.id = c.author_identity_id
 LEFT JOIN agents AS a ON a.extension_id = c.creator_id
 """,
-    # Each inbound message with the first outbound message that replies to it.
+    # Each inbound message with the first outbound message that replies to it: the reply with
+    # the smallest (creation_time, id). A hash aggregate instead of a row_number window (no sort
+    # of every reply). The ordering key also carries source_id and thread_id, which makes it
+    # unique per message row, so every arg_min_null picks its value from the same reply;
+    # arg_min_null (not arg_min) keeps that reply's NULLs instead of skipping to another reply.
+    # Unused columns (e.g. reply_body for response times) are pruned, so their files' columns
+    # are never read.
     "reply_pairs": """
 WITH first_replies AS (
     SELECT
         in_reply_to_content_id AS parent_id,
-        id AS reply_id,
-        creation_time AS reply_time,
-        creator_id AS reply_agent_id,
-        agent_name AS reply_agent_name,
-        author_identity_id AS reply_author_identity_id,
-        author_name AS reply_author_name,
-        body AS reply_body
+        arg_min_null(id, (creation_time, id, source_id, thread_id)) AS reply_id,
+        arg_min_null(creation_time, (creation_time, id, source_id, thread_id)) AS reply_time,
+        arg_min_null(creator_id, (creation_time, id, source_id, thread_id)) AS reply_agent_id,
+        arg_min_null(agent_name, (creation_time, id, source_id, thread_id)) AS reply_agent_name,
+        arg_min_null(author_identity_id, (creation_time, id, source_id, thread_id))
+            AS reply_author_identity_id,
+        arg_min_null(author_name, (creation_time, id, source_id, thread_id))
+            AS reply_author_name,
+        arg_min_null(body, (creation_time, id, source_id, thread_id)) AS reply_body
     FROM messages
     WHERE direction = 'outbound' AND in_reply_to_content_id IS NOT NULL
-    QUALIFY row_number() OVER (
-        PARTITION BY in_reply_to_content_id ORDER BY creation_time, id) = 1
+    GROUP BY in_reply_to_content_id
 )
 SELECT
     m.id AS inbound_id,
