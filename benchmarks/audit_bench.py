@@ -8,6 +8,9 @@ Records are generated with numpy/pyarrow directly in the contents Arrow schema a
 through the real ledger (one batch per source: one Parquet file per source and day).
 Targets: transcript < 100 ms, one agent's month < 300 ms, term search < 2 s, reply_pairs
 aggregate < 2 s.
+
+The machine is often shared: run it when `uptime` shows a load near zero, or compare two
+versions back to back; the "best" column is the least disturbed by other processes.
 """
 
 from __future__ import annotations
@@ -165,6 +168,11 @@ def main() -> None:
     db = workdir / "audit.duckdb"
     report = build_catalog(root, db, {})
     print(f"catalog build: {report.seconds * 1000:.0f} ms, files {report.files_per_table}")
+    # Which build-time specialisations hold for this snapshot (pipelines/audit/views.py).
+    print(
+        f"read without union_by_name: {getattr(report, 'uniform_schema_tables', [])}; "
+        f"contents is a plain scan: {getattr(report, 'contents_plain_scan', False)}"
+    )
     timed("catalog rebuild", lambda: build_catalog(root, db, {}), repeat=3)
 
     conn = connect(db, {})
