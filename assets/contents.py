@@ -46,10 +46,13 @@ def contents(
         batch_records=config.batch_records,
     )
     with failing_fast_for_people(), ringcentral.client() as client:
+        # The client is shared by the process's steps: count this asset's requests only.
+        requests_before, count_429_before = client.stats.total_requests, client.stats.count_429
         report = sync_contents(
             client, archive.ledger(), source_id, run_id=context.run_id, settings=settings
         )
-        stats = client.stats
+        requests = client.stats.total_requests - requests_before
+        count_429 = client.stats.count_429 - count_429_before
     lag = report.capture_lag_seconds()
     return dg.MaterializeResult(
         metadata={
@@ -57,8 +60,8 @@ def contents(
             "new_versions": report.new_versions,
             "quarantined": report.quarantined,
             "pages": report.pages,
-            "requests": stats.total_requests,
-            "rate_limited_429s": stats.count_429,
+            "requests": requests,
+            "rate_limited_429s": count_429,
             "batches": report.batches,
             "files": report.files,
             "bytes": dg.MetadataValue.int(report.bytes),

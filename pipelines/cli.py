@@ -26,6 +26,7 @@ EXAMPLES = {
     "thread": "rc-archive thread 65c40163c092e4000768f688 --as-of 2026-11-01T12:00:00Z",
     "export": "rc-archive export --source 65c3fdd9527bf900079cefcb --format eml --out ./production",
     "verify": "rc-archive verify",
+    "catalog": "rc-archive catalog",
     "reconcile": "rc-archive reconcile --source 65c3fdd9527bf900079cefcb",
 }
 
@@ -208,6 +209,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from pipelines.audit.catalog import build_catalog
+
+    report = build_catalog(
+        _open_store(), _env(names.AUDIT_DB, names.DEFAULT_AUDIT_DB), dict(os.environ)
+    )
+    rows = ", ".join(f"{table} {count}" for table, count in sorted(report.rows_per_table.items()))
+    print(f"rebuilt {report.audit_db} in {report.seconds:.1f} s ({report.manifests} manifests)")
+    print(f"rows: {rows}")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from pipelines.archive.verify import verify
 
@@ -318,6 +331,7 @@ def _parser() -> argparse.ArgumentParser:
     export_cmd.add_argument("--out", required=True)
 
     add("verify", cmd_verify, "Check every committed file and the manifest chain.")
+    add("catalog", cmd_catalog, "Rebuild the audit views (runs do this after archiving).")
 
     reconcile = add("reconcile", cmd_reconcile, "Compare the ids the API lists with the archive.")
     reconcile.add_argument("--source", action="append", required=True)

@@ -5,7 +5,10 @@ chooses them), so the same code runs against the sandbox, a real account, a loca
 or an S3 bucket. Nothing is built at import time.
 """
 
+import atexit
+import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -40,8 +43,35 @@ class RingCentralResource(dg.ConfigurableResource):
 
     @contextmanager
     def client(self) -> Iterator[RingCentralClient]:
-        with RingCentralClient(self.client_settings()) as client:
-            yield client
+        """The process's logged-in client for these credentials, shared by every step.
+
+        One login per process instead of one per asset and check: the token endpoint allows
+        5 requests a minute (Auth group), so per-step logins would throttle a multi-source run.
+        The session is revoked when the process exits.
+        """
+        yield _shared_client(self.client_settings())
+
+
+_shared_clients: dict[tuple[str, str, str], RingCentralClient] = {}
+_shared_clients_lock = threading.Lock()
+
+
+def _shared_client(settings: ClientSettings) -> RingCentralClient:
+    credentials = f"{settings.client_secret}\0{settings.jwt}".encode()
+    key = (settings.base_url, settings.client_id, hashlib.sha256(credentials).hexdigest())
+    with _shared_clients_lock:
+        client = _shared_clients.get(key)
+        if client is None:
+            client = _shared_clients[key] = RingCentralClient(settings)
+        return client
+
+
+@atexit.register
+def _close_shared_clients() -> None:
+    with _shared_clients_lock:
+        for client in _shared_clients.values():
+            client.close()
+        _shared_clients.clear()
 
 
 class ArchiveResource(dg.ConfigurableResource):

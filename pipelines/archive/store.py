@@ -9,6 +9,7 @@ objects immutable for the regulator's retention period (SEC 17a-4(f)).
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
 import tempfile
@@ -27,6 +28,35 @@ class ObjectExistsError(FileExistsError):
 
 class StoreConfigError(ValueError):
     """A store setting is invalid; the message names the variable to fix."""
+
+
+class StoreWriteError(OSError):
+    """A write the store refused or could not finish; the message names the object and the fix.
+
+    `needs_person` is True when retrying cannot help (a full or read-only disk, a denied
+    permission, a missing bucket): the run then fails once, at once, instead of being retried
+    for minutes. Nothing is committed by a failed write (the manifest comes last), so the next
+    run after the fix simply carries on.
+    """
+
+    def __init__(self, message: str, *, needs_person: bool, code: str | None = None) -> None:
+        super().__init__(message)
+        self.needs_person = needs_person
+        self.code = code
+
+
+# Disk problems a retry cannot fix: full, over quota, read-only, not permitted.
+_PERMANENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+# S3 answers a retry cannot fix (botocore has already retried throttling and 5xx).
+_PERMANENT_S3_CODES = {
+    "AccessDenied",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "NoSuchBucket",
+    "InvalidBucketName",
+    "AccountProblem",
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +99,29 @@ class LocalStore:
 
     def put(self, key: str, data: bytes, *, content_type: str) -> PutResult:
         del content_type  # a file system has no content type; kept for the S3 contract
+        try:
+            return self._put_new_file(key, data)
+        except ObjectExistsError:
+            raise
+        except OSError as exc:
+            raise self._write_error(key, exc) from exc
+
+    def _write_error(self, key: str, exc: OSError) -> StoreWriteError:
+        name = errno.errorcode.get(exc.errno or 0, "error")
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            fix = "the file system is full: free space or point ARCHIVE_URI at a larger disk"
+        elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            fix = "the directory is not writable: remount it read-write or fix its permissions"
+        else:
+            fix = "check the disk holding the archive"
+        return StoreWriteError(
+            f"{self.describe()} could not write {key}: {exc.strerror or exc} ({name}); {fix} "
+            f"({settings.ARCHIVE_URI}={self.root}). Nothing of this batch was committed.",
+            needs_person=exc.errno in _PERMANENT_ERRNOS,
+            code=name,
+        )
+
+    def _put_new_file(self, key: str, data: bytes) -> PutResult:
         final = self._path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():
@@ -208,9 +261,30 @@ class S3Store:
                 raise ObjectExistsError(
                     f"{self.uri_for(key)} already exists (server refused If-None-Match)"
                 ) from None
-            raise
+            raise self._put_error(key, exc, code, status) from exc
         self._check_written(key, len(data), digest)
         return PutResult(key=key, sha256=digest.hex(), bytes=len(data))
+
+    def _put_error(
+        self, key: str, exc: Exception, code: str, status: int | None
+    ) -> StoreWriteError:
+        message = getattr(exc, "response", {}).get("Error", {}).get("Message", "")
+        permanent = code in _PERMANENT_S3_CODES or status in (401, 403, 404)
+        if code == "AccessDenied" or status == 403:
+            fix = (
+                f"the credentials ({settings.AWS_ACCESS_KEY_ID}) lack s3:PutObject on bucket "
+                f"{self.bucket!r}, or a bucket policy denies writes"
+            )
+        elif code == "NoSuchBucket":
+            fix = f"bucket {self.bucket!r} does not exist: check {settings.ARCHIVE_URI}"
+        else:
+            fix = "the S3 endpoint kept failing after botocore's retries; the run can be retried"
+        return StoreWriteError(
+            f"{self.describe()} refused PutObject {self.uri_for(key)}: {code or 'error'} "
+            f"(HTTP {status}) {message}; {fix}. Nothing of this batch was committed.",
+            needs_person=permanent,
+            code=code or None,
+        )
 
     def _check_written(self, key: str, size: int, digest: bytes) -> None:
         head = self.client.head_object(

@@ -10,13 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import NotFound
-from pipelines.sync.versions import ArchivedVersions, committed_tables, is_older_than
+from pipelines.sync.versions import (
+    ArchivedVersions,
+    committed_tables,
+    head_seq,
+    is_older_than,
+)
 from schemas.agents import normalise_extensions
+from schemas.common import iso_ms
 from schemas.ids import source_stream
 
 TABLE = "agents"
@@ -38,13 +45,21 @@ class AgentsSyncReport:
     files: int = 0
 
 
-def referenced_extension_ids(ledger: Ledger, source_id: str) -> set[str]:
-    """creatorId of every committed content and userIds of every agent identity of the source."""
+def referenced_extension_ids(
+    ledger: Ledger, source_id: str, after: dict[str, int] | None = None
+) -> set[str]:
+    """creatorId of the source's committed contents and userIds of its agent identities;
+    with `after` ({"contents": seq, "identities": seq}) only batches committed since."""
     stream = source_stream(source_id)
+    after = after or {}
     ids: set[str] = set()
-    for table in committed_tables(ledger, "contents", stream, ["creator_id"]):
+    for table in committed_tables(
+        ledger, "contents", stream, ["creator_id"], after_seq=after.get("contents", -1)
+    ):
         ids.update(v for v in pc.unique(table.column("creator_id")).to_pylist() if v)
-    for table in committed_tables(ledger, "identities", stream, ["user_ids"]):
+    for table in committed_tables(
+        ledger, "identities", stream, ["user_ids"], after_seq=after.get("identities", -1)
+    ):
         flat = pc.list_flatten(table.column("user_ids"))
         ids.update(v for v in pc.unique(flat).to_pylist() if v)
     return ids
@@ -61,14 +76,23 @@ def sync_agents(
     settings = settings or AgentsSyncSettings()
     stream = source_stream(source_id)
     report = AgentsSyncReport(source_id=source_id)
-    referenced = referenced_extension_ids(ledger, source_id)
-    report.referenced = len(referenced)
-    archived = ArchivedVersions.load(ledger, TABLE, stream)
     head = ledger.head(TABLE, stream)
-    cursor = dict(head.cursor) if head is not None else {}
-    stale = is_older_than(cursor.get("last_refresh"), settings.refresh_age)
+    saved_cursor = dict(head.cursor) if head is not None else {}
+    cursor = dict(saved_cursor)
+    last_refresh = cursor.setdefault("last_refresh", iso_ms(datetime.now(UTC)))
+    stale = is_older_than(last_refresh, settings.refresh_age)
+    # A refresh re-reads every referenced extension; otherwise only batches since the last run.
+    seen_up_to = {} if stale else cursor.get("read_up_to", {})
+    referenced = referenced_extension_ids(ledger, source_id, after=seen_up_to)
+    cursor["read_up_to"] = {t: head_seq(ledger, t, stream) for t in ("contents", "identities")}
+    report.referenced = len(referenced)
+    # Agents are shared by every source: one already archived by another source's run is
+    # known here too, so ten sources do not fetch the same extension ten times.
+    archived = ArchivedVersions.load_all_streams(ledger, TABLE)
     to_fetch = sorted(referenced if stale else referenced - archived.ids)
     if not to_fetch:
+        if cursor != saved_cursor:
+            ledger.commit_batch(TABLE, stream, {}, cursor=cursor, run_id=run_id)
         return report
 
     found: list[dict] = []
@@ -79,29 +103,26 @@ def sync_agents(
             report.not_found.append(extension_id)
     report.fetched = len(to_fetch)
     now = datetime.now(UTC)
-    # The ledger drops versions it already holds, so an unchanged extension writes nothing.
+    # Only versions no stream holds yet are written: an unchanged extension writes nothing.
     normalised = normalise_extensions(
         found, run_id=run_id, batch_id="", archived_at=now, not_found_ids=report.not_found
     )
     if stale:
-        cursor["last_refresh"] = now.isoformat(timespec="seconds")
-    changed = {
-        (i, d)
-        for i, d in zip(
-            normalised.table.column("extension_id").to_pylist(),
-            normalised.table.column("record_sha256").to_pylist(),
-            strict=True,
-        )
-    } - archived.versions
-    if not changed and not stale and normalised.quarantine.num_rows == 0:
-        return report
+        cursor["last_refresh"] = iso_ms(now)
+    keys = zip(
+        normalised.table.column("extension_id").to_pylist(),
+        normalised.table.column("record_sha256").to_pylist(),
+        strict=True,
+    )
+    changed = [version not in archived.versions for version in keys]
+    new_rows = normalised.table.filter(pa.array(changed, pa.bool_()))
     manifest = ledger.commit_batch(
         TABLE,
         stream,
-        {"agents": normalised.table, "quarantine": normalised.quarantine},
+        {"agents": new_rows, "quarantine": normalised.quarantine},
         cursor=cursor,
         run_id=run_id,
     )
-    report.new_versions = len(changed)
+    report.new_versions = new_rows.num_rows
     report.files = len(manifest.files)
     return report

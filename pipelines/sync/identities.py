@@ -17,7 +17,12 @@ import pyarrow.compute as pc
 from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import NotFound
-from pipelines.sync.versions import ArchivedVersions, committed_tables, is_older_than
+from pipelines.sync.versions import (
+    ArchivedVersions,
+    committed_tables,
+    head_seq,
+    is_older_than,
+)
 from schemas.identities import normalise_identities
 from schemas.ids import source_stream
 
@@ -47,11 +52,13 @@ class IdentitiesSyncReport:
     files: int = 0
 
 
-def referenced_identity_ids(ledger: Ledger, source_id: str) -> set[str]:
-    """Author and in-reply-to identity ids of every committed content of the source."""
+def referenced_identity_ids(ledger: Ledger, source_id: str, after_seq: int = -1) -> set[str]:
+    """Author and in-reply-to identity ids of the source's committed contents (those of
+    contents batches after `after_seq` only, so a run reads what is new, not the archive)."""
     ids: set[str] = set()
     columns = ["author_identity_id", "in_reply_to_author_identity_id"]
-    for table in committed_tables(ledger, "contents", source_stream(source_id), columns):
+    stream = source_stream(source_id)
+    for table in committed_tables(ledger, "contents", stream, columns, after_seq=after_seq):
         for name in columns:
             ids.update(v for v in pc.unique(table.column(name)).to_pylist() if v)
     return ids
@@ -68,11 +75,15 @@ def sync_identities(
     settings = settings or IdentitiesSyncSettings()
     stream = source_stream(source_id)
     report = IdentitiesSyncReport(source_id=source_id)
-    referenced = referenced_identity_ids(ledger, source_id)
-    archived = ArchivedVersions.load(ledger, TABLE, stream)
     head = ledger.head(TABLE, stream)
     saved_cursor = dict(head.cursor) if head is not None else {}
     cursor = dict(saved_cursor)
+    contents_seq = head_seq(ledger, "contents", stream)
+    referenced = referenced_identity_ids(
+        ledger, source_id, after_seq=saved_cursor.get("contents_seq", -1)
+    )
+    cursor["contents_seq"] = contents_seq
+    archived = ArchivedVersions.load(ledger, TABLE, stream)
     # Ids the API answered 404 for are remembered, so a deleted identity costs one request a
     # refresh period, not one every run.
     known_missing = set(cursor.get("not_found", []))
@@ -81,7 +92,7 @@ def sync_identities(
 
     stale = is_older_than(cursor.get("last_bulk_refresh"), settings.refresh_age)
     records: list[dict] = []
-    if len(unknown) > settings.bulk_threshold or (stale and referenced):
+    if len(unknown) > settings.bulk_threshold or (stale and (referenced or archived.ids)):
         report.mode = "bulk"
         for page in client.iter_identity_pages(source_id=source_id, per_page=settings.per_page):
             records.extend(page.records)

@@ -11,7 +11,13 @@ import pyarrow as pa
 from pipelines.archive.ledger import Ledger
 from schemas.common import parse_api_time, record_sha256
 
-__all__ = ["ArchivedVersions", "committed_tables", "is_older_than", "parse_api_time"]
+__all__ = [
+    "ArchivedVersions",
+    "committed_tables",
+    "head_seq",
+    "is_older_than",
+    "parse_api_time",
+]
 
 
 def is_older_than(mark: str | None, age: timedelta) -> bool:
@@ -21,11 +27,33 @@ def is_older_than(mark: str | None, age: timedelta) -> bool:
 
 
 def committed_tables(
-    ledger: Ledger, table: str, stream: str, columns: list[str] | None
+    ledger: Ledger,
+    table: str,
+    stream: str,
+    columns: list[str] | None,
+    *,
+    after_seq: int = -1,
 ) -> Iterator[pa.Table]:
-    """The committed files of one stream, file by file, reading only `columns`."""
-    for entry in ledger.committed_files(table, stream):
+    """The committed files of `table` in one stream's ledger, file by file, reading only
+    `columns`; with `after_seq`, only files of manifests committed after that sequence."""
+    if table == "quarantine" or after_seq < 0:
+        entries = ledger.committed_files(table, stream)
+    else:
+        entries = [
+            entry
+            for manifest in ledger.manifests(table, stream)
+            if manifest.seq > after_seq
+            for entry in manifest.files
+            if entry.table == table
+        ]
+    for entry in entries:
         yield ledger.read_table([entry], columns)
+
+
+def head_seq(ledger: Ledger, table: str, stream: str) -> int:
+    """Sequence of the latest committed manifest of a stream (-1 when none)."""
+    head = ledger.head(table, stream)
+    return -1 if head is None else head.seq
 
 
 @dataclass
@@ -45,6 +73,17 @@ class ArchivedVersions:
         versions = set(ledger.archived_versions(table, stream))
         quarantined = set(ledger.quarantined_hashes(table, stream))
         return cls(versions=versions, ids={v[0] for v in versions}, quarantined=quarantined)
+
+    @classmethod
+    def load_all_streams(cls, ledger: Ledger, table: str) -> ArchivedVersions:
+        """Versions committed in every stream of `table` (for tables shared across sources)."""
+        merged = cls()
+        for stream in ledger.streams(table):
+            one = cls.load(ledger, table, stream)
+            merged.versions |= one.versions
+            merged.ids |= one.ids
+            merged.quarantined |= one.quarantined
+        return merged
 
     def take_unseen(self, records: list) -> tuple[list, int]:
         """Records whose version is new, and how many of them have an id never seen before.
