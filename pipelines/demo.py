@@ -57,8 +57,8 @@ def main() -> int:
         ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         os.environ.update(env)
         DAGSTER_HOME.mkdir(parents=True, exist_ok=True)
-        # An empty dagster.yaml: Dagster's default SQLite storage, without its notice.
-        (DAGSTER_HOME / "dagster.yaml").touch()
+        # Dagster's default SQLite storage; no usage statistics from a local demo.
+        (DAGSTER_HOME / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         os.environ.setdefault("DAGSTER_HOME", str(DAGSTER_HOME.resolve()))
         print(
             f"sandbox API at {sandbox.url} ({config.contents} contents, {config.sources} sources)"
