@@ -45,6 +45,8 @@ class StoreWriteError(OSError):
         self.code = code
 
 
+# Tries per S3 request (botocore "standard" retry mode: 5xx, throttling, connection errors).
+S3_MAX_ATTEMPTS = 8
 # Disk problems a retry cannot fix: full, over quota, read-only, not permitted.
 _PERMANENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 # S3 answers a retry cannot fix (botocore has already retried throttling and 5xx).
@@ -383,9 +385,14 @@ def open_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
     legal_hold = _truthy(settings.ARCHIVE_LEGAL_HOLD, env.get(settings.ARCHIVE_LEGAL_HOLD))
 
     import boto3  # imported here: a local archive needs no AWS SDK start-up
+    from botocore.config import Config
 
     client = boto3.client(
         "s3",
+        # botocore's default of 3 attempts fails a run on a few 5xx/resets in a row, and a run
+        # writes hundreds of objects; 4xx answers are never retried, so this only buys time
+        # on transient faults (measured in tests/e2e/test_fault_matrix.py).
+        config=Config(retries={"mode": "standard", "max_attempts": S3_MAX_ATTEMPTS}),
         endpoint_url=env.get(settings.AWS_ENDPOINT_URL) or None,
         region_name=env.get(settings.AWS_REGION) or env.get("AWS_DEFAULT_REGION") or None,
         aws_access_key_id=env.get(settings.AWS_ACCESS_KEY_ID) or None,
