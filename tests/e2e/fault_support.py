@@ -54,7 +54,9 @@ class RunOutcome:
 
     def operator_view(self) -> str:
         if not self.success:
-            return "run FAILED: " + " | ".join(self.errors)
+            failed = sum(1 for s in self.summaries if not s.success)
+            first = next(s.error for s in self.summaries if not s.success)
+            return f"run FAILED ({failed} of {len(self.summaries)} sources): {first}"
         failed = self.failed_checks()
         return "run ok; checks " + ("all pass" if not failed else "FAIL: " + ", ".join(failed))
 
