@@ -18,7 +18,7 @@ from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 class ContentsConfig(dg.Config):
     full_refresh: bool = False
     """Re-read the source from its first message; only versions not yet archived are written."""
-    batch_records: int = 50_000
+    batch_records: int = 20_000
     """Records per committed batch (one manifest each): a long load checkpoints as it goes."""
 
 

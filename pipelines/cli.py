@@ -300,7 +300,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--full-refresh", action="store_true", help="re-read sources from the start")
     run.add_argument("--reconcile", choices=["full", "sample"], default="sample")
-    run.add_argument("--batch-records", type=int, help="records per committed batch (50000)")
+    run.add_argument("--batch-records", type=int, help="records per committed batch (20000)")
     run.add_argument("--verbose", action="store_true", help="show Dagster's step-by-step log")
 
     sources = add(

@@ -40,7 +40,7 @@ class ContentsSyncSettings:
     """Knobs of one source's sync; defaults are the production values."""
 
     per_page: int = 1000
-    batch_records: int = 50_000
+    batch_records: int = 20_000
     full_refresh: bool = False
     # Used only when the server refuses orderBy=-lastModifiedTime (older API generations).
     lookback_when_no_modified_order: timedelta = timedelta(days=7)
