@@ -71,7 +71,9 @@ def reconcile_source(
             if not isinstance(record_id, str):
                 continue
             created = parse_api_time(record.get("creationTime"))
-            if high_water is None or (created is not None and created > high_water):
+            # The API shows whole seconds: a content in the high-water second may be newer
+            # than the archived one with that stamp, so that second is not due yet either.
+            if high_water is None or (created is not None and created >= high_water):
                 report.not_due += 1
                 continue
             report.api_ids_checked += 1

@@ -120,9 +120,10 @@ def test_transient_api_faults(sandbox_factory, local_env, tmp_path, fault, setti
     state = _readback(env, tmp_path)
     assert_matches_sandbox(sb, state)
     requests = sb.stats.requests()
+    reaction = "waits (timeouts leave room)" if fault == "slow" else "backs off and retries"
     record(
         label,
-        f"client backs off and retries ({requests} requests served); "
+        f"client {reaction} ({requests} requests served); "
         + ("complete archive in one run" if run.success else "step failed, re-run completes"),
         run.operator_view(),
         runs=runs,
