@@ -74,6 +74,7 @@ def contents_reconciled(
             "missing": len(report.missing),
             "missing_sample": dg.MetadataValue.json(report.missing[:20]),
             "not_due_yet": report.not_due,
+            "incomplete": report.incomplete or "",
         },
     )
 

@@ -240,11 +240,13 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     with RingCentralClient(ClientSettings.from_env(dict(os.environ))) as client:
         for source in args.source:
             report = reconcile_source(client, ledger, validate_source_id(source), mode=args.mode)
-            status = "complete" if report.ok else f"MISSING {len(report.missing)}"
+            status = "complete" if report.ok else f"NOT PROVEN, {len(report.missing)} missing"
             print(
                 f"{report.source_id}: {status} — {report.api_ids_checked} API ids checked, "
                 f"{report.archived_ids} archived, {report.not_due} newer than the last run"
             )
+            if report.incomplete:
+                print(f"  incomplete: {report.incomplete}")
             for missing_id in report.missing:
                 print(f"  missing {missing_id}")
             exit_code = exit_code or (0 if report.ok else 1)

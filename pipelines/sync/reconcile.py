@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
+from pipelines.ringcentral.errors import PageTokenRefused
 from pipelines.sync.versions import committed_tables, parse_api_time
 from schemas.ids import source_stream
 
@@ -27,10 +28,12 @@ class ReconcileReport:
     missing: list[str] = field(default_factory=list)
     not_due: int = 0
     high_water_time: str | None = None
+    incomplete: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.missing
+        """Proven complete: nothing missing among the ids checked, and the listing finished."""
+        return not self.missing and self.incomplete is None
 
 
 def archived_content_ids(ledger: Ledger, source_id: str) -> set[str]:
@@ -63,9 +66,18 @@ def reconcile_source(
     archived = archived_content_ids(ledger, source_id)
     report.archived_ids = len(archived)
     order = "+creationTime" if mode == "full" else "-creationTime"
-    for number, page in enumerate(
-        client.iter_content_pages(source_id, order_by=order, per_page=per_page), start=1
-    ):
+    pages = client.iter_content_pages(source_id, order_by=order, per_page=per_page)
+    number = 0
+    while True:
+        try:
+            page = next(pages)
+        except StopIteration:
+            break
+        except PageTokenRefused as refused:
+            # The listing cannot go on: report what was checked instead of failing the run.
+            report.incomplete = f"listing stopped after {number} pages: {refused}"
+            break
+        number += 1
         for record in page.records:
             record_id = record.get("id") if isinstance(record, dict) else None
             if not isinstance(record_id, str):
