@@ -7,6 +7,7 @@ are real: `.venv/bin/python docs/gen_query_pack.py > /tmp/pack.md`.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from datetime import timedelta
 
@@ -52,7 +53,7 @@ def example_params(conn) -> dict[str, dict]:
 def _cli_params(params: dict | None) -> str:
     if not params:
         return ""
-    return " " + " ".join(f"--param {k}={v}" for k, v in params.items())
+    return " " + " ".join(shlex.quote(f"--param={k}={v}") for k, v in params.items())
 
 
 def _excerpt(result: queries.QueryResult) -> tuple[queries.QueryResult, list[str]]:
