@@ -177,7 +177,9 @@ def sync_contents(
         update: dict = {"page_token": page.resume_token}
         if newest is not None:
             high = iso_ms(newest)
-            if not start_cursor.get("high_water_time") or high >= start_cursor["high_water_time"]:
+            # Never below the saved mark, a full re-scan included: the ledger's cursor only
+            # moves forward (verify reports a cursor that goes back).
+            if not saved_cursor.get("high_water_time") or high >= saved_cursor["high_water_time"]:
                 update["high_water_time"] = high
                 update["high_water_id"] = _last_id(page.records)
         batcher.add(fresh, new_ids=new_ids, cursor_update=update)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pipelines.archive.verify import verify
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 from schemas.ids import source_stream
 from tests.pipeline.conftest import archived, client_for
@@ -82,6 +83,12 @@ def test_full_refresh_rereads_everything_and_writes_no_duplicate(sandbox_factory
     source_id = sb.world.source_ids[0]
     _run(sb, ledger, source_id)
     versions = set(archived(ledger, source_id).versions)
-    report = _run(sb, ledger, source_id, run_id="run-2", full_refresh=True)
-    assert report.pages >= 1 and report.new_records == 0 and report.new_versions == 0
-    assert set(archived(ledger, source_id).versions) == versions
+    # An edit of an early message: the re-scan finds it on an early page and commits it there.
+    sb.world.edit_content(sorted(sb.world.content_ids(source_id))[3], body="changed early")
+    report = _run(
+        sb, ledger, source_id, run_id="run-2", full_refresh=True, per_page=50, batch_records=1
+    )
+    assert report.pages >= 1 and report.new_records == 0 and report.new_versions == 1
+    assert len(set(archived(ledger, source_id).versions) - versions) == 1
+    # The cursor never goes back, even while a re-scan passes older pages.
+    assert verify(ledger.store).ok
