@@ -251,6 +251,24 @@ def _type_error(key: str, expected: str, value: Any) -> str:
     return f"{key}: expected {expected}, got {type(value).__name__}"
 
 
+def _append_typed(
+    row: list[Any],
+    get: Any,
+    pairs: tuple[tuple[str, str], ...],
+    expected: type,
+    label: str,
+    errors: list[str],
+) -> None:
+    """Append each API field of `pairs` to `row`; a value of another type becomes null plus a
+    reason (exact type check: bool is not accepted as int, nor int as bool)."""
+    for key, _column in pairs:
+        value = get(key)
+        if value is not None and type(value) is not expected:
+            errors.append(_type_error(key, label, value))
+            value = None
+        row.append(value)
+
+
 def _channel(record: dict, gen1: str, gen2: str, errors: list[str]) -> Any:
     """One channel field from either dialect; both present and different is an error."""
     old = record.get(gen1)
@@ -353,12 +371,7 @@ def _row(
     source_uri = _channel(record, "sourceUri", "channelUri", errors)
 
     row: list[Any] = [content_id, source_id, source_type, source_uri]
-    for key, _column in _IDENTITY_STRINGS:
-        value = get(key)
-        if value is not None and type(value) is not str:
-            errors.append(_type_error(key, "string", value))
-            value = None
-        row.append(value)
+    _append_typed(row, get, _IDENTITY_STRINGS, str, "string", errors)
 
     creator_id = get("creatorId")
     if creator_id is not None and type(creator_id) is not str:
@@ -414,18 +427,8 @@ def _row(
                     body_html = value
     row += [status, content_direction, direction, content_type, body, body_text, body_html]
 
-    for key, _column in _TEXT_STRINGS:
-        value = get(key)
-        if value is not None and type(value) is not str:
-            errors.append(_type_error(key, "string", value))
-            value = None
-        row.append(value)
-    for key, _column in _BOOLS:
-        value = get(key)
-        if value is not None and type(value) is not bool:
-            errors.append(_type_error(key, "boolean", value))
-            value = None
-        row.append(value)
+    _append_typed(row, get, _TEXT_STRINGS, str, "string", errors)
+    _append_typed(row, get, _BOOLS, bool, "boolean", errors)
 
     rating = get("rating")
     if rating is not None and (type(rating) is not int or not -INT32_MAX <= rating <= INT32_MAX):
