@@ -101,3 +101,7 @@ def ledger_intact(
             "findings": dg.MetadataValue.json([str(f) for f in findings[:50]]),
         },
     )
+
+
+# Every check of the archive job, for the code location and the in-process runner alike.
+ARCHIVE_CHECKS = [contents_schema_valid, contents_reconciled, ledger_intact]

@@ -10,7 +10,7 @@ import os
 
 import dagster as dg
 
-from assets.checks import contents_reconciled, contents_schema_valid, ledger_intact
+from assets.checks import ARCHIVE_CHECKS
 from pipelines import settings as names
 from pipelines.jobs import ARCHIVE_ASSETS, archive_job
 from pipelines.resources import ArchiveResource, AuditResource, RingCentralResource
@@ -46,7 +46,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
 
 defs = dg.Definitions(
     assets=ARCHIVE_ASSETS,
-    asset_checks=[contents_schema_valid, contents_reconciled, ledger_intact],
+    asset_checks=ARCHIVE_CHECKS,
     jobs=[archive_job],
     schedules=[archive_schedule],
     sensors=[source_discovery],

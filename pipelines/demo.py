@@ -25,6 +25,8 @@ DAGSTER_HOME = DEMO_DIR / "dagster_home"
 # The real Light limit (50 requests / 60 s) applies with a 10x shorter window, so the demo's few
 # hundred requests take seconds; the client paces itself from the headers exactly as in production.
 DEMO_WINDOW_SECONDS = 6.0
+# The generated account of `make demo` and `make dev` (one definition, so both show the same).
+DEMO_ACCOUNT = {"seed": 2026, "sources": 4, "contents": 8000, "days": 30}
 
 
 def _anchor_ms() -> int:
@@ -42,10 +44,7 @@ def main() -> int:
 
     started = time.monotonic()
     config = SandboxConfig(
-        seed=2026,
-        sources=4,
-        contents=8000,
-        days=30,
+        **DEMO_ACCOUNT,
         now_ms=_anchor_ms(),
         window_seconds=DEMO_WINDOW_SECONDS,
         penalty_seconds=DEMO_WINDOW_SECONDS,

@@ -15,7 +15,14 @@ import time
 from pathlib import Path
 
 from pipelines import settings as names
-from pipelines.demo import DAGSTER_HOME, DEMO_DIR, ENV_FILE, _anchor_ms
+from pipelines.demo import (
+    DAGSTER_HOME,
+    DEMO_ACCOUNT,
+    DEMO_DIR,
+    DEMO_WINDOW_SECONDS,
+    ENV_FILE,
+    _anchor_ms,
+)
 
 
 def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -44,20 +51,11 @@ def main() -> int:
                     "-m",
                     "sandbox",
                     "serve",
-                    "--seed",
-                    "2026",
-                    "--sources",
-                    "4",
-                    "--contents",
-                    "8000",
-                    "--days",
-                    "30",
-                    "--now-ms",
-                    str(_anchor_ms()),
-                    "--window",
-                    "6",
-                    "--env-file",
-                    str(ENV_FILE),
+                    *(f"--{name}={value}" for name, value in DEMO_ACCOUNT.items()),
+                    f"--now-ms={_anchor_ms()}",
+                    f"--window={DEMO_WINDOW_SECONDS}",
+                    f"--penalty={DEMO_WINDOW_SECONDS}",
+                    f"--env-file={ENV_FILE}",
                 ],
                 env,
             )

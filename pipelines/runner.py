@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from assets.checks import contents_reconciled, contents_schema_valid, ledger_intact
+from assets.checks import ARCHIVE_CHECKS
 from assets.common import FULL_REFRESH_TAG
 from pipelines.definitions import build_resources
 from pipelines.jobs import ARCHIVE_ASSETS, SOURCE_TAG
 from pipelines.partitions import sources_partitions, valid_source_keys
-
-CHECKS = [contents_schema_valid, contents_reconciled, ledger_intact]
 
 
 @dataclass
@@ -75,7 +73,7 @@ def run_sources(
         # The catalog covers the whole archive: rebuild it once, after the last source.
         selection = ARCHIVE_ASSETS if number == len(keys) else ARCHIVE_ASSETS[:-1]
         result = dg.materialize(
-            [*selection, *CHECKS],
+            [*selection, *ARCHIVE_CHECKS],
             partition_key=key,
             instance=instance,
             resources=resources,

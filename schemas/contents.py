@@ -262,11 +262,16 @@ def _append_typed(
     """Append each API field of `pairs` to `row`; a value of another type becomes null plus a
     reason (exact type check: bool is not accepted as int, nor int as bool)."""
     for key, _column in pairs:
-        value = get(key)
-        if value is not None and type(value) is not expected:
-            errors.append(_type_error(key, label, value))
-            value = None
-        row.append(value)
+        row.append(_typed(get, key, expected, label, errors))
+
+
+def _typed(get: Any, key: str, expected: type, label: str, errors: list[str]) -> Any:
+    """The field's value if it has exactly the expected type; else null plus a reason."""
+    value = get(key)
+    if value is not None and type(value) is not expected:
+        errors.append(_type_error(key, label, value))
+        return None
+    return value
 
 
 def _channel(record: dict, gen1: str, gen2: str, errors: list[str]) -> Any:
@@ -388,26 +393,14 @@ def _row(
     row.append(_timestamp(record, "lastModifiedTime", errors, required=False))
     row.append(None if creation_ms is None else creation_ms // MS_PER_DAY)
 
-    status = get("status")
-    if status is not None and type(status) is not str:
-        errors.append(_type_error("status", "string", status))
-        status = None
-    content_direction = get("contentDirection")
-    if content_direction is not None and type(content_direction) is not str:
-        errors.append(_type_error("contentDirection", "string", content_direction))
-        content_direction = None
+    status = _typed(get, "status", str, "string", errors)
+    content_direction = _typed(get, "contentDirection", str, "string", errors)
     if content_direction is not None:
         direction = _CONTENT_DIRECTION.get(content_direction)
     else:
         direction = _STATUS_DIRECTION.get(status) if status is not None else None
-    content_type = get("type")
-    if content_type is not None and type(content_type) is not str:
-        errors.append(_type_error("type", "string", content_type))
-        content_type = None
-    body = get("body")
-    if body is not None and type(body) is not str:
-        errors.append(_type_error("body", "string", body))
-        body = None
+    content_type = _typed(get, "type", str, "string", errors)
+    body = _typed(get, "body", str, "string", errors)
 
     body_text = body_html = None
     formatted = get("bodyFormatted")

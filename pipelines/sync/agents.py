@@ -21,6 +21,7 @@ from pipelines.sync.versions import (
     committed_tables,
     head_seq,
     is_older_than,
+    saved_cursor,
 )
 from schemas.agents import normalise_extensions
 from schemas.common import iso_ms
@@ -76,9 +77,8 @@ def sync_agents(
     settings = settings or AgentsSyncSettings()
     stream = source_stream(source_id)
     report = AgentsSyncReport(source_id=source_id)
-    head = ledger.head(TABLE, stream)
-    saved_cursor = dict(head.cursor) if head is not None else {}
-    cursor = dict(saved_cursor)
+    saved = saved_cursor(ledger, TABLE, stream)
+    cursor = dict(saved)
     last_refresh = cursor.setdefault("last_refresh", iso_ms(datetime.now(UTC)))
     stale = is_older_than(last_refresh, settings.refresh_age)
     # A refresh re-reads every referenced extension; otherwise only batches since the last run.
@@ -91,7 +91,7 @@ def sync_agents(
     archived = ArchivedVersions.load_all_streams(ledger, TABLE)
     to_fetch = sorted(referenced if stale else referenced - archived.ids)
     if not to_fetch:
-        if cursor != saved_cursor:
+        if cursor != saved:
             ledger.commit_batch(TABLE, stream, {}, cursor=cursor, run_id=run_id)
         return report
 

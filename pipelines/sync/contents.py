@@ -22,7 +22,7 @@ from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
 from pipelines.sync.resolved import load_resolved
-from pipelines.sync.versions import ArchivedVersions, parse_api_time
+from pipelines.sync.versions import ArchivedVersions, parse_api_time, saved_cursor
 from schemas.common import iso_ms
 from schemas.contents import normalise_contents
 from schemas.ids import source_stream
@@ -154,13 +154,12 @@ def sync_contents(
     """Bring the archive of one source up to date with the API; returns what it did."""
     settings = settings or ContentsSyncSettings()
     stream = source_stream(source_id)
-    head = ledger.head(TABLE, stream)
-    saved_cursor = dict(head.cursor) if head is not None else {}
-    start_cursor = {} if settings.full_refresh else saved_cursor
+    saved = saved_cursor(ledger, TABLE, stream)
+    start_cursor = {} if settings.full_refresh else dict(saved)
     # A full re-scan re-reads from the start but keeps the saved sweep mark: it writes only
     # versions not yet archived, and must not make the next sweep re-read everything.
-    if settings.full_refresh and "sweep_mark" in saved_cursor:
-        start_cursor["sweep_mark"] = saved_cursor["sweep_mark"]
+    if settings.full_refresh and "sweep_mark" in saved:
+        start_cursor["sweep_mark"] = saved["sweep_mark"]
 
     report = ContentsSyncReport(source_id=source_id)
     archived = ArchivedVersions.load(ledger, TABLE, stream)
@@ -179,7 +178,7 @@ def sync_contents(
             high = iso_ms(newest)
             # Never below the saved mark, a full re-scan included: the ledger's cursor only
             # moves forward (verify reports a cursor that goes back).
-            if not saved_cursor.get("high_water_time") or high >= saved_cursor["high_water_time"]:
+            if not saved.get("high_water_time") or high >= saved["high_water_time"]:
                 update["high_water_time"] = high
                 update["high_water_id"] = _last_id(page.records)
         batcher.add(fresh, new_ids=new_ids, cursor_update=update)

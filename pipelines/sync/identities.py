@@ -22,6 +22,7 @@ from pipelines.sync.versions import (
     committed_tables,
     head_seq,
     is_older_than,
+    saved_cursor,
 )
 from schemas.identities import normalise_identities
 from schemas.ids import source_stream
@@ -75,13 +76,10 @@ def sync_identities(
     settings = settings or IdentitiesSyncSettings()
     stream = source_stream(source_id)
     report = IdentitiesSyncReport(source_id=source_id)
-    head = ledger.head(TABLE, stream)
-    saved_cursor = dict(head.cursor) if head is not None else {}
-    cursor = dict(saved_cursor)
+    saved = saved_cursor(ledger, TABLE, stream)
+    cursor = dict(saved)
     contents_seq = head_seq(ledger, "contents", stream)
-    referenced = referenced_identity_ids(
-        ledger, source_id, after_seq=saved_cursor.get("contents_seq", -1)
-    )
+    referenced = referenced_identity_ids(ledger, source_id, after_seq=saved.get("contents_seq", -1))
     cursor["contents_seq"] = contents_seq
     archived = ArchivedVersions.load(ledger, TABLE, stream)
     # Ids the API answered 404 for are remembered, so a deleted identity costs one request a
@@ -113,7 +111,7 @@ def sync_identities(
         cursor["not_found"] = sorted(known_missing | set(report.not_found))
 
     fresh, _ = archived.take_unseen(records)
-    if not fresh and cursor == saved_cursor:
+    if not fresh and cursor == saved:
         return report
     normalised = normalise_identities(
         fresh, source_id=source_id, run_id=run_id, batch_id="", archived_at=datetime.now(UTC)

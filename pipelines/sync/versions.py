@@ -17,6 +17,7 @@ __all__ = [
     "head_seq",
     "is_older_than",
     "parse_api_time",
+    "saved_cursor",
 ]
 
 
@@ -48,6 +49,12 @@ def committed_tables(
         ]
     for entry in entries:
         yield ledger.read_table([entry], columns)
+
+
+def saved_cursor(ledger: Ledger, table: str, stream: str) -> dict:
+    """A copy of the cursor of the stream's latest manifest ({} before the first commit)."""
+    head = ledger.head(table, stream)
+    return dict(head.cursor) if head is not None else {}
 
 
 def head_seq(ledger: Ledger, table: str, stream: str) -> int:
