@@ -147,6 +147,20 @@ class Normalised:
     quarantine: pa.Table
 
 
+def with_constants(table: pa.Table, values: dict[str, Any]) -> pa.Table:
+    """`table` with each named column set to one value on every row.
+
+    Why: a batch's stamps (archived_at, run_id, batch_id) are only known when the batch is
+    committed, after its pages were converted.
+    """
+    for name, value in values.items():
+        index = table.schema.get_field_index(name)
+        column_field = table.schema.field(index)
+        column = pa.repeat(pa.scalar(value, column_field.type), table.num_rows)
+        table = table.set_column(index, column_field, column)
+    return table
+
+
 def rows_to_table(
     schema: pa.Schema,
     rows: list[list[Any]],

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import pandas as pd
 import pandera.pandas as pandera
 import pyarrow as pa
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 from pandera.typing import Date, Series
 
 from schemas.common import (
+    EPOCH,
     MS_PER_DAY,
     TIMESTAMP_TYPE,
     Normalised,
@@ -33,6 +35,7 @@ from schemas.common import (
     raw_and_digest,
     received_json,
     rows_to_table,
+    with_constants,
 )
 from schemas.ids import validate_source_id
 from schemas.quarantine import QuarantineBuilder
@@ -482,6 +485,7 @@ def normalise_contents(
 
     Plain records take the columnar fast path (schemas.contents_columnar); the rest go row by
     row (`_row`), which owns every rejection reason. Rows keep the input order either way.
+    A caller that receives records page by page uses ContentsBatch directly.
     """
     return _normalise(
         records,
@@ -505,50 +509,97 @@ def _normalise(
     columnar: bool,
 ) -> Normalised:
     """normalise_contents, with the fast path switchable so tests can compare both paths."""
-    # Imported here: the fast path reads this module's schema and vocabularies.
-    from schemas import contents_columnar
+    batch = ContentsBatch(source_id=source_id, resolved=resolved, columnar=columnar)
+    batch.add(records)
+    return batch.take(run_id=run_id, batch_id=batch_id, archived_at=archived_at)
 
-    source_id = validate_source_id(source_id)
-    quarantine = QuarantineBuilder(
-        table_name=TABLE_NAME,
-        source_id=source_id,
-        run_id=run_id,
-        batch_id=batch_id,
-        quarantined_at=archived_at,
-    )
-    tail = [datetime_to_ms(archived_at), run_id, batch_id]
-    tables: list[pa.Table] = []
-    positions: list[int] = []  # input position of each row of `tables`, in order
-    slow_positions: list[int] = list(range(len(records))) if not columnar else []
-    resolve = functools.partial(_resolved_columns, resolved)
-    chunk_size = contents_columnar.CHUNK_RECORDS
-    for start in range(0, len(records) if columnar else 0, chunk_size):
-        chunk = contents_columnar.convert_chunk(
-            records[start : start + chunk_size], source_id, resolve
+
+# The per-batch stamps are written when the batch is taken; pages are converted before that.
+_UNSTAMPED = {"archived_at": 0, "run_id": "", "batch_id": ""}
+
+
+class ContentsBatch:
+    """Contents converted to Arrow page by page, then validated and stamped once per batch.
+
+    Why: a batch held as API dicts costs ~2.8 KB a record in Python objects, more than its Arrow
+    form, and converting a whole batch at once doubles that again in temporaries. Converting each
+    page as it arrives keeps only compact Arrow for the batch, so memory follows the batch size in
+    Arrow, never the number of records read. pandera runs once, in `take`, because each call
+    has a fixed cost (~9 ms) that would dominate if paid per 1000-record page; a row it refuses
+    is quarantined from its own raw_json, which is the record as received.
+    """
+
+    def __init__(
+        self, *, source_id: str, resolved: Resolved | None = None, columnar: bool = True
+    ) -> None:
+        self.source_id = validate_source_id(source_id)
+        self._resolved = resolved
+        self._columnar = columnar
+        self._tables: list[pa.Table] = []
+        self._quarantine = self._new_quarantine()
+        self.records = 0  # records added since the last take (rows and rejections)
+
+    def _new_quarantine(self) -> QuarantineBuilder:
+        return QuarantineBuilder(
+            table_name=TABLE_NAME,
+            source_id=self.source_id,
+            run_id="",
+            batch_id="",
+            quarantined_at=EPOCH,
         )
-        if chunk.positions:
-            tables.append(_fast_table(chunk.columns, tail))
-            positions.extend(start + p for p in chunk.positions)
-        slow_positions.extend(start + p for p in chunk.slow_positions)
 
-    slow_table, slow_kept = _row_by_row(
-        records, slow_positions, source_id, resolved, tail, quarantine
-    )
-    tables.append(slow_table)
-    positions.extend(slow_kept)
-    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    if any(a > b for a, b in zip(positions, positions[1:], strict=False)):
-        order = pc.sort_indices(pa.array(positions, pa.int64()))
-        table = table.take(order)
-        positions = pa.array(positions, pa.int64()).take(order).to_pylist()
+    def add(self, records: list[Any]) -> None:
+        """Convert one page (any length); rejected records go to the batch's quarantine."""
+        # Imported here: the fast path reads this module's schema and vocabularies.
+        from schemas import contents_columnar
 
-    failures = failing_rows(ContentsModel, table, CHECKED_COLUMNS)
-    if failures:
-        for row_index in sorted(failures):
-            record = records[positions[row_index]]
-            quarantine.add(record, ["validation: " + r for r in failures[row_index]])
-        table = table.filter(pa.array([i not in failures for i in range(table.num_rows)]))
-    return Normalised(table=table, quarantine=quarantine.to_table())
+        tail = list(_UNSTAMPED.values())
+        tables: list[pa.Table] = []
+        positions: list[int] = []  # input position of each row of `tables`, in order
+        slow_positions: list[int] = [] if self._columnar else list(range(len(records)))
+        resolve = functools.partial(_resolved_columns, self._resolved)
+        chunk_size = contents_columnar.CHUNK_RECORDS
+        for start in range(0, len(records) if self._columnar else 0, chunk_size):
+            chunk = contents_columnar.convert_chunk(
+                records[start : start + chunk_size], self.source_id, resolve
+            )
+            if chunk.positions:
+                tables.append(_fast_table(chunk.columns, tail))
+                positions.extend(start + p for p in chunk.positions)
+            slow_positions.extend(start + p for p in chunk.slow_positions)
+
+        slow_table, slow_kept = _row_by_row(
+            records, slow_positions, self.source_id, self._resolved, tail, self._quarantine
+        )
+        tables.append(slow_table)
+        positions.extend(slow_kept)
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        if any(a > b for a, b in zip(positions, positions[1:], strict=False)):
+            table = table.take(pc.sort_indices(pa.array(positions, pa.int64())))
+        if table.num_rows:
+            self._tables.append(table)
+        self.records += len(records)
+
+    def take(self, *, run_id: str, batch_id: str, archived_at: datetime) -> Normalised:
+        """Validate the rows added so far, stamp them, and start an empty batch."""
+        tables, quarantine = self._tables, self._quarantine
+        self._tables, self._quarantine, self.records = [], self._new_quarantine(), 0
+        table = pa.concat_tables(tables) if tables else ARROW_SCHEMA.empty_table()
+        failures = failing_rows(ContentsModel, table, CHECKED_COLUMNS)
+        if failures:
+            raw = table.column("raw_json")
+            for row_index in sorted(failures):
+                record = orjson.loads(raw[row_index].as_py())
+                quarantine.add(record, ["validation: " + r for r in failures[row_index]])
+            table = table.filter(pa.array([i not in failures for i in range(table.num_rows)]))
+        stamps = {"run_id": run_id, "batch_id": batch_id}
+        archived_ms = datetime_to_ms(archived_at)
+        return Normalised(
+            table=with_constants(table, {"archived_at": archived_ms, **stamps}),
+            quarantine=with_constants(
+                quarantine.to_table(), {"quarantined_at": archived_ms, **stamps}
+            ),
+        )
 
 
 def _row_by_row(

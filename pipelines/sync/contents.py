@@ -24,7 +24,7 @@ from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
 from pipelines.sync.resolved import load_resolved
 from pipelines.sync.versions import ArchivedVersions, parse_api_time, saved_cursor
 from schemas.common import iso_ms
-from schemas.contents import normalise_contents
+from schemas.contents import ContentsBatch
 from schemas.ids import source_stream
 
 log = logging.getLogger(__name__)
@@ -93,32 +93,27 @@ class _Batcher:
         self.settings = settings
         self.report = report
         self.cursor = dict(cursor)
-        self.pending: list[dict] = []
+        # Pages are converted to Arrow as they arrive; only the batch's Arrow form is held.
+        self.pending = ContentsBatch(source_id=source_id, resolved=load_resolved(ledger, source_id))
         self.pending_new_ids = 0
         self.dirty = False
-        self.resolved = load_resolved(ledger, source_id)
 
     def add(self, records: list[dict], *, new_ids: int, cursor_update: dict) -> None:
-        self.pending.extend(records)
+        if records:
+            self.pending.add(records)
         self.pending_new_ids += new_ids
         for key, value in cursor_update.items():
             if value is not None and self.cursor.get(key) != value:
                 self.cursor[key] = value
                 self.dirty = True
-        if len(self.pending) >= self.settings.batch_records:
+        if self.pending.records >= self.settings.batch_records:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pending and not self.dirty:
+        if not self.pending.records and not self.dirty:
             return
-        archived_at = datetime.now(UTC)
-        normalised = normalise_contents(
-            self.pending,
-            source_id=self.source_id,
-            run_id=self.run_id,
-            batch_id="",
-            archived_at=archived_at,
-            resolved=self.resolved,
+        normalised = self.pending.take(
+            run_id=self.run_id, batch_id="", archived_at=datetime.now(UTC)
         )
         manifest = self.ledger.commit_batch(
             TABLE,
@@ -138,7 +133,6 @@ class _Batcher:
         for reason in normalised.quarantine.column("reason").to_pylist():
             key = reason.split(":", 1)[0][:120]
             self.report.quarantine_reasons[key] = self.report.quarantine_reasons.get(key, 0) + 1
-        self.pending = []
         self.pending_new_ids = 0
         self.dirty = False
 
