@@ -518,6 +518,12 @@ def _normalise(
 _UNSTAMPED = {"archived_at": 0, "run_id": "", "batch_id": ""}
 
 
+def _chunk_records() -> int:
+    from schemas import contents_columnar
+
+    return contents_columnar.CHUNK_RECORDS
+
+
 class ContentsBatch:
     """Contents converted to Arrow page by page, then validated and stamped once per batch.
 
@@ -535,6 +541,7 @@ class ContentsBatch:
         self.source_id = validate_source_id(source_id)
         self._resolved = resolved
         self._columnar = columnar
+        self._buffer: list[Any] = []  # records not yet converted (less than a chunk)
         self._tables: list[pa.Table] = []
         self._quarantine = self._new_quarantine()
         self.records = 0  # records added since the last take (rows and rejections)
@@ -549,10 +556,21 @@ class ContentsBatch:
         )
 
     def add(self, records: list[Any]) -> None:
-        """Convert one page (any length); rejected records go to the batch's quarantine."""
+        """Take one page (any length); rejected records go to the batch's quarantine.
+
+        Pages are converted in chunks of CHUNK_RECORDS: the fast path has a fixed cost per
+        call that a 1000-record page would pay ~20% more often.
+        """
+        self._buffer.extend(records)
+        self.records += len(records)
+        if len(self._buffer) >= _chunk_records():
+            self._convert()
+
+    def _convert(self) -> None:
         # Imported here: the fast path reads this module's schema and vocabularies.
         from schemas import contents_columnar
 
+        records, self._buffer = self._buffer, []
         tail = list(_UNSTAMPED.values())
         tables: list[pa.Table] = []
         positions: list[int] = []  # input position of each row of `tables`, in order
@@ -578,14 +596,15 @@ class ContentsBatch:
             table = table.take(pc.sort_indices(pa.array(positions, pa.int64())))
         if table.num_rows:
             self._tables.append(table)
-        self.records += len(records)
 
     def take(self, *, run_id: str, batch_id: str, archived_at: datetime) -> Normalised:
         """Validate the rows added so far, stamp them, and start an empty batch."""
+        if self._buffer:
+            self._convert()
         tables, quarantine = self._tables, self._quarantine
         self._tables, self._quarantine, self.records = [], self._new_quarantine(), 0
         table = pa.concat_tables(tables) if tables else ARROW_SCHEMA.empty_table()
-        failures = failing_rows(ContentsModel, table, CHECKED_COLUMNS)
+        failures = failing_rows(ContentsModel, ARROW_SCHEMA, table, CHECKED_COLUMNS)
         if failures:
             raw = table.column("raw_json")
             for row_index in sorted(failures):

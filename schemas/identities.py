@@ -195,7 +195,7 @@ def normalise_identities(
         ARROW_SCHEMA, rows, kept, [datetime_to_ms(archived_at), run_id, batch_id], quarantine
     )
     kept = [kept[index] for index in kept_indices]
-    failures = failing_rows(IdentitiesModel, table, CHECKED_COLUMNS)
+    failures = failing_rows(IdentitiesModel, ARROW_SCHEMA, table, CHECKED_COLUMNS)
     if failures:
         for row_index in sorted(failures):
             quarantine.add(kept[row_index], ["validation: " + r for r in failures[row_index]])

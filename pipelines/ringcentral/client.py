@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from pipelines import settings
 from pipelines.ringcentral import endpoints, errors
@@ -222,6 +223,10 @@ class RingCentralClient:
 
     def _get_json(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
         response = self._authorized("GET", path, params=params)
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            pass  # orjson is strict (UTF-8 only, 64-bit integers); the stdlib decides the rest
         try:
             return response.json()
         except ValueError:

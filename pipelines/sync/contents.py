@@ -18,12 +18,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from pipelines.archive.committer import BackgroundCommitter
 from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
+from pipelines.ringcentral.prefetch import prefetched
 from pipelines.sync.resolved import load_resolved
 from pipelines.sync.versions import ArchivedVersions, parse_api_time, saved_cursor
-from schemas.common import iso_ms
+from schemas.common import Normalised, iso_ms
 from schemas.contents import ContentsBatch
 from schemas.ids import source_stream
 
@@ -85,8 +87,10 @@ class _Batcher:
         settings: ContentsSyncSettings,
         report: ContentsSyncReport,
         cursor: dict,
+        committer: BackgroundCommitter,
     ) -> None:
         self.ledger = ledger
+        self.committer = committer
         self.source_id = source_id
         self.stream = source_stream(source_id)
         self.run_id = run_id
@@ -110,31 +114,35 @@ class _Batcher:
             self.flush()
 
     def flush(self) -> None:
+        """Take the batch and hand it to the committer with the cursor that follows it."""
         if not self.pending.records and not self.dirty:
             return
         normalised = self.pending.take(
             run_id=self.run_id, batch_id="", archived_at=datetime.now(UTC)
         )
+        rows = normalised.table.num_rows
+        self.report.new_versions += rows - min(self.pending_new_ids, rows)
+        self.report.new_records += min(self.pending_new_ids, rows)
+        self.report.quarantined += normalised.quarantine.num_rows
+        for reason in normalised.quarantine.column("reason").to_pylist():
+            key = reason.split(":", 1)[0][:120]
+            self.report.quarantine_reasons[key] = self.report.quarantine_reasons.get(key, 0) + 1
+        cursor = dict(self.cursor)  # the crawl moves self.cursor on while this batch commits
+        self.committer.submit(lambda: self._commit(normalised, cursor))
+        self.pending_new_ids = 0
+        self.dirty = False
+
+    def _commit(self, normalised: Normalised, cursor: dict) -> None:
         manifest = self.ledger.commit_batch(
             TABLE,
             self.stream,
             {"contents": normalised.table, "quarantine": normalised.quarantine},
-            cursor=self.cursor,
+            cursor=cursor,
             run_id=self.run_id,
         )
         self.report.batches += 1
         self.report.files += len(manifest.files)
         self.report.bytes += sum(f.bytes for f in manifest.files)
-        self.report.new_versions += normalised.table.num_rows - min(
-            self.pending_new_ids, normalised.table.num_rows
-        )
-        self.report.new_records += min(self.pending_new_ids, normalised.table.num_rows)
-        self.report.quarantined += normalised.quarantine.num_rows
-        for reason in normalised.quarantine.column("reason").to_pylist():
-            key = reason.split(":", 1)[0][:120]
-            self.report.quarantine_reasons[key] = self.report.quarantine_reasons.get(key, 0) + 1
-        self.pending_new_ids = 0
-        self.dirty = False
 
 
 def sync_contents(
@@ -157,7 +165,26 @@ def sync_contents(
 
     report = ContentsSyncReport(source_id=source_id)
     archived = ArchivedVersions.load(ledger, TABLE, stream)
-    batcher = _Batcher(ledger, source_id, run_id, settings, report, start_cursor)
+    with BackgroundCommitter() as committer:
+        batcher = _Batcher(ledger, source_id, run_id, settings, report, start_cursor, committer)
+        _crawl_and_sweep(client, source_id, saved, start_cursor, archived, batcher)
+        batcher.flush()
+    report.cursor = dict(batcher.cursor)
+    report.newest_creation_time = parse_api_time(batcher.cursor.get("high_water_time"))
+    return report
+
+
+def _crawl_and_sweep(
+    client: RingCentralClient,
+    source_id: str,
+    saved: dict,
+    start_cursor: dict,
+    archived: ArchivedVersions,
+    batcher: _Batcher,
+) -> None:
+    """The +creationTime crawl from the saved cursor, then the changes sweep (or, on a first
+    load, the sweep mark the crawl itself earned)."""
+    settings, report = batcher.settings, batcher.report
     crawl_started = datetime.now(UTC)
 
     max_modified: datetime | None = None
@@ -184,11 +211,6 @@ def sync_contents(
         batcher.add([], new_ids=0, cursor_update={"sweep_mark": iso_ms(mark)})
     else:
         _changes_sweep(client, source_id, archived, batcher, settings, report)
-    batcher.flush()
-
-    report.cursor = dict(batcher.cursor)
-    report.newest_creation_time = parse_api_time(batcher.cursor.get("high_water_time"))
-    return report
 
 
 def _creation_order_pages(
@@ -209,10 +231,12 @@ def _creation_order_pages(
     if token is None and high_water:
         yield from _descending_to_high_water(client, source_id, high_water, settings, report)
         return
+    pages = client.iter_content_pages(
+        source_id, order_by="+creationTime", page_token=token, per_page=settings.per_page
+    )
     try:
-        for page in client.iter_content_pages(
-            source_id, order_by="+creationTime", page_token=token, per_page=settings.per_page
-        ):
+        # The crawl always reads to the last page, so the next one is fetched in advance.
+        for page in prefetched(pages, name=f"crawl-{source_id}"):
             report.pages += 1
             yield _Page(page.records, page.next_page_token or page.page_token or token)
     except PageTokenRefused:
