@@ -243,7 +243,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
             status = "complete" if report.ok else f"NOT PROVEN, {len(report.missing)} missing"
             print(
                 f"{report.source_id}: {status} — {report.api_ids_checked} API ids checked, "
-                f"{report.archived_ids} archived, {report.not_due} newer than the last run"
+                f"{report.archived_ids} archived ids compared, "
+                f"{report.not_due} newer than the last run"
             )
             if report.incomplete:
                 print(f"  incomplete: {report.incomplete}")

@@ -14,9 +14,12 @@ token and overlapping sweeps write each version exactly once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.archive.committer import BackgroundCommitter
 from pipelines.archive.ledger import Ledger
@@ -25,7 +28,7 @@ from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
 from pipelines.ringcentral.prefetch import prefetched
 from pipelines.sync.resolved import load_resolved
 from pipelines.sync.versions import ArchivedVersions, parse_api_time, saved_cursor
-from schemas.common import Normalised, iso_ms
+from schemas.common import TIMESTAMP_TYPE, Normalised, iso_ms
 from schemas.contents import ContentsBatch
 from schemas.ids import source_stream
 
@@ -334,24 +337,28 @@ def _peek(pages: Iterable) -> Iterator:
     return chained()
 
 
-def _times(records: list[dict], field_name: str) -> list[datetime]:
-    out = []
-    for record in records:
-        if isinstance(record, dict):
-            parsed = parse_api_time(record.get(field_name))
-            if parsed is not None:
-                out.append(parsed)
-    return out
-
-
 def _newest(records: list[dict], field_name: str) -> datetime | None:
-    times = _times(records, field_name)
-    return max(times) if times else None
+    return _extreme(records, field_name, pc.max)
 
 
 def _oldest(records: list[dict], field_name: str) -> datetime | None:
-    times = _times(records, field_name)
-    return min(times) if times else None
+    return _extreme(records, field_name, pc.min)
+
+
+def _extreme(records: list[dict], field_name: str, pick: Callable) -> datetime | None:
+    """Newest or oldest valid time of a page, or None; invalid or missing values are skipped.
+
+    Arrow parses the usual API shapes for the whole page in one call (parsing each record in
+    Python cost ~8 us a record); anything it refuses takes the lenient per-record parse.
+    """
+    values = [r.get(field_name) if type(r) is dict else None for r in records]
+    try:
+        times = pa.array(values, pa.string()).cast(TIMESTAMP_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        parsed = [t for t in map(parse_api_time, values) if t is not None]
+        return (max if pick is pc.max else min)(parsed) if parsed else None
+    value = pick(times).as_py()
+    return None if value is None else value.astimezone(UTC)
 
 
 def _last_id(records: list[dict]) -> str | None:

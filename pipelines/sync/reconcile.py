@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pyarrow.compute as pc
 
@@ -16,6 +17,7 @@ from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import PageTokenRefused
 from pipelines.sync.versions import committed_tables, parse_api_time
+from schemas.common import iso_ms
 from schemas.ids import source_stream
 
 
@@ -24,6 +26,8 @@ class ReconcileReport:
     source_id: str
     mode: str
     api_ids_checked: int = 0
+    # Archived ids read for the comparison: in sample mode, only those of the files that can
+    # hold the sampled (newest) contents.
     archived_ids: int = 0
     missing: list[str] = field(default_factory=list)
     not_due: int = 0
@@ -36,9 +40,22 @@ class ReconcileReport:
         return not self.missing and self.incomplete is None
 
 
-def archived_content_ids(ledger: Ledger, source_id: str) -> set[str]:
+def archived_content_ids(
+    ledger: Ledger, source_id: str, *, created_since: str | None = None
+) -> set[str]:
+    """Ids archived for the source (as rows or in quarantine); with `created_since` (an ISO
+    `...Z` time), only data files holding contents created at or after it are read."""
     ids: set[str] = set()
-    for table in committed_tables(ledger, "contents", source_stream(source_id), ["id"]):
+    stream = source_stream(source_id)
+    entries = [
+        entry
+        for entry in ledger.committed_files("contents", stream)
+        if created_since is None
+        or entry.max_creation_time is None
+        or entry.max_creation_time >= created_since
+    ]
+    for entry in entries:
+        table = ledger.read_table([entry], ["id"])
         ids.update(pc.unique(table.column("id")).to_pylist())
     for table in committed_tables(ledger, "quarantine", source_stream(source_id), None):
         # A quarantined record is archived (with its reason), not missing.
@@ -63,8 +80,7 @@ def reconcile_source(
     high_water = parse_api_time(head.cursor.get("high_water_time")) if head else None
     report = ReconcileReport(source_id=source_id, mode=mode)
     report.high_water_time = head.cursor.get("high_water_time") if head else None
-    archived = archived_content_ids(ledger, source_id)
-    report.archived_ids = len(archived)
+    due: list[tuple[str, datetime | None]] = []  # (id, creationTime) of listed contents already due
     order = "+creationTime" if mode == "full" else "-creationTime"
     pages = client.iter_content_pages(source_id, order_by=order, per_page=per_page)
     number = 0
@@ -88,11 +104,19 @@ def reconcile_source(
             if high_water is None or (created is not None and created >= high_water):
                 report.not_due += 1
                 continue
-            report.api_ids_checked += 1
-            if record_id not in archived:
-                report.missing.append(record_id)
+            due.append((record_id, created))
         if mode == "sample" and number >= sample_pages:
             break
+    # Only files that can hold the listed contents are read: a sample checks the newest pages
+    # against the newest files, not against the whole archive.
+    times = [created for _, created in due]
+    oldest = None
+    if mode == "sample" and times and None not in times:
+        oldest = iso_ms(min(times))
+    archived = archived_content_ids(ledger, source_id, created_since=oldest)
+    report.archived_ids = len(archived)
+    report.api_ids_checked = len(due)
+    report.missing = [record_id for record_id, _ in due if record_id not in archived]
     return report
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pipelines.sync.contents import sync_contents
 from pipelines.sync.reconcile import reconcile_source
+from schemas.contents import normalise_contents
+from schemas.ids import source_stream
 from tests.pipeline.conftest import client_for
 
 
@@ -31,3 +35,31 @@ def test_refused_page_tokens_leave_the_check_not_proven_instead_of_crashing(
     assert not report.ok
     assert report.incomplete and "EDI-034" in report.incomplete
     assert report.api_ids_checked == 100 and not report.missing
+
+
+def test_a_sample_reads_only_the_newest_files_and_still_finds_a_missing_id(sandbox_factory, ledger):
+    sb = sandbox_factory(contents=3000, sources=1, days=60)
+    source_id = sb.world.source_ids[0]
+    records = sorted(sb.world.all_contents(source_id), key=lambda r: (r["creationTime"], r["id"]))
+    # An archive that lacks one content from the middle of the newest page (a lost write).
+    lost = records[-300]
+    kept = [r for r in records if r["id"] != lost["id"]]
+    for start in range(0, len(kept), 500):
+        part = kept[start : start + 500]
+        batch = normalise_contents(
+            part, source_id=source_id, run_id="seed", batch_id="", archived_at=datetime.now(UTC)
+        )
+        ledger.commit_batch(
+            "contents",
+            source_stream(source_id),
+            {"contents": batch.table, "quarantine": batch.quarantine},
+            cursor={"high_water_time": part[-1]["creationTime"]},
+            run_id="seed",
+        )
+    with client_for(sb) as client:
+        sample = reconcile_source(client, ledger, source_id, mode="sample", per_page=200)
+        full = reconcile_source(client, ledger, source_id, mode="full", per_page=1000)
+    assert sample.missing == [lost["id"]] and full.missing == [lost["id"]]
+    # The sample compared against the files of its 400 newest contents, not the archive.
+    assert sample.archived_ids < len(kept) // 4
+    assert full.archived_ids == len(kept)
