@@ -129,12 +129,14 @@ def convert_chunk(
     records: list[Any],
     source_id: str,
     author_creator: Callable[[pa.Array, pa.Array], dict[str, pa.Array]],
+    digests: list[str | None] | None = None,
 ) -> FastChunk:
     """One chunk of records -> columns of the rows that need no row-by-row handling.
 
     `author_creator(author_ids, creator_ids)` returns the five resolved columns (or None).
+    `digests[i]`, when not None, is record i's record_sha256, already computed by the caller.
     """
-    guarded = _guard(records)
+    guarded = _guard(records, digests or [None] * len(records))
     slow = set(guarded.slow_positions)
     positions = guarded.positions
     structs = _to_struct(records, positions, slow)
@@ -181,15 +183,17 @@ class _Guarded:
         )
 
 
-def _guard(records: list[Any]) -> _Guarded:
+def _guard(records: list[Any], known_digests: list[str | None]) -> _Guarded:
     """The only per-record Python work: serialise, hash, and check what Arrow would coerce.
 
-    Written as one flat loop on purpose: it runs for every archived record.
+    Written as one flat loop on purpose: it runs for every archived record. A known digest is
+    the same SHA-256 of the same sorted serialisation (schemas.common.record_sha256) for every
+    record that passes this guard, so it is used instead of hashing again.
     """
     out = _Guarded([], [], [], [], [], [])
     sha256 = hashlib.sha256
     dumps = orjson.dumps
-    for position, record in enumerate(records):
+    for position, (record, known) in enumerate(zip(records, known_digests, strict=True)):
         if (
             type(record) is not dict
             or not _JSON_TYPES.issuperset(map(type, record.values()))
@@ -199,7 +203,7 @@ def _guard(records: list[Any]) -> _Guarded:
             continue
         try:
             raw = dumps(record, option=_STRICT_JSON)
-            digest = sha256(dumps(record, option=_STRICT_SORTED)).hexdigest()
+            digest = known or sha256(dumps(record, option=_STRICT_SORTED)).hexdigest()
             context = record.get("contextData")
             structured = record.get("structuredContent")
             context_json = None if context is None else received_json(context)

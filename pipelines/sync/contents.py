@@ -5,10 +5,11 @@ Why this shape (DESIGN.md, "Extraction"): the API has no time filter, so the onl
 ledger. Edits, status changes and remote deletions do not move a content in creation order, so a
 second pass in -lastModifiedTime order (a "changes sweep") picks them up as new versions.
 
-Every batch is committed with the cursor that produced it, so a crash loses at most one
-uncommitted batch, and the re-run starts from the last committed cursor. Versions already
-archived (same id and record hash) are skipped, which is what makes re-runs, replays of a saved
-token and overlapping sweeps write each version exactly once.
+Every batch is committed with the cursor that produced it, so a crash loses only uncommitted
+work (the batch being committed on the committer's thread and the one being built), and the
+re-run starts from the last committed cursor. Versions already archived (same id and record
+hash) are skipped, which is what makes re-runs, replays of a saved token and overlapping sweeps
+write each version exactly once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
 from pipelines.ringcentral.prefetch import prefetched
 from pipelines.sync.resolved import load_resolved
-from pipelines.sync.versions import ArchivedVersions, parse_api_time, saved_cursor
+from pipelines.sync.versions import ArchivedVersions, Unseen, parse_api_time, saved_cursor
 from schemas.common import TIMESTAMP_TYPE, Normalised, iso_ms
 from schemas.contents import ContentsBatch
 from schemas.ids import source_stream
@@ -38,6 +39,7 @@ TABLE = "contents"
 # Timestamps come back in whole seconds while the server orders by milliseconds, and clocks
 # drift: every sweep re-reads this much before its mark and lets the version check dedupe.
 SWEEP_OVERLAP = timedelta(minutes=5)
+NOTHING_NEW = Unseen([], [], 0)  # for cursor-only updates
 
 
 @dataclass
@@ -105,10 +107,10 @@ class _Batcher:
         self.pending_new_ids = 0
         self.dirty = False
 
-    def add(self, records: list[dict], *, new_ids: int, cursor_update: dict) -> None:
-        if records:
-            self.pending.add(records)
-        self.pending_new_ids += new_ids
+    def add(self, unseen: Unseen, *, cursor_update: dict) -> None:
+        if unseen.records:
+            self.pending.add(unseen.records, digests=unseen.digests)
+        self.pending_new_ids += unseen.new_ids
         for key, value in cursor_update.items():
             if value is not None and self.cursor.get(key) != value:
                 self.cursor[key] = value
@@ -192,7 +194,7 @@ def _crawl_and_sweep(
 
     max_modified: datetime | None = None
     for page in _creation_order_pages(client, source_id, start_cursor, settings, report):
-        fresh, new_ids = archived.take_unseen(page.records)
+        unseen = archived.take_unseen(page.records)
         newest = _newest(page.records, "creationTime")
         page_modified = _newest(page.records, "lastModifiedTime")
         if page_modified and (max_modified is None or page_modified > max_modified):
@@ -205,13 +207,13 @@ def _crawl_and_sweep(
             if not saved.get("high_water_time") or high >= saved["high_water_time"]:
                 update["high_water_time"] = high
                 update["high_water_id"] = _last_id(page.records)
-        batcher.add(fresh, new_ids=new_ids, cursor_update=update)
+        batcher.add(unseen, cursor_update=update)
 
     if "sweep_mark" not in batcher.cursor:
         # First load: the crawl itself saw every version up to its start; the next sweep
         # starts from the earlier of the crawl start and the newest modification it read.
         mark = crawl_started if max_modified is None else min(crawl_started, max_modified)
-        batcher.add([], new_ids=0, cursor_update={"sweep_mark": iso_ms(mark)})
+        batcher.add(NOTHING_NEW, cursor_update={"sweep_mark": iso_ms(mark)})
     else:
         _changes_sweep(client, source_id, archived, batcher, settings, report)
 
@@ -310,16 +312,16 @@ def _changes_sweep(
     newest_mark = mark
     for page in pages:
         report.pages += 1
-        fresh, new_ids = archived.take_unseen(page.records)
+        unseen = archived.take_unseen(page.records)
         page_newest = _newest(page.records, "lastModifiedTime")
         if page_newest and (newest_mark is None or page_newest > newest_mark):
             newest_mark = page_newest
-        batcher.add(fresh, new_ids=new_ids, cursor_update={})
+        batcher.add(unseen, cursor_update={})
         oldest = _oldest(page.records, time_field)
         if floor is not None and oldest is not None and oldest < floor:
             break
     if newest_mark is not None and newest_mark != mark:
-        batcher.add([], new_ids=0, cursor_update={"sweep_mark": iso_ms(newest_mark)})
+        batcher.add(NOTHING_NEW, cursor_update={"sweep_mark": iso_ms(newest_mark)})
 
 
 def _peek(pages: Iterable) -> Iterator:

@@ -110,7 +110,7 @@ def sync_identities(
     if report.not_found or "not_found" in cursor:
         cursor["not_found"] = sorted(known_missing | set(report.not_found))
 
-    fresh, _ = archived.take_unseen(records)
+    fresh = archived.take_unseen(records).records
     if not fresh and cursor == saved:
         return report
     normalised = normalise_identities(

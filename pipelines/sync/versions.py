@@ -13,6 +13,7 @@ from schemas.common import parse_api_time, record_sha256
 
 __all__ = [
     "ArchivedVersions",
+    "Unseen",
     "committed_tables",
     "head_seq",
     "is_older_than",
@@ -64,6 +65,15 @@ def head_seq(ledger: Ledger, table: str, stream: str) -> int:
 
 
 @dataclass
+class Unseen:
+    """What `ArchivedVersions.take_unseen` let through."""
+
+    records: list
+    digests: list[str]  # record_sha256 of each record
+    new_ids: int
+
+
+@dataclass
 class ArchivedVersions:
     """(id, record hash) pairs committed for one stream, plus quarantined record hashes.
 
@@ -92,13 +102,14 @@ class ArchivedVersions:
             merged.quarantined |= one.quarantined
         return merged
 
-    def take_unseen(self, records: list) -> tuple[list, int]:
-        """Records whose version is new, and how many of them have an id never seen before.
+    def take_unseen(self, records: list) -> Unseen:
+        """Records whose version is new (with their record_sha256), and how many of them have
+        an id never seen before.
 
-        Marks them seen, so overlapping pages within one run are written once.
+        Marks them seen, so overlapping pages within one run are written once. The digests are
+        handed on so the normaliser does not hash each record a second time.
         """
-        fresh: list = []
-        new_ids = 0
+        unseen = Unseen([], [], 0)
         for record in records:
             digest = record_sha256(record)
             record_id = record.get("id") if isinstance(record, dict) else None
@@ -106,13 +117,14 @@ class ArchivedVersions:
                 continue
             if isinstance(record_id, str) and (record_id, digest) in self.versions:
                 continue
-            fresh.append(record)
+            unseen.records.append(record)
+            unseen.digests.append(digest)
             if isinstance(record_id, str):
                 if record_id not in self.ids:
-                    new_ids += 1
+                    unseen.new_ids += 1
                     self.ids.add(record_id)
                 self.versions.add((record_id, digest))
             else:
                 # Malformed: it will be quarantined; remember it so a replay does not repeat it.
                 self.quarantined.add(digest)
-        return fresh, new_ids
+        return unseen
