@@ -14,6 +14,7 @@ versions, thread spans) that the views and `thread_transcript` use instead of pe
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import uuid
@@ -46,6 +47,14 @@ from pipelines.audit.views import (
     CONTENTS_PLAIN,
     VIEW_BODIES,
 )
+
+log = logging.getLogger(__name__)
+
+# DuckDB's budget for a build, tried in order: its aggregations over every committed row spill
+# to disk beyond it, so the run's memory does not grow with the archive (unbounded, a build over
+# 1M contents added ~400 MB to the process). One thread, because each thread needs its own
+# share of the budget; a larger budget is tried only if DuckDB cannot finish within one.
+BUILD_MEMORY_LIMITS = ("64MB", "256MB", "1GB")
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -218,36 +227,25 @@ def build_catalog(
         for entry in manifest.files:
             rows_per_table[entry.table] = rows_per_table.get(entry.table, 0) + entry.rows
 
-    temp = target.with_name(f".{target.name}.building-{uuid.uuid4().hex[:8]}")
-    try:
-        conn = duckdb.connect(
-            str(temp),
-            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-        )
+    for attempt, memory_limit in enumerate(BUILD_MEMORY_LIMITS, start=1):
+        temp = target.with_name(f".{target.name}.building-{uuid.uuid4().hex[:8]}")
         try:
-            conn.execute("SET TimeZone='UTC'")
-            # The schema check, the view binds and the build tables read the same footers.
-            conn.execute("SET parquet_metadata_cache=true")
-            if root_uri.startswith("s3://"):
-                configure_s3(conn, env)
-            uniform_tables, contents_plain = _create_views(conn, store, files, manifests)
-            conn.execute(
-                f"CREATE TABLE {CATALOG_INFO_TABLE} AS SELECT ? AS archive_uri, "
-                "?::TIMESTAMPTZ AS built_at, ? AS manifests, ? AS files_per_table_json",
-                [
-                    root_uri,
-                    datetime.now(UTC),
-                    len(manifests),
-                    json.dumps({t: len(keys) for t, keys in files.items()}, sort_keys=True),
-                ],
+            uniform_tables, contents_plain = _build_into(
+                temp, memory_limit, root_uri, store, files, manifests, env
             )
-            conn.execute("CHECKPOINT")
+            os.replace(temp, target)
+            break
+        except duckdb.OutOfMemoryException:
+            if attempt == len(BUILD_MEMORY_LIMITS):
+                raise
+            log.warning(
+                "the audit catalog build needed more than %s of memory; retrying with %s",
+                memory_limit,
+                BUILD_MEMORY_LIMITS[attempt],
+            )
         finally:
-            conn.close()
-        os.replace(temp, target)
-    finally:
-        for leftover in (temp, temp.with_name(temp.name + ".wal")):
-            leftover.unlink(missing_ok=True)
+            for leftover in (temp, temp.with_name(temp.name + ".wal")):
+                leftover.unlink(missing_ok=True)
 
     return CatalogReport(
         audit_db=str(target),
@@ -260,6 +258,46 @@ def build_catalog(
         uniform_schema_tables=uniform_tables,
         contents_plain_scan=contents_plain,
     )
+
+
+def _build_into(
+    temp: Path,
+    memory_limit: str,
+    root_uri: str,
+    store: ObjectStore,
+    files: dict[str, list[str]],
+    manifests: list[Manifest],
+    env: Mapping[str, str],
+) -> tuple[list[str], bool]:
+    """One build attempt into `temp`, with DuckDB held to `memory_limit` on one thread."""
+    conn = duckdb.connect(
+        str(temp),
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
+    try:
+        conn.execute("SET TimeZone='UTC'")
+        # The schema check, the view binds and the build tables read the same footers.
+        conn.execute("SET parquet_metadata_cache=true")
+        conn.execute(f"SET memory_limit='{memory_limit}'")
+        conn.execute("SET threads=1")
+        conn.execute("SET preserve_insertion_order=false")
+        if root_uri.startswith("s3://"):
+            configure_s3(conn, env)
+        uniform_tables, contents_plain = _create_views(conn, store, files, manifests)
+        conn.execute(
+            f"CREATE TABLE {CATALOG_INFO_TABLE} AS SELECT ? AS archive_uri, "
+            "?::TIMESTAMPTZ AS built_at, ? AS manifests, ? AS files_per_table_json",
+            [
+                root_uri,
+                datetime.now(UTC),
+                len(manifests),
+                json.dumps({t: len(keys) for t, keys in files.items()}, sort_keys=True),
+            ],
+        )
+        conn.execute("CHECKPOINT")
+    finally:
+        conn.close()
+    return uniform_tables, contents_plain
 
 
 def _create_views(
@@ -300,6 +338,8 @@ def _create_view(conn: duckdb.DuckDBPyConnection, name: str, body: str) -> None:
     """CREATE VIEW binds the query, so a committed file that is missing fails here, not later."""
     try:
         conn.execute(f"CREATE VIEW {name} AS {body}")
+    except duckdb.OutOfMemoryException:
+        raise  # not a file problem: the build retries with a larger budget
     except duckdb.Error as exc:
         raise RuntimeError(
             f"audit view {name!r} could not be created over the committed files "

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 
 from pipelines.archive.ledger import Ledger
+from pipelines.audit import catalog
 from pipelines.audit.catalog import build_catalog, duckdb_column_types
 from pipelines.audit.connection import connect
 from pipelines.audit.table_schemas import arrow_schema
@@ -183,3 +184,23 @@ def test_missing_catalog_is_a_clear_error(tmp_path):
 def test_duckdb_types_follow_arrow(tmp_path):
     types = dict(duckdb_column_types(pa.schema([("t", pa.timestamp("ms", tz="UTC"))])))
     assert types["t"] == "TIMESTAMP WITH TIME ZONE"
+
+
+def test_a_build_over_its_memory_budget_retries_with_a_larger_one(tmp_path, monkeypatch, caplog):
+    write_dataset(ArchiveBuilder(str(tmp_path / "archive")), make_dataset())
+    monkeypatch.setattr(catalog, "BUILD_MEMORY_LIMITS", ("1KB", "64MB"))
+    with caplog.at_level("WARNING", logger="pipelines.audit.catalog"):
+        report = build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", {})
+    assert "needed more than 1KB of memory; retrying with 64MB" in caplog.text
+    conn = connect(report.audit_db, {})
+    assert conn.execute("SELECT count(*) FROM contents").fetchone()[0] > 0
+    conn.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive", "audit.duckdb"]
+
+
+def test_a_build_that_cannot_fit_any_budget_fails_and_leaves_no_catalog(tmp_path, monkeypatch):
+    write_dataset(ArchiveBuilder(str(tmp_path / "archive")), make_dataset())
+    monkeypatch.setattr(catalog, "BUILD_MEMORY_LIMITS", ("1KB",))
+    with pytest.raises(duckdb.OutOfMemoryException):
+        build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive"]
