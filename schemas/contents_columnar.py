@@ -35,7 +35,7 @@ from schemas.contents import (
 
 # Records are converted in chunks: bounded temporary memory, and one record Arrow refuses
 # costs a re-try of its chunk's halves, not of the batch.
-CHUNK_RECORDS = 4096
+CHUNK_RECORDS = 1000
 
 # Exotic Python values (subclasses of str/int/dict/list such as StrEnum, datetimes,
 # dataclasses) make orjson raise here, so they take the row-by-row path that rejects them.
