@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipelines.archive.committer import BackgroundCommitter  # noqa: E402
 from pipelines.archive.ledger import Ledger  # noqa: E402
 from pipelines.archive.store import LocalStore  # noqa: E402
+from pipelines.process_memory import tune_process_memory  # noqa: E402
 from pipelines.sync.contents import ContentsSyncSettings  # noqa: E402
 from schemas.contents import ContentsBatch  # noqa: E402
 from schemas.ids import source_stream  # noqa: E402
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=ContentsSyncSettings.batch_records)
     args = parser.parse_args()
+    tune_process_memory()  # as every pipeline process does (pipelines/definitions.py)
     process = psutil.Process()
     peak_rss = process.memory_info().rss
     generate_seconds = 0.0

@@ -13,9 +13,14 @@ import dagster as dg
 from assets.checks import ARCHIVE_CHECKS
 from pipelines import settings as names
 from pipelines.jobs import ARCHIVE_ASSETS, archive_job
+from pipelines.process_memory import tune_process_memory
 from pipelines.resources import ArchiveResource, AuditResource, RingCentralResource
 from pipelines.schedules import archive_schedule
 from pipelines.sensors import source_discovery
+
+# Every process that loads this code location (code server, run worker, `rc-archive run`)
+# archives with the same allocator settings.
+tune_process_memory()
 
 
 def _env_or_default(name: str, default: str) -> str | dg.EnvVar:

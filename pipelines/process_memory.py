@@ -1,0 +1,69 @@
+"""Process-wide allocator settings for archive runs, applied once per process.
+
+Why: a run converts pages on one thread, fetches on another and writes files on several more.
+With the defaults, freed memory stayed with the process instead of going back to the system:
+glibc gives each thread its own malloc arena, and Arrow's default allocator (mimalloc) keeps
+freed pages for reuse. Measured on a 400,000-content run (benchmarks in README): peak RSS
+596 MiB with the defaults, 472 MiB with two malloc arenas and Arrow's jemalloc pool, at the
+same speed. Either setting is left alone when the operator chose it (MALLOC_ARENA_MAX,
+ARROW_DEFAULT_MEMORY_POOL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import os
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    """What `tune_process_memory` applied (for logs and tests)."""
+
+    malloc_arenas: int | None  # None: not glibc, or left to MALLOC_ARENA_MAX
+    arrow_pool: str  # the Arrow allocator in use afterwards
+
+
+_applied: MemorySettings | None = None
+
+
+def tune_process_memory() -> MemorySettings:
+    """Limit malloc arenas and use Arrow's jemalloc pool; idempotent, never raises."""
+    global _applied
+    if _applied is None:
+        _applied = MemorySettings(_limit_malloc_arenas(), _use_jemalloc())
+        log.debug("process memory settings: %s", _applied)
+    return _applied
+
+
+def _limit_malloc_arenas() -> int | None:
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return None
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        libc = ctypes.CDLL(name)
+        libc.gnu_get_libc_version  # noqa: B018 - glibc only: other C libraries have no arenas
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return None
+    return MALLOC_ARENAS if mallopt(_M_ARENA_MAX, MALLOC_ARENAS) == 1 else None
+
+
+def _use_jemalloc() -> str:
+    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+        # A pyarrow build without jemalloc keeps its default allocator.
+        with contextlib.suppress(NotImplementedError, pa.ArrowNotImplementedError):
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
+    return pa.default_memory_pool().backend_name
