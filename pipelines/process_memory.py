@@ -35,6 +35,7 @@ class MemorySettings:
 
 
 _applied: MemorySettings | None = None
+_malloc_trim = None  # glibc's malloc_trim, when tune_process_memory found glibc
 
 
 def tune_process_memory() -> MemorySettings:
@@ -52,13 +53,26 @@ def _limit_malloc_arenas() -> int | None:
     name = ctypes.util.find_library("c")
     if not name:
         return None
+    global _malloc_trim
     try:
         libc = ctypes.CDLL(name)
         libc.gnu_get_libc_version  # noqa: B018 - glibc only: other C libraries have no arenas
         mallopt = libc.mallopt
+        _malloc_trim = libc.malloc_trim
     except (OSError, AttributeError):
         return None
     return MALLOC_ARENAS if mallopt(_M_ARENA_MAX, MALLOC_ARENAS) == 1 else None
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc only; a no-op elsewhere).
+
+    Why: pages of API records are freed in another order than they were allocated, which
+    leaves free holes inside the heap that glibc only returns on request. Called after each
+    committed batch; it costs about a millisecond.
+    """
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _use_jemalloc() -> str:

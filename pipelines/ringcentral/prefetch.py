@@ -33,7 +33,7 @@ def prefetched(items: Iterator[T], *, name: str = "prefetch") -> Iterator[T]:
     def produce() -> None:
         try:
             for item in items:
-                if not _put(slots, (_ITEM, item), stop):
+                if not _put(slots, (_ITEM, item), stop) or not _taken(slots, stop):
                     return
             _put(slots, (_DONE, None), stop)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
@@ -48,6 +48,7 @@ def prefetched(items: Iterator[T], *, name: str = "prefetch") -> Iterator[T]:
     try:
         while True:
             kind, value = slots.get()
+            slots.task_done()
             if kind == _DONE:
                 return
             if kind == _ERROR:
@@ -57,6 +58,17 @@ def prefetched(items: Iterator[T], *, name: str = "prefetch") -> Iterator[T]:
     finally:
         stop.set()
         worker.join()
+
+
+def _taken(slots: queue.Queue, stop: threading.Event) -> bool:
+    """Wait until the caller has taken the item handed over: only then fetch the next one, so
+    at most two pages (the caller's and the one being fetched) are in memory, not three."""
+    while not stop.is_set():
+        with slots.all_tasks_done:
+            if not slots.unfinished_tasks:
+                return True
+            slots.all_tasks_done.wait(_POLL_SECONDS)
+    return False
 
 
 def _put(slots: queue.Queue, entry: tuple[str, object], stop: threading.Event) -> bool:

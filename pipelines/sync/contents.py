@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from pipelines.archive.committer import BackgroundCommitter
 from pipelines.archive.ledger import Ledger
+from pipelines.process_memory import release_free_memory
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
 from pipelines.ringcentral.prefetch import prefetched
@@ -148,6 +149,7 @@ class _Batcher:
         self.report.batches += 1
         self.report.files += len(manifest.files)
         self.report.bytes += sum(f.bytes for f in manifest.files)
+        release_free_memory()
 
 
 def sync_contents(

@@ -55,7 +55,7 @@ def test_prefetched_stops_its_thread_when_the_caller_stops_early():
         if item == 2:
             break
     assert not _threads("early-stop")
-    assert len(fetched) <= 5  # at most the page in hand, one queued and one being fetched
+    assert len(fetched) <= 4  # the page in hand, one fetched ahead, one being fetched
 
 
 def test_prefetched_fetches_the_next_page_while_the_caller_holds_this_one():
@@ -71,6 +71,18 @@ def test_prefetched_fetches_the_next_page_while_the_caller_holds_this_one():
     # Inline, page 1 would only be fetched when the caller asks for it.
     assert second_fetch_started.wait(timeout=10)
     assert list(items) == [1]
+
+
+def test_prefetched_holds_at_most_one_page_beyond_the_callers():
+    fetched: list[int] = []
+    items = prefetched(_pages(10, fetched=fetched))
+    assert next(items) == 0
+    time.sleep(0.3)  # ample time for an eager reader to run further ahead
+    assert fetched == [0, 1]
+    assert next(items) == 1
+    time.sleep(0.3)
+    assert fetched == [0, 1, 2]
+    assert list(items) == list(range(2, 10))
 
 
 def test_committer_runs_commits_in_submission_order():

@@ -1,0 +1,61 @@
+"""Allocator settings: applied by every process that loads the code location, unless the
+operator chose their own. Checked in fresh interpreters, because the settings are process-wide."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROBE = (
+    "import json, pipelines.definitions, pyarrow as pa; "
+    "from pipelines.process_memory import tune_process_memory as t; s = t(); "
+    "print(json.dumps({'arenas': s.malloc_arenas, 'pool': s.arrow_pool, "
+    "'in_use': pa.default_memory_pool().backend_name}))"
+)
+
+
+def _probe(**env: str) -> dict:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MALLOC_ARENA_MAX", "ARROW_DEFAULT_MEMORY_POOL")
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=REPO,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _has_jemalloc() -> bool:
+    try:
+        pa.jemalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc arenas")
+def test_loading_the_code_location_limits_arenas_and_picks_jemalloc():
+    applied = _probe()
+    assert applied["arenas"] == 2
+    assert applied["pool"] == applied["in_use"]
+    if _has_jemalloc():
+        assert applied["in_use"] == "jemalloc"
+
+
+def test_the_operators_settings_win():
+    applied = _probe(MALLOC_ARENA_MAX="4", ARROW_DEFAULT_MEMORY_POOL="system")
+    assert applied == {"arenas": None, "pool": "system", "in_use": "system"}
