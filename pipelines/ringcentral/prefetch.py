@@ -2,7 +2,7 @@
 
 Why: a contents page takes the server tens of milliseconds to produce and the archive about as
 long to convert; one after the other, each waits for the other. The socket wait releases the
-GIL, so reading one page ahead roughly halves a crawl's wall time on two cores.
+GIL, so with one page read ahead the server and the archive work at the same time.
 
 Only for reads that go to the end (the +creationTime crawl): a caller that stops early would
 leave one page fetched for nothing, which sweeps that stop at a mark must not pay for.
