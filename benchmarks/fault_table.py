@@ -34,7 +34,7 @@ def run_matrix() -> int:
 # Presentation only: temporary paths, bucket names and ports differ on every run, and an
 # operator's error line is cut to its first MAX_CELL characters.
 _VOLATILE = (
-    (re.compile(r"/tmp/pytest-of-[^/]+/pytest-\d+/(?:popen-gw\d+/)?[^/\s)]+"), "<tmp>"),
+    (re.compile(r"(?:/[^/\s()=]+)*/pytest-of-[^/]+/pytest-\d+/(?:popen-gw\d+/)?[^/\s)]+"), "<tmp>"),
     (re.compile(r"archive-[0-9a-f]{12}"), "<bucket>"),
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
 )
