@@ -561,8 +561,8 @@ class ContentsBatch:
 
         `digests`, when given, is the record_sha256 of each record, computed already by the
         caller (the version check needs it first); it saves hashing each record twice.
-        Pages are converted in chunks of CHUNK_RECORDS: the fast path has a fixed cost per
-        call that a 1000-record page would pay ~20% more often.
+        Records are converted in chunks of CHUNK_RECORDS (one full API page); shorter pages
+        are pooled until a chunk is full, so the fast path's fixed cost per call stays small.
         """
         if digests is not None and len(digests) != len(records):
             raise ValueError(f"{len(digests)} digests for {len(records)} records")

@@ -34,7 +34,8 @@ from schemas.contents import (
 )
 
 # Records are converted in chunks: bounded temporary memory, and one record Arrow refuses
-# costs a re-try of its chunk's halves, not of the batch.
+# costs a re-try of its chunk's halves, not of the batch. One API page: as fast per record as
+# 4096 in a steady-state timing, and ~70 MB less peak in a 95k-record source's crawl.
 CHUNK_RECORDS = 1000
 
 # Exotic Python values (subclasses of str/int/dict/list such as StrEnum, datetimes,
