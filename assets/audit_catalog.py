@@ -6,7 +6,6 @@ import dagster as dg
 
 from assets.agents import agents
 from assets.common import GROUP
-from pipelines.audit.catalog import build_catalog
 from pipelines.partitions import sources_partitions
 from pipelines.resources import ArchiveResource, AuditResource
 
@@ -25,6 +24,10 @@ from pipelines.resources import ArchiveResource, AuditResource
 def audit_catalog(
     context: dg.AssetExecutionContext, archive: ArchiveResource, audit: AuditResource
 ) -> dg.MaterializeResult:
+    # Imported here: DuckDB (~30 MB resident) is only needed for this last step of a run, so
+    # the crawls before it run without it.
+    from pipelines.audit.catalog import build_catalog
+
     report = build_catalog(archive.store(), audit.audit_db, dict(os.environ))
     context.log.info("audit catalog rebuilt at %s", audit.audit_db)
     return dg.MaterializeResult(

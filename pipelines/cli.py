@@ -14,8 +14,6 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-import duckdb
-
 from pipelines import settings as names
 from pipelines.ringcentral.errors import RingCentralError
 
@@ -47,13 +45,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RingCentralError as error:
         print(f"rc-archive {args.command}: {error}", file=sys.stderr)
         return 1
-    except (UsageError, ValueError, LookupError, OSError, duckdb.Error) as error:
+    except _user_errors() as error:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         print(f"rc-archive {args.command}: {first_line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors shown as one line. DuckDB's count only once a command has loaded DuckDB, which
+    `run` does only for its last step (its crawls run without DuckDB in memory)."""
+    duckdb = sys.modules.get("duckdb")
+    return (UsageError, ValueError, LookupError, OSError, *([duckdb.Error] if duckdb else []))
 
 
 def _apply_env_file(path: str | None) -> None:

@@ -59,3 +59,15 @@ def test_loading_the_code_location_limits_arenas_and_picks_jemalloc():
 def test_the_operators_settings_win():
     applied = _probe(MALLOC_ARENA_MAX="4", ARROW_DEFAULT_MEMORY_POOL="system")
     assert applied == {"arenas": None, "pool": "system", "in_use": "system"}
+
+
+def test_duckdb_is_loaded_only_by_the_steps_that_query():
+    # ~30 MB resident: a run's crawls must not carry it (it loads for the catalog step).
+    probe = (
+        "import sys, pipelines.cli, pipelines.definitions, pipelines.runner; "
+        "print('duckdb' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
