@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -35,7 +36,6 @@ class MemorySettings:
 
 
 _applied: MemorySettings | None = None
-_malloc_trim = None  # glibc's malloc_trim, when tune_process_memory found glibc
 
 
 def tune_process_memory() -> MemorySettings:
@@ -47,21 +47,25 @@ def tune_process_memory() -> MemorySettings:
     return _applied
 
 
-def _limit_malloc_arenas() -> int | None:
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return None
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (the only one with malloc arenas and malloc_trim)."""
     name = ctypes.util.find_library("c")
     if not name:
         return None
-    global _malloc_trim
     try:
         libc = ctypes.CDLL(name)
-        libc.gnu_get_libc_version  # noqa: B018 - glibc only: other C libraries have no arenas
-        mallopt = libc.mallopt
-        _malloc_trim = libc.malloc_trim
+        libc.gnu_get_libc_version  # noqa: B018 - raises AttributeError on other C libraries
     except (OSError, AttributeError):
         return None
-    return MALLOC_ARENAS if mallopt(_M_ARENA_MAX, MALLOC_ARENAS) == 1 else None
+    return libc
+
+
+def _limit_malloc_arenas() -> int | None:
+    libc = _glibc()
+    if libc is None or "MALLOC_ARENA_MAX" in os.environ:
+        return None
+    return MALLOC_ARENAS if libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS) == 1 else None
 
 
 def release_free_memory() -> None:
@@ -71,8 +75,9 @@ def release_free_memory() -> None:
     leaves free holes inside the heap that glibc only returns on request. Called after each
     committed batch; it costs about a millisecond.
     """
-    if _malloc_trim is not None:
-        _malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def _use_jemalloc() -> str:

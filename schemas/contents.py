@@ -15,6 +15,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import ModuleType
 from typing import Any
 
 import orjson
@@ -518,10 +519,11 @@ def _normalise(
 _UNSTAMPED = {"archived_at": 0, "run_id": "", "batch_id": ""}
 
 
-def _chunk_records() -> int:
+def _columnar() -> ModuleType:
+    """The fast path's module, imported late: it reads this module's schema and vocabularies."""
     from schemas import contents_columnar
 
-    return contents_columnar.CHUNK_RECORDS
+    return contents_columnar
 
 
 class ContentsBatch:
@@ -569,13 +571,11 @@ class ContentsBatch:
         self._buffer.extend(records)
         self._digests.extend(digests if digests is not None else [None] * len(records))
         self.records += len(records)
-        if len(self._buffer) >= _chunk_records():
+        if len(self._buffer) >= _columnar().CHUNK_RECORDS:
             self._convert()
 
     def _convert(self) -> None:
-        # Imported here: the fast path reads this module's schema and vocabularies.
-        from schemas import contents_columnar
-
+        contents_columnar = _columnar()
         records, self._buffer = self._buffer, []
         digests, self._digests = self._digests, []
         tail = list(_UNSTAMPED.values())

@@ -28,12 +28,13 @@ def prefetched(items: Iterator[T], *, name: str = "prefetch") -> Iterator[T]:
     (break, error, close), the background thread stops after its current fetch.
     """
     slots: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
+    taken = threading.Semaphore(0)  # released by the caller for each item it takes
     stop = threading.Event()
 
     def produce() -> None:
         try:
             for item in items:
-                if not _put(slots, (_ITEM, item), stop) or not _taken(slots, stop):
+                if not _put(slots, (_ITEM, item), stop) or not _taken(taken, stop):
                     return
             _put(slots, (_DONE, None), stop)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
@@ -48,7 +49,7 @@ def prefetched(items: Iterator[T], *, name: str = "prefetch") -> Iterator[T]:
     try:
         while True:
             kind, value = slots.get()
-            slots.task_done()
+            taken.release()
             if kind == _DONE:
                 return
             if kind == _ERROR:
@@ -60,14 +61,12 @@ def prefetched(items: Iterator[T], *, name: str = "prefetch") -> Iterator[T]:
         worker.join()
 
 
-def _taken(slots: queue.Queue, stop: threading.Event) -> bool:
+def _taken(taken: threading.Semaphore, stop: threading.Event) -> bool:
     """Wait until the caller has taken the item handed over: only then fetch the next one, so
     at most two pages (the caller's and the one being fetched) are in memory, not three."""
     while not stop.is_set():
-        with slots.all_tasks_done:
-            if not slots.unfinished_tasks:
-                return True
-            slots.all_tasks_done.wait(_POLL_SECONDS)
+        if taken.acquire(timeout=_POLL_SECONDS):
+            return True
     return False
 
 
