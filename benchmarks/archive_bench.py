@@ -29,7 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipelines.archive.committer import BackgroundCommitter  # noqa: E402
 from pipelines.archive.ledger import Ledger  # noqa: E402
 from pipelines.archive.store import LocalStore  # noqa: E402
-from pipelines.process_memory import tune_process_memory  # noqa: E402
+from pipelines.process_memory import (  # noqa: E402
+    tune_garbage_collection,
+    tune_process_memory,
+)
 from pipelines.sync.contents import ContentsSyncSettings  # noqa: E402
 from schemas.contents import ContentsBatch  # noqa: E402
 from schemas.ids import source_stream  # noqa: E402
@@ -113,7 +116,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=ContentsSyncSettings.batch_records)
     args = parser.parse_args()
-    tune_process_memory()  # as every pipeline process does (pipelines/definitions.py)
+    # As every pipeline process does (pipelines/definitions.py).
+    tune_process_memory()
+    tune_garbage_collection()
     process = psutil.Process()
     peak_rss = process.memory_info().rss
     generate_seconds = 0.0

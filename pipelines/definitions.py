@@ -13,7 +13,7 @@ import dagster as dg
 from assets.checks import ARCHIVE_CHECKS
 from pipelines import settings as names
 from pipelines.jobs import ARCHIVE_ASSETS, archive_job
-from pipelines.process_memory import tune_process_memory
+from pipelines.process_memory import tune_garbage_collection, tune_process_memory
 from pipelines.resources import ArchiveResource, AuditResource, RingCentralResource
 from pipelines.schedules import archive_schedule
 from pipelines.sensors import source_discovery
@@ -57,3 +57,6 @@ defs = dg.Definitions(
     sensors=[source_discovery],
     resources=build_resources(),
 )
+
+# Loaded: what exists now lives as long as the process (see tune_garbage_collection).
+tune_garbage_collection()

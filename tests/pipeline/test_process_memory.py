@@ -12,6 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from pipelines.process_memory import GC_YOUNG_THRESHOLD
+
 REPO = Path(__file__).resolve().parents[2]
 PROBE = (
     "import json, pipelines.definitions, pyarrow as pa; "
@@ -59,6 +61,20 @@ def test_loading_the_code_location_limits_arenas_and_picks_jemalloc():
 def test_the_operators_settings_win():
     applied = _probe(MALLOC_ARENA_MAX="4", ARROW_DEFAULT_MEMORY_POOL="system")
     assert applied == {"arenas": None, "pool": "system", "in_use": "system"}
+
+
+def test_loading_the_code_location_freezes_it_and_collects_less_often():
+    probe = (
+        "import gc, json, pipelines.definitions; "
+        "print(json.dumps({'young': gc.get_threshold()[0], 'frozen': gc.get_freeze_count()}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    state = json.loads(result.stdout.strip().splitlines()[-1])
+    assert state["young"] == GC_YOUNG_THRESHOLD
+    # Dagster, pandas and the assets: far more objects than a bare interpreter holds.
+    assert state["frozen"] > 100_000
 
 
 def test_duckdb_is_loaded_only_by_the_steps_that_query():
