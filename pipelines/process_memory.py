@@ -25,9 +25,8 @@ import pyarrow as pa
 log = logging.getLogger(__name__)
 
 MALLOC_ARENAS = 2
-_M_ARENA_MAX = -8
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 GC_YOUNG_THRESHOLD = 20_000  # container allocations between young collections (default 700)
-_GC_TEST_DISABLE = os.environ.get("MALLOC_XGC") == "0"  # glibc's mallopt parameter number (malloc.h)
 
 
 @dataclass(frozen=True)
