@@ -89,7 +89,7 @@ def sync_agents(
     # Agents are shared by every source: one already archived by another source's run is
     # known here too, so ten sources do not fetch the same extension ten times.
     archived = ArchivedVersions.load_all_streams(ledger, TABLE)
-    to_fetch = sorted(referenced if stale else referenced - archived.ids)
+    to_fetch = sorted(referenced if stale else archived.unknown_ids(referenced))
     if not to_fetch:
         if cursor != saved:
             ledger.commit_batch(TABLE, stream, {}, cursor=cursor, run_id=run_id)
@@ -109,13 +109,8 @@ def sync_agents(
     )
     if stale:
         cursor["last_refresh"] = iso_ms(now)
-    keys = zip(
-        normalised.table.column("extension_id").to_pylist(),
-        normalised.table.column("record_sha256").to_pylist(),
-        strict=True,
-    )
-    changed = [version not in archived.versions for version in keys]
-    new_rows = normalised.table.filter(pa.array(changed, pa.bool_()))
+    archived_rows = archived.has_versions(normalised.table.column("record_sha256").to_pylist())
+    new_rows = normalised.table.filter(pc.invert(pa.array(archived_rows, pa.bool_())))
     manifest = ledger.commit_batch(
         TABLE,
         stream,

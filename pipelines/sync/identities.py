@@ -85,19 +85,19 @@ def sync_identities(
     # Ids the API answered 404 for are remembered, so a deleted identity costs one request a
     # refresh period, not one every run.
     known_missing = set(cursor.get("not_found", []))
-    unknown = sorted(referenced - archived.ids - known_missing)
+    unknown = sorted(archived.unknown_ids(referenced) - known_missing)
     report.referenced, report.unknown_before = len(referenced), len(unknown)
 
     stale = is_older_than(cursor.get("last_bulk_refresh"), settings.refresh_age)
     records: list[dict] = []
-    if len(unknown) > settings.bulk_threshold or (stale and (referenced or archived.ids)):
+    if len(unknown) > settings.bulk_threshold or (stale and (referenced or len(archived.ids))):
         report.mode = "bulk"
         for page in client.iter_identity_pages(source_id=source_id, per_page=settings.per_page):
             records.extend(page.records)
         cursor["last_bulk_refresh"] = datetime.now(UTC).isoformat(timespec="seconds")
         listed = {r.get("id") for r in records if isinstance(r, dict)}
         known_missing = set()
-        missing = [i for i in sorted(referenced - archived.ids) if i not in listed]
+        missing = [i for i in sorted(archived.unknown_ids(referenced)) if i not in listed]
     else:
         missing = unknown
         report.mode = "by_id" if unknown else "none"

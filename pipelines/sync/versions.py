@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
 from pipelines.archive.ledger import Ledger
+from pipelines.archive.parquet import ID_COLUMNS
+from pipelines.sync.key_set import KeySet, key_of
 from schemas.common import parse_api_time, record_sha256
 
 __all__ = [
@@ -73,23 +75,37 @@ class Unseen:
     new_ids: int
 
 
-@dataclass
+# Key widths of the version check (pipelines.sync.key_set): a SHA-256 in hex, and an id
+# (RingCentral ids are 24 hex characters, extension ids shorter; a longer id still works).
+DIGEST_WIDTH = 64
+ID_WIDTH = 32
+
+
 class ArchivedVersions:
-    """(id, record hash) pairs committed for one stream, plus quarantined record hashes.
+    """The versions committed for one stream (by record hash), their ids, and the hashes of
+    quarantined records.
 
     Loaded from the committed files (two columns only), so it is exactly what the ledger
-    committed: a crashed, uncommitted batch is not in it and gets written again.
+    committed: a crashed, uncommitted batch is not in it and gets written again. A version is
+    keyed by its record_sha256 alone: the hash covers the whole record, id included, so one
+    hash is one version of one id. Held compactly (~100 bytes a version, see key_set), so a
+    channel with a million versions costs ~100 MB, not ~250 MB.
     """
 
-    versions: set[tuple[str, str]] = field(default_factory=set)
-    ids: set[str] = field(default_factory=set)
-    quarantined: set[str] = field(default_factory=set)
+    def __init__(self) -> None:
+        self.digests = KeySet(DIGEST_WIDTH)
+        self.ids = KeySet(ID_WIDTH)
+        self.quarantined: set[str] = set()
 
     @classmethod
     def load(cls, ledger: Ledger, table: str, stream: str) -> ArchivedVersions:
-        versions = set(ledger.archived_versions(table, stream))
-        quarantined = set(ledger.quarantined_hashes(table, stream))
-        return cls(versions=versions, ids={v[0] for v in versions}, quarantined=quarantined)
+        archived = cls()
+        id_column = ID_COLUMNS[table]
+        for part in committed_tables(ledger, table, stream, [id_column, "record_sha256"]):
+            archived.ids.extend_arrow(part.column(id_column))
+            archived.digests.extend_arrow(part.column("record_sha256"))
+        archived.quarantined = ledger.quarantined_hashes(table, stream)
+        return archived
 
     @classmethod
     def load_all_streams(cls, ledger: Ledger, table: str) -> ArchivedVersions:
@@ -97,34 +113,60 @@ class ArchivedVersions:
         merged = cls()
         for stream in ledger.streams(table):
             one = cls.load(ledger, table, stream)
-            merged.versions |= one.versions
-            merged.ids |= one.ids
+            merged.digests.update(one.digests)
+            merged.ids.update(one.ids)
             merged.quarantined |= one.quarantined
         return merged
+
+    def has_versions(self, digests: list[str]) -> list[bool]:
+        """For each record_sha256, whether that version is committed (or taken this run)."""
+        return self.digests.contains([key_of(d) for d in digests])
+
+    def unknown_ids(self, ids: Iterable[str]) -> set[str]:
+        """The ids no committed (or taken) version carries."""
+        wanted = sorted(set(ids))
+        return {
+            i
+            for i, known in zip(wanted, self.ids.contains([key_of(i) for i in wanted]), strict=True)
+            if not known
+        }
 
     def take_unseen(self, records: list) -> Unseen:
         """Records whose version is new (with their record_sha256), and how many of them have
         an id never seen before.
 
         Marks them seen, so overlapping pages within one run are written once. The digests are
-        handed on so the normaliser does not hash each record a second time.
+        handed on so the normaliser does not hash each record a second time. The archive is
+        looked up once for the whole page; `taken` catches a version repeated within it.
         """
         unseen = Unseen([], [], 0)
-        for record in records:
-            digest = record_sha256(record)
-            record_id = record.get("id") if isinstance(record, dict) else None
+        digests = [record_sha256(record) for record in records]
+        record_ids = [record.get("id") if isinstance(record, dict) else None for record in records]
+        archived = self.has_versions(digests)
+        known_ids = self.ids.contains(
+            [key_of(i) if isinstance(i, str) else b"" for i in record_ids]
+        )
+        taken: set[str] = set()
+        new_ids: set[str] = set()
+        for record, digest, record_id, is_archived, id_known in zip(
+            records, digests, record_ids, archived, known_ids, strict=True
+        ):
             if digest in self.quarantined:
                 continue
-            if isinstance(record_id, str) and (record_id, digest) in self.versions:
-                continue
-            unseen.records.append(record)
-            unseen.digests.append(digest)
             if isinstance(record_id, str):
-                if record_id not in self.ids:
-                    unseen.new_ids += 1
-                    self.ids.add(record_id)
-                self.versions.add((record_id, digest))
+                if is_archived or digest in taken:
+                    continue
+                taken.add(digest)
+                if not id_known:
+                    new_ids.add(record_id)
             else:
                 # Malformed: it will be quarantined; remember it so a replay does not repeat it.
                 self.quarantined.add(digest)
+            unseen.records.append(record)
+            unseen.digests.append(digest)
+        for digest in taken:
+            self.digests.add(key_of(digest))
+        for record_id in new_ids:
+            self.ids.add(key_of(record_id))
+        unseen.new_ids = len(new_ids)
         return unseen

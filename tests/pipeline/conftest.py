@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
 from pipelines.ringcentral import ClientSettings, RingCentralClient
-from pipelines.sync.versions import ArchivedVersions
 from schemas.ids import source_stream
 
 
@@ -20,5 +21,17 @@ def client_for(sandbox) -> RingCentralClient:
     return RingCentralClient(ClientSettings.from_env(sandbox.env))
 
 
-def archived(ledger: Ledger, source_id: str) -> ArchivedVersions:
-    return ArchivedVersions.load(ledger, "contents", source_stream(source_id))
+@dataclass
+class Archived:
+    """What the ledger committed for a stream, read row by row (independent of the compact
+    index the sync itself uses)."""
+
+    versions: set[tuple[str, str]]
+
+    @property
+    def ids(self) -> set[str]:
+        return {record_id for record_id, _ in self.versions}
+
+
+def archived(ledger: Ledger, source_id: str, table: str = "contents") -> Archived:
+    return Archived(ledger.archived_versions(table, source_stream(source_id)))

@@ -11,8 +11,7 @@ import pytest
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
 from pipelines.runner import run_sources
-from pipelines.sync.versions import ArchivedVersions
-from schemas.ids import source_stream
+from tests.pipeline.conftest import archived
 
 CONTENTS_PATH = "/cx/social-messaging/v1/contents"
 
@@ -39,7 +38,7 @@ def test_run_archives_every_source_and_all_checks_pass(pipeline_env):
             "contents_reconciled": True,
             "ledger_intact": True,
         }
-        ids = ArchivedVersions.load(ledger, "contents", source_stream(summary.source_id)).ids
+        ids = archived(ledger, summary.source_id).ids
         assert ids == sb.world.content_ids(summary.source_id)
         assert summary.metadata["contents"]["new_records"] == len(ids)
         assert summary.metadata["identities"]["new_versions"] > 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pipelines.sync.agents import referenced_extension_ids, sync_agents
 from pipelines.sync.contents import sync_contents
 from pipelines.sync.identities import referenced_identity_ids, sync_identities
-from pipelines.sync.versions import ArchivedVersions, committed_tables
+from pipelines.sync.versions import committed_tables
 from schemas.ids import source_stream
-from tests.pipeline.conftest import client_for
+from tests.pipeline.conftest import archived, client_for
 
 IDENTITIES_PATH = "/cx/social-messaging/v1/identities"
 EXTENSION_PATH = "/restapi/v1.0/account/~/extension"
@@ -23,7 +23,7 @@ def test_every_referenced_identity_and_agent_is_resolved_once(sandbox_factory, l
         agents = sync_agents(client, ledger, source_id, run_id="run-1")
 
     referenced = referenced_identity_ids(ledger, source_id)
-    archived_ids = ArchivedVersions.load(ledger, "identities", stream).ids
+    archived_ids = archived(ledger, source_id, "identities").ids
     assert identities.mode == "bulk"
     assert referenced and referenced - set(identities.not_found) <= archived_ids
 
