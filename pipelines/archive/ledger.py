@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -244,6 +245,9 @@ class Ledger:
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
         self._cache: dict[str, Manifest] = {}
+        # (table, stream) -> (quarantined hashes, keys of the manifests they were read from)
+        self._quarantined: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+        self._quarantined_lock = threading.Lock()  # the committer thread reads it too
 
     # -- reading ---------------------------------------------------------------------------
     def manifest_keys(self, table: str, stream: str) -> list[str]:
@@ -331,14 +335,25 @@ class Ledger:
         return versions
 
     def quarantined_hashes(self, table: str, stream: str) -> set[str]:
-        """record_sha256 of records quarantined in this ledger's stream."""
-        hashes: set[str] = set()
-        for manifest in self.manifests(table, stream):
-            for entry in manifest.files:
-                if entry.table == "quarantine":
-                    part = parquet_to_table(self.store.get(entry.key), ["record_sha256"])
-                    hashes.update(part.column("record_sha256").to_pylist())
-        return hashes
+        """record_sha256 of records quarantined in this ledger's stream (a new set each call).
+
+        Why incremental: a source whose API keeps sending a malformed record commits
+        quarantine rows with every batch, and each such commit checks them against all
+        earlier ones; re-reading every quarantine file each time grew with the square of the
+        number of batches. Manifests are immutable, so only those committed since the
+        previous call are read.
+        """
+        with self._quarantined_lock:
+            hashes, read = self._quarantined.setdefault((table, stream), (set(), set()))
+            for manifest in self.manifests(table, stream):
+                if manifest.key in read:
+                    continue
+                for entry in manifest.files:
+                    if entry.table == "quarantine":
+                        part = parquet_to_table(self.store.get(entry.key), ["record_sha256"])
+                        hashes.update(part.column("record_sha256").to_pylist())
+                read.add(manifest.key)
+            return set(hashes)
 
     # -- writing ---------------------------------------------------------------------------
     def begin_batch(self, table: str, stream: str, run_id: str) -> BatchWriter:

@@ -110,6 +110,37 @@ def test_concurrent_writer_loses_cleanly(tmp_path):
     assert verify(LocalStore(tmp_path)).ok
 
 
+class _CountingStore(LocalStore):
+    """The real local store, counting the quarantine files it is asked for (instrumentation,
+    not a double: every read still goes to disk)."""
+
+    quarantine_reads = 0
+
+    def get(self, key: str) -> bytes:
+        if key.startswith("quarantine/"):
+            self.quarantine_reads += 1
+        return super().get(key)
+
+
+def test_quarantined_hashes_read_each_quarantine_file_once(tmp_path):
+    store = _CountingStore(str(tmp_path / "archive"))
+    ledger = Ledger(store)
+    records = make_records(6)
+    for index in range(4):  # every batch brings one more malformed record
+        _commit(ledger, [records[index], {"id": f"bad-{index}", "creationTime": None}])
+        assert len(ledger.quarantined_hashes("contents", STREAM)) == index + 1
+    assert store.quarantine_reads == 4
+    # A second ledger over the same store (the next run) reads them again, once.
+    fresh = Ledger(store)
+    assert fresh.quarantined_hashes("contents", STREAM) == ledger.quarantined_hashes(
+        "contents", STREAM
+    )
+    assert store.quarantine_reads == 8
+    # Callers may change what they get back; the ledger's own set stays as committed.
+    fresh.quarantined_hashes("contents", STREAM).add("x")
+    assert "x" not in fresh.quarantined_hashes("contents", STREAM)
+
+
 @pytest.fixture
 def archive(tmp_path):
     store = LocalStore(tmp_path)
