@@ -55,6 +55,15 @@ def quarantine_key(stream: str, batch_id: str) -> str:
     return f"quarantine/{validate_stream(stream)}/{batch_id}.parquet"
 
 
+def stream_data_prefixes(stream: str) -> list[str]:
+    """Prefixes of the data files only this stream writes (agents files are shared)."""
+    prefixes = [f"quarantine/{validate_stream(stream)}/"]
+    source_id = source_id_of_stream(stream)
+    if source_id is not None:
+        prefixes += [f"contents/source_id={source_id}/", f"identities/source_id={source_id}/"]
+    return prefixes
+
+
 def _source(stream: str) -> str:
     source_id = source_id_of_stream(stream)
     if source_id is None:

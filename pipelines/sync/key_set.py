@@ -12,7 +12,7 @@ padding) stays in the Python set instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -70,10 +70,10 @@ class KeySet:
             found = [hit or key in loose for hit, key in zip(found, keys, strict=True)]
         return found
 
-    def add(self, key: bytes) -> None:
-        """Add one key (callers check `contains` for the page first)."""
+    def add(self, keys: Iterable[bytes]) -> None:
+        """Add a page of keys (callers check `contains` for the page first)."""
         self._settle()
-        self._loose.add(key)
+        self._loose.update(keys)
         if len(self._loose) >= FOLD_EVERY:
             self._fold()
 

@@ -164,9 +164,7 @@ class ArchivedVersions:
                 self.quarantined.add(digest)
             unseen.records.append(record)
             unseen.digests.append(digest)
-        for digest in taken:
-            self.digests.add(key_of(digest))
-        for record_id in new_ids:
-            self.ids.add(key_of(record_id))
+        self.digests.add(map(key_of, taken))
+        self.ids.add(map(key_of, new_ids))
         unseen.new_ids = len(new_ids)
         return unseen

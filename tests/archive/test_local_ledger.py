@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,11 @@ import pytest
 from pipelines.archive.ledger import ConcurrentCommitError, Ledger
 from pipelines.archive.store import LocalStore, ObjectExistsError
 from pipelines.archive.verify import verify
-from tests.archive.conftest import STREAM, make_records, normalised_batch
+from schemas.agents import normalise_extensions
+from schemas.contents import normalise_contents
+from tests.archive.conftest import SOURCE_ID, STREAM, make_records, normalised_batch
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def _commit(ledger, records, high_water="2024-02-21T00:00:00.000Z"):
@@ -207,3 +212,60 @@ def test_verify_manifest_not_json(archive):
     Path(_writable(store, first.key)).write_bytes(b"{not json")
     report = verify(store)
     assert _only(report, "manifest_invalid") == [first.key]
+
+
+OTHER_SOURCE = "65c3fdd9527bf900079cefcc"
+OTHER_STREAM = f"source_id={OTHER_SOURCE}"
+
+
+def _two_sources(tmp_path):
+    """Two sources' contents, and an agents batch committed by the first one's ledger."""
+    store = LocalStore(tmp_path)
+    ledger = Ledger(store)
+    _commit(ledger, make_records(10) + [{"id": "bad", "creationTime": None}])
+    other = [dict(r, sourceId=OTHER_SOURCE) for r in make_records(10, start=100)]
+    batch = normalise_contents(
+        other, source_id=OTHER_SOURCE, run_id="run-1", batch_id="", archived_at=datetime.now(UTC)
+    )
+    ledger.commit_batch(
+        "contents", OTHER_STREAM, {"contents": batch.table}, cursor={}, run_id="run-1"
+    )
+    agents = normalise_extensions(
+        [{"id": 63317565004, "name": "Agent"}], run_id="run-1", batch_id="", archived_at=NOW
+    )
+    agents_manifest = ledger.commit_batch(
+        "agents", STREAM, {"agents": agents.table}, cursor={}, run_id="run-1"
+    )
+    assert verify(store).ok
+    assert verify(store, stream=STREAM).ok and verify(store, stream=OTHER_STREAM).ok
+    return store, ledger, agents_manifest
+
+
+def _tamper(store: LocalStore, key: str) -> None:
+    with open(_writable(store, key), "ab") as f:
+        f.write(b"x")
+
+
+def test_verify_of_one_source_sees_its_own_files_only(tmp_path):
+    store, ledger, _ = _two_sources(tmp_path)
+    other_file = ledger.committed_files("contents", OTHER_STREAM)[0].key
+    _tamper(store, other_file)
+    assert verify(store, stream=STREAM).ok
+    assert [f.key for f in verify(store, stream=OTHER_STREAM).findings] == [other_file]
+    assert [f.key for f in verify(store).findings] == [other_file]
+
+
+def test_verify_of_one_source_finds_an_extra_file_in_its_own_prefix(tmp_path):
+    store, _, _ = _two_sources(tmp_path)
+    extra = f"contents/source_id={SOURCE_ID}/creation_date=2024-02-20/smuggled.parquet"
+    store.put(extra, b"not parquet", content_type="application/octet-stream")
+    assert _only(verify(store, stream=STREAM), "extra") == [extra]
+    assert verify(store, stream=OTHER_STREAM).ok
+
+
+def test_verify_of_one_source_checks_the_shared_agents_files_it_committed(tmp_path):
+    store, _, agents_manifest = _two_sources(tmp_path)
+    agents_file = agents_manifest.files[0].key
+    _tamper(store, agents_file)
+    assert _only(verify(store, stream=STREAM), "changed") == [agents_file]
+    assert verify(store, stream=OTHER_STREAM).ok
