@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# Keys added since the last fold; folding costs a sort of the whole array, so not too often.
+# Keys added since the last fold; folding copies the whole array, so not too often.
 FOLD_EVERY = 50_000
 
 
@@ -36,6 +36,8 @@ class KeySet:
         values = pc.drop_null(column)
         if len(values) == 0:
             return
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            values = values.cast(pa.string())  # e.g. dictionary-encoded
         fits = pc.and_(
             pc.less_equal(pc.binary_length(values), self.width),
             pc.invert(pc.match_substring(values, "\x00")),

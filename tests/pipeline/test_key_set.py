@@ -47,6 +47,23 @@ def test_folding_into_the_array_keeps_every_key(monkeypatch):
 
 
 @pytest.mark.parametrize(
+    "column",
+    [
+        lambda values: pa.array(["pad", *values, "pad"]).slice(1, len(values)),  # an offset
+        lambda values: pa.array(values, pa.large_string()),
+        lambda values: pa.array(values).dictionary_encode(),
+        lambda values: pa.chunked_array([pa.array(values[:2]), pa.array(values[2:])]),
+    ],
+)
+def test_every_string_column_form_loads_the_same_keys(column):
+    values = [_digest(i) for i in range(5)]
+    keys = KeySet(64)
+    keys.extend_arrow(column(values))
+    assert len(keys) == 5
+    assert keys.contains([key_of(v) for v in values] + [key_of("pad")]) == [True] * 5 + [False]
+
+
+@pytest.mark.parametrize(
     "odd",
     [
         "x" * 33,  # longer than the width
