@@ -7,6 +7,7 @@ import dagster as dg
 from assets.agents import agents
 from assets.common import GROUP
 from pipelines.partitions import sources_partitions
+from pipelines.process_memory import release_garbage
 from pipelines.resources import ArchiveResource, AuditResource
 
 
@@ -28,6 +29,7 @@ def audit_catalog(
     # the crawls before it run without it.
     from pipelines.audit.catalog import build_catalog
 
+    release_garbage()  # what the run's earlier steps left, before DuckDB takes its budget
     report = build_catalog(archive.store(), audit.audit_db, dict(os.environ))
     context.log.info("audit catalog rebuilt at %s", audit.audit_db)
     return dg.MaterializeResult(

@@ -99,6 +99,18 @@ def tune_garbage_collection() -> None:
     gc.freeze()
 
 
+def release_garbage() -> None:
+    """Collect cyclic garbage now, then hand the heap's free pages back.
+
+    Why: with collections rare (tune_garbage_collection), what a Dagster run leaves in
+    reference cycles (events, frames, exceptions) waits for the next full collection, and a
+    1M-content run carried it from source to source (per-source peaks 422-472 MiB). Called
+    between sources and before the catalog build, the peaks were 415-436 MiB.
+    """
+    gc.collect()
+    release_free_memory()
+
+
 def _use_jemalloc() -> str:
     if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
         # A pyarrow build without jemalloc keeps its default allocator.

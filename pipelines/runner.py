@@ -18,6 +18,7 @@ from assets.common import FULL_REFRESH_TAG
 from pipelines.definitions import build_resources
 from pipelines.jobs import ARCHIVE_ASSETS, SOURCE_TAG
 from pipelines.partitions import sources_partitions, valid_source_keys
+from pipelines.process_memory import release_garbage
 
 
 @dataclass
@@ -83,6 +84,8 @@ def run_sources(
         )
         summary = _summarise(key, result)
         summaries.append(summary)
+        del result
+        release_garbage()  # this source's leftovers, before the next source's run
         if on_progress:
             new = summary.metadata.get("contents", {}).get("new_records", 0)
             state = "ok" if summary.success else f"FAILED: {summary.error}"

@@ -3,16 +3,18 @@ operator chose their own. Checked in fresh interpreters, because the settings ar
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from pipelines.process_memory import GC_YOUNG_THRESHOLD
+from pipelines.process_memory import GC_YOUNG_THRESHOLD, release_garbage
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE = (
@@ -87,3 +89,22 @@ def test_duckdb_is_loaded_only_by_the_steps_that_query():
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_release_garbage_frees_reference_cycles_at_once():
+    class Node:
+        pass
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # as if the next automatic collection were far away
+    try:
+        node = Node()
+        node.self = node
+        alive = weakref.ref(node)
+        del node
+        assert alive() is not None  # a cycle: reference counting alone cannot free it
+        release_garbage()
+        assert alive() is None
+    finally:
+        if was_enabled:
+            gc.enable()
