@@ -147,6 +147,11 @@ class Normalised:
     quarantine: pa.Table
 
 
+def concat_or_empty(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    """The tables one after the other; an empty table of `schema` when there are none."""
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
 def with_constants(table: pa.Table, values: dict[str, Any]) -> pa.Table:
     """`table` with each named column set to one value on every row.
 

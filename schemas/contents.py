@@ -31,6 +31,7 @@ from schemas.common import (
     TIMESTAMP_TYPE,
     Normalised,
     RecordRejected,
+    concat_or_empty,
     datetime_to_ms,
     parse_timestamp_ms,
     raw_and_digest,
@@ -614,7 +615,7 @@ class ContentsBatch:
             self._convert()
         tables, quarantine = self._tables, self._quarantine
         self._tables, self._quarantine, self.records = [], self._new_quarantine(), 0
-        table = pa.concat_tables(tables) if tables else ARROW_SCHEMA.empty_table()
+        table = concat_or_empty(tables, ARROW_SCHEMA)
         failures = failing_rows(ContentsModel, ARROW_SCHEMA, table, CHECKED_COLUMNS)
         if failures:
             raw = table.column("raw_json")

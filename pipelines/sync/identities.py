@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.archive.ledger import Ledger
@@ -25,7 +24,7 @@ from pipelines.sync.versions import (
     is_older_than,
     saved_cursor,
 )
-from schemas.common import Normalised
+from schemas.common import Normalised, concat_or_empty
 from schemas.identities import ARROW_SCHEMA as IDENTITIES_SCHEMA
 from schemas.identities import normalise_identities
 from schemas.ids import source_stream
@@ -89,7 +88,8 @@ def sync_identities(
     # Ids the API answered 404 for are remembered, so a deleted identity costs one request a
     # refresh period, not one every run.
     known_missing = set(cursor.get("not_found", []))
-    unknown = sorted(archived.unknown_ids(referenced) - known_missing)
+    unknown_before = archived.unknown_ids(referenced)
+    unknown = sorted(unknown_before - known_missing)
     report.referenced, report.unknown_before = len(referenced), len(unknown)
 
     stale = is_older_than(cursor.get("last_bulk_refresh"), settings.refresh_age)
@@ -115,7 +115,7 @@ def sync_identities(
             take(page.records)
         cursor["last_bulk_refresh"] = datetime.now(UTC).isoformat(timespec="seconds")
         known_missing = set()
-        missing = [i for i in sorted(archived.unknown_ids(referenced)) if i not in listed]
+        missing = [i for i in sorted(unknown_before) if i not in listed]
     else:
         missing = unknown
         report.mode = "by_id" if unknown else "none"
@@ -133,8 +133,8 @@ def sync_identities(
     if not parts and cursor == saved:
         return report
     normalised = Normalised(
-        table=_concat([part.table for part in parts], IDENTITIES_SCHEMA),
-        quarantine=_concat([part.quarantine for part in parts], QUARANTINE_SCHEMA),
+        table=concat_or_empty([part.table for part in parts], IDENTITIES_SCHEMA),
+        quarantine=concat_or_empty([part.quarantine for part in parts], QUARANTINE_SCHEMA),
     )
     manifest = ledger.commit_batch(
         TABLE,
@@ -149,7 +149,3 @@ def sync_identities(
     if report.not_found:
         log.info("source %s: %d identities not found", source_id, len(report.not_found))
     return report
-
-
-def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
-    return pa.concat_tables(tables) if tables else schema.empty_table()

@@ -25,14 +25,16 @@ PROBE = (
 )
 
 
-def _probe(**env: str) -> dict:
+def _run_fresh(code: str, **env: str) -> str:
+    """The last line `code` prints in a fresh interpreter, without the operator's settings
+    unless given in `env`."""
     clean = {
         k: v
         for k, v in os.environ.items()
         if k not in ("MALLOC_ARENA_MAX", "ARROW_DEFAULT_MEMORY_POOL")
     }
     result = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", code],
         cwd=REPO,
         env={**clean, **env},
         capture_output=True,
@@ -40,7 +42,11 @@ def _probe(**env: str) -> dict:
         timeout=120,
         check=True,
     )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return result.stdout.strip().splitlines()[-1]
+
+
+def _probe(**env: str) -> dict:
+    return json.loads(_run_fresh(PROBE, **env))
 
 
 def _has_jemalloc() -> bool:
@@ -70,10 +76,7 @@ def test_loading_the_code_location_freezes_it_and_collects_less_often():
         "import gc, json, pipelines.definitions; "
         "print(json.dumps({'young': gc.get_threshold()[0], 'frozen': gc.get_freeze_count()}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
-    )
-    state = json.loads(result.stdout.strip().splitlines()[-1])
+    state = json.loads(_run_fresh(probe))
     assert state["young"] == GC_YOUNG_THRESHOLD
     # Dagster, pandas and the assets: far more objects than a bare interpreter holds.
     assert state["frozen"] > 100_000
@@ -85,10 +88,7 @@ def test_duckdb_is_loaded_only_by_the_steps_that_query():
         "import sys, pipelines.cli, pipelines.definitions, pipelines.runner; "
         "print('duckdb' in sys.modules)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"
+    assert _run_fresh(probe) == "False"
 
 
 def test_release_garbage_frees_reference_cycles_at_once():
