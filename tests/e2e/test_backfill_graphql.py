@@ -81,8 +81,8 @@ def test_ui_style_backfill_archives_three_sources(sandbox_factory, tmp_path):
     port = _free_port()
     bin_dir = os.path.dirname(sys.executable)
     # As the README tells operators: create the instance's storage once before both services
-    # start. Started together on an empty DAGSTER_HOME, each creates the SQLite schema; in 2 of
-    # 8 full test runs that left two schema heads and the code location failed to load
+    # start. Started together on an empty DAGSTER_HOME, each creates the SQLite schema; in 3 of
+    # 9 full test runs that left two schema heads and the code location failed to load
     # (dagster-io/dagster#27390).
     subprocess.run(
         [f"{bin_dir}/dagster", "instance", "migrate"],
