@@ -84,13 +84,10 @@ def test_ui_style_backfill_archives_three_sources(sandbox_factory, tmp_path):
     # start. Started together on an empty DAGSTER_HOME, each creates the SQLite schema; in 3 of
     # 9 full test runs that left two schema heads and the code location failed to load
     # (dagster-io/dagster#27390).
-    subprocess.run(
-        [f"{bin_dir}/dagster", "instance", "migrate"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    migrated = subprocess.run(
+        [f"{bin_dir}/dagster", "instance", "migrate"], env=env, capture_output=True, text=True
     )
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     children = [
         subprocess.Popen(
             [
