@@ -17,6 +17,8 @@ LEDGER_ROOT = "_ledger"
 DATA_TABLES = ("contents", "identities", "agents", "quarantine")
 LEDGER_TABLES = ("contents", "identities", "agents")
 MANIFEST_NAME = re.compile(r"^(\d{10})\.json$")
+CHECKPOINT_NAME = re.compile(r"^(\d{10})\.json$")
+VERSION_INDEX_NAME = re.compile(r"^(\d{10})\.versions\.parquet$")
 
 
 def new_batch_id(seq: int) -> str:
@@ -29,6 +31,23 @@ def ledger_prefix(table: str, stream: str) -> str:
 
 def manifest_key(table: str, stream: str, seq: int) -> str:
     return f"{ledger_prefix(table, stream)}{seq:010d}.json"
+
+
+def checkpoint_prefix(table: str, stream: str) -> str:
+    return f"{ledger_prefix(table, stream)}_checkpoints/"
+
+
+def checkpoint_key(table: str, stream: str, seq: int) -> str:
+    return f"{checkpoint_prefix(table, stream)}{seq:010d}.json"
+
+
+def version_index_key(table: str, stream: str, seq: int) -> str:
+    return f"{checkpoint_prefix(table, stream)}{seq:010d}.versions.parquet"
+
+
+def compacted_contents_key(stream: str, month: str, batch_id: str) -> str:
+    """One file per source and month (`YYYY-MM`), written by compaction."""
+    return f"contents/source_id={_source(stream)}/creation_month={month}/{batch_id}.parquet"
 
 
 def intent_key(table: str, stream: str, batch_id: str) -> str:

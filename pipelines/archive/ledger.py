@@ -22,8 +22,17 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipelines.archive import keys
+from pipelines.archive.checkpoint import (
+    CHECKPOINT_EVERY,
+    VERSION_INDEX_SCHEMA,
+    Checkpoint,
+    FileEntry,
+    LiveFiles,
+)
+from pipelines.archive.key_set import DIGEST_WIDTH, KeySet, key_of
 from pipelines.archive.parquet import (
     ID_COLUMNS,
     parquet_to_table,
@@ -58,17 +67,6 @@ class LedgerError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class FileEntry:
-    key: str
-    table: str
-    sha256: str
-    bytes: int
-    rows: int
-    min_creation_time: str | None
-    max_creation_time: str | None
-
-
-@dataclass(frozen=True)
 class Manifest:
     table: str
     stream: str
@@ -80,9 +78,16 @@ class Manifest:
     code_version: str
     committed_at: str
     prev_sha256: str | None
+    # A compaction manifest's inputs: files it replaces with its own `files` (the same rows).
+    # Written only when non-empty, so a batch manifest's bytes are as before.
+    replaces: tuple[FileEntry, ...] = ()
     # Where and what it was read from (not part of the JSON).
     key: str = ""
     sha256: str = ""
+
+    @property
+    def is_compaction(self) -> bool:
+        return bool(self.replaces)
 
     def to_json_bytes(self) -> bytes:
         body = {
@@ -98,6 +103,8 @@ class Manifest:
             "committed_at": self.committed_at,
             "prev_sha256": self.prev_sha256,
         }
+        if self.replaces:
+            body["replaces"] = [asdict(f) for f in self.replaces]
         return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
     @classmethod
@@ -118,6 +125,7 @@ class Manifest:
                 code_version=body["code_version"],
                 committed_at=body["committed_at"],
                 prev_sha256=body["prev_sha256"],
+                replaces=tuple(FileEntry(**f) for f in body.get("replaces") or ()),
                 key=key,
                 sha256=hashlib.sha256(data).hexdigest(),
             )
@@ -160,10 +168,12 @@ class BatchWriter:
     prev_sha256: str | None
     planned: list[tuple[str, str, pa.Table]] = field(default_factory=list)
 
-    def commit(self, tables: dict[str, pa.Table], cursor: dict[str, Any]) -> Manifest:
+    def commit(
+        self, tables: dict[str, pa.Table], cursor: dict[str, Any], *, prefiltered: bool = False
+    ) -> Manifest:
         """Intent, data files, then the manifest (the commit point). Rows already committed
         in this stream (same id and record_sha256) are dropped first, so a retried batch
-        never becomes a second visible copy."""
+        never becomes a second visible copy (unless `prefiltered`, see commit_batch)."""
         allowed = BATCH_TABLES[self.table]
         unknown = set(tables) - set(allowed)
         if unknown:
@@ -175,7 +185,8 @@ class BatchWriter:
             if data is None or data.num_rows == 0:
                 continue
             data = _with_batch_id(data, self.batch_id)
-            data = self.ledger._drop_archived(self.table, self.stream, table_name, data)
+            if table_name == "quarantine" or not prefiltered:
+                data = self.ledger._drop_archived(self.table, self.stream, table_name, data)
             if data.num_rows == 0:
                 continue
             if table_name == "contents":
@@ -189,23 +200,42 @@ class BatchWriter:
             else:
                 planned.append((keys.quarantine_key(self.stream, self.batch_id), table_name, data))
 
+        self.write_intent([key for key, _, _ in planned])
+        with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="archive-write") as pool:
+            entries = list(pool.map(lambda plan: _write_file(store, *plan), planned))
+        committed = self.write_manifest(entries, cursor)
+        written = [data for _, name, data in planned if name != "quarantine"]
+        self.ledger._committed(committed, written)
+        return committed
+
+
+    def write_intent(self, data_keys: list[str]) -> None:
+        """The intent names the files before they are written, so verify can tell a crash's
+        leftovers (uncommitted) from tampering (extra)."""
         intent = {
             "format": INTENT_FORMAT,
             "table": self.table,
             "stream": self.stream,
             "seq": self.seq,
             "batch_id": self.batch_id,
-            "keys": [key for key, _, _ in planned],
+            "keys": data_keys,
             "run_id": self.run_id,
             "created_at": iso_ms(datetime.now(UTC)),
         }
-        store.put(
+        self.ledger.store.put(
             keys.intent_key(self.table, self.stream, self.batch_id),
             json.dumps(intent, indent=1, sort_keys=True).encode("utf-8"),
             content_type=JSON_TYPE,
         )
-        with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="archive-write") as pool:
-            entries = list(pool.map(lambda plan: _write_file(store, *plan), planned))
+
+    def write_manifest(
+        self,
+        entries: list[FileEntry],
+        cursor: dict[str, Any],
+        replaces: tuple[FileEntry, ...] = (),
+    ) -> Manifest:
+        """The commit point: once this put succeeds the files are part of the archive."""
+        store = self.ledger.store
         manifest = Manifest(
             table=self.table,
             stream=self.stream,
@@ -217,6 +247,7 @@ class BatchWriter:
             code_version=code_version(),
             committed_at=iso_ms(datetime.now(UTC)),
             prev_sha256=self.prev_sha256,
+            replaces=replaces,
         )
         data = manifest.to_json_bytes()
         key = keys.manifest_key(self.table, self.stream, self.seq)
@@ -228,9 +259,7 @@ class BatchWriter:
                 f"{self.batch_id} was being written; its files stay uncommitted (verify lists "
                 "them). Run one writer per stream (Dagster concurrency pool) and retry."
             ) from None
-        committed = Manifest.from_bytes(key, data)
-        self.ledger._cache[key] = committed
-        return committed
+        return Manifest.from_bytes(key, data)
 
 
 def _write_file(store: ObjectStore, key: str, table_name: str, data: pa.Table) -> FileEntry:
@@ -239,21 +268,57 @@ def _write_file(store: ObjectStore, key: str, table_name: str, data: pa.Table) -
     return FileEntry(key, table_name, written.sha256, written.bytes, data.num_rows, low, high)
 
 
-class Ledger:
-    """Reads and appends manifests. Manifests are immutable, so parsed ones are cached."""
+@dataclass
+class StreamState:
+    """What one stream's manifests add up to, as read from its newest checkpoint plus the
+    manifests committed after it."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    table: str
+    stream: str
+    checkpoint: Checkpoint | None
+    tail: list[Manifest]  # manifests after the checkpoint, in seq order
+    head: Manifest | None
+    live: LiveFiles
+
+    @property
+    def head_seq(self) -> int:
+        return -1 if self.head is None else self.head.seq
+
+    def live_files(self, table: str | None = None) -> list[FileEntry]:
+        files = self.live.as_tuple()
+        return [e for e in files if table is None or e.table == table]
+
+
+class Ledger:
+    """Reads and appends manifests. Manifests and checkpoints are immutable, so parsed ones
+    are cached, and a stream's state is refreshed by reading only what was committed since.
+
+    What a read costs: the newest checkpoint of a stream (one LIST of its checkpoints, one
+    GET), then one LIST after the last known manifest and one GET per newer manifest; never
+    the stream's whole history (`manifests()` is the one deliberate full replay, for verify
+    and the first catalog build)."""
+
+    def __init__(self, store: ObjectStore, *, checkpoint_every: int = CHECKPOINT_EVERY) -> None:
         self.store = store
+        self.checkpoint_every = checkpoint_every
         self._cache: dict[str, Manifest] = {}
+        self._states: dict[tuple[str, str], StreamState] = {}
         # (table, stream) -> (quarantined hashes, keys of the manifests they were read from)
         self._quarantined: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
-        self._quarantined_lock = threading.Lock()  # the committer thread reads it too
+        # (table, stream) -> digests of committed versions, for the commit-time drop
+        self._committed_digests: dict[tuple[str, str], KeySet] = {}
+        self._indexed: set[str] = set()  # manifests whose hashes are in memory already
+        self._lock = threading.RLock()  # the committer thread reads and updates state too
 
     # -- reading ---------------------------------------------------------------------------
-    def manifest_keys(self, table: str, stream: str) -> list[str]:
+    def manifest_keys(self, table: str, stream: str, after_seq: int = -1) -> list[str]:
+        """Keys of the stream's manifests after `after_seq` (all of them by default)."""
         prefix = keys.ledger_prefix(table, stream)
+        start = keys.manifest_key(table, stream, after_seq) if after_seq >= 0 else None
         return [
-            key for key in self.store.list(prefix) if keys.MANIFEST_NAME.match(key[len(prefix) :])
+            key
+            for key in self.store.list_after(prefix, start)
+            if keys.MANIFEST_NAME.match(key[len(prefix) :])
         ]
 
     def _load(self, key: str) -> Manifest:
@@ -266,35 +331,118 @@ class Ledger:
             self._cache[key] = cached
         return cached
 
+    def checkpoint_keys(self, table: str, stream: str) -> list[str]:
+        prefix = keys.checkpoint_prefix(table, stream)
+        return [
+            key
+            for key in self.store.list_after(prefix)
+            if keys.CHECKPOINT_NAME.match(key[len(prefix) :])
+        ]
+
+    def latest_checkpoint(self, table: str, stream: str) -> Checkpoint | None:
+        """The newest checkpoint of the stream (None before the first one)."""
+        found = self.checkpoint_keys(table, stream)
+        if not found:
+            return None
+        try:
+            checkpoint = Checkpoint.from_bytes(found[-1], self.store.get(found[-1]))
+        except ValueError as exc:
+            raise LedgerError(f"{exc}; run `rc-archive verify`") from None
+        if (checkpoint.table, checkpoint.stream) != (table, stream):
+            raise LedgerError(
+                f"{found[-1]} says table={checkpoint.table} stream={checkpoint.stream}; "
+                "run `rc-archive verify`"
+            )
+        return checkpoint
+
+    def state(self, table: str, stream: str) -> StreamState:
+        """The stream's current state, refreshed with the manifests committed since the last
+        call (by this or another writer)."""
+        stream = validate_stream(stream)
+        with self._lock:
+            state = self._states.get((table, stream))
+            if state is None:
+                checkpoint = self.latest_checkpoint(table, stream)
+                head = None
+                if checkpoint is not None:
+                    head = self._load(keys.manifest_key(table, stream, checkpoint.seq))
+                    if head.sha256 != checkpoint.head_sha256:
+                        raise LedgerError(
+                            f"{checkpoint.key} does not match manifest seq {checkpoint.seq}; "
+                            "run `rc-archive verify`"
+                        )
+                live = LiveFiles.of(checkpoint.files if checkpoint else ())
+                state = StreamState(table, stream, checkpoint, [], head, live)
+                self._states[(table, stream)] = state
+            for key in self.manifest_keys(table, stream, state.head_seq):
+                self._advance(state, self._load(key))
+            return state
+
+    def _advance(self, state: StreamState, manifest: Manifest) -> None:
+        if manifest.seq != state.head_seq + 1:
+            raise LedgerError(
+                f"{manifest.key}: seq {manifest.seq} follows {state.head_seq} in "
+                f"{state.table}/{state.stream}; run `rc-archive verify`"
+            )
+        state.tail.append(manifest)
+        state.head = manifest
+        state.live.apply(manifest.files, manifest.replaces)
+        digests = self._committed_digests.get((state.table, state.stream))
+        if digests is not None and manifest.key in self._indexed:
+            self._indexed.discard(manifest.key)
+        elif digests is not None and not manifest.is_compaction:
+            for entry in manifest.files:
+                if entry.table != "quarantine":
+                    part = parquet_to_table(self.store.get(entry.key), ["record_sha256"])
+                    digests.extend_arrow(part.column("record_sha256"))
+
     def head(self, table: str, stream: str) -> Manifest | None:
-        """The latest committed manifest of one stream (lists only that stream's prefix)."""
-        manifest_keys = self.manifest_keys(table, stream)
-        return self._load(manifest_keys[-1]) if manifest_keys else None
+        """The latest committed manifest of one stream."""
+        return self.state(table, stream).head
 
     def streams(self, table: str) -> list[str]:
-        prefix = f"{keys.LEDGER_ROOT}/{table}/"
+        """Streams with a ledger of `table` (one LIST of folder names, not of manifests)."""
         found = set()
-        for key in self.store.list(prefix):
-            stream = key[len(prefix) :].split("/", 1)[0]
+        for name in self.store.list_folders(f"{keys.LEDGER_ROOT}/{table}/"):
             try:
-                found.add(validate_stream(stream))
+                found.add(validate_stream(name))
             except ValueError:
                 continue  # not ours; verify reports it
         return sorted(found)
 
     def manifests(self, table: str, stream: str | None = None) -> Iterator[Manifest]:
+        """Every manifest, from seq 0: a full replay, for verify and the first catalog build
+        only. Everything a run does goes through `state()`."""
         for one_stream in [stream] if stream is not None else self.streams(table):
             for key in self.manifest_keys(table, one_stream):
                 yield self._load(key)
 
     def committed_files(self, table: str, stream: str | None = None) -> list[FileEntry]:
-        """Files of `table` listed in committed manifests. Quarantine files are committed in
-        the contents/identities/agents ledgers, so `quarantine` looks in all three."""
+        """Live files of `table` (committed, minus compacted inputs). Quarantine files are
+        committed in the contents/identities/agents ledgers, so `quarantine` looks in all
+        three."""
         ledgers = keys.LEDGER_TABLES if table == "quarantine" else (table,)
         return [
             entry
             for ledger_table in ledgers
-            for manifest in self.manifests(ledger_table, stream)
+            for one_stream in ([stream] if stream is not None else self.streams(ledger_table))
+            for entry in self.state(ledger_table, one_stream).live_files(table)
+        ]
+
+    def files_after(self, table: str, stream: str, after_seq: int) -> list[FileEntry]:
+        """Files of `table` that batch manifests after `after_seq` added (compactions add no
+        rows, so they are skipped). Reads the checkpoint's list when `after_seq` is older than
+        the checkpoint."""
+        state = self.state(table, stream)
+        manifests = [m for m in state.tail if m.seq > after_seq]
+        if state.checkpoint is not None and after_seq < state.checkpoint.seq:
+            between = range(after_seq + 1, state.checkpoint.seq + 1)
+            manifests = [self._load(keys.manifest_key(table, stream, s)) for s in between]
+            manifests += state.tail
+        return [
+            entry
+            for manifest in manifests
+            if not manifest.is_compaction
             for entry in manifest.files
             if entry.table == table
         ]
@@ -306,46 +454,79 @@ class Ledger:
             raise ValueError("no files to read")
         return pa.concat_tables(parts)
 
-    def archived_versions(
-        self,
-        table: str,
-        stream: str,
-        *,
-        min_creation_time: str | None = None,
-        max_creation_time: str | None = None,
-    ) -> set[tuple[str, str]]:
-        """(id, record_sha256) of every committed row of the stream; with a creation-time
-        range, only files whose [min, max] overlaps it are read (ISO `...Z` strings)."""
+    def version_index(self, table: str, stream: str) -> Iterator[pa.Table]:
+        """Every committed version (id, record_sha256) and quarantined hash of the stream, as
+        VERSION_INDEX_SCHEMA parts: the checkpoint's persisted index (by row group) plus the
+        files of the manifests after it. What it reads: one index file and the tail's files,
+        never the data files the checkpoint already summarised. Parts, so a loader holds one
+        at a time besides what it builds."""
+        state = self.state(table, stream)
+        if state.checkpoint is not None and state.checkpoint.version_index is not None:
+            data = self.store.get(state.checkpoint.version_index.key)
+            index = pq.ParquetFile(pa.BufferReader(data))
+            for group in range(index.num_row_groups):
+                yield index.read_row_group(group).cast(VERSION_INDEX_SCHEMA)
+            del data, index
         id_column = ID_COLUMNS[table]
-        entries = [
-            e
-            for e in self.committed_files(table, stream)
-            if _overlaps(e, min_creation_time, max_creation_time)
-        ]
-        versions: set[tuple[str, str]] = set()
-        for entry in entries:
-            part = parquet_to_table(self.store.get(entry.key), [id_column, "record_sha256"])
-            versions.update(
+        for manifest in list(state.tail):
+            if manifest.is_compaction:
+                continue
+            for entry in manifest.files:
+                quarantined = entry.table == "quarantine"
+                columns = ["record_sha256"] if quarantined else [id_column, "record_sha256"]
+                part = parquet_to_table(self.store.get(entry.key), columns)
+                ids = (
+                    pa.nulls(part.num_rows, pa.string())
+                    if quarantined
+                    else part.column(id_column).cast(pa.string())
+                )
+                yield pa.table(
+                    [
+                        part.column("record_sha256").cast(pa.string()),
+                        ids,
+                        pa.array([quarantined] * part.num_rows, pa.bool_()),
+                    ],
+                    schema=VERSION_INDEX_SCHEMA,
+                )
+
+    def archived_versions(self, table: str, stream: str) -> set[tuple[str, str]]:
+        """(id, record_sha256) of every committed version of the stream, as Python pairs: for
+        tests and small tables (the crawl uses the compact index, `ArchivedVersions`)."""
+        pairs: set[tuple[str, str]] = set()
+        for part in self.version_index(table, stream):
+            versions = part.filter(pc.invert(part.column("quarantined")))
+            pairs.update(
                 zip(
-                    part.column(id_column).to_pylist(),
-                    part.column("record_sha256").to_pylist(),
+                    versions.column("id").to_pylist(),
+                    versions.column("record_sha256").to_pylist(),
                     strict=True,
                 )
             )
-        return versions
+        return pairs
 
     def quarantined_hashes(self, table: str, stream: str) -> set[str]:
         """record_sha256 of records quarantined in this ledger's stream (a new set each call).
 
         Why incremental: a source whose API keeps sending a malformed record commits
         quarantine rows with every batch, and each such commit checks them against all
-        earlier ones; re-reading every quarantine file each time grew with the square of the
-        number of batches. Manifests are immutable, so only those committed since the
-        previous call are read.
+        earlier ones. The checkpoint's index holds those before it; of the manifests after it,
+        each is read once per Ledger.
         """
-        with self._quarantined_lock:
-            hashes, read = self._quarantined.setdefault((table, stream), (set(), set()))
-            for manifest in self.manifests(table, stream):
+        with self._lock:
+            state = self.state(table, stream)
+            cached = self._quarantined.get((table, stream))
+            if cached is None:
+                hashes: set[str] = set()
+                if state.checkpoint is not None:
+                    for part in self.version_index(table, stream):
+                        flagged = part.filter(part.column("quarantined"))
+                        hashes.update(flagged.column("record_sha256").to_pylist())
+                    read = {m.key for m in state.tail}
+                else:
+                    read = set()
+                cached = self._quarantined[(table, stream)] = (hashes, read)
+            hashes, read = cached
+            for manifest in state.tail:
                 if manifest.key in read:
                     continue
                 for entry in manifest.files:
@@ -354,6 +535,78 @@ class Ledger:
                         hashes.update(part.column("record_sha256").to_pylist())
                 read.add(manifest.key)
             return set(hashes)
+
+    def committed_digests(self, table: str, stream: str) -> KeySet:
+        """record_sha256 of every committed (not quarantined) version of the stream: loaded
+        once per Ledger from the version index, then kept current as manifests are read."""
+        with self._lock:
+            digests = self._committed_digests.get((table, stream))
+            if digests is None:
+                digests = KeySet(DIGEST_WIDTH)
+                for part in self.version_index(table, stream):
+                    versions = part.filter(pc.invert(part.column("quarantined")))
+                    digests.extend_arrow(versions.column("record_sha256"))
+                self._committed_digests[(table, stream)] = digests
+            return digests
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def write_checkpoint(self, table: str, stream: str) -> Checkpoint | None:
+        """Write a checkpoint of the stream at its head (None if it has no manifest, or the
+        newest checkpoint is already at the head). Write-once: a checkpoint another writer
+        already put at this seq is read back instead."""
+        with self._lock:
+            state = self.state(table, stream)
+            if state.head is None:
+                return None
+            previous = state.checkpoint
+            if previous is not None and previous.seq == state.head_seq:
+                return previous
+            index_key = keys.version_index_key(table, stream, state.head_seq)
+            index_bytes, index_rows = _version_index_parquet(self.version_index(table, stream))
+            try:
+                written = self.store.put(index_key, index_bytes, content_type=PARQUET_TYPE)
+                index_sha, index_size = written.sha256, written.bytes
+            except ObjectExistsError:
+                # A crashed attempt left the index (never its checkpoint): same inputs, so the
+                # same rows; its bytes are what the checkpoint must name.
+                existing = self.store.get(index_key)
+                index_sha, index_size = hashlib.sha256(existing).hexdigest(), len(existing)
+                if pq.ParquetFile(pa.BufferReader(existing)).metadata.num_rows != index_rows:
+                    raise LedgerError(
+                        f"{index_key} exists and does not hold this stream's index; run "
+                        "`rc-archive verify`"
+                    ) from None
+            index_entry = FileEntry(
+                index_key, "version_index", index_sha, index_size, index_rows, None, None
+            )
+            checkpoint = Checkpoint(
+                table=table,
+                stream=stream,
+                seq=state.head_seq,
+                head_sha256=state.head.sha256,
+                cursor=dict(state.head.cursor),
+                files=state.live.as_tuple(),
+                version_index=index_entry,
+                prev_checkpoint_sha256=None if previous is None else previous.sha256,
+                created_at=iso_ms(datetime.now(UTC)),
+                code_version=code_version(),
+            )
+            key = keys.checkpoint_key(table, stream, state.head_seq)
+            data = checkpoint.to_json_bytes()
+            try:
+                self.store.put(key, data, content_type=JSON_TYPE)
+            except ObjectExistsError:
+                data = self.store.get(key)
+            checkpoint = Checkpoint.from_bytes(key, data)
+            state.checkpoint = checkpoint
+            state.tail = []
+            return checkpoint
+
+    def _maybe_checkpoint(self, table: str, stream: str) -> None:
+        state = self.state(table, stream)
+        since = state.head_seq - (state.checkpoint.seq if state.checkpoint else -1)
+        if since >= self.checkpoint_every:
+            self.write_checkpoint(table, stream)
 
     # -- writing ---------------------------------------------------------------------------
     def begin_batch(self, table: str, stream: str, run_id: str) -> BatchWriter:
@@ -379,41 +632,81 @@ class Ledger:
         tables: dict[str, pa.Table],
         cursor: dict[str, Any],
         run_id: str,
+        *,
+        prefiltered: bool = False,
     ) -> Manifest:
-        """Commit one batch: rows get this batch's id, already-archived versions are skipped."""
-        return self.begin_batch(table, stream, run_id).commit(tables, cursor)
+        """Commit one batch: rows get this batch's id, already-archived versions are skipped.
+
+        `prefiltered`: the caller already dropped committed versions with an index loaded
+        from this ledger (`version_index`), as the contents crawl does for every page; the
+        ledger then does not hold a second copy of that index in memory."""
+        return self.begin_batch(table, stream, run_id).commit(
+            tables, cursor, prefiltered=prefiltered
+        )
+
+    def _committed(self, manifest: Manifest, written: list[pa.Table]) -> None:
+        """Advance the stream's state past a manifest just written (one LIST, which also
+        catches a manifest of another writer), then write a checkpoint when one is due. The
+        version index in memory learns the batch's hashes from the tables just written, not
+        by reading the files back."""
+        with self._lock:
+            self._cache[manifest.key] = manifest
+            digests = self._committed_digests.get((manifest.table, manifest.stream))
+            if digests is not None:
+                for table in written:
+                    digests.extend_arrow(table.column("record_sha256"))
+                self._indexed.add(manifest.key)
+            self.state(manifest.table, manifest.stream)
+            self._maybe_checkpoint(manifest.table, manifest.stream)
 
     def _drop_archived(
         self, ledger_table: str, stream: str, table_name: str, data: pa.Table
     ) -> pa.Table:
+        """Rows whose version the stream has not committed yet (and not twice in `data`).
+
+        One answer to "already archived?" for every writer: the record hash, looked up in the
+        stream's version index (checkpoint index + the manifests after it), so a commit reads
+        no data file of earlier batches."""
+        digests = data.column("record_sha256").to_pylist()
         if table_name == "quarantine":
-            seen_hashes = self.quarantined_hashes(ledger_table, stream)
-            fresh = []
-            for digest in data.column("record_sha256").to_pylist():
-                fresh.append(digest not in seen_hashes)
-                seen_hashes.add(digest)
-            return data.filter(pa.array(fresh, pa.bool_()))
-        # Contents always have a creation_time, so only files overlapping this batch's time
-        # range can hold its versions: memory and reads stay bounded as the archive grows.
-        low, high = _time_range(data) if table_name == "contents" else (None, None)
-        archived = self.archived_versions(
-            table_name, stream, min_creation_time=low, max_creation_time=high
-        )
-        id_column = ID_COLUMNS[table_name]
+            seen = self.quarantined_hashes(ledger_table, stream)
+            archived = [False] * len(digests)
+        else:
+            seen = set()
+            archived = self.committed_digests(ledger_table, stream).contains(
+                [key_of(d) for d in digests]
+            )
         fresh = []
-        for version in zip(
-            data.column(id_column).to_pylist(),
-            data.column("record_sha256").to_pylist(),
-            strict=True,
-        ):
-            fresh.append(version not in archived)
-            archived.add(version)
+        for digest, is_archived in zip(digests, archived, strict=True):
+            fresh.append(not is_archived and digest not in seen)
+            seen.add(digest)
         if all(fresh):
             return data
         return data.filter(pa.array(fresh, pa.bool_()))
 
 
-def _overlaps(entry: FileEntry, low: str | None, high: str | None) -> bool:
-    if low is None or high is None or entry.min_creation_time is None:
-        return True
-    return not (entry.max_creation_time < low or entry.min_creation_time > high)
+# Row groups of the persisted version index: big enough for fast scans, small enough that a
+# checkpoint holds one group of rows at a time while writing.
+INDEX_ROW_GROUP = 131_072
+
+
+def _version_index_parquet(parts: Iterator[pa.Table]) -> tuple[bytes, int]:
+    """The index parts as one Parquet file (zstd), written a row group at a time."""
+    sink = pa.BufferOutputStream()
+    rows = 0
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    with pq.ParquetWriter(sink, VERSION_INDEX_SCHEMA, compression="zstd") as writer:
+        for part in parts:
+            pending.append(part)
+            pending_rows += part.num_rows
+            if pending_rows >= INDEX_ROW_GROUP:
+                writer.write_table(pa.concat_tables(pending), row_group_size=INDEX_ROW_GROUP)
+                rows += pending_rows
+                pending, pending_rows = [], 0
+        if pending_rows or not rows:
+            writer.write_table(
+                pa.concat_tables(pending) if pending else VERSION_INDEX_SCHEMA.empty_table()
+            )
+            rows += pending_rows
+    return sink.getvalue().to_pybytes(), rows

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.archive.checkpoint import VERSION_INDEX_SCHEMA
 from schemas import agents, contents, identities, quarantine
 
 SCHEMAS: dict[str, pa.Schema] = {
@@ -21,6 +22,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "identities": identities.ARROW_SCHEMA,
     "agents": agents.ARROW_SCHEMA,
     "quarantine": quarantine.ARROW_SCHEMA,
+    "version_index": VERSION_INDEX_SCHEMA,
 }
 # The column that identifies a record version together with record_sha256.
 ID_COLUMNS = {"contents": "id", "identities": "id", "agents": "extension_id"}

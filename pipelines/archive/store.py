@@ -76,6 +76,8 @@ class ObjectStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str = "") -> Iterator[str]: ...
+    def list_after(self, prefix: str, start_after: str | None = None) -> list[str]: ...
+    def list_folders(self, prefix: str) -> list[str]: ...
     def head(self, key: str) -> dict[str, Any]: ...
     def uri_for(self, key: str) -> str: ...
     def describe(self) -> str: ...
@@ -174,6 +176,27 @@ class LocalStore:
                 if key.startswith(prefix):
                     keys.append(key)
         return iter(sorted(keys))
+
+    def list_after(self, prefix: str, start_after: str | None = None) -> list[str]:
+        """Keys directly under `prefix` (a folder ending in "/"; sub-folders are not walked)
+        that sort after `start_after`, sorted.
+
+        Why: a ledger head or a catalog refresh needs only the manifests committed after the
+        last one it knows. Locally that is one directory read, without opening a file."""
+        base = self.root / prefix
+        try:
+            names = [entry.name for entry in os.scandir(base) if entry.is_file()]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        found = (prefix + name for name in names if not name.startswith(".tmp-"))
+        return sorted(key for key in found if start_after is None or key > start_after)
+
+    def list_folders(self, prefix: str) -> list[str]:
+        """Names of the folders directly under `prefix` (e.g. a ledger's streams)."""
+        try:
+            return sorted(entry.name for entry in os.scandir(self.root / prefix) if entry.is_dir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
 
     def head(self, key: str) -> dict[str, Any]:
         stat = self._path(key).stat()
@@ -319,6 +342,36 @@ class S3Store:
             for item in page.get("Contents", []):
                 keys.append(item["Key"][len(self.prefix) :])
         return iter(sorted(keys))
+
+    def list_after(self, prefix: str, start_after: str | None = None) -> list[str]:
+        """Keys directly under `prefix` that sort after `start_after`, sorted.
+
+        ListObjectsV2 with a delimiter (sub-folders such as a ledger's `_pending/` are not
+        listed) and StartAfter: a refresh after K new manifests costs one LIST per 1,000 of
+        them, whatever the number of manifests before."""
+        options: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Prefix": self.prefix + prefix,
+            "Delimiter": "/",
+        }
+        if start_after is not None:
+            options["StartAfter"] = self.prefix + start_after
+        found = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(**options):
+            for item in page.get("Contents", []):
+                found.append(item["Key"][len(self.prefix) :])
+        return sorted(found)
+
+    def list_folders(self, prefix: str) -> list[str]:
+        """Names of the folders directly under `prefix` (CommonPrefixes of a delimited LIST)."""
+        found = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(
+            Bucket=self.bucket, Prefix=self.prefix + prefix, Delimiter="/"
+        ):
+            for item in page.get("CommonPrefixes", []):
+                found.append(item["Prefix"][len(self.prefix + prefix) :].rstrip("/"))
+        return sorted(found)
 
     def head(self, key: str) -> dict[str, Any]:
         head = self.client.head_object(

@@ -14,8 +14,13 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
 from pipelines.archive import keys
+from pipelines.archive.checkpoint import Checkpoint, FileEntry, LiveFiles
 from pipelines.archive.ledger import INTENT_FORMAT, Manifest
+from pipelines.archive.multiset import MultisetDigest
+from pipelines.archive.parquet import ID_COLUMNS, parquet_to_table
 from pipelines.archive.store import ObjectStore
 from schemas.common import parse_api_time
 from schemas.ids import validate_stream
@@ -29,8 +34,23 @@ TAMPERING = {
     "cursor_regressed": "manifest cursor high_water_time is earlier than the previous one",
     "manifest_invalid": "manifest is not valid JSON or does not match its key",
     "intent_invalid": "pending intent is not valid JSON",
+    "checkpoint_invalid": "checkpoint disagrees with the manifests it summarises",
+    "compaction_invalid": "compacted file does not hold exactly the rows of its inputs",
 }
-NOT_TAMPERING = {"uncommitted": "file of a batch that never committed (interrupted run)"}
+NOT_TAMPERING = {
+    "uncommitted": "file of a batch that never committed (interrupted run)",
+    "checkpoint_unfinished": "version index of a checkpoint that was never written (crash)",
+}
+
+
+@dataclass(frozen=True)
+class _Replayed:
+    """A stream as its manifests leave it at one seq."""
+
+    sha256: str
+    cursor: dict
+    live: LiveFiles
+    index: MultisetDigest
 
 
 @dataclass(frozen=True)
@@ -87,11 +107,14 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
         all_keys = {k for p in [*prefixes, *own_data, "agents/"] for k in store.list(p)}
     manifests_by_stream: dict[tuple[str, str], list[str]] = defaultdict(list)
     intents_by_stream: dict[tuple[str, str], list[str]] = defaultdict(list)
+    checkpoints_by_stream: dict[tuple[str, str], list[str]] = defaultdict(list)
     data_keys: list[str] = []
     for key in sorted(all_keys):
         parts = key.split("/")
         if parts[0] == keys.LEDGER_ROOT:
-            _sort_ledger_key(key, parts, manifests_by_stream, intents_by_stream, report)
+            _sort_ledger_key(
+                key, parts, manifests_by_stream, intents_by_stream, report, checkpoints_by_stream
+            )
         elif parts[0] in keys.DATA_TABLES:
             data_keys.append(key)
         else:
@@ -100,7 +123,7 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
     committed_keys: set[str] = set()
     committed_batches: dict[tuple[str, str], set[str]] = defaultdict(set)
     for stream_id, manifest_keys in sorted(manifests_by_stream.items()):
-        _check_chain(
+        replay = _check_chain(
             store,
             stream_id,
             manifest_keys,
@@ -110,6 +133,14 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
             all_keys,
             deep,
         )
+        _check_checkpoints(
+            store, stream_id, checkpoints_by_stream.pop(stream_id, []), replay, report, deep
+        )
+    for stream_id, orphan_keys in sorted(checkpoints_by_stream.items()):
+        for key in orphan_keys:
+            report.findings.append(
+                Finding("checkpoint_invalid", key, f"checkpoint of {stream_id} with no manifests")
+            )
 
     pending_keys: set[str] = set()
     for stream_id, intent_keys in sorted(intents_by_stream.items()):
@@ -147,7 +178,9 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
     return report
 
 
-def _sort_ledger_key(key, parts, manifests_by_stream, intents_by_stream, report) -> None:
+def _sort_ledger_key(
+    key, parts, manifests_by_stream, intents_by_stream, report, checkpoints_by_stream=None
+) -> None:
     try:
         table, stream = parts[1], validate_stream(parts[2])
     except (IndexError, ValueError):
@@ -159,6 +192,13 @@ def _sort_ledger_key(key, parts, manifests_by_stream, intents_by_stream, report)
         manifests_by_stream[(table, stream)].append(key)
     elif len(parts) == 5 and parts[3] == "_pending" and parts[4].endswith(".json"):
         intents_by_stream[(table, stream)].append(key)
+    elif (
+        len(parts) == 5
+        and parts[3] == "_checkpoints"
+        and checkpoints_by_stream is not None
+        and (keys.CHECKPOINT_NAME.match(parts[4]) or keys.VERSION_INDEX_NAME.match(parts[4]))
+    ):
+        checkpoints_by_stream[(table, stream)].append(key)
     else:
         report.findings.append(Finding("extra", key, "not a manifest or an intent"))
 
@@ -172,8 +212,13 @@ def _check_chain(
     committed_batches: dict[tuple[str, str], set[str]],
     all_keys: set[str],
     deep: bool,
-) -> None:
+) -> dict[int, _Replayed]:
+    """Walk one stream's manifests in seq order; returns what they add up to at each seq
+    (for the checkpoints' check)."""
     table, stream = stream_id
+    replay: dict[int, _Replayed] = {}
+    live = LiveFiles()
+    index_digest = MultisetDigest()
     previous_sha: str | None = None
     previous_seq = -1
     previous_high_water = None
@@ -190,6 +235,7 @@ def _check_chain(
         except ValueError as exc:
             report.findings.append(Finding("manifest_invalid", key, str(exc)[:300]))
             previous_sha, previous_seq = hashlib.sha256(data).hexdigest(), seq
+            replay[seq] = _Replayed(previous_sha, {}, live.copy(), index_digest.copy())
             continue
         if (manifest.table, manifest.stream, manifest.seq) != (table, stream, seq):
             report.findings.append(
@@ -226,7 +272,130 @@ def _check_chain(
             committed_keys.add(entry.key)
             if entry.key in all_keys:
                 _check_file(store, entry, report, deep)
+        if manifest.is_compaction:
+            _check_compaction(store, manifest, live, all_keys, report, deep)
+        elif deep:
+            for entry in manifest.files:
+                if entry.key in all_keys:
+                    index_digest.add_file(store, entry, ID_COLUMNS[table])
+        live.apply(manifest.files, manifest.replaces)
         previous_sha, previous_seq = manifest.sha256, seq
+        replay[seq] = _Replayed(manifest.sha256, manifest.cursor, live.copy(), index_digest.copy())
+    return replay
+
+
+def _check_compaction(
+    store: ObjectStore,
+    manifest: Manifest,
+    live: LiveFiles,
+    all_keys: set[str],
+    report: VerifyReport,
+    deep: bool,
+) -> None:
+    """A compaction may only replace live files, and (deep) its output must hold exactly the
+    multiset of record hashes of its inputs: compaction cannot hide, add or change a row."""
+    for entry in manifest.replaces:
+        if live.entries.get(entry.key) != entry:
+            report.findings.append(
+                Finding(
+                    "compaction_invalid",
+                    manifest.key,
+                    f"replaces {entry.key}, which is not a live file with that SHA-256",
+                )
+            )
+            return
+    if not deep:
+        return
+    if not all(e.key in all_keys for e in (*manifest.files, *manifest.replaces)):
+        return  # reported as missing
+    inputs, output = MultisetDigest(), MultisetDigest()
+    try:
+        for entry in manifest.replaces:
+            inputs.add_hashes(store, entry)
+        for entry in manifest.files:
+            output.add_hashes(store, entry)
+    except (pa.ArrowException, OSError):
+        return  # an unreadable file is reported as changed
+    if inputs != output:
+        report.findings.append(
+            Finding(
+                "compaction_invalid",
+                manifest.key,
+                f"output holds {output.count} rows, inputs {inputs.count}, or other record "
+                "hashes than its inputs",
+            )
+        )
+
+
+def _check_checkpoints(
+    store: ObjectStore,
+    stream_id: tuple[str, str],
+    checkpoint_keys: list[str],
+    replay: dict[int, _Replayed],
+    report: VerifyReport,
+    deep: bool,
+) -> None:
+    """Each checkpoint must say exactly what the manifests up to its seq add up to: head
+    hash, cursor, live files, and (deep) the version index rows. An index without its
+    checkpoint is a crash leftover, not tampering."""
+    indexes = {k for k in checkpoint_keys if k.endswith(".versions.parquet")}
+    named_indexes: set[str] = set()
+    previous_sha: str | None = None
+    for key in sorted(k for k in checkpoint_keys if k.endswith(".json")):
+        try:
+            checkpoint = Checkpoint.from_bytes(key, store.get(key))
+        except ValueError as exc:
+            report.findings.append(Finding("checkpoint_invalid", key, str(exc)[:300]))
+            continue
+        replayed = replay.get(checkpoint.seq)
+        problem = None
+        if (checkpoint.table, checkpoint.stream) != stream_id or not key.endswith(
+            f"{checkpoint.seq:010d}.json"
+        ):
+            problem = f"says table={checkpoint.table} stream={checkpoint.stream}"
+        elif replayed is None:
+            problem = f"summarises seq {checkpoint.seq}, which has no manifest"
+        elif checkpoint.head_sha256 != replayed.sha256:
+            problem = "head_sha256 differs from the manifest at its seq"
+        elif checkpoint.cursor != replayed.cursor:
+            problem = "cursor differs from the manifest at its seq"
+        elif checkpoint.files != replayed.live.as_tuple():
+            problem = "file list differs from the manifests' committed files"
+        elif checkpoint.prev_checkpoint_sha256 != previous_sha:
+            problem = "prev_checkpoint_sha256 does not match the previous checkpoint"
+        elif checkpoint.version_index is not None:
+            index = checkpoint.version_index
+            named_indexes.add(index.key)
+            problem = _check_index(store, index, replayed.index, deep)
+        if problem:
+            report.findings.append(Finding("checkpoint_invalid", key, problem))
+        previous_sha = checkpoint.sha256
+    for key in sorted(indexes - named_indexes):
+        report.findings.append(
+            Finding("checkpoint_unfinished", key, NOT_TAMPERING["checkpoint_unfinished"])
+        )
+
+
+def _check_index(
+    store: ObjectStore, index: FileEntry, expected: MultisetDigest, deep: bool
+) -> str | None:
+    try:
+        data = store.get(index.key)
+    except (OSError, KeyError, ValueError):
+        return f"version index {index.key} is missing"
+    except Exception as exc:  # noqa: BLE001 (S3 client errors have no common base here)
+        return f"version index {index.key} cannot be read ({type(exc).__name__})"
+    if hashlib.sha256(data).hexdigest() != index.sha256 or len(data) != index.bytes:
+        return f"version index {index.key} differs from its SHA-256"
+    if deep and not expected.unreadable:
+        actual = MultisetDigest()
+        actual.add_index(parquet_to_table(data))
+        if actual != expected:
+            return (
+                f"version index holds {actual.count} rows, the manifests {expected.count}, or "
+                "other versions than they committed"
+            )
+    return None
 
 
 def _check_file(store: ObjectStore, entry, report: VerifyReport, deep: bool) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipelines.archive.keys import LEDGER_TABLES
-from pipelines.archive.ledger import Ledger, Manifest
+from pipelines.archive.ledger import FileEntry, Ledger, Manifest
 from pipelines.archive.store import LocalStore, ObjectStore, S3Store, open_store
 
 
@@ -40,14 +40,16 @@ def committed_manifests(store: ObjectStore) -> list[Manifest]:
 
 
 def committed_files_by_table(manifests: list[Manifest]) -> dict[str, list[str]]:
-    """Table name -> committed data keys (a manifest may list files of several tables, e.g. a
-    contents batch also commits its quarantine file)."""
-    files: dict[str, list[str]] = {}
-    seen: set[str] = set()
+    """Table name -> live data keys (a manifest may list files of several tables, e.g. a
+    contents batch also commits its quarantine file). Manifests in (table, stream, seq)
+    order; a compaction's inputs give way to its output."""
+    live: dict[str, FileEntry] = {}
     for manifest in manifests:
+        for entry in manifest.replaces:
+            live.pop(entry.key, None)
         for entry in manifest.files:
-            if entry.key in seen:
-                continue
-            seen.add(entry.key)
-            files.setdefault(entry.table, []).append(entry.key)
+            live.setdefault(entry.key, entry)
+    files: dict[str, list[str]] = {}
+    for key, entry in live.items():
+        files.setdefault(entry.table, []).append(key)
     return files

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from pipelines.archive.key_set import DIGEST_WIDTH, ID_WIDTH, KeySet, key_of
 from pipelines.archive.ledger import Ledger
-from pipelines.archive.parquet import ID_COLUMNS
-from pipelines.sync.key_set import KeySet, key_of
 from schemas.common import parse_api_time, record_sha256
 
 __all__ = [
@@ -38,18 +38,13 @@ def committed_tables(
     *,
     after_seq: int = -1,
 ) -> Iterator[pa.Table]:
-    """The committed files of `table` in one stream's ledger, file by file, reading only
-    `columns`; with `after_seq`, only files of manifests committed after that sequence."""
+    """The live files of `table` in one stream's ledger, file by file, reading only
+    `columns`; with `after_seq`, only files that batches after that sequence added (what the
+    caller has not seen yet: new work, not history)."""
     if table == "quarantine" or after_seq < 0:
         entries = ledger.committed_files(table, stream)
     else:
-        entries = [
-            entry
-            for manifest in ledger.manifests(table, stream)
-            if manifest.seq > after_seq
-            for entry in manifest.files
-            if entry.table == table
-        ]
+        entries = ledger.files_after(table, stream, after_seq)
     for entry in entries:
         yield ledger.read_table([entry], columns)
 
@@ -75,12 +70,6 @@ class Unseen:
     new_ids: int
 
 
-# Key widths of the version check (pipelines.sync.key_set): a SHA-256 in hex, and an id
-# (RingCentral ids are 24 hex characters, extension ids shorter; a longer id still works).
-DIGEST_WIDTH = 64
-ID_WIDTH = 32
-
-
 class ArchivedVersions:
     """The versions committed for one stream (by record hash), their ids, and the hashes of
     quarantined records.
@@ -100,11 +89,12 @@ class ArchivedVersions:
     @classmethod
     def load(cls, ledger: Ledger, table: str, stream: str) -> ArchivedVersions:
         archived = cls()
-        id_column = ID_COLUMNS[table]
-        for part in committed_tables(ledger, table, stream, [id_column, "record_sha256"]):
-            archived.ids.extend_arrow(part.column(id_column))
-            archived.digests.extend_arrow(part.column("record_sha256"))
-        archived.quarantined = ledger.quarantined_hashes(table, stream)
+        for part in ledger.version_index(table, stream):
+            flagged = part.column("quarantined")
+            versions = part.filter(pc.invert(flagged))
+            archived.ids.extend_arrow(versions.column("id"))
+            archived.digests.extend_arrow(versions.column("record_sha256"))
+            archived.quarantined.update(part.filter(flagged).column("record_sha256").to_pylist())
         return archived
 
     @classmethod

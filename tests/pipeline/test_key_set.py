@@ -8,8 +8,8 @@ import random
 import pyarrow as pa
 import pytest
 
-from pipelines.sync import key_set
-from pipelines.sync.key_set import KeySet, key_of
+from pipelines.archive import key_set
+from pipelines.archive.key_set import KeySet, key_of
 from pipelines.sync.versions import ArchivedVersions
 from schemas.common import record_sha256
 from schemas.ids import source_stream

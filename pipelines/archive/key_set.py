@@ -18,6 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# Key widths of the version check: a SHA-256 in hex, and an id (RingCentral ids are 24 hex
+# characters, extension ids shorter; a longer id still works, held outside the array).
+DIGEST_WIDTH = 64
+ID_WIDTH = 32
 # Keys added since the last fold; folding copies the whole array, so not too often.
 FOLD_EVERY = 50_000
 

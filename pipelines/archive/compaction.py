@@ -1,0 +1,148 @@
+"""Compaction that keeps WORM: a closed month's small contents files of a source become one.
+
+Why: a 15-minute schedule writes a few small day files per run, ~100 a day per busy source.
+Every reader (views, the version index, verify) pays per file, so audit queries slowed with the
+archive's age, not its size. Like Iceberg's `rewrite_data_files`, a compaction rewrites a
+closed month's live contents files of one source into one file (sorted by creation time, row
+groups sized for scans) and commits it with a compaction manifest in the source's own hash
+chain: `files` is the output, `replaces` the inputs (key, SHA-256, rows). Readers then see the
+output instead of the inputs. The inputs are never deleted or overwritten (their retention runs
+out on its own), and `verify` proves the output holds exactly the multiset of record hashes of
+its inputs. A crash before the manifest leaves an uncommitted file that no reader sees.
+
+Only closed months are compacted (before the current UTC month): a month still receiving
+batches would be compacted again and again. Rows are copied unchanged (batch_id, run_id and
+archived_at keep telling when each version was archived).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines.archive import keys
+from pipelines.archive.checkpoint import FileEntry
+from pipelines.archive.ledger import PARQUET_TYPE, Ledger, Manifest
+from pipelines.archive.parquet import SCHEMAS, parquet_to_table
+from schemas.ids import source_stream
+
+TABLE = "contents"
+# DuckDB's own row group size: big enough for scans, small enough to prune by time.
+COMPACTED_ROW_GROUP = 122_880
+SORT_KEYS = [
+    ("creation_time", "ascending"),
+    ("id", "ascending"),
+    ("last_modified_time", "ascending"),
+]
+
+
+@dataclass(frozen=True)
+class CompactionResult:
+    source_id: str
+    month: str
+    inputs: int
+    rows: int
+    manifest: Manifest | None  # None when there was nothing to compact
+
+
+def month_of(entry: FileEntry) -> str | None:
+    """The `YYYY-MM` a contents file belongs to (files never span two months)."""
+    if entry.min_creation_time is None or entry.max_creation_time is None:
+        return None
+    low, high = entry.min_creation_time[:7], entry.max_creation_time[:7]
+    return low if low == high else None
+
+
+def closed_months(ledger: Ledger, source_id: str, now: datetime | None = None) -> list[str]:
+    """Months before the current one that have more than one live contents file."""
+    current = (now or datetime.now(UTC)).strftime("%Y-%m")
+    counts: dict[str, int] = {}
+    for entry in ledger.committed_files(TABLE, source_stream(source_id)):
+        month = month_of(entry)
+        if month is not None and month < current:
+            counts[month] = counts.get(month, 0) + 1
+    return sorted(month for month, count in counts.items() if count > 1)
+
+
+def compact_month(
+    ledger: Ledger,
+    source_id: str,
+    month: str,
+    run_id: str,
+    *,
+    now: datetime | None = None,
+) -> CompactionResult:
+    """Rewrite the live contents files of one source and one closed month into one file.
+
+    What it reads: the stream's state (checkpoint + newer manifests) and the month's live
+    files, one day at a time (memory is about one day of rows plus the output's bytes).
+    """
+    current = (now or datetime.now(UTC)).strftime("%Y-%m")
+    if len(month) != 7 or month[4] != "-" or not month.replace("-", "").isdigit():
+        raise ValueError(f"month {month!r} is not YYYY-MM")
+    if month >= current:
+        raise ValueError(
+            f"month {month} is not closed yet (current month {current}); only earlier months "
+            "are compacted"
+        )
+    stream = source_stream(source_id)
+    inputs = [e for e in ledger.committed_files(TABLE, stream) if month_of(e) == month]
+    if len(inputs) < 2:
+        return CompactionResult(source_id, month, len(inputs), 0, None)
+    writer = ledger.begin_batch(TABLE, stream, run_id)
+    head = ledger.head(TABLE, stream)
+    key = keys.compacted_contents_key(stream, month, writer.batch_id)
+    data, rows = _merged_parquet(ledger, inputs)
+    writer.write_intent([key])
+    written = ledger.store.put(key, data, content_type=PARQUET_TYPE)
+    low = min(e.min_creation_time for e in inputs if e.min_creation_time)
+    high = max(e.max_creation_time for e in inputs if e.max_creation_time)
+    output = FileEntry(key, TABLE, written.sha256, written.bytes, rows, low, high)
+    manifest = writer.write_manifest(
+        [output], dict(head.cursor) if head else {}, replaces=tuple(inputs)
+    )
+    ledger._committed(manifest, [])
+    return CompactionResult(source_id, month, len(inputs), rows, manifest)
+
+
+def _merged_parquet(ledger: Ledger, inputs: list[FileEntry]) -> tuple[bytes, int]:
+    """The inputs' rows, sorted by (creation_time, id, last_modified_time), as one Parquet
+    file. Day files never overlap in days, so sorting each day on its own sorts the month."""
+    by_day: dict[str, list[FileEntry]] = {}
+    for entry in inputs:
+        by_day.setdefault(entry.min_creation_time[:10], []).append(entry)
+    schema = SCHEMAS[TABLE]
+    sink = pa.BufferOutputStream()
+    rows = 0
+    pending: list[pa.Table] = []
+    with pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=True) as out:
+        for day in sorted(by_day):
+            day_rows = pa.concat_tables(
+                [parquet_to_table(ledger.store.get(e.key)).cast(schema) for e in by_day[day]]
+            )
+            pending.append(day_rows.take(pc.sort_indices(day_rows, SORT_KEYS)))
+            rows += day_rows.num_rows
+            if sum(p.num_rows for p in pending) >= COMPACTED_ROW_GROUP:
+                out.write_table(pa.concat_tables(pending), row_group_size=COMPACTED_ROW_GROUP)
+                pending = []
+        if pending:
+            out.write_table(pa.concat_tables(pending), row_group_size=COMPACTED_ROW_GROUP)
+    return sink.getvalue().to_pybytes(), rows
+
+
+def compact_source(
+    ledger: Ledger, source_id: str, run_id: str, *, now: datetime | None = None
+) -> list[CompactionResult]:
+    """Compact every closed month of a source that has more than one live file, then write
+    a checkpoint so readers start after the compactions."""
+    results = [
+        compact_month(ledger, source_id, month, run_id, now=now)
+        for month in closed_months(ledger, source_id, now)
+    ]
+    if any(r.manifest is not None for r in results):
+        ledger.write_checkpoint(TABLE, source_stream(source_id))
+    return results
