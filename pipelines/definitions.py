@@ -11,6 +11,13 @@ import os
 import dagster as dg
 
 from assets.checks import ARCHIVE_CHECKS
+from assets.maintenance import (
+    MAINTENANCE_ASSETS,
+    compaction_job,
+    compaction_schedule,
+    deep_verify_job,
+    deep_verify_schedule,
+)
 from pipelines import settings as names
 from pipelines.jobs import ARCHIVE_ASSETS, archive_job
 from pipelines.process_memory import tune_garbage_collection, tune_process_memory
@@ -50,10 +57,10 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
 
 
 defs = dg.Definitions(
-    assets=ARCHIVE_ASSETS,
+    assets=[*ARCHIVE_ASSETS, *MAINTENANCE_ASSETS],
     asset_checks=ARCHIVE_CHECKS,
-    jobs=[archive_job],
-    schedules=[archive_schedule],
+    jobs=[archive_job, compaction_job, deep_verify_job],
+    schedules=[archive_schedule, compaction_schedule, deep_verify_schedule],
     sensors=[source_discovery],
     resources=build_resources(),
 )

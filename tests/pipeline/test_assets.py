@@ -81,7 +81,14 @@ def test_definitions_load_and_asset_keys_do_not_change_by_accident():
     from pipelines.definitions import defs
 
     keys = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
-    assert keys == ["agents", "audit_catalog", "contents", "identities"]
+    assert keys == [
+        "agents",
+        "archive_deep_verify",
+        "audit_catalog",
+        "contents",
+        "contents_compaction",
+        "identities",
+    ]
     checks = sorted(k.name for k in defs.resolve_asset_graph().asset_check_keys)
     assert checks == ["contents_reconciled", "contents_schema_valid", "ledger_intact"]
 

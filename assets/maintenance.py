@@ -1,0 +1,109 @@
+"""Maintenance assets: compaction of closed months and the deep verify, on their own cadence.
+
+Why separate from the archive job: both read a source's (or the archive's) history, which a
+15-minute run must never do. Compaction keeps the number of files a reader opens bounded by
+months, not by runs; the deep verify re-hashes every object once a day, while each run's
+`ledger_intact` check looks at what the run committed.
+"""
+
+import dagster as dg
+
+from assets.common import source_of
+from assets.contents import contents
+from pipelines.archive.compaction import compact_source
+from pipelines.archive.verify import verify
+from pipelines.partitions import sources_partitions
+from pipelines.resources import ArchiveResource
+
+MAINTENANCE_GROUP = "rc_archive_maintenance"
+
+
+@dg.asset(
+    deps=[contents],
+    partitions_def=sources_partitions,
+    group_name=MAINTENANCE_GROUP,
+    kinds={"python", "parquet"},
+    description=(
+        "Closed months of the source's contents rewritten into one file per month (sorted by "
+        "creation time), committed with a compaction manifest that names its inputs; inputs "
+        "are never deleted. A checkpoint follows, so readers start after it."
+    ),
+)
+def contents_compaction(
+    context: dg.AssetExecutionContext, archive: ArchiveResource
+) -> dg.MaterializeResult:
+    results = compact_source(archive.ledger(), source_of(context), run_id=context.run_id)
+    done = [r for r in results if r.manifest is not None]
+    return dg.MaterializeResult(
+        metadata={
+            "months_compacted": [r.month for r in done],
+            "input_files": sum(r.inputs for r in done),
+            "rows": sum(r.rows for r in done),
+            "manifests": [r.manifest.key for r in done],
+        }
+    )
+
+
+@dg.asset(
+    group_name=MAINTENANCE_GROUP,
+    kinds={"python"},
+    description=(
+        "The whole archive verified: every manifest chain, checkpoint and compaction, and every "
+        "object's SHA-256 (the deep check the per-run `ledger_intact` check samples)."
+    ),
+)
+def archive_deep_verify(archive: ArchiveResource) -> dg.MaterializeResult:
+    report = verify(archive.store(), deep=True)
+    if not report.ok:
+        raise dg.Failure(
+            description=report.summary()[:4000],
+            metadata={"tampering_findings": sum(f.tampering for f in report.findings)},
+            allow_retries=False,
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "manifests_checked": report.manifests_checked,
+            "files_checked": report.files_checked,
+            "bytes_checked": report.bytes_checked,
+            "non_tampering_findings": len(report.findings),
+        }
+    )
+
+
+MAINTENANCE_ASSETS = [contents_compaction, archive_deep_verify]
+
+compaction_job = dg.define_asset_job(
+    name="compact_sources",
+    selection=dg.AssetSelection.assets(contents_compaction),
+    partitions_def=sources_partitions,
+    description="Compact the closed months of one source.",
+)
+deep_verify_job = dg.define_asset_job(
+    name="verify_archive",
+    selection=dg.AssetSelection.assets(archive_deep_verify),
+    description="Verify every object of the archive (daily).",
+)
+
+
+@dg.schedule(
+    job=compaction_job,
+    cron_schedule="30 2 * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily: compact every known source's closed months (one run per source).",
+)
+def compaction_schedule(context: dg.ScheduleEvaluationContext):
+    source_keys = list(context.instance.get_dynamic_partitions(sources_partitions.name))
+    if not source_keys:
+        return dg.SkipReason("no sources yet")
+    tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""
+    return [dg.RunRequest(run_key=f"{tick}:{key}", partition_key=key) for key in source_keys]
+
+
+@dg.schedule(
+    job=deep_verify_job,
+    cron_schedule="0 3 * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily: the deep verify of the whole archive.",
+)
+def deep_verify_schedule(context: dg.ScheduleEvaluationContext):
+    return dg.RunRequest(run_key=context.scheduled_execution_time.isoformat())
