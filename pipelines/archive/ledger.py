@@ -208,7 +208,6 @@ class BatchWriter:
         self.ledger._committed(committed, written)
         return committed
 
-
     def write_intent(self, data_keys: list[str]) -> None:
         """The intent names the files before they are written, so verify can tell a crash's
         leftovers (uncommitted) from tampering (extra)."""

@@ -299,3 +299,25 @@ class FailingStore(CountingStore):
         if self._fail_on(key):
             raise OSError(f"injected crash before writing {key}")
         return self._store.put(key, data, content_type=content_type)
+
+
+def test_the_per_run_check_reads_the_tail_and_a_sample_only(tmp_path):
+    from pipelines.archive.verify import verify_recent
+
+    store = LocalStore(tmp_path)
+    writer = Ledger(store, checkpoint_every=10)
+    for i in range(25):
+        _commit(writer, i * 5, 5)
+    counting = CountingStore(store)
+    report = verify_recent(counting, STREAM, sample=4)
+    assert report.ok and not report.findings
+    assert report.manifests_checked == 5  # the tail after the checkpoint at seq 19
+    data_gets = [k for k in counting.gets if not k.startswith("_ledger/")]
+    tail_files = sum(len(m.files) for m in Ledger(store).state("contents", STREAM).tail)
+    assert len(data_gets) == tail_files + 4
+
+    # A changed file of the tail is found; so is one in the rotating sample over enough runs.
+    victim = Ledger(store).state("contents", STREAM).tail[-1].files[0].key
+    with open(_writable(store, victim), "ab") as handle:
+        handle.write(b"x")
+    assert [f.key for f in verify_recent(store, STREAM).of_kind("changed")] == [victim]
