@@ -40,7 +40,6 @@ from pipelines.audit.connection import (
     CATALOG_INFO_TABLE,
     DEFAULT_AUDIT_DB,
     INTERNAL_SCHEMA,
-    SEARCH_PATH,
     archive_root_sql,
     configure_s3,
 )
@@ -49,6 +48,7 @@ from pipelines.audit.views import (
     BUILD_TABLES,
     CONTENTS_DUPLICATE_KEYS,
     CONTENTS_PLAIN,
+    MAIN_BUILD_TABLES,
     VIEW_BODIES,
 )
 
@@ -303,7 +303,6 @@ def _build_into(
             configure_s3(conn, env)
         conn.execute(archive_root_sql(root_uri))
         conn.execute(f"CREATE SCHEMA {INTERNAL_SCHEMA}")
-        conn.execute(f"SET search_path = '{SEARCH_PATH}'")
         uniform_tables, contents_plain = _create_views(conn, store, files, manifests)
         conn.execute(
             f"CREATE TABLE {CATALOG_INFO_TABLE} AS SELECT ? AS archive_uri, "
@@ -353,7 +352,8 @@ def _create_views(
         if name == "contents":
             _create_view(conn, name, CONTENTS_PLAIN if contents_plain else body)
             for table_name, select in BUILD_TABLES.items():
-                conn.execute(f"CREATE TABLE {INTERNAL_SCHEMA}.{table_name} AS {select}")
+                schema = "main" if table_name in MAIN_BUILD_TABLES else INTERNAL_SCHEMA
+                conn.execute(f"CREATE TABLE {schema}.{table_name} AS {select}")
         else:
             _create_view(conn, name, body)
     return uniform_tables, contents_plain

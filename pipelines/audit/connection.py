@@ -44,13 +44,13 @@ import duckdb
 
 DUCKDB_VERSION_DIR = "v1.5.5"
 DEFAULT_AUDIT_DB = "./audit.duckdb"
-# Relations the views read but an auditor need not see (SHOW TABLES lists `main` only).
+# Relations the views read but an auditor need not see. Not on the search path: SHOW TABLES
+# lists every schema on it, so the views name these relations qualified (internal._src_...).
 INTERNAL_SCHEMA = "internal"
 # Written by catalog.build_catalog: the archive root the views were built from.
 CATALOG_INFO_TABLE = f"{INTERNAL_SCHEMA}._catalog_info"
 # The DuckDB variable the views prefix their relative keys with (see the module docstring).
 ARCHIVE_ROOT_VARIABLE = "rc_archive_root"
-SEARCH_PATH = f"main,{INTERNAL_SCHEMA}"
 _READ_STATEMENTS = {duckdb.StatementType.SELECT}
 
 # Parsing on the default connection (duckdb.extract_statements) must not download extensions.
@@ -182,7 +182,7 @@ def client_setup_sql(
 
     They load the extensions offline, create the S3 secret (masked unless `show_secret`, so the
     line can be printed in docs or logs), point the views at the archive (`archive_root`, else
-    ARCHIVE_URI) and put the internal schema on the search path. They do not lock the session:
+    ARCHIVE_URI). They do not lock the session:
     that is `connect`'s job for rc-archive's own queries; open the file read-only elsewhere.
     """
     root = archive_root or env.get("ARCHIVE_URI")
@@ -198,7 +198,6 @@ def client_setup_sql(
     if root and "://" not in root:
         root = os.path.abspath(root)
     statements.append(archive_root_sql(root or "<archive root: a directory or s3://bucket/prefix>"))
-    statements.append(f"SET search_path = {_sql_literal(SEARCH_PATH)}")
     return "; ".join(statements) + ";"
 
 
@@ -314,7 +313,6 @@ def connect(
         # the session: each later query over the same views skips re-reading hundreds of
         # footers (locally and, more so, over S3).
         conn.execute("SET parquet_metadata_cache=true")
-        conn.execute(f"SET search_path = {_sql_literal(SEARCH_PATH)}")
         recorded_uri, recorded_relpath = _catalog_info(conn, path)
         keys = _committed_keys(conn)
         root = resolve_archive_root(
