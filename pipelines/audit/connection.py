@@ -52,6 +52,7 @@ CATALOG_INFO_TABLE = f"{INTERNAL_SCHEMA}._catalog_info"
 # The DuckDB variable the views prefix their relative keys with (see the module docstring).
 ARCHIVE_ROOT_VARIABLE = "rc_archive_root"
 _READ_STATEMENTS = {duckdb.StatementType.SELECT}
+S3_CREDENTIAL_SETTINGS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
 
 # Parsing on the default connection (duckdb.extract_statements) must not download extensions.
 for _setting in ("autoinstall_known_extensions", "autoload_known_extensions"):
@@ -195,6 +196,7 @@ def client_setup_sql(
                 if shown.get(name):
                     shown[name] = f"<{name}>"
         statements.append(s3_secret_sql(shown))
+        statements += [f"SET {setting} = ''" for setting in S3_CREDENTIAL_SETTINGS]
     if root and "://" not in root:
         root = os.path.abspath(root)
     statements.append(archive_root_sql(root or "<archive root: a directory or s3://bucket/prefix>"))
@@ -215,6 +217,11 @@ def configure_s3(conn: duckdb.DuckDBPyConnection, env: Mapping[str, str]) -> Non
                 message = message.replace(env[name], "***")
         first = (message.splitlines() or [""])[0]
         raise RuntimeError(f"could not create the DuckDB S3 secret: {first}") from None
+    # httpfs copies AWS_* environment variables into readable settings when it loads
+    # (current_setting('s3_secret_access_key') would print the key): blank them, the secret
+    # above is what DuckDB uses.
+    for setting in S3_CREDENTIAL_SETTINGS:
+        conn.execute(f"SET {setting} = ''")
 
 
 def _catalog_info(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str | None]:
