@@ -36,8 +36,11 @@ from pipelines.audit.committed import (
     open_archive,
 )
 from pipelines.audit.connection import (
+    ARCHIVE_ROOT_VARIABLE,
     CATALOG_INFO_TABLE,
     DEFAULT_AUDIT_DB,
+    INTERNAL_SCHEMA,
+    archive_root_sql,
     configure_s3,
 )
 from pipelines.audit.table_schemas import TABLES, arrow_schema
@@ -45,6 +48,7 @@ from pipelines.audit.views import (
     BUILD_TABLES,
     CONTENTS_DUPLICATE_KEYS,
     CONTENTS_PLAIN,
+    MAIN_BUILD_TABLES,
     VIEW_BODIES,
 )
 
@@ -130,14 +134,21 @@ def _uri_list_sql(file_uris: list[str]) -> str:
     return "[" + ", ".join(_quote_literal(uri) for uri in file_uris) + "]"
 
 
-def files_relation_sql(file_uris: list[str], union_by_name: bool = True) -> str:
-    """read_parquet over an explicit list of committed files.
+def files_relation_sql(file_keys: list[str], union_by_name: bool = True) -> str:
+    """read_parquet over an explicit list of committed files, as keys relative to the archive
+    root: the root is prefixed when a query binds the view, from the variable `connect` sets,
+    so the catalog follows its archive when it moves (see connection.py). Unset, the keys are
+    read as they are (absolute paths stay usable; relative keys then fail as "No files found").
 
     union_by_name makes DuckDB read every file's schema each time a query binds the view
     (~250 ms per query for 900 files), so the build turns it off once it has checked that all
     the files share one schema (`files_share_one_schema`)."""
     options = ", union_by_name = true" if union_by_name else ""
-    return f"SELECT * FROM read_parquet({_uri_list_sql(file_uris)}{options})"
+    files = (
+        f"list_transform({_uri_list_sql(file_keys)}, "
+        f"k -> coalesce(getvariable('{ARCHIVE_ROOT_VARIABLE}'), '') || k)"
+    )
+    return f"SELECT * FROM read_parquet({files}{options})"
 
 
 def files_share_one_schema(conn: duckdb.DuckDBPyConnection, file_uris: list[str]) -> bool:
@@ -219,6 +230,12 @@ def build_catalog(
     root_uri = archive_root_uri(store)
     target = Path(audit_db_path or env.get("AUDIT_DB") or DEFAULT_AUDIT_DB)
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A local archive is recorded also relative to the catalog's directory, so that a catalog
+    # copied or moved together with its archive finds the copy (connection.resolve_archive_root).
+    root_relpath = None
+    if "://" not in root_uri:
+        root_uri = os.path.abspath(root_uri)
+        root_relpath = os.path.relpath(root_uri, target.resolve().parent)
 
     manifests = committed_manifests(store)
     files = committed_files_by_table(manifests)
@@ -231,7 +248,7 @@ def build_catalog(
         temp = target.with_name(f".{target.name}.building-{uuid.uuid4().hex[:8]}")
         try:
             uniform_tables, contents_plain = _build_into(
-                temp, memory_limit, root_uri, store, files, manifests, env
+                temp, memory_limit, root_uri, root_relpath, store, files, manifests, env
             )
             os.replace(temp, target)
             break
@@ -264,6 +281,7 @@ def _build_into(
     temp: Path,
     memory_limit: str,
     root_uri: str,
+    root_relpath: str | None,
     store: ObjectStore,
     files: dict[str, list[str]],
     manifests: list[Manifest],
@@ -283,12 +301,16 @@ def _build_into(
         conn.execute("SET preserve_insertion_order=false")
         if root_uri.startswith("s3://"):
             configure_s3(conn, env)
+        conn.execute(archive_root_sql(root_uri))
+        conn.execute(f"CREATE SCHEMA {INTERNAL_SCHEMA}")
         uniform_tables, contents_plain = _create_views(conn, store, files, manifests)
         conn.execute(
             f"CREATE TABLE {CATALOG_INFO_TABLE} AS SELECT ? AS archive_uri, "
+            "? AS archive_relpath, "
             "?::TIMESTAMPTZ AS built_at, ? AS manifests, ? AS files_per_table_json",
             [
                 root_uri,
+                root_relpath,
                 datetime.now(UTC),
                 len(manifests),
                 json.dumps({t: len(keys) for t, keys in files.items()}, sort_keys=True),
@@ -309,9 +331,11 @@ def _create_views(
     """Create the views; returns (tables read without union_by_name, contents is plain)."""
     uniform_tables = []
     for table in TABLES:
-        uris = [store.uri_for(key) for key in files.get(table, [])]
+        keys = files.get(table, [])
+        uris = [store.uri_for(key) for key in keys]
+        source = f"{INTERNAL_SCHEMA}._src_{table}"
         if not uris:
-            _create_view(conn, f"_src_{table}", empty_relation_sql(arrow_schema(table)))
+            _create_view(conn, source, empty_relation_sql(arrow_schema(table)))
             continue
         try:
             uniform = files_share_one_schema(conn, uris)
@@ -319,16 +343,17 @@ def _create_views(
             uniform = False  # unreadable file: let the view's bind below report it clearly
         if uniform:
             uniform_tables.append(table)
-        _create_view(conn, f"_src_{table}", files_relation_sql(uris, union_by_name=not uniform))
+        _create_view(conn, source, files_relation_sql(keys, union_by_name=not uniform))
     ledger_rows = ledger_table(manifests)  # noqa: F841 (read by DuckDB's replacement scan)
-    conn.execute("CREATE TABLE _ledger_snapshot AS SELECT * FROM ledger_rows")
+    conn.execute(f"CREATE TABLE {INTERNAL_SCHEMA}._ledger_snapshot AS SELECT * FROM ledger_rows")
     duplicates = conn.execute(CONTENTS_DUPLICATE_KEYS).fetchone()
     contents_plain = duplicates is not None and duplicates[0] == 0
     for name, body in VIEW_BODIES.items():
         if name == "contents":
             _create_view(conn, name, CONTENTS_PLAIN if contents_plain else body)
             for table_name, select in BUILD_TABLES.items():
-                conn.execute(f"CREATE TABLE {table_name} AS {select}")
+                schema = "main" if table_name in MAIN_BUILD_TABLES else INTERNAL_SCHEMA
+                conn.execute(f"CREATE TABLE {schema}.{table_name} AS {select}")
         else:
             _create_view(conn, name, body)
     return uniform_tables, contents_plain

@@ -1,15 +1,41 @@
-"""Open the audit catalog with DuckDB, offline, with S3 access when the archive is on S3.
+"""Open the audit catalog with DuckDB: offline, read-only by construction, following its archive.
 
-DuckDB would download its httpfs extension from the internet on first use, which fails on a
+Offline. DuckDB would download extensions from the internet on first use, which fails on a
 locked-down server (and silently reaches real AWS without a secret). So every connection loads
-the binary pinned in the `duckdb-extension-httpfs` wheel, with auto-install and auto-load off,
-and creates the S3 secret from the same AWS_* settings boto3 reads. Views persist in the
-`.duckdb` file; secrets do not, which is why every opener goes through `connect`.
+the binaries pinned in the `duckdb-extension-httpfs` / `duckdb-extension-aws` wheels, with
+auto-install and auto-load off. This module also turns them off on DuckDB's default connection
+when it is imported, because `duckdb.extract_statements` parses there and a statement naming an
+extension (e.g. `PRAGMA create_fts_index`) would otherwise make it download one while parsing.
+
+Read-only by construction. An audit query runs on a connection whose configuration it cannot
+change: the catalog file is opened read-only; the S3 secret is created and the extensions loaded
+first; then `allowed_paths` is set to exactly the committed files (not a directory: DuckDB 1.5.5
+lets a query WRITE anywhere it may read, so allowing the archive root or `_ledger/` would let
+`COPY ... TO` add files there), `enable_external_access=false` (no other file, URL, ATTACH,
+INSTALL or LOAD), and `lock_configuration=true` (no SET/RESET can undo any of it). S3
+credentials exist only as a DuckDB SECRET, which `duckdb_secrets()` shows redacted, never as a
+readable setting such as `s3_secret_access_key`. What the configuration cannot stop is a
+`COPY ... TO` one of the allowed files themselves (a committed file, or the catalog, which
+DuckDB allows implicitly), so `check_query` refuses every statement but a query, parsing it on
+the locked connection; `queries.run_query` calls it before each query.
+
+Following the archive. The views hold keys relative to the archive root, read as
+`getvariable('rc_archive_root') || key`, and `connect` sets that variable when it opens the
+file: to ARCHIVE_URI when set, else to the archive recorded in `_catalog_info` (first the same
+place relative to the catalog file, so an archive copied or moved together with its catalog is
+found, then the absolute place it was built from). A variable, not DuckDB's
+`file_search_path`, because it works the same for a directory and for `s3://bucket/prefix`
+(file_search_path resolves local paths only), and because DuckDB checks `allowed_paths` against
+the path as written in the query, so a relative path found through file_search_path is refused
+once external access is off. Views persist in the `.duckdb` file; secrets, the variable and
+the lock do not, which is why every opener goes through `connect` (another client runs
+`client_setup_sql`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlparse
@@ -18,52 +44,98 @@ import duckdb
 
 DUCKDB_VERSION_DIR = "v1.5.5"
 DEFAULT_AUDIT_DB = "./audit.duckdb"
-# Written by catalog.build_catalog: tells an opener whether the views read s3:// paths.
-CATALOG_INFO_TABLE = "_catalog_info"
+# Relations the views read but an auditor need not see. Not on the search path: SHOW TABLES
+# lists every schema on it, so the views name these relations qualified (internal._src_...).
+INTERNAL_SCHEMA = "internal"
+# Written by catalog.build_catalog: the archive root the views were built from.
+CATALOG_INFO_TABLE = f"{INTERNAL_SCHEMA}._catalog_info"
+# The DuckDB variable the views prefix their relative keys with (see the module docstring).
+ARCHIVE_ROOT_VARIABLE = "rc_archive_root"
+_READ_STATEMENTS = {duckdb.StatementType.SELECT}
+S3_CREDENTIAL_SETTINGS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
+
+# Parsing on the default connection (duckdb.extract_statements) must not download extensions.
+for _setting in ("autoinstall_known_extensions", "autoload_known_extensions"):
+    duckdb.default_connection().execute(f"SET {_setting}=false")
 
 
 class CatalogMissing(FileNotFoundError):
     """The audit database file does not exist yet."""
 
 
-def httpfs_extension_path() -> Path:
-    """The httpfs binary shipped by the pinned wheel (only loads into duckdb 1.5.5)."""
-    import duckdb_extension_httpfs
+class CatalogArchiveMissing(FileNotFoundError):
+    """The audit database exists but the archive its views read is not where it was looked for."""
 
-    path = (
-        Path(duckdb_extension_httpfs.__file__).parent
-        / "extensions"
-        / DUCKDB_VERSION_DIR
-        / "httpfs.duckdb_extension"
-    )
+
+class QueryRefused(ValueError):
+    """The SQL is not a single read-only query; audit connections only read."""
+
+
+def _wheel_extension_path(package: str, name: str) -> Path:
+    import importlib
+
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        module = None
+    if module is not None and module.__file__:
+        path = Path(module.__file__).parent / "extensions" / DUCKDB_VERSION_DIR
+        path = path / f"{name}.duckdb_extension"
+    else:
+        path = Path(f"<{package} not installed>")
     if not path.is_file():
         raise FileNotFoundError(
-            f"DuckDB httpfs extension not found at {path}; install the pinned wheel: "
-            "pip install duckdb==1.5.5 duckdb-extension-httpfs==1.5.5"
+            f"DuckDB {name} extension not found at {path}; install the pinned wheel: "
+            f"pip install duckdb==1.5.5 {package.replace('_', '-')}==1.5.5"
         )
     return path
+
+
+def httpfs_extension_path() -> Path:
+    """The httpfs binary shipped by the pinned wheel (only loads into duckdb 1.5.5)."""
+    return _wheel_extension_path("duckdb_extension_httpfs", "httpfs")
+
+
+def aws_extension_path() -> Path:
+    """The aws binary (credential_chain secrets) shipped by the pinned wheel."""
+    return _wheel_extension_path("duckdb_extension_aws", "aws")
 
 
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def uses_static_keys(env: Mapping[str, str]) -> bool:
+    """Static keys when both are set; otherwise the AWS credential chain (profile, SSO, IMDS)."""
+    return bool(env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"))
+
+
 def s3_secret_sql(env: Mapping[str, str]) -> str:
-    """CREATE SECRET for the S3 settings in `env` (holds the secret key: never log it)."""
-    key_id = env.get("AWS_ACCESS_KEY_ID")
-    secret = env.get("AWS_SECRET_ACCESS_KEY")
-    if not key_id or not secret:
-        raise ValueError(
-            "the archive is on S3 but AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set; "
-            "set both so DuckDB can read the committed files"
-        )
+    """CREATE SECRET for the S3 settings in `env` (may hold the secret key: never log it).
+
+    With AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary
+    credentials) the secret holds them; without, DuckDB's `credential_chain` provider (aws
+    extension) finds them the way the AWS SDK does: AWS_PROFILE in the shared config/credentials
+    files, SSO, web identity, the instance or container role."""
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-    options = [
-        "TYPE s3",
-        f"KEY_ID {_sql_literal(key_id)}",
-        f"SECRET {_sql_literal(secret)}",
-        f"REGION {_sql_literal(region)}",
-    ]
+    if uses_static_keys(env):
+        options = [
+            "TYPE s3",
+            f"KEY_ID {_sql_literal(env['AWS_ACCESS_KEY_ID'])}",
+            f"SECRET {_sql_literal(env['AWS_SECRET_ACCESS_KEY'])}",
+        ]
+        if env.get("AWS_SESSION_TOKEN"):
+            options.append(f"SESSION_TOKEN {_sql_literal(env['AWS_SESSION_TOKEN'])}")
+    elif env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_SECRET_ACCESS_KEY"):
+        raise ValueError(
+            "only one of AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY is set; set both, or neither "
+            "to use the AWS credential chain (AWS_PROFILE, SSO, instance role)"
+        )
+    else:
+        options = ["TYPE s3", "PROVIDER credential_chain"]
+        if env.get("AWS_PROFILE"):
+            options.append(f"PROFILE {_sql_literal(env['AWS_PROFILE'])}")
+    options.append(f"REGION {_sql_literal(region)}")
     endpoint_url = env.get("AWS_ENDPOINT_URL")
     if endpoint_url:
         # S3-compatible servers (MinIO, moto): host:port, path-style, TLS from the scheme.
@@ -80,46 +152,142 @@ def s3_secret_sql(env: Mapping[str, str]) -> str:
     return f"CREATE OR REPLACE SECRET rc_archive_s3 ({', '.join(options)})"
 
 
-def offline_httpfs_sql() -> list[str]:
-    return [
+def offline_httpfs_sql(env: Mapping[str, str] | None = None) -> list[str]:
+    """Auto-install/auto-load off, then LOAD the pinned httpfs (and aws, for credential_chain)."""
+    statements = [
         "SET autoinstall_known_extensions=false",
         "SET autoload_known_extensions=false",
         f"LOAD {_sql_literal(str(httpfs_extension_path()))}",
     ]
+    if env is not None and not uses_static_keys(env):
+        statements.append(f"LOAD {_sql_literal(str(aws_extension_path()))}")
+    return statements
 
 
-def client_setup_sql(env: Mapping[str, str], *, show_secret: bool = False) -> str:
+def archive_root_sql(archive_root: str) -> str:
+    """SET the variable the views prefix their keys with (root with one trailing slash)."""
+    return f"SET VARIABLE {ARCHIVE_ROOT_VARIABLE} = {_sql_literal(root_prefix(archive_root))}"
+
+
+def root_prefix(archive_root: str) -> str:
+    return archive_root.rstrip("/") + "/"
+
+
+def client_setup_sql(
+    env: Mapping[str, str],
+    *,
+    show_secret: bool = False,
+    archive_root: str | None = None,
+) -> str:
     """The statements another DuckDB client (CLI, DBeaver, a notebook) runs after opening the file.
 
-    The secret key is masked unless `show_secret`, so the line can be printed in docs or logs.
+    They load the extensions offline, create the S3 secret (masked unless `show_secret`, so the
+    line can be printed in docs or logs), point the views at the archive (`archive_root`, else
+    ARCHIVE_URI). They do not lock the session:
+    that is `connect`'s job for rc-archive's own queries; open the file read-only elsewhere.
     """
-    statements = offline_httpfs_sql()
-    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+    root = archive_root or env.get("ARCHIVE_URI")
+    is_s3 = bool(root and root.startswith("s3://")) or bool(env.get("AWS_ACCESS_KEY_ID"))
+    statements = offline_httpfs_sql(env if is_s3 else None)
+    if is_s3:
         shown = dict(env)
         if not show_secret:
-            shown["AWS_SECRET_ACCESS_KEY"] = "<AWS_SECRET_ACCESS_KEY>"
+            for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+                if shown.get(name):
+                    shown[name] = f"<{name}>"
         statements.append(s3_secret_sql(shown))
+        statements += [f"SET {setting} = ''" for setting in S3_CREDENTIAL_SETTINGS]
+    if root and "://" not in root:
+        root = os.path.abspath(root)
+    statements.append(archive_root_sql(root or "<archive root: a directory or s3://bucket/prefix>"))
     return "; ".join(statements) + ";"
 
 
 def configure_s3(conn: duckdb.DuckDBPyConnection, env: Mapping[str, str]) -> None:
-    """Load the pinned httpfs and create the S3 secret on `conn`."""
-    for statement in offline_httpfs_sql():
+    """Load the pinned extensions and create the S3 secret on `conn`."""
+    for statement in offline_httpfs_sql(env):
         conn.execute(statement)
     try:
         conn.execute(s3_secret_sql(env))
     except duckdb.Error as exc:
         # The statement holds the secret key; DuckDB may echo it: report without it.
-        message = str(exc).replace(env.get("AWS_SECRET_ACCESS_KEY") or "\0", "***")
-        raise RuntimeError(f"could not create the DuckDB S3 secret: {message}") from None
+        message = str(exc)
+        for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            if env.get(name):
+                message = message.replace(env[name], "***")
+        first = (message.splitlines() or [""])[0]
+        raise RuntimeError(f"could not create the DuckDB S3 secret: {first}") from None
+    # httpfs copies AWS_* environment variables into readable settings when it loads
+    # (current_setting('s3_secret_access_key') would print the key): blank them, the secret
+    # above is what DuckDB uses.
+    for setting in S3_CREDENTIAL_SETTINGS:
+        conn.execute(f"SET {setting} = ''")
 
 
-def _catalog_reads_s3(conn: duckdb.DuckDBPyConnection) -> bool:
+def _catalog_info(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str | None]:
+    """(archive URI as built, archive path relative to the catalog's directory or None)."""
     try:
-        row = conn.execute(f"SELECT archive_uri FROM {CATALOG_INFO_TABLE}").fetchone()
+        row = conn.execute(
+            f"SELECT archive_uri, archive_relpath FROM {CATALOG_INFO_TABLE}"
+        ).fetchone()
     except duckdb.CatalogException:
-        return False
-    return bool(row and str(row[0]).startswith("s3://"))
+        row = None
+    if not row:
+        raise CatalogMissing(
+            f"audit catalog {path} was built by an older version (no archive root recorded); "
+            "rebuild it with `rc-archive catalog`"
+        )
+    return str(row[0]), row[1]
+
+
+def resolve_archive_root(
+    audit_db: Path,
+    recorded_uri: str,
+    recorded_relpath: str | None,
+    env: Mapping[str, str],
+    *,
+    must_exist: bool = True,
+) -> str:
+    """The archive the views read: ARCHIVE_URI, else the recorded one (see module docstring).
+
+    A local archive that is not there raises CatalogArchiveMissing (one line, with the fix),
+    unless nothing was committed when the catalog was built (`must_exist` False): its views
+    read no file."""
+    configured = env.get("ARCHIVE_URI")
+    if configured:
+        candidates = [configured]
+    else:
+        candidates = []
+        if recorded_relpath is not None:
+            candidates.append(str(audit_db.resolve().parent / recorded_relpath))
+        candidates.append(recorded_uri)
+    for candidate in candidates:
+        if "://" in candidate:
+            return candidate.rstrip("/")
+        if os.path.isdir(candidate):
+            return os.path.abspath(candidate)
+    if not must_exist:
+        return os.path.abspath(candidates[-1])
+    source = "ARCHIVE_URI" if configured else "the catalog's record"
+    raise CatalogArchiveMissing(
+        f"audit catalog {audit_db} reads the archive at {candidates[-1]} ({source}), which is "
+        "not there; set ARCHIVE_URI to where the archive is now and run `rc-archive catalog`"
+    )
+
+
+def _committed_keys(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = conn.execute(
+        f"SELECT DISTINCT unnest(files) FROM {INTERNAL_SCHEMA}._ledger_snapshot"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def lock_down(conn: duckdb.DuckDBPyConnection, readable_uris: list[str]) -> None:
+    """Allow exactly `readable_uris`, turn external access off and lock the configuration."""
+    conn.execute("SET allowed_directories = []")
+    conn.execute("SET allowed_paths = $paths", {"paths": readable_uris})
+    conn.execute("SET enable_external_access = false")
+    conn.execute("SET lock_configuration = true")
 
 
 def connect(
@@ -127,21 +295,23 @@ def connect(
     env: Mapping[str, str] | None = None,
     read_only: bool = True,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the audit catalog (AUDIT_DB, default ./audit.duckdb) ready to query.
+    """Open the audit catalog (AUDIT_DB, default ./audit.duckdb) ready to query, locked down.
 
-    Read-only by default: an auditor's session cannot change the catalog. When the catalog's
-    views read s3:// files, the pinned httpfs is loaded and the S3 secret created from `env`.
+    The returned connection can read the committed files of the archive and nothing else, and
+    cannot be reconfigured (see the module docstring). `read_only` is kept for callers; the
+    catalog is always opened read-only (only `rc-archive catalog` writes it, into a new file).
     """
+    del read_only
     env = os.environ if env is None else env
     path = Path(audit_db or env.get("AUDIT_DB") or DEFAULT_AUDIT_DB)
-    if read_only and not path.exists():
+    if not path.exists():
         raise CatalogMissing(
             f"audit catalog {path} does not exist; build it with `rc-archive catalog` "
             "(or set AUDIT_DB to the right file)"
         )
     conn = duckdb.connect(
         str(path),
-        read_only=read_only,
+        read_only=True,
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
     )
     try:
@@ -150,9 +320,58 @@ def connect(
         # the session: each later query over the same views skips re-reading hundreds of
         # footers (locally and, more so, over S3).
         conn.execute("SET parquet_metadata_cache=true")
-        if _catalog_reads_s3(conn):
+        recorded_uri, recorded_relpath = _catalog_info(conn, path)
+        keys = _committed_keys(conn)
+        root = resolve_archive_root(
+            path, recorded_uri, recorded_relpath, env, must_exist=bool(keys)
+        )
+        if root.startswith("s3://"):
             configure_s3(conn, env)
+        conn.execute(archive_root_sql(root))
+        prefix = root_prefix(root)
+        lock_down(conn, [prefix + key for key in keys])
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+_LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
+_EXPLAIN = re.compile(r"EXPLAIN\b\s*(?:ANALY[SZ]E\b|\([^)]*\))?", re.IGNORECASE)
+
+
+def check_query(conn: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Raise QueryRefused unless `sql` is one query (SELECT/WITH/FROM/SHOW/DESCRIBE/SUMMARIZE,
+    or EXPLAIN [ANALYZE] of one), parsed on `conn` (auto-install and auto-load off).
+
+    EXPLAIN ANALYZE runs its statement, so an EXPLAIN is judged by the statement it explains."""
+    try:
+        statements = conn.extract_statements(sql)
+    except duckdb.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise QueryRefused(f"SQL does not parse: {first}") from None
+    if len(statements) != 1:
+        raise QueryRefused(
+            "no SQL statement given"
+            if not statements
+            else "audit SQL runs one query at a time; split the statements"
+        )
+    statement = statements[0]
+    if statement.type == duckdb.StatementType.EXPLAIN:
+        text = statement.query or sql
+        text = text[_LEADING_COMMENTS.match(text).end() :]
+        explain = _EXPLAIN.match(text)
+        inner = text[explain.end() :] if explain else ""
+        try:
+            inner_statements = conn.extract_statements(inner) if inner.strip() else []
+        except duckdb.Error:
+            inner_statements = []
+        if len(inner_statements) == 1 and inner_statements[0].type in _READ_STATEMENTS:
+            return
+    elif statement.type in _READ_STATEMENTS:
+        return
+    shown = " ".join((statement.query or sql).split())[:80]
+    raise QueryRefused(
+        "audit SQL only runs read-only queries (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN of a "
+        f"query); refused a {statement.type.name} statement: {shown!r}"
+    )

@@ -3,6 +3,8 @@
 Every value comes in as a bound parameter ($name), never formatted into the text, so a search
 term or an id typed by a person can never change what a query does. Run them with `run_query`,
 or paste them into any DuckDB client opened on the catalog (bind the parameters there too).
+The views they read are in `main`; what the views read (`_src_*`, the ledger snapshot, the
+build tables) is in the `internal` schema, kept out of SHOW TABLES.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+
+from pipelines.audit.connection import check_query
 
 # Everything one customer said and was told, across channels: every message of every thread in
 # which the customer, or another identity of the same person (same identity_group_id, the
@@ -177,7 +181,11 @@ def run_query(
     sql: str,
     params: Mapping[str, Any] | Sequence[Any] | None = None,
 ) -> QueryResult:
-    """Run `sql` with bound `params` ({name: value} for $name, a list for $1..$n)."""
+    """Run `sql` with bound `params` ({name: value} for $name, a list for $1..$n).
+
+    Only a single read-only query runs (`connection.check_query`, parsed on `conn`): the
+    second line behind the locked connection, for a COPY onto a file it may read."""
+    check_query(conn, sql)
     cursor = conn.execute(sql, params) if params else conn.execute(sql)
     columns = [column[0] for column in cursor.description or []]
     return QueryResult(columns=columns, rows=cursor.fetchall())

@@ -17,7 +17,7 @@ from __future__ import annotations
 # Every archived version, once: a retried batch can only add an identical (id, hash) row,
 # which is dropped here keeping the first archived copy.
 CONTENTS_DEDUPED = """
-SELECT * FROM _src_contents
+SELECT * FROM internal._src_contents
 QUALIFY row_number() OVER (
     PARTITION BY source_id, thread_id, id, record_sha256 ORDER BY archived_at, batch_id) = 1
 """
@@ -25,19 +25,20 @@ QUALIFY row_number() OVER (
 # `contents` when the build proved (CONTENTS_DUPLICATE_KEYS = 0) that no version was committed
 # twice: the dedupe window would keep every row, so the view is the plain scan, and a filter on
 # any column reaches the Parquet reader (row-group statistics, hive partitions).
-CONTENTS_PLAIN = "SELECT * FROM _src_contents"
+CONTENTS_PLAIN = "SELECT * FROM internal._src_contents"
 
 # Build-time proof for CONTENTS_PLAIN: how many window partitions of CONTENTS_DEDUPED hold more
 # than one row.
 CONTENTS_DUPLICATE_KEYS = """
 SELECT count(*) FROM (
-    SELECT 1 FROM _src_contents
+    SELECT 1 FROM internal._src_contents
     GROUP BY source_id, thread_id, id, record_sha256
     HAVING count(*) > 1)
 """
 
-# Build-time tables over `contents`, in creation order: name -> SELECT. Each is created after
-# the `contents` view and before the views that read it.
+# Build-time tables over `contents`, in creation order: name -> SELECT. Each is created (in the
+# `internal` schema, with the _src_* views and the ledger snapshot, so SHOW TABLES lists only
+# the views an auditor queries) after the `contents` view and before the views that read it.
 BUILD_TABLES: dict[str, str] = {
     # Every version that is not its message's newest (same order as the old per-query window:
     # last_modified_time, then archived_at, then batch_id, newest first). Edits are rare, so the
@@ -69,6 +70,11 @@ ORDER BY thread_id, source_id
 """,
 }
 
+# Build tables left in `main` although internal: thread_transcript (transcript.py) names
+# `_contents_thread_spans` unqualified. Move it to `internal` once that query says
+# `internal._contents_thread_spans`.
+MAIN_BUILD_TABLES = frozenset({"_contents_thread_spans"})
+
 # Views in dependency order: name -> SQL body (after CREATE VIEW name AS). The `contents` body
 # here is the general one; the build swaps in CONTENTS_PLAIN when it proves it equivalent.
 VIEW_BODIES: dict[str, str] = {
@@ -78,28 +84,31 @@ VIEW_BODIES: dict[str, str] = {
     # that key drops exactly the versions the build ranked below the newest.
     "contents_latest": """
 SELECT c.* FROM contents AS c
-ANTI JOIN _contents_superseded AS s
+ANTI JOIN internal._contents_superseded AS s
     ON c.id = s.id AND c.record_sha256 = s.record_sha256 AND c.source_id = s.source_id
     AND c.thread_id IS NOT DISTINCT FROM s.thread_id
 """,
     "identities_latest": """
-SELECT * FROM _src_identities
+SELECT * FROM internal._src_identities
 QUALIFY row_number() OVER (
     PARTITION BY id
     ORDER BY last_modified_time DESC NULLS LAST, archived_at DESC, batch_id DESC) = 1
 """,
     "agents": """
-SELECT * FROM _src_agents
+SELECT * FROM internal._src_agents
 QUALIFY row_number() OVER (
     PARTITION BY extension_id ORDER BY fetched_at DESC NULLS LAST, archived_at DESC, batch_id DESC
 ) = 1
 """,
-    "quarantine": "SELECT * FROM _src_quarantine",
+    "quarantine": "SELECT * FROM internal._src_quarantine",
     # The newest version of each message, with who wrote it (identity) and which agent sent it
     # (extension behind creatorId); the names denormalised at archive time are the fallback.
+    # One name per fact: the archive-time names (author_display_name, creator_name) live on only
+    # inside author_name / agent_name, and the raw content_direction inside direction; the raw
+    # columns stay in `contents` for whoever needs the record as received.
     "messages": """
 SELECT
-    c.*,
+    c.* EXCLUDE (author_display_name, creator_name, content_direction),
     coalesce(i.display_name, c.author_display_name) AS author_name,
     i.identity_type AS author_identity_type,
     coalesce(a.name, c.creator_name) AS agent_name,
@@ -214,7 +223,7 @@ SELECT
 FROM versions
 WHERE version_number > 1
 """,
-    "ledger": "SELECT * FROM _ledger_snapshot",
+    "ledger": "SELECT * FROM internal._ledger_snapshot",
     # lag_seconds: how long after the newest archived message its source was last committed;
     # seconds_since_commit: how old that commit is now (a stalled source grows it).
     "capture_lag": """
@@ -223,7 +232,7 @@ WITH newest AS (
     FROM contents GROUP BY source_id
 ), commits AS (
     SELECT source_id, max(committed_at) AS last_committed_at
-    FROM _ledger_snapshot WHERE table_name = 'contents' GROUP BY source_id
+    FROM internal._ledger_snapshot WHERE table_name = 'contents' GROUP BY source_id
 )
 SELECT
     source_id, n.newest_creation_time, c.last_committed_at, n.versions,

@@ -154,7 +154,7 @@ def test_views_deduplicate_a_version_committed_twice(tmp_path, monkeypatch):
     builder.commit_batch("contents", f"source_id={S1}", [("contents", [duplicate])])
     report = build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", {})
     conn = connect(report.audit_db, {})
-    raw = conn.execute("SELECT count(*) FROM _src_contents WHERE id = 'c2'").fetchone()
+    raw = conn.execute("SELECT count(*) FROM internal._src_contents WHERE id = 'c2'").fetchone()
     assert raw == (2,)
     assert conn.execute("SELECT count(*) FROM contents WHERE id = 'c2'").fetchone() == (1,)
     assert conn.execute("SELECT count(*) FROM messages WHERE id = 'c2'").fetchone() == (1,)

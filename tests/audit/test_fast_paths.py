@@ -103,7 +103,9 @@ def test_contents_latest_matches_the_window(any_conn):
 def test_superseded_table_holds_every_older_version(any_conn):
     total = any_conn.execute("SELECT count(*) FROM contents").fetchone()[0]
     latest = any_conn.execute("SELECT count(*) FROM contents_latest").fetchone()[0]
-    superseded = any_conn.execute("SELECT count(*) FROM _contents_superseded").fetchone()[0]
+    superseded = any_conn.execute("SELECT count(*) FROM internal._contents_superseded").fetchone()[
+        0
+    ]
     assert superseded > 0 and total == latest + superseded
 
 
