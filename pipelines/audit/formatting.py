@@ -86,7 +86,7 @@ def render_table(result: QueryResult, max_width: int | None = MAX_CELL_WIDTH) ->
     widths = [len(c) for c in header]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    line = "+".join("-" * (w + 2) for w in widths)
+    line = "-+-".join("-" * w for w in widths)  # "+" under each " | "
     out = [
         " | ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)).rstrip(),
         line,
@@ -142,7 +142,10 @@ def check_read_only(sql: str) -> None:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise NotReadOnlyQuery(f"SQL does not parse: {exc}") from None
+        # DuckDB quotes the SQL back, and the SQL may be pasted from archived text: its first
+        # line only, made terminal-safe.
+        reason = terminal_safe((str(exc).strip().splitlines() or [""])[0])
+        raise NotReadOnlyQuery(f"SQL does not parse: {reason}") from None
     if not statements:
         raise NotReadOnlyQuery("no SQL statement given")
     for statement in statements:

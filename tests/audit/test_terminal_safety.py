@@ -178,3 +178,16 @@ def test_cli_thread_prints_a_safe_transcript(hostile, monkeypatch, capsys):
     assert not RAW_UNSAFE.search(out) and not out.endswith("\n\n")
     assert len(_message_lines(out)) == 2
     assert EVIL_NAME not in out and EVIL_AGENT not in out
+
+
+def test_table_rule_lines_up_with_the_column_bars():
+    table = render_table(QueryResult(["id", "n"], [("abc", 1), ("d", 22)])).split("\n")
+    bars = [i for i, char in enumerate(table[0]) if char == "|"]
+    assert [i for i, char in enumerate(table[1]) if char == "+"] == bars
+    assert [i for i, char in enumerate(table[2]) if char == "|"] == bars
+
+
+def test_sql_errors_are_terminal_safe(hostile):
+    with pytest.raises(ValueError) as caught:
+        sql_command(hostile.audit_db, "SELEC '\x1b]0;pwned\x07' \u202e", None, "table", {})
+    assert not RAW_UNSAFE.search(str(caught.value)) and "\n" not in str(caught.value)
