@@ -8,11 +8,19 @@ in an as-of transcript, and earlier ones are marked.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+
+from pipelines.audit.terminal_text import (
+    quoted_name,
+    terminal_safe,
+    terminal_safe_lines,
+    timestamp_text,
+)
 
 # Versions of the thread's messages known at $as_of (NULL = now), newest first per message.
 # The source_id / creation_date bounds come from the build's _contents_thread_spans and hold
@@ -140,31 +148,50 @@ def thread_transcript(
     return lines
 
 
+# A header line: column 0, the message's time, the direction arrow. Every other line a message
+# contributes starts with HEADER-free indentation, so this pattern finds exactly one line per
+# message (tests parse transcripts with it).
+HEADER_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z (<-|->|--) ")
+BODY_PREFIX = "    | "
+DETAIL_PREFIX = "    "
+
+
 def render_transcript(
     lines: list[TranscriptLine], thread_id: str, as_of: datetime | None = None
 ) -> str:
-    """Plain text, one block per message, edits and deletions marked for the reader."""
-    moment = as_of.isoformat() if as_of else "now"
-    header = f"Thread {thread_id} as of {moment} ({len(lines)} messages)"
+    """Plain text, one block per message, edits and deletions marked for the reader.
+
+    The layout is what keeps a transcript trustworthy when bodies are hostile: only the tool
+    writes at column 0 (a header per message), every body line is prefixed with `    | ` and
+    the tool's own detail lines (`    attachment: `) with four spaces and no bar, so no body can
+    forge a message, an attachment or a mark. Control and bidi characters anywhere (bodies,
+    names, titles, ids) are shown as visible escapes (terminal_text), and names are quoted, so
+    a name cannot pose as an agent attribution or a mark.
+    """
+    moment = timestamp_text(as_of) if as_of else "now"
+    header = f"Thread {terminal_safe(thread_id)} as of {moment} ({len(lines)} messages)"
     out = [header, "=" * len(header)]
     if not lines:
         out.append("(no messages had been created at that time)")
     for line in lines:
-        who = line.author or "unknown author"
+        who = quoted_name(line.author) if line.author else "unknown author"
         if line.agent:
-            who += f" [agent: {line.agent}]"
+            who += f" [agent: {quoted_name(line.agent)}]"
         arrow = {"inbound": "<-", "outbound": "->"}.get(line.direction or "", "--")
         marks = []
         if line.edited:
             marks.append(f"EDITED ({line.versions_seen} versions)")
         if line.deleted:
             marks.append("DELETED ON CHANNEL")
-        stamp = line.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        direction = terminal_safe(line.direction or "unknown")
         out.append(
-            f"{stamp} {arrow} {line.direction or 'unknown'} {who}"
+            f"{timestamp_text(line.time)} {arrow} {direction} {who}"
             + (f"  [{'; '.join(marks)}]" if marks else "")
         )
-        out.append(f"    {line.body if line.body is not None else '(no body)'}")
+        if line.body is None:
+            out.append(f"{DETAIL_PREFIX}(no body)")
+        else:
+            out += [f"{BODY_PREFIX}{text}" for text in terminal_safe_lines(line.body)]
         for attachment in line.attachments:
-            out.append(f"    attachment: {attachment}")
-    return "\n".join(out) + "\n"
+            out.append(f"{DETAIL_PREFIX}attachment: {terminal_safe(attachment)}")
+    return "\n".join(out)
