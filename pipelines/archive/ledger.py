@@ -320,6 +320,10 @@ class Ledger:
             if keys.MANIFEST_NAME.match(key[len(prefix) :])
         ]
 
+    def read_manifest(self, key: str) -> Manifest:
+        """One manifest by key (parsed once per Ledger)."""
+        return self._load(key)
+
     def _load(self, key: str) -> Manifest:
         cached = self._cache.get(key)
         if cached is None:

@@ -29,12 +29,14 @@ import pyarrow as pa
 
 from pipelines.archive.ledger import Manifest
 from pipelines.archive.store import ObjectStore
-from pipelines.audit.committed import (
-    archive_root_uri,
-    committed_files_by_table,
-    committed_manifests,
-    open_archive,
+from pipelines.audit.catalog_state import (
+    LEDGER_SNAPSHOT_TABLE,
+    LIVE_FILES_TABLE,
+    CatalogState,
+    previous_state,
+    refresh_state,
 )
+from pipelines.audit.committed import archive_root_uri, open_archive
 from pipelines.audit.connection import (
     ARCHIVE_ROOT_VARIABLE,
     CATALOG_INFO_TABLE,
@@ -48,7 +50,6 @@ from pipelines.audit.views import (
     BUILD_TABLES,
     CONTENTS_DUPLICATE_KEYS,
     CONTENTS_PLAIN,
-    MAIN_BUILD_TABLES,
     VIEW_BODIES,
 )
 
@@ -94,6 +95,9 @@ class CatalogReport:
     manifests: int
     files_per_table: dict[str, int]
     rows_per_table: dict[str, int]
+    # Manifests this build read from the store (all of them on a first build; the new ones
+    # on a refresh).
+    manifests_read: int = 0
     views: list[str] = field(default_factory=list)
     seconds: float = 0.0
     # How the views were specialised for this snapshot (see views.py): tables read without
@@ -237,18 +241,15 @@ def build_catalog(
         root_uri = os.path.abspath(root_uri)
         root_relpath = os.path.relpath(root_uri, target.resolve().parent)
 
-    manifests = committed_manifests(store)
-    files = committed_files_by_table(manifests)
-    rows_per_table = {table: 0 for table in TABLES}
-    for manifest in manifests:
-        for entry in manifest.files:
-            rows_per_table[entry.table] = rows_per_table.get(entry.table, 0) + entry.rows
+    state = refresh_state(store, previous_state(target, root_uri), ledger_table)
+    files = state.files_by_table()
+    rows_per_table = {table: 0 for table in TABLES} | state.rows_by_table()
 
     for attempt, memory_limit in enumerate(BUILD_MEMORY_LIMITS, start=1):
         temp = target.with_name(f".{target.name}.building-{uuid.uuid4().hex[:8]}")
         try:
             uniform_tables, contents_plain = _build_into(
-                temp, memory_limit, root_uri, root_relpath, store, files, manifests, env
+                temp, memory_limit, root_uri, root_relpath, store, state, env
             )
             os.replace(temp, target)
             break
@@ -267,7 +268,8 @@ def build_catalog(
     return CatalogReport(
         audit_db=str(target),
         archive_uri=root_uri,
-        manifests=len(manifests),
+        manifests=state.manifests,
+        manifests_read=state.manifests_read,
         files_per_table={table: len(files.get(table, [])) for table in TABLES},
         rows_per_table=rows_per_table,
         views=list(VIEW_BODIES),
@@ -283,11 +285,11 @@ def _build_into(
     root_uri: str,
     root_relpath: str | None,
     store: ObjectStore,
-    files: dict[str, list[str]],
-    manifests: list[Manifest],
+    state: CatalogState,
     env: Mapping[str, str],
 ) -> tuple[list[str], bool]:
     """One build attempt into `temp`, with DuckDB held to `memory_limit` on one thread."""
+    files = state.files_by_table()
     conn = duckdb.connect(
         str(temp),
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
@@ -303,7 +305,7 @@ def _build_into(
             configure_s3(conn, env)
         conn.execute(archive_root_sql(root_uri))
         conn.execute(f"CREATE SCHEMA {INTERNAL_SCHEMA}")
-        uniform_tables, contents_plain = _create_views(conn, store, files, manifests)
+        uniform_tables, contents_plain = _create_views(conn, store, files, state)
         conn.execute(
             f"CREATE TABLE {CATALOG_INFO_TABLE} AS SELECT ? AS archive_uri, "
             "? AS archive_relpath, "
@@ -312,7 +314,7 @@ def _build_into(
                 root_uri,
                 root_relpath,
                 datetime.now(UTC),
-                len(manifests),
+                state.manifests,
                 json.dumps({t: len(keys) for t, keys in files.items()}, sort_keys=True),
             ],
         )
@@ -326,7 +328,7 @@ def _create_views(
     conn: duckdb.DuckDBPyConnection,
     store: ObjectStore,
     files: dict[str, list[str]],
-    manifests: list[Manifest],
+    state: CatalogState,
 ) -> tuple[list[str], bool]:
     """Create the views; returns (tables read without union_by_name, contents is plain)."""
     uniform_tables = []
@@ -344,16 +346,17 @@ def _create_views(
         if uniform:
             uniform_tables.append(table)
         _create_view(conn, source, files_relation_sql(keys, union_by_name=not uniform))
-    ledger_rows = ledger_table(manifests)  # noqa: F841 (read by DuckDB's replacement scan)
-    conn.execute(f"CREATE TABLE {INTERNAL_SCHEMA}._ledger_snapshot AS SELECT * FROM ledger_rows")
+    ledger_rows = state.ledger_table(LEDGER_SCHEMA)  # noqa: F841 (DuckDB's replacement scan)
+    conn.execute(f"CREATE TABLE {LEDGER_SNAPSHOT_TABLE} AS SELECT * FROM ledger_rows")
+    live_rows = state.live_table()  # noqa: F841 (read by DuckDB's replacement scan)
+    conn.execute(f"CREATE TABLE {LIVE_FILES_TABLE} AS SELECT * FROM live_rows")
     duplicates = conn.execute(CONTENTS_DUPLICATE_KEYS).fetchone()
     contents_plain = duplicates is not None and duplicates[0] == 0
     for name, body in VIEW_BODIES.items():
         if name == "contents":
             _create_view(conn, name, CONTENTS_PLAIN if contents_plain else body)
             for table_name, select in BUILD_TABLES.items():
-                schema = "main" if table_name in MAIN_BUILD_TABLES else INTERNAL_SCHEMA
-                conn.execute(f"CREATE TABLE {schema}.{table_name} AS {select}")
+                conn.execute(f"CREATE TABLE {INTERNAL_SCHEMA}.{table_name} AS {select}")
         else:
             _create_view(conn, name, body)
     return uniform_tables, contents_plain

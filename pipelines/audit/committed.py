@@ -12,8 +12,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.archive.keys import LEDGER_TABLES
-from pipelines.archive.ledger import FileEntry, Ledger, Manifest
 from pipelines.archive.store import LocalStore, ObjectStore, S3Store, open_store
 
 
@@ -26,30 +24,9 @@ def open_archive(store_or_uri: Any, env: Mapping[str, str]) -> ObjectStore:
 
 def archive_root_uri(store: ObjectStore) -> str:
     """The archive root as DuckDB and a person name it (a directory, or s3://bucket/prefix)."""
-    if isinstance(store, S3Store):
+    # By attribute, not class: a store wrapped to count or inject faults names the same root.
+    if isinstance(store, S3Store) or hasattr(store, "bucket"):
         return f"s3://{store.bucket}/{store.prefix}".rstrip("/")
-    if isinstance(store, LocalStore):
+    if isinstance(store, LocalStore) or hasattr(store, "root"):
         return str(store.root)
     return store.describe()
-
-
-def committed_manifests(store: ObjectStore) -> list[Manifest]:
-    """Every committed manifest of every ledger, in (table, stream, seq) order."""
-    ledger = Ledger(store)
-    return [manifest for table in LEDGER_TABLES for manifest in ledger.manifests(table)]
-
-
-def committed_files_by_table(manifests: list[Manifest]) -> dict[str, list[str]]:
-    """Table name -> live data keys (a manifest may list files of several tables, e.g. a
-    contents batch also commits its quarantine file). Manifests in (table, stream, seq)
-    order; a compaction's inputs give way to its output."""
-    live: dict[str, FileEntry] = {}
-    for manifest in manifests:
-        for entry in manifest.replaces:
-            live.pop(entry.key, None)
-        for entry in manifest.files:
-            live.setdefault(entry.key, entry)
-    files: dict[str, list[str]] = {}
-    for key, entry in live.items():
-        files.setdefault(entry.table, []).append(key)
-    return files

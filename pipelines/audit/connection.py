@@ -276,9 +276,14 @@ def resolve_archive_root(
 
 
 def _committed_keys(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = conn.execute(
-        f"SELECT DISTINCT unnest(files) FROM {INTERNAL_SCHEMA}._ledger_snapshot"
-    ).fetchall()
+    """The files the views read: the live files (compacted inputs excluded); a catalog built
+    before the live-file table existed allows every file its manifests named."""
+    try:
+        rows = conn.execute(f"SELECT key FROM {INTERNAL_SCHEMA}._live_files").fetchall()
+    except duckdb.CatalogException:
+        rows = conn.execute(
+            f"SELECT DISTINCT unnest(files) FROM {INTERNAL_SCHEMA}._ledger_snapshot"
+        ).fetchall()
     return [row[0] for row in rows]
 
 

@@ -59,7 +59,7 @@ ORDER BY v.creation_time, v.id
 # Where the thread's versions are (no row: the thread is not in the catalog).
 _THREAD_SPAN = """
 SELECT list(source_id ORDER BY source_id), min(first_date), max(last_date)
-FROM _contents_thread_spans WHERE thread_id = $thread_id
+FROM internal._contents_thread_spans WHERE thread_id = $thread_id
 HAVING count(*) > 0
 """
 

@@ -70,10 +70,6 @@ ORDER BY thread_id, source_id
 """,
 }
 
-# Build tables left in `main` although internal: thread_transcript (transcript.py) names
-# `_contents_thread_spans` unqualified. Move it to `internal` once that query says
-# `internal._contents_thread_spans`.
-MAIN_BUILD_TABLES = frozenset({"_contents_thread_spans"})
 
 # Views in dependency order: name -> SQL body (after CREATE VIEW name AS). The `contents` body
 # here is the general one; the build swaps in CONTENTS_PLAIN when it proves it equivalent.

@@ -176,8 +176,7 @@ def test_show_tables_lists_the_views_not_the_internal_relations(workspace):
     finally:
         conn.close()
     assert {"messages", "contents", "ledger", "threads"} <= names
-    # _contents_thread_spans stays in main until transcript.py names it internal._...
-    assert [name for name in names if name.startswith("_")] == ["_contents_thread_spans"], names
+    assert [name for name in names if name.startswith("_")] == [], names
     assert {"author_name", "agent_name", "direction"} <= columns
     assert not {"author_display_name", "creator_name", "content_direction"} & columns
     assert {"author_display_name", "creator_name", "content_direction"} <= raw

@@ -1,0 +1,144 @@
+"""What the audit catalog knows of the ledger, and how a refresh brings it up to date.
+
+Why: the catalog used to replay every manifest of every ledger at each build, so a refresh
+after a 15-minute run re-read the archive's whole history (every object of `_ledger/` on S3).
+The catalog now keeps, inside `audit.duckdb`, one row per manifest it has read
+(`internal._ledger_snapshot`, also the `ledger` view) and the live file list
+(`internal._live_files`: committed files minus compacted inputs). A refresh reads only the
+manifests after each stream's known head: per ledger table one folder LIST, per stream one LIST
+starting after the known head's key, and one GET per new manifest. Nothing is re-read.
+
+A catalog of another archive, or of an older layout without these tables, is rebuilt from the
+ledger (one full replay).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.archive.keys import LEDGER_TABLES
+from pipelines.archive.ledger import Ledger, Manifest
+from pipelines.archive.store import ObjectStore
+from pipelines.audit.connection import CATALOG_INFO_TABLE, INTERNAL_SCHEMA
+
+log = logging.getLogger(__name__)
+
+LIVE_FILES_TABLE = f"{INTERNAL_SCHEMA}._live_files"
+LEDGER_SNAPSHOT_TABLE = f"{INTERNAL_SCHEMA}._ledger_snapshot"
+LIVE_FILES_SCHEMA = pa.schema(
+    [("key", pa.string()), ("table_name", pa.string()), ("rows", pa.int64())]
+)
+
+
+@dataclass
+class CatalogState:
+    """The manifests a catalog has read and the live files they add up to."""
+
+    ledger_rows: list[pa.Table] = field(default_factory=list)  # LEDGER_SCHEMA parts
+    live: dict[str, tuple[str, int]] = field(default_factory=dict)  # key -> (table, rows)
+    heads: dict[tuple[str, str], int] = field(default_factory=dict)  # (table, stream) -> seq
+    manifests_read: int = 0  # by this refresh
+
+    @property
+    def manifests(self) -> int:
+        return sum(part.num_rows for part in self.ledger_rows)
+
+    def files_by_table(self) -> dict[str, list[str]]:
+        files: dict[str, list[str]] = {}
+        for key, (table, _rows) in self.live.items():
+            files.setdefault(table, []).append(key)
+        return files
+
+    def rows_by_table(self) -> dict[str, int]:
+        rows: dict[str, int] = {}
+        for table, count in self.live.values():
+            rows[table] = rows.get(table, 0) + count
+        return rows
+
+    def live_table(self) -> pa.Table:
+        return pa.table(
+            [
+                list(self.live),
+                [table for table, _ in self.live.values()],
+                [rows for _, rows in self.live.values()],
+            ],
+            schema=LIVE_FILES_SCHEMA,
+        )
+
+    def ledger_table(self, schema: pa.Schema) -> pa.Table:
+        if not self.ledger_rows:
+            return schema.empty_table()
+        # Rows read back from DuckDB come with its own Arrow types (e.g. microseconds).
+        return pa.concat_tables([part.cast(schema) for part in self.ledger_rows])
+
+
+def previous_state(audit_db: Path, root_uri: str) -> CatalogState | None:
+    """The state a catalog at `audit_db` recorded for this archive (None: rebuild)."""
+    if not audit_db.exists():
+        return None
+    try:
+        conn = duckdb.connect(
+            str(audit_db),
+            read_only=True,
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+        )
+    except duckdb.Error as exc:
+        log.warning("audit catalog %s cannot be opened (%s); rebuilding it", audit_db, exc)
+        return None
+    try:
+        recorded = conn.execute(f"SELECT archive_uri FROM {CATALOG_INFO_TABLE}").fetchone()
+        if recorded is None or recorded[0] != root_uri:
+            return None
+        ledger_rows = conn.execute(f"SELECT * FROM {LEDGER_SNAPSHOT_TABLE}").arrow()
+        if isinstance(ledger_rows, pa.RecordBatchReader):
+            ledger_rows = ledger_rows.read_all()  # before the connection closes
+        live_rows = conn.execute(f"SELECT key, table_name, rows FROM {LIVE_FILES_TABLE}").fetchall()
+    except duckdb.Error:
+        return None  # an older catalog layout: one full rebuild
+    finally:
+        conn.close()
+    heads: dict[tuple[str, str], int] = {}
+    for table, stream, seq in zip(
+        ledger_rows.column("table_name").to_pylist(),
+        ledger_rows.column("stream").to_pylist(),
+        ledger_rows.column("seq").to_pylist(),
+        strict=True,
+    ):
+        heads[(table, stream)] = max(seq, heads.get((table, stream), -1))
+    return CatalogState(
+        ledger_rows=[ledger_rows],
+        live={key: (table, rows) for key, table, rows in live_rows},
+        heads=heads,
+    )
+
+
+def refresh_state(
+    store: ObjectStore, previous: CatalogState | None, ledger_rows_of
+) -> CatalogState:
+    """`previous` brought up to date with the manifests committed since (a full replay when
+    None). `ledger_rows_of(manifests)` turns manifests into LEDGER_SCHEMA rows."""
+    state = previous or CatalogState()
+    state.manifests_read = 0
+    ledger = Ledger(store)
+    for table in LEDGER_TABLES:
+        for stream in ledger.streams(table):
+            known = state.heads.get((table, stream), -1)
+            new: list[Manifest] = [
+                ledger.read_manifest(key)
+                for key in ledger.manifest_keys(table, stream, after_seq=known)
+            ]
+            for manifest in new:
+                for entry in manifest.replaces:
+                    state.live.pop(entry.key, None)
+                for entry in manifest.files:
+                    state.live.setdefault(entry.key, (entry.table, entry.rows))
+                state.heads[(table, stream)] = manifest.seq
+            if new:
+                state.ledger_rows.append(ledger_rows_of(new))
+                state.manifests_read += len(new)
+    return state

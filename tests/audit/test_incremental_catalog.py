@@ -1,0 +1,96 @@
+"""The audit catalog refresh reads only what was committed since the last build, and gives the
+same views as a build from scratch (after new batches and after compactions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pipelines.archive.compaction import compact_month
+from pipelines.archive.ledger import Ledger
+from pipelines.archive.store import LocalStore
+from pipelines.audit.catalog import build_catalog
+from pipelines.audit.connection import connect
+from tests.archive.conftest import SOURCE_ID, STREAM, make_records, normalised_batch
+from tests.archive.test_checkpoints import CountingStore
+
+
+def _commit(ledger: Ledger, start: int, n: int = 10) -> None:
+    batch = normalised_batch(make_records(n, start, days=40))
+    seq = ledger.state("contents", STREAM).head_seq + 1
+    ledger.commit_batch(
+        "contents",
+        STREAM,
+        {"contents": batch.table, "quarantine": batch.quarantine},
+        cursor={"high_water_time": f"2024-04-01T00:{seq // 60:02d}:{seq % 60:02d}.000Z"},
+        run_id=f"run-{seq}",
+    )
+
+
+def _view_counts(audit_db, archive) -> tuple:
+    conn = connect(audit_db, {"ARCHIVE_URI": str(archive)})
+    try:
+        return conn.execute(
+            "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM contents), "
+            "(SELECT count(*) FROM ledger), (SELECT count(DISTINCT thread_id) FROM threads)"
+        ).fetchone()
+    finally:
+        conn.close()
+
+
+def test_refresh_reads_only_the_new_manifests_and_matches_a_full_build(tmp_path):
+    archive = tmp_path / "archive"
+    store = LocalStore(archive)
+    ledger = Ledger(store)
+    for i in range(12):
+        _commit(ledger, i * 10)
+    first = build_catalog(store, tmp_path / "audit.duckdb", {})
+    assert first.manifests == first.manifests_read == 12
+
+    for i in range(12, 15):
+        _commit(ledger, i * 10)
+    counting = CountingStore(store)
+    refreshed = build_catalog(counting, tmp_path / "audit.duckdb", {})
+    manifest_gets = [k for k in counting.gets if k.startswith("_ledger/")]
+    assert refreshed.manifests_read == 3 and len(manifest_gets) == 3
+    assert refreshed.manifests == 15
+    # One folder LIST per ledger table and one LIST per stream of it: not per manifest.
+    assert counting.lists <= 3 + 3
+
+    scratch = build_catalog(store, tmp_path / "scratch.duckdb", {})
+    assert scratch.manifests_read == 15
+    assert _view_counts(tmp_path / "audit.duckdb", archive) == _view_counts(
+        tmp_path / "scratch.duckdb", archive
+    )
+    assert refreshed.rows_per_table == scratch.rows_per_table
+
+
+def test_refresh_after_compaction_reads_the_compacted_files_only(tmp_path):
+    archive = tmp_path / "archive"
+    store = LocalStore(archive)
+    ledger = Ledger(store)
+    for i in range(6):
+        _commit(ledger, i * 10)
+    before = build_catalog(store, tmp_path / "audit.duckdb", {})
+    counts_before = _view_counts(tmp_path / "audit.duckdb", archive)
+    compact_month(ledger, SOURCE_ID, "2024-02", "compact", now=datetime(2026, 1, 1, tzinfo=UTC))
+    after = build_catalog(store, tmp_path / "audit.duckdb", {})
+    assert after.manifests_read == 1
+    assert after.files_per_table["contents"] < before.files_per_table["contents"]
+    assert after.rows_per_table["contents"] == before.rows_per_table["contents"] == 60
+    messages, contents, ledger_rows, threads = _view_counts(tmp_path / "audit.duckdb", archive)
+    assert (messages, contents, threads) == (
+        counts_before[0],
+        counts_before[1],
+        counts_before[3],
+    )
+    assert ledger_rows == counts_before[2] + 1  # the compaction is in the ledger view
+
+
+def test_a_catalog_of_another_archive_is_rebuilt_not_extended(tmp_path):
+    for name, start in (("one", 0), ("two", 500)):
+        ledger = Ledger(LocalStore(tmp_path / name))
+        _commit(ledger, start)
+        _commit(ledger, start + 10)
+    build_catalog(tmp_path / "one", tmp_path / "audit.duckdb", {})
+    report = build_catalog(tmp_path / "two", tmp_path / "audit.duckdb", {})
+    assert report.manifests == report.manifests_read == 2
