@@ -36,9 +36,10 @@ class ClientSettings:
     # Longest time one request keeps retrying 5xx and connection failures (attempts and waits
     # together): an API that is down is reported within a minute, not after minutes of growing
     # backoff. With the defaults the waits alone are 16-31 s, so all 6 attempts fit unless each
-    # try itself hangs until the connect timeout. 429s are not bounded by it (the server says
+    # try itself hangs until the connect timeout (10 s: the last try may start just inside the
+    # budget, so 45 + 10 s stays under a minute). 429s are not bounded by it (the server says
     # how long to wait).
-    retry_budget_seconds: float = 50.0
+    retry_budget_seconds: float = 45.0
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 30.0
     # Refresh this long before the access token expires, so no request carries a dying token.
