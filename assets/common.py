@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from pipelines.archive.store import StoreWriteError
-from pipelines.ringcentral.errors import RingCentralError
+from pipelines.ringcentral.errors import RingCentralError, TransportError
 from schemas.ids import validate_source_id
 
 # All API-bound steps share one concurrency pool, so parallel runs for many sources share the
@@ -65,7 +65,9 @@ def failing_fast_for_people() -> Iterator[None]:
                 },
                 allow_retries=False,
             ) from None
-        if getattr(error, "unreachable", False):
+        # Only no-response failures: 5xx bursts past the client's retries (ServerError) keep
+        # the retry policy, which is what it is for.
+        if isinstance(error, TransportError):
             raise dg.Failure(
                 description=f"RingCentral API unreachable: {error}",
                 metadata={"http_status": error.status, ERROR_KIND: "unreachable"},
