@@ -1,12 +1,13 @@
 """What every archive asset shares: the API pool, the retry policy, failing fast for people."""
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
 
 from pipelines.archive.store import StoreWriteError
-from pipelines.ringcentral.errors import RingCentralError
+from pipelines.ringcentral.errors import RingCentralError, TransportError
 from schemas.ids import validate_source_id
 
 # All API-bound steps share one concurrency pool, so parallel runs for many sources share the
@@ -15,9 +16,15 @@ API_POOL = "ringcentral_api"
 GROUP = "rc_archive"
 # Run tag that turns a run into a full re-scan of its source (README, "Backfills").
 FULL_REFRESH_TAG = "rc-archive/full-refresh"
+# Metadata key of a fail-fast Failure: `needs_person` (a setting, credential, permission or
+# disk to fix) or `unreachable` (RingCentral or S3 gave no usable answer); the runner reads it
+# so `rc-archive run` can exit with the matching code.
+ERROR_KIND = "rc_archive_error_kind"
 
-# Transient failures (network, 5xx bursts past the client's own retries, S3 hiccups) get
-# another attempt; problems a person must fix are raised with allow_retries=False below.
+# Transient failures (a dropped connection mid-crawl, an S3 5xx past botocore's retries) get
+# another attempt; problems a person must fix, and a service that stayed unreachable through
+# the client's own time-bounded retries, are raised with allow_retries=False below: retrying
+# those only multiplied a one-minute wait into nine (up to 30 + 60 + 120 s of delays here).
 TRANSIENT_RETRY = dg.RetryPolicy(
     max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -35,14 +42,15 @@ def wants_full_refresh(context: dg.AssetExecutionContext, configured: bool) -> b
 def failing_fast_for_people() -> Iterator[None]:
     """Auth and permission problems, a full or read-only archive disk, an S3 bucket that denies
     writes: none heals on retry (the retry policy would spend minutes), so fail once, saying
-    what to fix."""
+    what to fix. An API or S3 endpoint that stayed unreachable through the client's bounded
+    retries fails once too: the next scheduled run is the retry."""
     try:
         yield
     except StoreWriteError as error:
         if error.needs_person:
             raise dg.Failure(
                 description=str(error),
-                metadata={"store_error": str(error.code)},
+                metadata={"store_error": str(error.code), ERROR_KIND: "needs_person"},
                 allow_retries=False,
             ) from None
         raise
@@ -50,7 +58,37 @@ def failing_fast_for_people() -> Iterator[None]:
         if getattr(error, "needs_person", False):
             raise dg.Failure(
                 description=f"RingCentral refused the request ({error.error_code}): {error}",
-                metadata={"error_code": str(error.error_code), "http_status": error.status},
+                metadata={
+                    "error_code": str(error.error_code),
+                    "http_status": error.status,
+                    ERROR_KIND: "needs_person",
+                },
+                allow_retries=False,
+            ) from None
+        # Only no-response failures: 5xx bursts past the client's retries (ServerError) keep
+        # the retry policy, which is what it is for.
+        if isinstance(error, TransportError):
+            raise dg.Failure(
+                description=f"RingCentral API unreachable: {error}",
+                metadata={"http_status": error.status, ERROR_KIND: "unreachable"},
                 allow_retries=False,
             ) from None
         raise
+    except Exception as error:
+        if _is_s3_unreachable(error):
+            raise dg.Failure(
+                description=f"S3 endpoint unreachable: {error}; check AWS_ENDPOINT_URL",
+                metadata={ERROR_KIND: "unreachable"},
+                allow_retries=False,
+            ) from None
+        raise
+
+
+def _is_s3_unreachable(error: BaseException) -> bool:
+    """botocore's connection failures, which it has already retried S3_MAX_ATTEMPTS times.
+    Looked up lazily: a local archive never imports botocore."""
+    exceptions = sys.modules.get("botocore.exceptions")
+    if exceptions is None:
+        return False
+    unreachable = (exceptions.EndpointConnectionError, exceptions.ConnectTimeoutError)
+    return isinstance(error, unreachable)

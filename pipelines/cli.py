@@ -2,25 +2,63 @@
 
 Every command reads its settings (RC_*, ARCHIVE_URI, AUDIT_DB, AWS_*) from the environment and
 from `--env-file PATH` (the sandbox's file works as it is; values in the file win over the
-environment, since naming a file is the more explicit choice). Bad input ends with a one-line
-reason and exit code 2; a failed run or check with exit code 1.
+environment, since naming a file is the more explicit choice).
+
+Errors end the command with ONE line on stderr that names the cause and the setting to fix
+(`--verbose` adds the full detail: tracebacks, Dagster's step log). Settings are checked, and
+`run` logs in once, before Dagster starts, so a typo costs a second, not a run. Waits before
+retries are announced on stderr ("RingCentral API unreachable (ConnectError), retry 2/5 in 4 s")
+and the client's retries end within a minute, so a service that is down is reported quickly.
+
+Exit codes (so scripts and schedulers can tell what to do next):
+
+  0  ok
+  1  a run or a check failed (see the summary), or an unexpected error
+  2  bad settings or input: fix the named setting or argument (also credentials refused,
+     a permission missing, an archive disk full or read-only)
+  3  `verify` found tampering (findings of a tampering kind)
+  4  an external service is unreachable (RingCentral API, S3 endpoint): try again later
+130  interrupted
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import re
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from pipelines import settings as names
 from pipelines.ringcentral.errors import RingCentralError
+from pipelines.ringcentral.redaction import redact
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_TAMPERING = 3
+EXIT_UNREACHABLE = 4
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES_HELP = """exit codes:
+  0    ok
+  1    a run or check failed, or an unexpected error
+  2    bad settings or input (the message names the setting or argument to fix)
+  3    verify found tampering
+  4    an external service is unreachable (RingCentral API, S3 endpoint)
+  130  interrupted
+"""
 
 EXAMPLES = {
     "run": "rc-archive run --env-file .demo/sandbox.env --source 65c3fdd9527bf900079cefcb",
     "sources": "rc-archive sources",
-    "sql": 'rc-archive sql "SELECT source_type, count(*) FROM messages GROUP BY 1" --format csv',
+    "sql": 'rc-archive sql "SELECT source_type, count(*) FROM messages GROUP BY 1" --format csv'
+    "\n  rc-archive sql --query customer_history --param identity_id=65c3fe1f527bf900079d0a25"
+    "\n  rc-archive sql --list-queries\n  rc-archive sql -f report.sql\n  echo 'SELECT 1' | "
+    "rc-archive sql -",
     "thread": "rc-archive thread 65c40163c092e4000768f688 --as-of 2026-11-01T12:00:00Z",
     "export": "rc-archive export --source 65c3fdd9527bf900079cefcb --format eml --out ./production",
     "verify": "rc-archive verify",
@@ -33,25 +71,133 @@ class UsageError(Exception):
     """Bad input from the person at the keyboard: printed as one line, exit code 2."""
 
 
+class UnreachableError(Exception):
+    """An external service (S3 endpoint) gave no answer: printed as one line, exit code 4."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
-        return 2
+        return EXIT_BAD_INPUT
+    verbose = bool(getattr(args, "verbose", False))
+    _show_retry_progress()
     try:
         _apply_env_file(args.env_file)
         return args.handler(args)
-    except RingCentralError as error:
-        print(f"rc-archive {args.command}: {error}", file=sys.stderr)
-        return 1
-    except _user_errors() as error:
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        print(f"rc-archive {args.command}: {first_line}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        code, reason = _classify(error)
+        if verbose:
+            print(redact(traceback.format_exc()).rstrip(), file=sys.stderr)
+        print(f"rc-archive {args.command}: {redact(reason)}", file=sys.stderr)
+        return code
+
+
+def _classify(error: BaseException) -> tuple[int, str]:
+    """Exit code and one-line reason for an error that ended a command."""
+    from pipelines.archive.store import StoreWriteError
+
+    if isinstance(error, RingCentralError):
+        if error.needs_person:
+            code = EXIT_BAD_INPUT
+        elif error.unreachable:
+            code = EXIT_UNREACHABLE
+        else:
+            code = EXIT_FAILED
+        return code, _first_line(error)
+    if isinstance(error, UnreachableError):
+        return EXIT_UNREACHABLE, _first_line(error)
+    if isinstance(error, StoreWriteError):
+        return (EXIT_BAD_INPUT if error.needs_person else EXIT_FAILED), _first_line(error)
+    s3 = _s3_error(error)
+    if s3 is not None:
+        return s3
+    dagster = sys.modules.get("dagster")
+    if dagster is not None and isinstance(error, dagster.DagsterInvalidConfigError):
+        unset = sorted(set(re.findall(r'environment variable "([A-Z0-9_]+)"', str(error))))
+        if unset:
+            return EXIT_BAD_INPUT, f"missing setting(s) {', '.join(unset)}: set them"
+        return EXIT_BAD_INPUT, f"invalid Dagster configuration: {_first_line(error)}"
+    if isinstance(error, _user_errors()):
+        return EXIT_BAD_INPUT, _first_line(error)
+    return (
+        EXIT_FAILED,
+        f"unexpected {type(error).__name__}: {_first_line(error)} (--verbose shows the traceback)",
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _s3_error(error: BaseException) -> tuple[int, str] | None:
+    """botocore's errors as one line naming the setting; None if `error` is not one. botocore
+    is looked up lazily: a local archive never imports it."""
+    exceptions = sys.modules.get("botocore.exceptions")
+    if exceptions is None or not isinstance(
+        error, exceptions.BotoCoreError | exceptions.ClientError
+    ):
+        return None
+    endpoint = os.environ.get(names.AWS_ENDPOINT_URL) or "the AWS default endpoint"
+    unreachable = (
+        exceptions.EndpointConnectionError,
+        exceptions.ConnectTimeoutError,
+        exceptions.ReadTimeoutError,
+    )
+    if isinstance(error, unreachable):
+        return EXIT_UNREACHABLE, (
+            f"S3 endpoint {endpoint} unreachable ({type(error).__name__}); "
+            f"check {names.AWS_ENDPOINT_URL} and the network"
+        )
+    if isinstance(error, exceptions.NoCredentialsError):
+        return EXIT_BAD_INPUT, (
+            f"no S3 credentials: set {names.AWS_ACCESS_KEY_ID} and {names.AWS_SECRET_ACCESS_KEY}"
+        )
+    if isinstance(error, exceptions.ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        code = error.response.get("Error", {}).get("Code", "")
+        if status >= 500:
+            return EXIT_UNREACHABLE, (
+                f"S3 endpoint {endpoint} answered HTTP {status} {code} after retries; "
+                f"check {names.AWS_ENDPOINT_URL}"
+            )
+        return EXIT_BAD_INPUT, (
+            f"S3 refused the request: HTTP {status} {code}; check {names.ARCHIVE_URI}, "
+            f"{names.AWS_ACCESS_KEY_ID} and {names.AWS_SECRET_ACCESS_KEY}"
+        )
+    return EXIT_BAD_INPUT, f"S3 client error: {_first_line(error)}"
+
+
+def _show_retry_progress() -> None:
+    """Print the client's retry announcements on stderr, so a wait is never a silent terminal.
+
+    The transport logs them on `pipelines.ringcentral.retry` (WARNING); here they get a handler
+    of their own (not propagated, so no other handler prints them twice).
+    """
+    retry_logger = logging.getLogger("pipelines.ringcentral.retry")
+    if any(getattr(h, "_rc_archive_cli", False) for h in retry_logger.handlers):
+        return
+    handler = _StderrHandler()
+    handler._rc_archive_cli = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    retry_logger.addHandler(handler)
+    retry_logger.setLevel(logging.INFO)
+    retry_logger.propagate = False
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to the sys.stderr of the moment (tests swap it), not the one at creation."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr, flush=True)
+        except Exception:  # a closed stderr must not end the run
+            self.handleError(record)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -90,27 +236,57 @@ def _parse_time(text: str | None, flag: str) -> datetime | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.partitions import configured_source_ids
-    from pipelines.runner import run_sources
 
     sources = args.source or configured_source_ids(os.environ.get(names.RC_SOURCE_IDS))
     if not sources:
         raise UsageError("no sources: pass --source ID or set RC_SOURCE_IDS")
+    _check_run_settings()
+    # Dagster is imported only now: everything a person can get wrong was checked above.
+    from pipelines.runner import run_sources
+
     archive_uri = _env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI)
-    print(f"archiving {len(sources)} source(s) into {archive_uri}")
+    print(f"archiving {len(sources)} source(s) into {archive_uri}", flush=True)
     summaries = run_sources(
         sources,
         full_refresh=args.full_refresh,
         reconcile_mode=args.reconcile,
         batch_records=args.batch_records,
-        log_level="DEBUG" if args.verbose else "WARNING",
+        log_level="DEBUG" if args.verbose else "CRITICAL",
         on_progress=lambda line: print(line, flush=True),
     )
     print(_run_table(summaries))
-    failed = [s for s in summaries if not s.success or not all(s.checks.values())]
+    failed = [s for s in summaries if not s.success or s.checks_failed]
     for summary in failed:
-        reason = summary.error or ", ".join(k for k, ok in summary.checks.items() if not ok)
-        print(f"  {summary.source_id}: {reason}", file=sys.stderr)
-    return 1 if failed else 0
+        reason = summary.error or "check(s) failed: " + ", ".join(summary.checks_failed)
+        print(f"rc-archive run: {summary.source_id}: {redact(reason)}", file=sys.stderr)
+    kinds = {s.error_kind for s in failed}
+    if "unreachable" in kinds:
+        return EXIT_UNREACHABLE
+    if "needs_person" in kinds:
+        return EXIT_BAD_INPUT
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _check_run_settings() -> None:
+    """Everything `run` needs, checked before Dagster starts: the RingCentral settings (a
+    missing RC_APP_CLIENT_ID is one line, not Dagster's config error), the archive (a file
+    where a directory belongs, an unreachable S3 endpoint), the audit database's directory,
+    and a login (wrong credentials or an API that is down end here, with the client's bounded
+    retries announced on stderr). The steps then reuse the login's token."""
+    from pipelines.resources import shared_client
+    from pipelines.ringcentral import ClientSettings
+
+    client_settings = ClientSettings.from_env(dict(os.environ))
+    _check_archive(for_writing=True)
+    audit_db = os.path.abspath(_env(names.AUDIT_DB, names.DEFAULT_AUDIT_DB))
+    if os.path.isdir(audit_db):
+        raise UsageError(f"{names.AUDIT_DB}={audit_db!r} is a directory: name a file in it")
+    if not os.path.isdir(os.path.dirname(audit_db)):
+        raise UsageError(
+            f"{names.AUDIT_DB}={audit_db!r}: directory {os.path.dirname(audit_db)!r} does not "
+            "exist; create it or point AUDIT_DB elsewhere"
+        )
+    shared_client(client_settings).login()
 
 
 def _run_table(summaries) -> str:
@@ -131,7 +307,7 @@ def _run_table(summaries) -> str:
                 identities.get("new_versions", 0),
                 agents.get("new_versions", 0),
                 round(float(contents.get("capture_lag_seconds", 0.0)), 1),
-                "pass" if s.checks and all(s.checks.values()) else "FAIL",
+                s.checks_status(),
             )
         )
     header = (
@@ -168,9 +344,75 @@ def cmd_sources(args: argparse.Namespace) -> int:
 def cmd_sql(args: argparse.Namespace) -> int:
     from pipelines.audit.formatting import sql_command
 
+    if args.list_queries:
+        print(_list_queries())
+        return EXIT_OK
+    sql, params = _sql_and_params(args)
+    print(sql_command(_audit_db(), sql, params, args.format, dict(os.environ)))
+    return EXIT_OK
+
+
+def _sql_and_params(args: argparse.Namespace) -> tuple[str, list[str] | dict[str, str]]:
+    """The SQL to run from exactly one of: the argument (`-` = stdin), `-f FILE`, `--query
+    NAME` (the audit query pack, whose $name parameters are checked here so a missing one is
+    named, not left to DuckDB's message)."""
+    given = [x for x in (args.sql, args.file, args.query_name) if x is not None]
+    if len(given) != 1:
+        raise UsageError(
+            "give one query: SQL text (or - for stdin), -f FILE or --query NAME "
+            "(--list-queries shows the names)"
+        )
     params = _parse_params(args.param)
-    print(sql_command(_audit_db(), args.query, params, args.format, dict(os.environ)))
-    return 0
+    if args.query_name is not None:
+        return _named_query(args.query_name, params)
+    if args.file is not None:
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                return handle.read(), params
+        except OSError as error:
+            raise UsageError(f"-f {args.file!r}: {error.strerror or error}") from None
+    if args.sql == "-":
+        return sys.stdin.read(), params
+    return args.sql, params
+
+
+def _named_query(name: str, params: list[str] | dict[str, str]) -> tuple[str, dict[str, str]]:
+    from pipelines.audit.queries import QUERY_PACK, like_term
+
+    if name not in QUERY_PACK:
+        raise UsageError(f"unknown query {name!r}; valid names: {', '.join(sorted(QUERY_PACK))}")
+    sql = QUERY_PACK[name]
+    wanted = _query_params(sql)
+    if isinstance(params, list):
+        if params:
+            raise UsageError(f"query {name} takes named parameters: --param NAME=VALUE")
+        params = {}
+    missing = [p for p in wanted if p not in params]
+    unknown = sorted(set(params) - set(wanted))
+    if missing or unknown:
+        need = " ".join(f"--param {p}=..." for p in wanted) or "no parameters"
+        problem = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"
+        raise UsageError(f"query {name}: {problem}; it takes {need}")
+    if name == "term_search":
+        # The pack binds the term through like_term so % and _ typed by a person match literally.
+        params = {**params, "term": like_term(params["term"])}
+    return sql, params
+
+
+def _query_params(sql: str) -> list[str]:
+    """The $name parameters of a query, in order of first use."""
+    return list(dict.fromkeys(re.findall(r"\$([A-Za-z_]\w*)", sql)))
+
+
+def _list_queries() -> str:
+    from pipelines.audit.queries import QUERY_PACK
+
+    width = max(len(name) for name in QUERY_PACK)
+    lines = []
+    for name in sorted(QUERY_PACK):
+        wanted = " ".join(f"--param {p}=..." for p in _query_params(QUERY_PACK[name]))
+        lines.append(f"{name.ljust(width)}  {wanted}".rstrip())
+    return "\n".join(lines)
 
 
 def _parse_params(raw: list[str] | None) -> list[str] | dict[str, str]:
@@ -231,7 +473,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     report = verify(_open_store())
     print(report.summary())
-    return 0 if report.ok else 1
+    if report.ok:
+        return EXIT_OK
+    tampering = [f for f in report.findings if f.tampering]
+    kinds = sorted({f.kind for f in tampering})
+    print(
+        f"rc-archive verify: TAMPERING FOUND: {len(tampering)} finding(s) "
+        f"({', '.join(kinds)}) in {report.store}",
+        file=sys.stderr,
+    )
+    return EXIT_TAMPERING
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -260,12 +511,78 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def _open_store():
+    """The archive to read, after checking it is there: a directory that exists, or an S3
+    bucket that answers (probed with few, short tries, so an unreachable endpoint is one line
+    within seconds instead of botocore's long retries and a traceback)."""
+    from pipelines.archive.store import open_store
+
+    uri = _check_archive(for_writing=False)
+    store = open_store(uri, dict(os.environ))
+    if uri.startswith("s3://"):
+        _probe_s3(uri)
+    return store
+
+
+def _check_archive(*, for_writing: bool) -> str:
+    """ARCHIVE_URI checked for what the command will do with it; returns the URI."""
     from pipelines.archive.store import open_store
 
     uri = _env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI)
-    if "://" not in uri and not os.path.isdir(uri):
-        raise UsageError(f"no archive at {uri!r}: run `rc-archive run` first or set ARCHIVE_URI")
-    return open_store(uri, dict(os.environ))
+    if uri.startswith("s3://"):
+        if for_writing:
+            open_store(uri, dict(os.environ))  # StoreConfigError names the lock setting
+            _probe_s3(uri)
+        return uri
+    if "://" in uri:
+        raise UsageError(f"{names.ARCHIVE_URI}={uri!r}: use a directory path or s3://bucket/prefix")
+    if os.path.exists(uri) and not os.path.isdir(uri):
+        raise UsageError(
+            f"{names.ARCHIVE_URI}={uri!r} is a file, not a directory: point it at a directory "
+            "(created if missing) or at s3://bucket/prefix"
+        )
+    if not for_writing:
+        if not os.path.isdir(uri):
+            raise UsageError(
+                f"no archive at {uri!r}: run `rc-archive run` first or set {names.ARCHIVE_URI}"
+            )
+        return uri
+    try:
+        os.makedirs(uri, exist_ok=True)
+    except OSError as error:
+        raise UsageError(
+            f"{names.ARCHIVE_URI}={uri!r} cannot be created: {error.strerror or error}; point "
+            "it at a writable directory"
+        ) from None
+    if not os.access(uri, os.W_OK | os.X_OK):
+        raise UsageError(f"{names.ARCHIVE_URI}={uri!r} is not writable: fix its permissions")
+    return uri
+
+
+# The probe's budget: ~3 s of botocore backoff between 3 tries, 5 s to connect each.
+S3_PROBE_ATTEMPTS = 3
+S3_PROBE_CONNECT_TIMEOUT = 5.0
+
+
+def _probe_s3(uri: str) -> None:
+    """HeadBucket with a short-fused client; errors are classified by `_s3_error`."""
+    import boto3
+    from botocore.config import Config
+
+    env = os.environ
+    bucket = uri[len("s3://") :].partition("/")[0]
+    probe = boto3.client(
+        "s3",
+        config=Config(
+            retries={"mode": "standard", "max_attempts": S3_PROBE_ATTEMPTS},
+            connect_timeout=S3_PROBE_CONNECT_TIMEOUT,
+            read_timeout=15,
+        ),
+        endpoint_url=env.get(names.AWS_ENDPOINT_URL) or None,
+        region_name=env.get(names.AWS_REGION) or env.get("AWS_DEFAULT_REGION") or None,
+        aws_access_key_id=env.get(names.AWS_ACCESS_KEY_ID) or None,
+        aws_secret_access_key=env.get(names.AWS_SECRET_ACCESS_KEY) or None,
+    )
+    probe.head_bucket(Bucket=bucket)
 
 
 def _audit_db() -> str:
@@ -285,9 +602,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rc-archive",
         description="Compliance archive for RingCentral Social Messaging.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"rc-archive {_version()}")
+    verbose_help = "full detail on errors (tracebacks) and Dagster's step-by-step log"
+    parser.add_argument("--verbose", "-v", action="store_true", help=verbose_help)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--env-file", metavar="PATH", help="KEY=value settings file")
+    # Also accepted after the command; SUPPRESS keeps it from resetting a --verbose given before.
+    common.add_argument(
+        "--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=verbose_help
+    )
     sub = parser.add_subparsers(dest="command")
 
     def add(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
@@ -296,7 +622,7 @@ def _parser() -> argparse.ArgumentParser:
             parents=[common],
             help=help_text,
             description=help_text,
-            epilog=f"example:\n  {EXAMPLES[name]}",
+            epilog=f"example:\n  {EXAMPLES[name]}\n\n{EXIT_CODES_HELP}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         command.set_defaults(handler=handler)
@@ -309,7 +635,6 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--full-refresh", action="store_true", help="re-read sources from the start")
     run.add_argument("--reconcile", choices=["full", "sample"], default="sample")
     run.add_argument("--batch-records", type=int, help="records per committed batch (20000)")
-    run.add_argument("--verbose", action="store_true", help="show Dagster's step-by-step log")
 
     sources = add(
         "sources", cmd_sources, "List archived sources with their cursor and capture lag."
@@ -317,7 +642,10 @@ def _parser() -> argparse.ArgumentParser:
     sources.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     sql = add("sql", cmd_sql, "Run a read-only SQL query over the audit views.")
-    sql.add_argument("query")
+    sql.add_argument("sql", nargs="?", metavar="SQL", help="the query text; - reads it from stdin")
+    sql.add_argument("--query", dest="query_name", metavar="NAME", help="a query of the pack")
+    sql.add_argument("-f", "--file", metavar="FILE", help="read the query from FILE")
+    sql.add_argument("--list-queries", action="store_true", help="list the query pack's names")
     sql.add_argument(
         "--param", action="append", help="bound parameter: VALUE for $1.. or NAME=VALUE"
     )
@@ -345,6 +673,15 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--source", action="append", required=True)
     reconcile.add_argument("--mode", choices=["full", "sample"], default="full")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rc-archive")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"
 
 
 if __name__ == "__main__":

@@ -52,6 +52,13 @@ class RingCentralResource(dg.ConfigurableResource):
         yield _shared_client(self.client_settings())
 
 
+def shared_client(settings: ClientSettings) -> RingCentralClient:
+    """The process's client for these settings, as the assets get it: `rc-archive run` logs in
+    with it before launching Dagster, so bad credentials or an API that is down are reported
+    in one line before any step starts, and the steps reuse that token (no second login)."""
+    return _shared_client(settings)
+
+
 _shared_clients: dict[tuple[str, str, str], RingCentralClient] = {}
 _shared_clients_lock = threading.Lock()
 

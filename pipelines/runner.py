@@ -14,20 +14,46 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from assets.checks import ARCHIVE_CHECKS
-from assets.common import FULL_REFRESH_TAG
+from assets.common import ERROR_KIND, FULL_REFRESH_TAG
 from pipelines.definitions import build_resources
 from pipelines.jobs import ARCHIVE_ASSETS, SOURCE_TAG
 from pipelines.partitions import sources_partitions, valid_source_keys
 from pipelines.process_memory import release_garbage
 
+# Every check a source's run evaluates when its steps get that far.
+CHECK_NAMES = tuple(spec.name for check in ARCHIVE_CHECKS for spec in check.check_specs)
+
 
 @dataclass
 class SourceRunSummary:
+    """One source's run. `checks` holds only the checks that were evaluated: a check whose
+    asset failed never ran, and is listed in `checks_not_run` rather than shown as failed."""
+
     source_id: str
     success: bool
     metadata: dict[str, dict] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
     error: str | None = None
+    # `needs_person` or `unreachable` when a step failed fast (assets.common.ERROR_KIND).
+    error_kind: str | None = None
+
+    @property
+    def checks_not_run(self) -> list[str]:
+        return [name for name in CHECK_NAMES if name not in self.checks]
+
+    @property
+    def checks_failed(self) -> list[str]:
+        return [name for name, passed in self.checks.items() if not passed]
+
+    def checks_status(self) -> str:
+        """`pass`, `FAIL` (a check ran and failed), `not run` (none ran), or e.g.
+        `pass, 1 not run` when the run stopped between checks."""
+        if self.checks_failed:
+            return "FAIL"
+        if not self.checks:
+            return "not run"
+        missing = len(self.checks_not_run)
+        return "pass" if not missing else f"pass, {missing} not run"
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -57,10 +83,13 @@ def run_sources(
     full_refresh: bool = False,
     reconcile_mode: str = "sample",
     batch_records: int | None = None,
-    log_level: str = "WARNING",
+    log_level: str = "CRITICAL",
     instance: dg.DagsterInstance | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> list[SourceRunSummary]:
+    """Materialise each source's assets and checks; `log_level` is Dagster's console log (the
+    default shows nothing: a failed step's stack trace is for `--verbose`, the summary carries
+    the one-line reason)."""
     instance = instance or dagster_instance()
     keys = register_sources(instance, source_ids)
     resources = build_resources()
@@ -110,19 +139,21 @@ def _summarise(key: str, result: dg.ExecuteInProcessResult) -> SourceRunSummary:
     for event in result.get_asset_check_evaluations():
         summary.checks[event.check_name] = event.passed
     if not result.success:
-        summary.error = _first_failure(result)
+        summary.error, summary.error_kind = _first_failure(result)
     return summary
 
 
-def _first_failure(result: dg.ExecuteInProcessResult) -> str:
-    """The reason a person can act on: a Failure's description, else the error's message."""
+def _first_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str | None]:
+    """The reason a person can act on (a Failure's description, else the error's message), and
+    the fail-fast kind the asset tagged it with, if any."""
     for event in result.all_events:
         if not event.is_step_failure:
             continue
         data = event.step_failure_data
         if data.user_failure_data is not None and data.user_failure_data.description:
-            return data.user_failure_data.description
+            kind = data.user_failure_data.metadata.get(ERROR_KIND)
+            return data.user_failure_data.description, kind.value if kind is not None else None
         if data.error is not None:
             cause = data.error.cause or data.error
-            return cause.message.strip().splitlines()[-1]
-    return "the run failed; see the Dagster run log"
+            return cause.message.strip().splitlines()[-1], None
+    return "the run failed; see the Dagster run log", None

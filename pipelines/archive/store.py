@@ -47,8 +47,20 @@ class StoreWriteError(OSError):
 
 # Tries per S3 request (botocore "standard" retry mode: 5xx, throttling, connection errors).
 S3_MAX_ATTEMPTS = 8
-# Disk problems a retry cannot fix: full, over quota, read-only, not permitted.
-_PERMANENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+# Disk problems a retry cannot fix: full, over quota, read-only, not permitted, and a path that
+# runs through (ENOTDIR) or ends at (EISDIR) the wrong kind of file, as when ARCHIVE_URI names
+# a regular file: retrying these only spent the asset retry policy's minutes.
+_PERMANENT_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.ENAMETOOLONG,
+    errno.ELOOP,
+}
 # S3 answers a retry cannot fix (botocore has already retried throttling and 5xx).
 _PERMANENT_S3_CODES = {
     "AccessDenied",
@@ -116,6 +128,8 @@ class LocalStore:
             fix = "the file system is full: free space or point ARCHIVE_URI at a larger disk"
         elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             fix = "the directory is not writable: remount it read-write or fix its permissions"
+        elif exc.errno in (errno.ENOTDIR, errno.EISDIR):
+            fix = f"part of the path is a file, not a directory: point {settings.ARCHIVE_URI} at a directory"
         else:
             fix = "check the disk holding the archive"
         return StoreWriteError(

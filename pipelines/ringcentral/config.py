@@ -33,6 +33,13 @@ class ClientSettings:
     read_timeout_seconds: float = 60.0
     # Attempts per request for 429, 5xx and transport failures (the first try included).
     max_attempts: int = 6
+    # Longest time one request keeps retrying 5xx and connection failures (attempts and waits
+    # together): an API that is down is reported within a minute, not after minutes of growing
+    # backoff. With the defaults the waits alone are 16-31 s, so all 6 attempts fit unless each
+    # try itself hangs until the connect timeout (10 s: the last try may start just inside the
+    # budget, so 45 + 10 s stays under a minute). 429s are not bounded by it (the server says
+    # how long to wait).
+    retry_budget_seconds: float = 45.0
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 30.0
     # Refresh this long before the access token expires, so no request carries a dying token.
@@ -56,6 +63,8 @@ class ClientSettings:
             )
         if self.max_attempts < 1:
             raise SettingsError(f"max_attempts={self.max_attempts}: must be at least 1")
+        if self.retry_budget_seconds < 0:
+            raise SettingsError(f"retry_budget_seconds={self.retry_budget_seconds}: must be >= 0")
         if self.connect_timeout_seconds <= 0 or self.read_timeout_seconds <= 0:
             raise SettingsError("HTTP timeouts must be positive")
 

@@ -17,10 +17,13 @@ class RingCentralError(Exception):
     `error_code` is RingCentral's code (`CMN-301`, `EDI-029`, `OAU-128`, or the OAuth `error`
     such as `invalid_grant`) when the server sent one; `status` the HTTP status (None when no
     response arrived); `needs_person` is True when retrying cannot help (a setting, a permission
-    or a credential has to change).
+    or a credential has to change); `unreachable` is True when the service gave no usable
+    answer even after the client's bounded retries (no response, or 5xx every time): no setting
+    is wrong as far as we can tell, a later run may succeed, and the CLI exits with 4 for it.
     """
 
     needs_person: bool = False
+    unreachable: bool = False
 
     def __init__(
         self,
@@ -29,6 +32,7 @@ class RingCentralError(Exception):
         error_code: str | None = None,
         status: int | None = None,
         needs_person: bool | None = None,
+        unreachable: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -36,6 +40,8 @@ class RingCentralError(Exception):
         self.status = status
         if needs_person is not None:
             self.needs_person = needs_person
+        if unreachable is not None:
+            self.unreachable = unreachable
 
     def __str__(self) -> str:
         prefix = []
@@ -87,11 +93,15 @@ class PageTokenRefused(BadRequest):
 
 
 class ServerError(RingCentralError):
-    """HTTP 5xx still returned after every allowed attempt."""
+    """HTTP 5xx still returned after every allowed attempt (or the retry time budget)."""
+
+    unreachable = True
 
 
 class TransportError(RingCentralError):
     """No HTTP response: connection refused or dropped, DNS failure, timeout (after retries)."""
+
+    unreachable = True
 
 
 class FilterIgnoredError(RingCentralError):

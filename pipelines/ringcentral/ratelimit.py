@@ -11,6 +11,7 @@ back to the documented defaults (50/40/10/5 per 60 s) before that.
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -88,6 +89,10 @@ class RateLimiter:
 
     def acquire(self) -> float:
         """Wait for a slot; return the seconds waited."""
+        return self.acquire_slot()[0]
+
+    def acquire_slot(self) -> tuple[float, float]:
+        """Wait for a slot; return the seconds waited and the slot (for `release`)."""
         with self._lock:
             now = self._clock()
             slot = self._next_slot(now)
@@ -95,7 +100,15 @@ class RateLimiter:
         wait = slot - now
         if wait > 0:
             self._sleep(wait)
-        return max(0.0, wait)
+        return max(0.0, wait), slot
+
+    def release(self, slot: float) -> None:
+        """Give back a slot whose request never reached the server (the connection was never
+        established), so retries against an API that is down do not use up the budget: the
+        Auth group has 5 slots a minute, and the 6th login try used to wait a minute for one.
+        """
+        with self._lock, contextlib.suppress(ValueError):  # already aged out of the window
+            self._sent.remove(slot)
 
     def try_acquire(self) -> bool:
         """Take a slot only if one is free now (for calls not worth waiting for, like revoke)."""

@@ -15,6 +15,7 @@ REDACTED = "[REDACTED]"
 # A logger's filters only see records created on that logger itself, so children are listed.
 GUARDED_LOGGERS = (
     "pipelines.ringcentral",
+    "pipelines.ringcentral.retry",
     "httpx",
     "httpcore",
     "httpcore.connection",

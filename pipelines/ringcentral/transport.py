@@ -3,6 +3,11 @@
 Retried: 429 (after Retry-After, for every thread of the group), 5xx, timeouts and dropped or
 refused connections, up to `max_attempts` tries. Not retried: other 4xx (the request is wrong;
 401 is handled one level up by a fresh login). Each try is logged as one DEBUG line.
+
+5xx and connection failures are also bounded in time (`retry_budget_seconds`): an API that is
+down should be reported within a minute, not after the backoff has grown for many minutes, and
+a person watching `rc-archive run` sees every wait announced on the `pipelines.ringcentral.retry`
+logger ("API unreachable, retry 2/6 in 8 s") instead of a silent terminal.
 """
 
 from __future__ import annotations
@@ -24,9 +29,14 @@ from pipelines.ringcentral.responses import error_for_response
 from pipelines.ringcentral.stats import ClientStats
 
 logger = logging.getLogger("pipelines.ringcentral")
+# One WARNING line per wait before a retry: the CLI prints these as progress; elsewhere they
+# reach the normal logging handlers (a Dagster run's log, a worker's stderr).
+retry_logger = logging.getLogger("pipelines.ringcentral.retry")
 
 # Failures with no HTTP response that a later try may not see (httpx's hierarchy).
 RETRIED_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# Of those, the ones raised before a connection existed: the server cannot have counted them.
+NEVER_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 class Transport:
@@ -72,9 +82,12 @@ class Transport:
         """Send until a 2xx arrives or attempts run out; raise the typed error otherwise."""
         attempts = max_attempts or self._settings.max_attempts
         limiter = self.limiter(group)
+        deadline = time.monotonic() + self._settings.retry_budget_seconds
         for attempt in range(1, attempts + 1):
+            slot = None
             if wait_for_slot:
-                self._stats.record_limiter_wait(limiter.acquire())
+                waited, slot = limiter.acquire_slot()
+                self._stats.record_limiter_wait(waited)
             elif not limiter.try_acquire():
                 raise errors.RateLimited(
                     f"{method} {path}: no {group} rate-limit slot free now; not waiting",
@@ -88,9 +101,15 @@ class Transport:
                 )
             except RETRIED_TRANSPORT_ERRORS as exc:
                 self._log(method, path, None, started, group, None, attempt, type(exc).__name__)
-                if attempt == attempts:
-                    raise self._transport_error(method, path, exc, attempts) from exc
-                self._backoff(attempt)
+                if slot is not None and isinstance(exc, NEVER_SENT_ERRORS):
+                    limiter.release(slot)
+                delay = self._backoff_delay(attempt)
+                if attempt == attempts or time.monotonic() + delay > deadline:
+                    raise self._transport_error(method, path, exc, attempt) from exc
+                self._announce_retry(
+                    f"RingCentral API unreachable ({type(exc).__name__})", attempt, attempts, delay
+                )
+                self._sleep_before_retry(delay)
                 continue
             except httpx.HTTPError as exc:
                 self._log(method, path, None, started, group, None, attempt, type(exc).__name__)
@@ -120,8 +139,16 @@ class Transport:
                 )
                 continue
             if status >= 500 and attempt < attempts:
-                self._backoff(attempt)
-                continue
+                delay = self._backoff_delay(attempt)
+                if time.monotonic() + delay <= deadline:
+                    self._announce_retry(
+                        f"RingCentral API answered HTTP {status} on {method} {path}",
+                        attempt,
+                        attempts,
+                        delay,
+                    )
+                    self._sleep_before_retry(delay)
+                    continue
             raise error_for_response(response, method=method, path=path)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
@@ -135,14 +162,24 @@ class Transport:
         # §8: no Retry-After means 30 s; the penalty equals the window, so never wait longer.
         return min(self._settings.retry_after_default_seconds, max(limiter.window_seconds, 1.0))
 
-    def _backoff(self, attempt: int) -> None:
-        self._stats.record_retry()
+    def _backoff_delay(self, attempt: int) -> float:
         ceiling = min(
             self._settings.backoff_max_seconds,
             self._settings.backoff_base_seconds * (2 ** (attempt - 1)),
         )
         # Equal jitter: at least half the ceiling, so a flapping server still gets room.
-        time.sleep(ceiling / 2 + random.uniform(0, ceiling / 2))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _sleep_before_retry(self, delay: float) -> None:
+        self._stats.record_retry()
+        time.sleep(delay)
+
+    def _announce_retry(self, what: str, attempt: int, attempts: int, delay: float) -> None:
+        """Say why we wait and for how long: numbered like the tries (retry 1 is try 2)."""
+        wait = f"{delay:.0f} s" if delay >= 1 else f"{delay:.2f} s"
+        retry_logger.warning(
+            "%s, retry %d/%d in %s (%s)", what, attempt, attempts - 1, wait, self._settings.base_url
+        )
 
     def _transport_error(
         self, method: str, path: str, exc: httpx.HTTPError, attempts: int
@@ -156,7 +193,8 @@ class Transport:
             redact(
                 f"{method} {path} got no response after {attempts} attempt(s) "
                 f"({type(exc).__name__}: {exc}){hint}"
-            )
+            ),
+            unreachable=True,
         )
 
     def _log(

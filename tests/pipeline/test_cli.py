@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 
 import pytest
 
@@ -98,3 +100,80 @@ def test_export_writes_a_load_file_with_hashes(archived, tmp_path, capsys):
         == 0
     )
     assert (out / "manifest.json").exists()
+
+
+def test_sql_lists_the_query_pack(capsys):
+    from pipelines.audit.queries import QUERY_PACK
+
+    assert main(["sql", "--list-queries"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines()] == sorted(QUERY_PACK)
+    assert re.search(r"^customer_history +--param identity_id=\.\.\.$", out, re.MULTILINE)
+
+
+def test_sql_runs_a_named_query_with_named_parameters(archived, capsys, sandbox):
+    env_file, source_id = archived
+    argv = ["sql", "--query", "capture_lag", "--format", "csv", "--env-file", str(env_file)]
+    assert main(argv) == 0
+    assert source_id in capsys.readouterr().out
+    identity = next(
+        iter(
+            sandbox.world.content_json(cid) for cid in sorted(sandbox.world.content_ids(source_id))
+        )
+    )["authorIdentityId"]
+    argv = ["sql", "--query", "customer_history", "--param", f"identity_id={identity}"]
+    assert main([*argv, "--format", "json", "--env-file", str(env_file)]) == 0
+    assert identity in capsys.readouterr().out
+
+
+def test_sql_term_search_matches_percent_literally(archived, capsys):
+    env_file, _ = archived
+    argv = ["sql", "--query", "term_search", "--param", "term=%", "--format", "json"]
+    assert main([*argv, "--env-file", str(env_file)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert all("%" in row["body"] for row in rows)  # `%` is not a wildcard matching everything
+    assert (
+        main(
+            [
+                "sql",
+                "SELECT count(*) AS n FROM messages",
+                "--format",
+                "json",
+                "--env-file",
+                str(env_file),
+            ]
+        )
+        == 0
+    )
+    assert len(rows) < json.loads(capsys.readouterr().out)[0]["n"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["sql", "--query", "first_reply_time"], "valid names: agent_messages, "),
+        (["sql", "--query", "customer_history"], "missing identity_id"),
+        (["sql", "--query", "edits", "--param", "x=1"], "unknown x"),
+        (["sql"], "give one query"),
+        (["sql", "SELECT 1", "--query", "edits"], "give one query"),
+        (["sql", "-f", "/nonexistent/q.sql"], "-f '/nonexistent/q.sql'"),
+    ],
+)
+def test_sql_bad_query_choice_is_one_line(archived, capsys, argv, reason):
+    env_file, _ = archived
+    assert main([*argv, "--env-file", str(env_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert reason in err and len(err.splitlines()) == 1
+
+
+def test_sql_from_a_file_and_from_stdin(archived, capsys, tmp_path, monkeypatch):
+    import io
+
+    env_file, _ = archived
+    query = tmp_path / "q.sql"
+    query.write_text("SELECT 41 + 1 AS answer")
+    assert main(["sql", "-f", str(query), "--format", "csv", "--env-file", str(env_file)]) == 0
+    assert capsys.readouterr().out.split() == ["answer", "42"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("SELECT 'from stdin' AS s"))
+    assert main(["sql", "-", "--format", "csv", "--env-file", str(env_file)]) == 0
+    assert capsys.readouterr().out.split("\n")[1] == "from stdin"
