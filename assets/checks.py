@@ -1,8 +1,11 @@
 """Asset checks: schema-valid (quarantine), reconciled against the API, ledger intact."""
 
 import warnings
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from assets.common import API_POOL, source_of
 from assets.contents import contents
@@ -10,7 +13,7 @@ from pipelines.archive.verify import verify_recent
 from pipelines.partitions import sources_partitions
 from pipelines.resources import ArchiveResource, RingCentralResource
 from pipelines.sync.quarantine import quarantine_summary
-from pipelines.sync.reconcile import reconcile_source
+from pipelines.sync.reconcile import committed_in_run, reconcile_due, reconcile_source
 from schemas.ids import source_stream
 
 # Checks are partitioned like their asset so each source's run checks that source; Dagster
@@ -24,6 +27,9 @@ class ReconcileConfig(dg.Config):
     mode: str = "full"
     """`full` compares every id the API lists; `sample` only the newest pages (cheaper)."""
     sample_pages: int = 2
+    every_hours: float = 24.0
+    """Compare an unchanged source at most this often (0 = every run); a run that archived
+    changes is always compared."""
 
 
 @dg.asset_check(
@@ -57,18 +63,37 @@ def contents_reconciled(
     ringcentral: RingCentralResource,
     archive: ArchiveResource,
 ) -> dg.AssetCheckResult:
+    """Reads first the contents ledger head (did this run commit?) and this check's latest
+    evaluations of the partition in the Dagster event log (when was it last compared); only
+    when due does it list the API and read the archived ids of the newest files."""
+    source_id = source_of(context)
+    ledger = archive.ledger()
+    due = reconcile_due(
+        now=datetime.now(UTC),
+        last_reconciled=_last_compared_at(context, source_id),
+        committed_this_run=committed_in_run(ledger, source_id, context.run.run_id),
+        every=timedelta(hours=config.every_hours),
+    )
+    if not due.due:
+        # Not a failure and not a pass by comparison: passed, saying when it runs next.
+        return dg.AssetCheckResult(
+            passed=True,
+            description=due.reason,
+            metadata={
+                "skipped": due.reason,
+                "next_due": _iso(due.next_due),
+                "mode": config.mode,
+            },
+        )
     with ringcentral.client() as client:
         report = reconcile_source(
-            client,
-            archive.ledger(),
-            source_of(context),
-            mode=config.mode,
-            sample_pages=config.sample_pages,
+            client, ledger, source_id, mode=config.mode, sample_pages=config.sample_pages
         )
     return dg.AssetCheckResult(
         passed=report.ok,
         metadata={
             "mode": report.mode,
+            "due_because": due.reason,
             "api_ids_checked": report.api_ids_checked,
             "archived_ids": report.archived_ids,
             "missing": len(report.missing),
@@ -77,6 +102,42 @@ def contents_reconciled(
             "incomplete": report.incomplete or "",
         },
     )
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""
+
+
+def _last_compared_at(context: dg.AssetCheckExecutionContext, partition: str) -> datetime | None:
+    """When this check last really compared the partition with the API (skipped evaluations
+    carry `skipped` in their metadata); None when unknown. Reads at most 50 of the check's
+    latest evaluations of this partition from the instance's event log."""
+    key = dg.AssetCheckKey(asset_key=contents.key, name="contents_reconciled")
+    try:
+        records = context.instance.event_log_storage.get_asset_check_execution_history(
+            key,
+            limit=50,
+            status={
+                AssetCheckExecutionRecordStatus.SUCCEEDED,
+                AssetCheckExecutionRecordStatus.FAILED,
+            },
+            partition_filter=PartitionKeyFilter(key=partition),
+        )
+    except Exception:  # noqa: BLE001 - an unknown history means "due", never a failed check
+        context.log.warning("could not read the reconcile history; comparing now", exc_info=True)
+        return None
+    for record in records:
+        evaluation = _evaluation(record)
+        if evaluation is None or "skipped" in (evaluation.metadata or {}):
+            continue
+        return datetime.fromtimestamp(record.create_timestamp, UTC)
+    return None
+
+
+def _evaluation(record) -> dg.AssetCheckEvaluation | None:
+    event = record.event.dagster_event if record.event is not None else None
+    data = event.event_specific_data if event is not None else None
+    return data if isinstance(data, dg.AssetCheckEvaluation) else None
 
 
 @dg.asset_check(

@@ -30,6 +30,7 @@ class ContentsConfig(dg.Config):
     retry_policy=TRANSIENT_RETRY,
     description=(
         "Every content (message) of the source, in +creationTime order from the ledger cursor, "
+        "after a one-request -lastModifiedTime probe that ends an idle run, "
         "plus a changes sweep that archives edits, status changes and remote deletions as new "
         "versions. Written as write-once Parquet, committed batch by batch in the ledger."
     ),
@@ -69,6 +70,9 @@ def contents(
             "capture_lag_seconds": dg.MetadataValue.float(lag if lag is not None else 0.0),
             "full_refresh": settings.full_refresh,
             "descending_fallback": report.used_descending_fallback,
+            # One -lastModifiedTime request showed nothing changed: nothing else was read.
+            "idle": report.idle,
+            "modified_order_refused": report.modified_order_refused,
         }
     )
 

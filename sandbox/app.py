@@ -242,7 +242,7 @@ class SandboxApp:
     async def list_contents(self, *, session, params: Params, fault, **_) -> tuple[int, object]:
         per_page = _per_page(params)
         order_by = _order_by(params)
-        if order_by not in ORDER_BY:
+        if order_by not in ORDER_BY or order_by == fault.refuse_order_by:
             raise BadRequest(
                 400,
                 edi_error(

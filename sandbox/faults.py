@@ -25,6 +25,9 @@ class FaultSettings:
     refuse_page_tokens: bool = False  # 422 EDI-034 "Invalid offset" for any pageToken
     ignore_source_filter: str | None = None  # this spelling of the source filter is ignored
     malformed_ratio: float = 0.0  # share of served records that are broken
+    # 400 EDI-038 for this orderBy value, like an API generation that does not know it
+    # (e.g. "-lastModifiedTime").
+    refuse_order_by: str | None = None
 
     def active(self) -> bool:
         return self != FaultSettings()

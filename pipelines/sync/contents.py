@@ -1,4 +1,4 @@
-"""Archive one source's contents: resume the +creationTime crawl, then sweep for changes.
+"""Archive one source's contents: probe for changes, resume the +creationTime crawl, then sweep.
 
 Why this shape (DESIGN.md, "Extraction"): the API has no time filter, so the only way to read
 "what is new" is to resume a keyset crawl in +creationTime order from the page token saved in the
@@ -10,6 +10,11 @@ work (the batch being committed on the committer's thread and the one being buil
 re-run starts from the last committed cursor. Versions already archived (same id and record
 hash) are skipped, which is what makes re-runs, replays of a saved token and overlapping sweeps
 write each version exactly once.
+
+An idle run costs one request (pipelines/sync/probe.py): the source's newest change, listed
+first in -lastModifiedTime order with perPage=1, is compared with the fingerprint the last
+complete crawl and sweep saved in the cursor; when it is the same version, nothing was added,
+edited, re-statused or deleted since, and the crawl and the sweep are skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pipelines.process_memory import release_free_memory
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
 from pipelines.ringcentral.prefetch import prefetched
+from pipelines.sync.probe import FINGERPRINT_KEY, SourceProbe, probe_source
 from pipelines.sync.resolved import load_resolved
 from pipelines.sync.versions import ArchivedVersions, Unseen, parse_api_time, saved_cursor
 from schemas.common import TIMESTAMP_TYPE, Normalised, iso_ms
@@ -68,6 +74,10 @@ class ContentsSyncReport:
     cursor: dict = field(default_factory=dict)
     newest_creation_time: datetime | None = None
     used_descending_fallback: bool = False
+    # The probe showed the same newest change as the last complete run: nothing else was read.
+    idle: bool = False
+    # The server refused orderBy=-lastModifiedTime: no probe shortcut, bounded look-back sweep.
+    modified_order_refused: bool = False
 
     def capture_lag_seconds(self, now: datetime | None = None) -> float | None:
         if self.newest_creation_time is None:
@@ -160,21 +170,38 @@ def sync_contents(
     run_id: str,
     settings: ContentsSyncSettings | None = None,
 ) -> ContentsSyncReport:
-    """Bring the archive of one source up to date with the API; returns what it did."""
+    """Bring the archive of one source up to date with the API; returns what it did.
+
+    Reads the contents ledger head (the saved cursor) first, then one `-lastModifiedTime`
+    request (perPage=1). Only when that shows a change (or on a first load, a full re-scan, or
+    a server without that ordering) does it read every archived version of the stream (id and
+    record_sha256 columns of the committed files, to skip versions already archived) and crawl
+    and sweep the API.
+    """
     settings = settings or ContentsSyncSettings()
     stream = source_stream(source_id)
     saved = saved_cursor(ledger, TABLE, stream)
+    report = ContentsSyncReport(source_id=source_id)
+    # The probe comes first, before the crawl and the sweep: its record is the newest change
+    # those two passes are then sure to have archived (pipelines/sync/probe.py).
+    probe = probe_source(client, source_id)
+    report.modified_order_refused = probe.refused
+    if not settings.full_refresh and probe.unchanged_since(saved):
+        report.idle = True
+        report.cursor = dict(saved)
+        report.newest_creation_time = parse_api_time(saved.get("high_water_time"))
+        return report
+
     start_cursor = {} if settings.full_refresh else dict(saved)
     # A full re-scan re-reads from the start but keeps the saved sweep mark: it writes only
     # versions not yet archived, and must not make the next sweep re-read everything.
     if settings.full_refresh and "sweep_mark" in saved:
         start_cursor["sweep_mark"] = saved["sweep_mark"]
 
-    report = ContentsSyncReport(source_id=source_id)
     archived = ArchivedVersions.load(ledger, TABLE, stream)
     with BackgroundCommitter() as committer:
         batcher = _Batcher(ledger, source_id, run_id, settings, report, start_cursor, committer)
-        _crawl_and_sweep(client, source_id, saved, start_cursor, archived, batcher)
+        _crawl_and_sweep(client, source_id, saved, start_cursor, archived, batcher, probe)
         batcher.flush()
     report.cursor = dict(batcher.cursor)
     report.newest_creation_time = parse_api_time(batcher.cursor.get("high_water_time"))
@@ -188,9 +215,11 @@ def _crawl_and_sweep(
     start_cursor: dict,
     archived: ArchivedVersions,
     batcher: _Batcher,
+    probe: SourceProbe,
 ) -> None:
     """The +creationTime crawl from the saved cursor, then the changes sweep (or, on a first
-    load, the sweep mark the crawl itself earned)."""
+    load, the sweep mark the crawl itself earned); the probe's fingerprint is saved with the
+    last update, so only a run that got through both passes can make the next one idle."""
     settings, report = batcher.settings, batcher.report
     crawl_started = datetime.now(UTC)
 
@@ -217,7 +246,9 @@ def _crawl_and_sweep(
         mark = crawl_started if max_modified is None else min(crawl_started, max_modified)
         batcher.add(NOTHING_NEW, cursor_update={"sweep_mark": iso_ms(mark)})
     else:
-        _changes_sweep(client, source_id, archived, batcher, settings, report)
+        _changes_sweep(client, source_id, archived, batcher, settings, report, probe.refused)
+    # After both passes: every version current when the probe ran is now archived.
+    batcher.add(NOTHING_NEW, cursor_update={FINGERPRINT_KEY: probe.fingerprint})
 
 
 def _creation_order_pages(
@@ -294,17 +325,27 @@ def _changes_sweep(
     batcher: _Batcher,
     settings: ContentsSyncSettings,
     report: ContentsSyncReport,
+    modified_order_refused: bool = False,
 ) -> None:
-    """Read -lastModifiedTime down to the sweep mark; every unseen version is archived."""
+    """Read -lastModifiedTime down to the sweep mark; every unseen version is archived.
+
+    `modified_order_refused`: the probe already saw the server refuse that ordering, so the
+    bounded look-back is taken without asking again.
+    """
     mark = parse_api_time(batcher.cursor.get("sweep_mark"))
     floor = (mark - SWEEP_OVERLAP) if mark else None
     order, time_field = "-lastModifiedTime", "lastModifiedTime"
-    try:
-        pages: Iterable = client.iter_content_pages(
-            source_id, order_by=order, page_token=None, per_page=settings.per_page
-        )
-        pages = _peek(pages)
-    except BadRequest:
+    pages: Iterable | None = None
+    if not modified_order_refused:
+        try:
+            pages = _peek(
+                client.iter_content_pages(
+                    source_id, order_by=order, page_token=None, per_page=settings.per_page
+                )
+            )
+        except BadRequest:
+            pages = None
+    if pages is None:
         # Older API generations only order by creation time: bound the look-back instead.
         order, time_field = "-creationTime", "creationTime"
         floor = datetime.now(UTC) - settings.lookback_when_no_modified_order

@@ -3,13 +3,16 @@
 This is invariant 1 (complete) checked against the live API rather than assumed. Only ids the
 API created up to the archive's high-water mark are expected: a message that arrived after the
 last run is not missing, it is simply not due yet.
+
+The comparison lists the API (two pages in sample mode), so it runs on its own cadence, not on
+every run: `reconcile_due` says when (daily by default, and whenever the run committed changes).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyarrow.compute as pc
 
@@ -19,6 +22,54 @@ from pipelines.ringcentral.errors import PageTokenRefused
 from pipelines.sync.versions import committed_tables, parse_api_time
 from schemas.common import iso_ms
 from schemas.ids import source_stream
+
+# How often an unchanged source is compared with the API (the check's `every_hours`).
+RECONCILE_EVERY = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class ReconcileDue:
+    due: bool
+    reason: str
+    next_due: datetime | None = None  # when not due: the earliest moment it will be
+
+
+def reconcile_due(
+    *,
+    now: datetime,
+    last_reconciled: datetime | None,
+    committed_this_run: bool,
+    every: timedelta = RECONCILE_EVERY,
+) -> ReconcileDue:
+    """Whether this run compares the archive with the API.
+
+    Due when the run committed to the source's contents ledger (its crawl or changes sweep saw
+    something: the newest pages are where a lost write would show), when the last comparison
+    is older than `every`, or when none is known (a new Dagster instance). `every` of zero
+    compares on every run. A plain function of its inputs so the cadence is tested without
+    Dagster.
+    """
+    if every <= timedelta(0):
+        return ReconcileDue(True, "every run")
+    if committed_this_run:
+        return ReconcileDue(True, "this run archived changes")
+    if last_reconciled is None:
+        return ReconcileDue(True, "no earlier comparison known")
+    next_due = last_reconciled + every
+    if now >= next_due:
+        return ReconcileDue(True, f"last compared at {iso_ms(last_reconciled)}")
+    return ReconcileDue(False, f"skipped: next due at {iso_ms(next_due)}", next_due)
+
+
+def committed_in_run(ledger: Ledger, source_id: str, run_id: str) -> bool:
+    """Whether `run_id` committed the latest contents manifest of the source.
+
+    Reads the contents ledger head only (one listing and one small JSON). A run commits a
+    manifest only when its crawl or sweep found a new version or moved the cursor, so an
+    idle run (one probe request, nothing committed) answers False.
+    """
+    head = ledger.head("contents", source_stream(source_id))
+    return head is not None and head.run_id == run_id
 
 
 @dataclass

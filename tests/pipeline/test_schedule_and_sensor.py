@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from pipelines.partitions import sources_partitions
-from pipelines.resources import RingCentralResource
+from pipelines.resources import ArchiveResource, RingCentralResource
 from pipelines.schedules import archive_schedule
 from pipelines.sensors import new_source_keys, source_discovery
 
@@ -49,15 +49,25 @@ def test_invalid_sampled_ids_never_become_partitions():
     ]
 
 
-def test_schedule_requests_one_run_per_known_source():
+def test_schedule_requests_one_run_per_known_source(sandbox, tmp_path):
+    # The first tick of a day runs every known source (the probe decides the later ticks:
+    # tests/pipeline/test_schedule_probe.py).
     keys = ["65c3fdd9527bf900079cefcb", "65c3fdd9527bf900079cefcc"]
     tick = datetime(2026, 11, 27, 12, 15, tzinfo=UTC)
+    resources = {
+        "ringcentral": _resource(sandbox),
+        "archive": ArchiveResource(archive_uri=str(tmp_path / "archive")),
+    }
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=tick, resources=resources
+        )
         assert isinstance(archive_schedule(context), dg.SkipReason)
         instance.add_dynamic_partitions(sources_partitions.name, keys)
         requests = archive_schedule(
-            dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+            dg.build_schedule_context(
+                instance=instance, scheduled_execution_time=tick, resources=resources
+            )
         )
     assert [r.partition_key for r in requests] == keys
     assert len({r.run_key for r in requests}) == 2
