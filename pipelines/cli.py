@@ -64,6 +64,8 @@ EXAMPLES = {
     "verify": "rc-archive verify",
     "catalog": "rc-archive catalog",
     "reconcile": "rc-archive reconcile --source 65c3fdd9527bf900079cefcb",
+    "compact": "rc-archive compact --source 65c3fdd9527bf900079cefcb --month 2026-10",
+    "checkpoint": "rc-archive checkpoint",
 }
 
 
@@ -485,6 +487,71 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_TAMPERING
 
 
+def _writable_ledger():
+    from pipelines.archive.ledger import Ledger
+    from pipelines.archive.store import open_store
+
+    uri = _check_archive(for_writing=True)
+    if uri.startswith("s3://"):
+        _probe_s3(uri)
+    return Ledger(open_store(uri, dict(os.environ)))
+
+
+def _archived_sources(ledger, wanted: list[str] | None) -> list[str]:
+    from schemas.ids import source_id_of_stream, validate_source_id
+
+    if wanted:
+        return [validate_source_id(source) for source in wanted]
+    streams = ledger.streams("contents")
+    return [s for s in (source_id_of_stream(stream) for stream in streams) if s]
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Compact closed months (all, or --month) of each source; the inputs are kept."""
+    import uuid
+
+    from pipelines.archive.compaction import compact_month, compact_source
+
+    ledger = _writable_ledger()
+    run_id = f"compact-{uuid.uuid4().hex[:12]}"
+    rows = []
+    for source_id in _archived_sources(ledger, args.source):
+        if args.month:
+            results = [compact_month(ledger, source_id, args.month, run_id)]
+            ledger.write_checkpoint("contents", f"source_id={source_id}")
+        else:
+            results = compact_source(ledger, source_id, run_id)
+        for result in results:
+            rows.append(
+                (
+                    source_id,
+                    result.month,
+                    result.inputs,
+                    result.rows,
+                    result.manifest.key if result.manifest else "nothing to compact",
+                )
+            )
+    print(_render(["source_id", "month", "input_files", "rows", "manifest"], rows, "table"))
+    return EXIT_OK
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    """Write a checkpoint of every ledger of each source at its head (on demand)."""
+    from pipelines.archive.keys import LEDGER_TABLES
+
+    ledger = _writable_ledger()
+    rows = []
+    for source_id in _archived_sources(ledger, args.source):
+        stream = f"source_id={source_id}"
+        for table in LEDGER_TABLES:
+            if ledger.head(table, stream) is None:
+                continue
+            checkpoint = ledger.write_checkpoint(table, stream)
+            rows.append((source_id, table, checkpoint.seq, checkpoint.key))
+    print(_render(["source_id", "ledger", "seq", "checkpoint"], rows, "table"))
+    return EXIT_OK
+
+
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from pipelines.archive.ledger import Ledger
     from pipelines.ringcentral import ClientSettings, RingCentralClient
@@ -668,6 +735,18 @@ def _parser() -> argparse.ArgumentParser:
 
     add("verify", cmd_verify, "Check every committed file and the manifest chain.")
     add("catalog", cmd_catalog, "Rebuild the audit views (runs do this after archiving).")
+
+    compact = add(
+        "compact",
+        cmd_compact,
+        "Rewrite closed months of small contents files into one file per source and month.",
+    )
+    compact.add_argument("--source", action="append", help="source id (repeatable); default all")
+    compact.add_argument("--month", help="YYYY-MM (default: every closed month)")
+    checkpoint = add(
+        "checkpoint", cmd_checkpoint, "Write a ledger checkpoint of each source at its head."
+    )
+    checkpoint.add_argument("--source", action="append", help="source id (repeatable)")
 
     reconcile = add("reconcile", cmd_reconcile, "Compare the ids the API lists with the archive.")
     reconcile.add_argument("--source", action="append", required=True)

@@ -155,6 +155,9 @@ class _Batcher:
             {"contents": normalised.table, "quarantine": normalised.quarantine},
             cursor=cursor,
             run_id=self.run_id,
+            # ArchivedVersions (loaded from this ledger's version index) dropped what the
+            # stream already holds, page by page: the ledger need not hold a second index.
+            prefiltered=True,
         )
         self.report.batches += 1
         self.report.files += len(manifest.files)

@@ -1,0 +1,34 @@
+"""`rc-archive compact` and `rc-archive checkpoint` on a local archive."""
+
+from __future__ import annotations
+
+from pipelines.archive.ledger import Ledger
+from pipelines.archive.store import LocalStore
+from pipelines.archive.verify import verify
+from pipelines.cli import main
+from tests.archive.conftest import SOURCE_ID, STREAM, make_records, normalised_batch
+
+
+def test_compact_then_checkpoint_from_the_command_line(tmp_path, monkeypatch, capsys):
+    store = LocalStore(tmp_path / "archive")
+    ledger = Ledger(store)
+    for i in range(3):
+        batch = normalised_batch(make_records(10, i * 10))
+        ledger.commit_batch(
+            "contents",
+            STREAM,
+            {"contents": batch.table, "quarantine": batch.quarantine},
+            cursor={"high_water_time": f"2024-02-21T00:00:0{i}.000Z"},
+            run_id="run-1",
+        )
+    monkeypatch.setenv("ARCHIVE_URI", str(tmp_path / "archive"))
+    assert main(["compact"]) == 0
+    out = capsys.readouterr().out
+    assert SOURCE_ID in out and "2024-02" in out and "6" in out
+    assert len(Ledger(store).committed_files("contents", STREAM)) == 1
+    assert main(["compact", "--source", SOURCE_ID, "--month", "2024-02"]) == 0
+    assert "nothing to compact" in capsys.readouterr().out
+    assert main(["checkpoint"]) == 0
+    assert "| contents | 3 " in capsys.readouterr().out
+    assert verify(store).findings == []
+    assert main(["compact", "--source", "not-a-source"]) == 2
