@@ -554,6 +554,7 @@ def cmd_attest(args: argparse.Namespace) -> int:
 
     from pipelines.archive.ledger import Ledger
     from pipelines.integrity.certificate import attest, load_private_key
+    from pipelines.integrity.report import write_html
 
     key = load_private_key(args.key)
     ledger = Ledger(_open_store())
@@ -577,10 +578,7 @@ def cmd_attest(args: argparse.Namespace) -> int:
             f"({counts['contents']['total']} in total), Merkle tree "
             f"{body['merkle']['tree_size']} versions, root {body['merkle']['root'][:16]}…"
         )
-        if args.html:
-            from pipelines.integrity.report import write_html
-
-            print(f"  {write_html(signed, path)}")
+        print(f"  report {write_html(signed, path)}")
     return EXIT_OK
 
 
@@ -865,16 +863,15 @@ def _parser() -> argparse.ArgumentParser:
     keygen_cmd = add("keygen", cmd_keygen, "Create an Ed25519 key pair to sign certificates.")
     keygen_cmd.add_argument("--out", required=True, metavar="KEY", help="private key (KEY.pub)")
     attest_cmd = add(
-        "attest", cmd_attest, "Write a signed certificate of what the archive holds per source."
+        "attest",
+        cmd_attest,
+        "Write a signed certificate (and an HTML report) of what the archive holds per source.",
     )
     attest_cmd.add_argument("--period", required=True, metavar="YYYY-MM")
     attest_cmd.add_argument("--source", action="append", help="source id (repeatable)")
     attest_cmd.add_argument("--key", required=True, metavar="KEY", help="Ed25519 private key")
     attest_cmd.add_argument(
         "--out", required=True, help="certificate file (one source) or directory"
-    )
-    attest_cmd.add_argument(
-        "--html", action="store_true", help="also write a readable report next to each"
     )
     prove_cmd = add(
         "prove", cmd_prove, "Print a message's version hashes with proofs against a certificate."
