@@ -16,7 +16,8 @@ Exit codes (so scripts and schedulers can tell what to do next):
   1  a run or a check failed (see the summary), or an unexpected error
   2  bad settings or input: fix the named setting or argument (also credentials refused,
      a permission missing, an archive disk full or read-only)
-  3  `verify` found tampering (findings of a tampering kind)
+  3  `verify` found tampering (findings of a tampering kind), or a certificate's signature
+     does not verify (modified, or signed by another key)
   4  an external service is unreachable (RingCentral API, S3 endpoint): try again later
 130  interrupted
 """
@@ -66,6 +67,9 @@ EXAMPLES = {
     "reconcile": "rc-archive reconcile --source 65c3fdd9527bf900079cefcb",
     "compact": "rc-archive compact --source 65c3fdd9527bf900079cefcb --month 2026-10",
     "checkpoint": "rc-archive checkpoint",
+    "keygen": "rc-archive keygen --out keys/attest.pem",
+    "attest": "rc-archive attest --period 2026-11 --key keys/attest.pem --out certs/",
+    "prove": "rc-archive prove 65c40163c092e4000768f688 --certificate cert.json > proof.json",
 }
 
 
@@ -113,6 +117,9 @@ def _classify(error: BaseException) -> tuple[int, str]:
         return code, _first_line(error)
     if isinstance(error, UnreachableError):
         return EXIT_UNREACHABLE, _first_line(error)
+    refused = sys.modules.get("pipelines.integrity.certificate")
+    if refused is not None and isinstance(error, refused.CertificateRefused):
+        return (EXIT_TAMPERING if error.tampering else EXIT_BAD_INPUT), _first_line(error)
     if isinstance(error, StoreWriteError):
         return (EXIT_BAD_INPUT if error.needs_person else EXIT_FAILED), _first_line(error)
     s3 = _s3_error(error)
@@ -473,8 +480,33 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from pipelines.archive.verify import verify
 
-    report = verify(_open_store())
+    store = _open_store()
+    witness_uri = args.witness or os.environ.get(names.ARCHIVE_WITNESS_URI, "").strip()
+    certificates = _verify_certificates(args, store)  # refusals end here, before the walk
+    report = verify(store)
+    if witness_uri:
+        from pipelines.integrity.witness import Witness, compare_with_witness
+
+        witness = Witness.open(witness_uri, dict(os.environ))
+        report.findings.extend(compare_with_witness(store, witness))
+    for check in certificates:
+        report.findings.extend(check.findings)
+    report.findings.sort(key=lambda f: (not f.tampering, f.kind, f.key))
     print(report.summary())
+    if witness_uri:
+        print(f"compared with witness {witness_uri}")
+    elif not certificates:
+        print(
+            f"no witness ({names.ARCHIVE_WITNESS_URI} or --witness): verify cannot detect "
+            "deleted history (truncation, a removed source) or a rewritten chain"
+        )
+    for check in certificates:
+        body = check.body
+        print(
+            f"certificate {body['source_id']} {body['period']} (issued {body['issued_at']}): "
+            f"{'holds' if check.ok else 'CHANGED'}; certified tree {body['merkle']['tree_size']}"
+            f" versions, today {check.tree_size}"
+        )
     if report.ok:
         return EXIT_OK
     tampering = [f for f in report.findings if f.tampering]
@@ -487,6 +519,83 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_TAMPERING
 
 
+def _verify_certificates(args: argparse.Namespace, store) -> list:
+    """Each --certificate checked against the archive (signature first: a refusal is one
+    line, exit 3 for a bad signature, 2 for a certificate of another archive)."""
+    if not args.certificate:
+        return []
+    if not args.public_key:
+        raise UsageError("--certificate needs --public-key KEY.pub (the key it was signed with)")
+    from pipelines.archive.ledger import Ledger
+    from pipelines.integrity.certificate import (
+        load_certificate,
+        load_public_key,
+        verify_certificate,
+    )
+
+    public_key = load_public_key(args.public_key)
+    ledger = Ledger(store)
+    return [
+        verify_certificate(ledger, load_certificate(path), public_key) for path in args.certificate
+    ]
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from pipelines.integrity.certificate import keygen
+
+    private_path, public_path = keygen(args.out)
+    print(f"private key {private_path} (mode 0600: keep it off the archive host)")
+    print(f"public key  {public_path} (give it to whoever verifies certificates)")
+    return EXIT_OK
+
+
+def cmd_attest(args: argparse.Namespace) -> int:
+    import json
+
+    from pipelines.archive.ledger import Ledger
+    from pipelines.integrity.certificate import attest, load_private_key
+    from pipelines.integrity.report import write_html
+
+    key = load_private_key(args.key)
+    ledger = Ledger(_open_store())
+    sources = _archived_sources(ledger, args.source)
+    if not sources:
+        raise UsageError("no archived source to attest: pass --source ID")
+    out = args.out
+    to_dir = out.endswith(os.sep) or os.path.isdir(out) or len(sources) > 1
+    if to_dir:
+        os.makedirs(out, exist_ok=True)
+    for source_id in sources:
+        signed = attest(ledger, source_id, args.period, key)
+        path = os.path.join(out, f"{source_id}-{args.period}.json") if to_dir else out
+        with open(path, "x", encoding="utf-8") as handle:
+            json.dump(signed, handle, indent=1, sort_keys=True, ensure_ascii=False)
+            handle.write("\n")
+        body = signed["certificate"]
+        counts = body["counts"]
+        print(
+            f"{path}: source {source_id} {args.period}: {counts['contents']['period']} contents "
+            f"({counts['contents']['total']} in total), Merkle tree "
+            f"{body['merkle']['tree_size']} versions, root {body['merkle']['root'][:16]}…"
+        )
+        print(f"  report {write_html(signed, path)}")
+    return EXIT_OK
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    import json
+
+    from pipelines.archive.ledger import Ledger
+    from pipelines.integrity.certificate import load_certificate, load_public_key
+    from pipelines.integrity.prove import prove
+
+    public_key = load_public_key(args.public_key) if args.public_key else None
+    signed = load_certificate(args.certificate)
+    proof = prove(Ledger(_open_store()), args.content_id, signed, public_key)
+    print(json.dumps(proof, indent=1, sort_keys=True, ensure_ascii=False))
+    return EXIT_OK
+
+
 def _writable_ledger():
     from pipelines.archive.ledger import Ledger
     from pipelines.archive.store import open_store
@@ -494,7 +603,13 @@ def _writable_ledger():
     uri = _check_archive(for_writing=True)
     if uri.startswith("s3://"):
         _probe_s3(uri)
-    return Ledger(open_store(uri, dict(os.environ)))
+    witness = None
+    witness_uri = os.environ.get(names.ARCHIVE_WITNESS_URI, "").strip()
+    if witness_uri:
+        from pipelines.integrity.witness import Witness
+
+        witness = Witness.open(witness_uri, dict(os.environ))
+    return Ledger(open_store(uri, dict(os.environ)), witness=witness)
 
 
 def _archived_sources(ledger, wanted: list[str] | None) -> list[str]:
@@ -733,7 +848,37 @@ def _parser() -> argparse.ArgumentParser:
     export_cmd.add_argument("--format", choices=["csv", "jsonl", "eml"], default="csv")
     export_cmd.add_argument("--out", required=True)
 
-    add("verify", cmd_verify, "Check every committed file and the manifest chain.")
+    verify_cmd = add("verify", cmd_verify, "Check every committed file and the manifest chain.")
+    verify_cmd.add_argument(
+        "--witness", metavar="URI", help="witness store to compare with (ARCHIVE_WITNESS_URI)"
+    )
+    verify_cmd.add_argument(
+        "--certificate",
+        action="append",
+        metavar="CERT.json",
+        help="also prove the archive still holds what this certificate certified (repeatable)",
+    )
+    verify_cmd.add_argument("--public-key", metavar="KEY.pub", help="the certificates' key")
+
+    keygen_cmd = add("keygen", cmd_keygen, "Create an Ed25519 key pair to sign certificates.")
+    keygen_cmd.add_argument("--out", required=True, metavar="KEY", help="private key (KEY.pub)")
+    attest_cmd = add(
+        "attest",
+        cmd_attest,
+        "Write a signed certificate (and an HTML report) of what the archive holds per source.",
+    )
+    attest_cmd.add_argument("--period", required=True, metavar="YYYY-MM")
+    attest_cmd.add_argument("--source", action="append", help="source id (repeatable)")
+    attest_cmd.add_argument("--key", required=True, metavar="KEY", help="Ed25519 private key")
+    attest_cmd.add_argument(
+        "--out", required=True, help="certificate file (one source) or directory"
+    )
+    prove_cmd = add(
+        "prove", cmd_prove, "Print a message's version hashes with proofs against a certificate."
+    )
+    prove_cmd.add_argument("content_id")
+    prove_cmd.add_argument("--certificate", required=True, metavar="CERT.json")
+    prove_cmd.add_argument("--public-key", metavar="KEY.pub", help="check the signature first")
     add("catalog", cmd_catalog, "Rebuild the audit views (runs do this after archiving).")
 
     compact = add(

@@ -101,7 +101,14 @@ class ArchiveResource(dg.ConfigurableResource):
         return open_store(self.archive_uri, env)
 
     def ledger(self) -> Ledger:
-        return Ledger(self.store())
+        """The ledger, with the witness of ARCHIVE_WITNESS_URI when set (docs/integrity.md)."""
+        witness_uri = os.environ.get(names.ARCHIVE_WITNESS_URI, "").strip()
+        witness = None
+        if witness_uri:
+            from pipelines.integrity.witness import Witness
+
+            witness = Witness.open(witness_uri, dict(os.environ))
+        return Ledger(self.store(), witness=witness)
 
 
 class AuditResource(dg.ConfigurableResource):

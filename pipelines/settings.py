@@ -26,6 +26,9 @@ AUDIT_DB = "AUDIT_DB"
 ARCHIVE_OBJECT_LOCK_MODE = "ARCHIVE_OBJECT_LOCK_MODE"
 ARCHIVE_RETENTION_DAYS = "ARCHIVE_RETENTION_DAYS"
 ARCHIVE_LEGAL_HOLD = "ARCHIVE_LEGAL_HOLD"
+# A second write-once store (directory or bucket) outside the archive writers' reach that
+# records every commit point (docs/integrity.md); unset: verify cannot see truncation.
+ARCHIVE_WITNESS_URI = "ARCHIVE_WITNESS_URI"
 
 # S3-compatible stores; read by boto3 itself, named here so others can pass them on explicitly.
 AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"

@@ -258,7 +258,17 @@ class BatchWriter:
                 f"{self.batch_id} was being written; its files stay uncommitted (verify lists "
                 "them). Run one writer per stream (Dagster concurrency pool) and retry."
             ) from None
-        return Manifest.from_bytes(key, data)
+        committed = Manifest.from_bytes(key, data)
+        if self.ledger.witness is not None:
+            self.ledger.witness.record(
+                self.table,
+                self.stream,
+                self.seq,
+                committed.sha256,
+                "manifest",
+                committed_at=committed.committed_at,
+            )
+        return committed
 
 
 def _write_file(store: ObjectStore, key: str, table_name: str, data: pa.Table) -> FileEntry:
@@ -297,9 +307,18 @@ class Ledger:
     the stream's whole history (`manifests()` is the one deliberate full replay, for verify
     and the first catalog build)."""
 
-    def __init__(self, store: ObjectStore, *, checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        checkpoint_every: int = CHECKPOINT_EVERY,
+        witness: Any = None,
+    ) -> None:
         self.store = store
         self.checkpoint_every = checkpoint_every
+        # Optional (pipelines/integrity/witness.py): told of every manifest and checkpoint
+        # after its put succeeded, via `record(table, stream, seq, sha256, kind, committed_at=)`.
+        self.witness = witness
         self._cache: dict[str, Manifest] = {}
         self._states: dict[tuple[str, str], StreamState] = {}
         # (table, stream) -> (quarantined hashes, keys of the manifests they were read from)
@@ -601,6 +620,15 @@ class Ledger:
             except ObjectExistsError:
                 data = self.store.get(key)
             checkpoint = Checkpoint.from_bytes(key, data)
+            if self.witness is not None:
+                self.witness.record(
+                    table,
+                    stream,
+                    checkpoint.seq,
+                    checkpoint.sha256,
+                    "checkpoint",
+                    committed_at=checkpoint.created_at,
+                )
             state.checkpoint = checkpoint
             state.tail = []
             return checkpoint

@@ -36,8 +36,15 @@ TAMPERING = {
     "intent_invalid": "pending intent is not valid JSON",
     "checkpoint_invalid": "checkpoint disagrees with the manifests it summarises",
     "compaction_invalid": "compacted file does not hold exactly the rows of its inputs",
+    # Against a witness or a certificate (pipelines/integrity/, docs/integrity.md).
+    "truncated": "manifests the witness recorded are missing from the archive's chain",
+    "source_missing": "the witness recorded a ledger of which the archive has no manifest",
+    "rewritten": "a manifest or checkpoint differs from the SHA-256 the witness recorded",
+    "certified_changed": "the archive no longer holds what a certificate certified",
 }
 NOT_TAMPERING = {
+    "unwitnessed": "manifest the witness has no entry for (witness added later, or a crash "
+    "between the commit and its witness entry)",
     "uncommitted": "file of a batch that never committed (interrupted run)",
     "checkpoint_unfinished": "version index of a checkpoint that was never written (crash)",
 }

@@ -1,0 +1,379 @@
+"""Signed certificates: what one source of the archive held at one moment, signed Ed25519.
+
+A certificate body holds, for one source and one period (a month): counts of what the
+archive holds (for the period and in total), the Merkle root and size of the source's log
+of record versions (pipelines/integrity/log.py, over the whole source at attest time), the
+head (seq, SHA-256) of each of the source's ledgers, the archive's URI and the tool version.
+The signature covers the canonical JSON of the body (sorted keys, compact separators, UTF-8).
+
+`verify_certificate` proves the archive still holds what was certified: the signature (with a
+public key the verifier trusts), the archive and source it names, the Merkle consistency from
+the certified tree to today's (later batches may append, nothing certified may change or go),
+and each certified chain head still present with the same bytes.
+
+Refusals (`CertificateRefused`, one line): a signature that does not verify (a modified
+certificate, or one signed by another key) is `tampering` (exit 3: the evidence itself was
+altered or forged); a certificate of another archive, an unreadable certificate or key is
+`bad input` (exit 2: the wrong file was given).
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.archive import keys
+from pipelines.archive.ledger import Ledger, code_version
+from pipelines.archive.store import LocalStore, ObjectStore, S3Store
+from pipelines.archive.verify import Finding
+from pipelines.integrity import merkle
+from pipelines.integrity.log import SourceLog, read_log
+from schemas.common import iso_ms
+from schemas.ids import source_stream, validate_source_id
+
+CERTIFICATE_FORMAT = "rc-archive/certificate/1"
+SIGNATURE_ALGORITHM = "Ed25519"
+
+
+class CertificateRefused(Exception):
+    """The certificate cannot be used: `tampering` True for a bad signature (exit 3), False
+    for a certificate or key that is the wrong input (exit 2)."""
+
+    def __init__(self, message: str, *, tampering: bool) -> None:
+        super().__init__(message)
+        self.tampering = tampering
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+def keygen(out: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """A new Ed25519 key: private key PEM at `out` (mode 0600, never overwritten), public key
+    PEM at `out` + `.pub`."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private_path, public_path = Path(out), Path(f"{out}.pub")
+    for path in (private_path, public_path):
+        if path.exists():
+            raise FileExistsError(f"{path} exists; keys are never overwritten: pick another --out")
+    key = Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private_pem)
+    os.chmod(private_path, 0o600)
+    public_path.write_bytes(public_pem)
+    return private_path, public_path
+
+
+def load_private_key(path: str | os.PathLike[str]):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise CertificateRefused(
+            f"--key {path}: not an unencrypted Ed25519 private key PEM ({type(exc).__name__})",
+            tampering=False,
+        ) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise CertificateRefused(f"--key {path}: not an Ed25519 key", tampering=False)
+    return key
+
+
+def load_public_key(path: str | os.PathLike[str]):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        key = serialization.load_pem_public_key(Path(path).read_bytes())
+    except (OSError, ValueError, TypeError) as exc:
+        raise CertificateRefused(
+            f"--public-key {path}: not an Ed25519 public key PEM ({type(exc).__name__})",
+            tampering=False,
+        ) from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise CertificateRefused(f"--public-key {path}: not an Ed25519 key", tampering=False)
+    return key
+
+
+def key_id(public_key) -> str:
+    """SHA-256 of the raw 32-byte public key (hex): names the key in a certificate."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def canonical(body: dict[str, Any]) -> bytes:
+    """The signed bytes: sorted keys, compact separators, UTF-8 (no ASCII escaping)."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def sign(body: dict[str, Any], private_key) -> dict[str, Any]:
+    signature = private_key.sign(canonical(body))
+    return {
+        "certificate": body,
+        "signature": {
+            "algorithm": SIGNATURE_ALGORITHM,
+            "key_id": key_id(private_key.public_key()),
+            "value": base64.b64encode(signature).decode("ascii"),
+        },
+    }
+
+
+def check_signature(signed: dict[str, Any], public_key) -> dict[str, Any]:
+    """The body if the signature verifies with `public_key`; CertificateRefused otherwise."""
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        body = signed["certificate"]
+        signature = base64.b64decode(signed["signature"]["value"], validate=True)
+        if signed["signature"].get("algorithm") != SIGNATURE_ALGORITHM:
+            raise ValueError("algorithm")
+        if body.get("format") != CERTIFICATE_FORMAT:
+            raise ValueError("format")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise CertificateRefused(
+            f"not an rc-archive certificate ({CERTIFICATE_FORMAT} with an Ed25519 signature)",
+            tampering=False,
+        ) from None
+    try:
+        public_key.verify(signature, canonical(body))
+    except InvalidSignature:
+        raise CertificateRefused(
+            "certificate signature does not verify with this public key (key "
+            f"{key_id(public_key)[:16]}): the certificate was modified or signed by another key",
+            tampering=True,
+        ) from None
+    return body
+
+
+def load_certificate(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CertificateRefused(
+            f"--certificate {path}: cannot be read as JSON ({type(exc).__name__})",
+            tampering=False,
+        ) from None
+
+
+# -- the archive's identity -------------------------------------------------------------------
+
+
+def archive_uri(store: ObjectStore) -> str:
+    """The archive's URI as a certificate names it: an absolute directory or s3://bucket/prefix."""
+    if isinstance(store, LocalStore):
+        return str(store.root)
+    if isinstance(store, S3Store):
+        return f"s3://{store.bucket}/{store.prefix}".rstrip("/")
+    return store.describe()
+
+
+# -- attest ------------------------------------------------------------------------------------
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    """`YYYY-MM` -> [first instant, first instant of the next month) in UTC."""
+    try:
+        year, month = (int(p) for p in period.split("-"))
+        if len(period) != 7 or not 1 <= month <= 12:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"period {period!r} is not YYYY-MM, e.g. 2026-11") from None
+    start = datetime(year, month, 1, tzinfo=UTC)
+    days = calendar.monthrange(year, month)[1]
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+    assert (end - start).days == days
+    return start, end
+
+
+def attest(
+    ledger: Ledger, source_id: str, period: str, private_key, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Sign what the archive holds for one source (reads every committed file of it)."""
+    source_id = validate_source_id(source_id)
+    stream = source_stream(source_id)
+    start, end = period_bounds(period)
+    heads = {}
+    for table in keys.LEDGER_TABLES:
+        head = ledger.head(table, stream)
+        if head is not None:
+            heads[table] = {"seq": head.seq, "sha256": head.sha256}
+    if "contents" not in heads:
+        raise ValueError(f"source {source_id} has no contents ledger in this archive")
+    log = read_log(ledger, source_id)
+    if log.problems:
+        key, problem = log.problems[0]
+        raise ValueError(f"{key}: {problem}; run `rc-archive verify` before attesting")
+    body = {
+        "format": CERTIFICATE_FORMAT,
+        "archive_uri": archive_uri(ledger.store),
+        "source_id": source_id,
+        "period": period,
+        "period_start": iso_ms(start),
+        "period_end": iso_ms(end),
+        "issued_at": iso_ms(now or datetime.now(UTC)),
+        "tool_version": code_version(),
+        "merkle": {
+            "tree_size": log.size,
+            "root": log.root().hex(),
+            "leaves": "record_sha256 of each committed contents row in commit order",
+            "hashing": "RFC 9162: leaf SHA-256(0x00||sha256 bytes), node SHA-256(0x01||l||r)",
+        },
+        "chain_heads": heads,
+        "counts": counts(ledger, stream, start, end),
+    }
+    return sign(body, private_key)
+
+
+def _in_period(column: pa.ChunkedArray, start: datetime, end: datetime) -> pa.ChunkedArray:
+    kind = column.type
+    return pc.and_(
+        pc.greater_equal(column, pa.scalar(start, kind)), pc.less(column, pa.scalar(end, kind))
+    )
+
+
+def _count(
+    ledger: Ledger,
+    table: str,
+    stream: str,
+    id_column: str | None,
+    time_column: str,
+    start: datetime,
+    end: datetime,
+) -> tuple[dict[str, int], pa.Table | None]:
+    entries = ledger.committed_files(table, stream)
+    columns = [time_column] + ([id_column] if id_column else [])
+    if not entries:
+        zero = {"total": 0, "period": 0}
+        return ({**zero, "total_rows": 0, "period_rows": 0} if id_column else zero), None
+    data = ledger.read_table(entries, columns)
+    in_period = data.filter(_in_period(data.column(time_column), start, end))
+    if id_column is None:
+        return {"total": data.num_rows, "period": in_period.num_rows}, in_period
+    return {
+        "total": pc.count_distinct(data.column(id_column)).as_py(),
+        "period": pc.count_distinct(in_period.column(id_column)).as_py(),
+        "total_rows": data.num_rows,
+        "period_rows": in_period.num_rows,
+    }, in_period
+
+
+def counts(ledger: Ledger, stream: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """What the source holds, live files only (compaction keeps the same rows): contents
+    (distinct ids) and versions (rows) by creation_time; identities (distinct ids) by
+    creation_time; agents (distinct extension ids) by archived_at (an agent has no creation
+    time); quarantined records by quarantined_at. `per_day`: versions per creation day."""
+    contents, period_rows = _count(ledger, "contents", stream, "id", "creation_time", start, end)
+    identities, _ = _count(ledger, "identities", stream, "id", "creation_time", start, end)
+    agents, _ = _count(ledger, "agents", stream, "extension_id", "archived_at", start, end)
+    quarantined, _ = _count(ledger, "quarantine", stream, None, "quarantined_at", start, end)
+    per_day: dict[str, int] = {}
+    if period_rows is not None and period_rows.num_rows:
+        days = pc.strftime(period_rows.column("creation_time"), format="%Y-%m-%d")
+        for row in pc.value_counts(days).to_pylist():
+            per_day[row["values"]] = row["counts"]
+    return {
+        "contents": {"total": contents["total"], "period": contents["period"]},
+        "versions": {"total": contents["total_rows"], "period": contents["period_rows"]},
+        "identities": {"total": identities["total"], "period": identities["period"]},
+        "agents": {"total": agents["total"], "period": agents["period"]},
+        "quarantined": quarantined,
+        "per_day": dict(sorted(per_day.items())),
+    }
+
+
+# -- verify ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertificateCheck:
+    body: dict[str, Any]
+    findings: list[Finding]
+    tree_size: int  # today's
+    consistency_proof: list[str]  # hex, from the certified tree to today's
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def check_archive_matches(body: dict[str, Any], store: ObjectStore) -> None:
+    here = archive_uri(store)
+    if body.get("archive_uri") != here:
+        raise CertificateRefused(
+            f"certificate is for archive {body.get('archive_uri')}, not {here}: set ARCHIVE_URI "
+            "to the certified archive",
+            tampering=False,
+        )
+
+
+def verify_certificate(ledger: Ledger, signed: dict[str, Any], public_key) -> CertificateCheck:
+    """Does the archive still hold what the certificate certified? Raises CertificateRefused
+    for a signature that does not verify or a certificate of another archive; returns
+    `certified_changed` findings for every certified fact the archive no longer holds."""
+    body = check_signature(signed, public_key)
+    check_archive_matches(body, ledger.store)
+    source_id = validate_source_id(body["source_id"])
+    stream = source_stream(source_id)
+    findings: list[Finding] = []
+
+    def changed(key: str, detail: str) -> None:
+        findings.append(Finding("certified_changed", key, detail))
+
+    certified_size = int(body["merkle"]["tree_size"])
+    certified_root = bytes.fromhex(body["merkle"]["root"])
+    log: SourceLog = read_log(ledger, source_id)
+    for key, problem in log.problems:
+        changed(key, problem)
+    proof: list[bytes] = []
+    where = keys.ledger_prefix("contents", stream)
+    if log.size < certified_size:
+        changed(
+            where,
+            f"the source's log has {log.size} record versions, fewer than the "
+            f"{certified_size} certified: certified versions were removed",
+        )
+    else:
+        proof = merkle.consistency_proof(log.leaves, certified_size)
+        today = log.root()
+        if not merkle.verify_consistency(certified_size, log.size, certified_root, today, proof):
+            changed(
+                where,
+                f"the first {certified_size} record versions no longer hash to the certified "
+                f"root {body['merkle']['root'][:16]}…: certified versions were changed",
+            )
+    for table, head in sorted(body["chain_heads"].items()):
+        key = keys.manifest_key(table, stream, int(head["seq"]))
+        try:
+            data = ledger.store.get(key)
+        except Exception:  # noqa: BLE001 (missing local file, S3 NoSuchKey)
+            changed(key, f"certified head of {table} (seq {head['seq']}) is gone")
+            continue
+        sha = hashlib.sha256(data).hexdigest()
+        if sha != head["sha256"]:
+            changed(key, f"certified head of {table} had sha256 {head['sha256']}, now {sha}")
+    return CertificateCheck(body, findings, log.size, [p.hex() for p in proof])

@@ -1,0 +1,114 @@
+"""The Merkle log of one source's record versions, read from the archive.
+
+Leaves, in commit order: the `record_sha256` (32 raw bytes) of every row of every `contents`
+file the source's batch manifests committed, by manifest seq, files in manifest order, rows in
+file order. Compaction manifests add no leaves (their output holds the same rows as their
+inputs, which stay in the archive), so compacting or checkpointing never changes the tree, and
+each new batch only appends: the tree of today extends the tree of any earlier day, which is
+what a consistency proof shows.
+
+Cost: this reads every manifest of the source's contents ledger and the `id` and
+`record_sha256` columns of every file they committed (not the checkpoint's index, which is
+sorted by hash and has lost the order). Fine for `attest`, `verify --certificate` and `prove`;
+nothing on the commit path calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pipelines.archive import keys
+from pipelines.archive.ledger import Ledger, LedgerError
+from pipelines.archive.parquet import parquet_to_table
+from pipelines.integrity import merkle
+from schemas.ids import source_stream
+
+TABLE = "contents"
+
+
+class LeafHashes(Sequence):
+    """Leaf hashes packed in one bytearray (32 bytes each): a million versions cost 32 MB,
+    not a million Python objects."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def append_record_hashes(self, hex_digests: list[str]) -> None:
+        for digest in hex_digests:
+            self._data += merkle.leaf_hash(bytes.fromhex(digest))
+
+    def __len__(self) -> int:
+        return len(self._data) // 32
+
+    def __getitem__(self, index):  # noqa: ANN001 (Sequence protocol: int or slice)
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return bytes(self._data[index * 32 : index * 32 + 32])
+
+
+@dataclass
+class SourceLog:
+    source_id: str
+    leaves: LeafHashes = field(default_factory=LeafHashes)
+    # Leaves of `content_id` (when asked for): (leaf index, record_sha256, last_modified_time)
+    matches: list[tuple[int, str, str | None]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (key, what is wrong)
+
+    @property
+    def size(self) -> int:
+        return len(self.leaves)
+
+    def root(self, size: int | None = None) -> bytes:
+        size = self.size if size is None else size
+        return merkle.root(self.leaves[i] for i in range(size))
+
+
+def read_log(ledger: Ledger, source_id: str, *, content_id: str | None = None) -> SourceLog:
+    """The source's leaves from the archive (see the module docstring for the cost). A
+    manifest or file that cannot be read is listed in `problems` (and adds no leaves): the
+    tree is then not the certified one, and the caller names why."""
+    stream = source_stream(source_id)
+    log = SourceLog(source_id)
+    try:
+        manifest_keys = ledger.manifest_keys(TABLE, stream)
+    except ValueError as exc:
+        log.problems.append((keys.ledger_prefix(TABLE, stream), str(exc)))
+        return log
+    for key in manifest_keys:
+        try:
+            manifest = ledger.read_manifest(key)
+        except (LedgerError, OSError) as exc:
+            log.problems.append((key, f"manifest cannot be read ({exc})"))
+            continue
+        if manifest.is_compaction:
+            continue
+        for entry in manifest.files:
+            if entry.table != TABLE:
+                continue
+            columns = ["id", "record_sha256", "last_modified_time"]
+            try:
+                part = parquet_to_table(ledger.store.get(entry.key), columns)
+            except Exception as exc:  # noqa: BLE001 (missing local file, S3 NoSuchKey, bad bytes)
+                log.problems.append((entry.key, f"file cannot be read ({type(exc).__name__})"))
+                continue
+            digests = part.column("record_sha256").to_pylist()
+            start = log.size
+            log.leaves.append_record_hashes(digests)
+            if content_id is not None:
+                ids = part.column("id").to_pylist()
+                for offset, found in enumerate(ids):
+                    if found == content_id:
+                        moment = part.column("last_modified_time")[offset].as_py()
+                        log.matches.append(
+                            (
+                                start + offset,
+                                digests[offset],
+                                None if moment is None else moment.isoformat(),
+                            )
+                        )
+    return log

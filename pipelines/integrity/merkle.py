@@ -1,0 +1,161 @@
+"""Merkle tree hashing, inclusion and consistency proofs as RFC 9162 §2.1 defines them.
+
+Domain separation: a leaf hashes as SHA-256(0x00 || leaf bytes), an interior node as
+SHA-256(0x01 || left || right); the tree of n leaves splits at k, the largest power of two
+smaller than n (MTH). The empty tree's hash is SHA-256 of nothing.
+
+Functions take *leaf hashes* (already `leaf_hash`ed, 32 bytes each), so a caller hashes a
+source's leaves once and asks for roots and proofs of any prefix. Pure Python, no archive
+access: `pipelines/integrity/log.py` reads the leaves from the archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two smaller than n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def root(leaves: Iterable[bytes]) -> bytes:
+    """MTH over leaf hashes in one pass: perfect subtrees kept on a stack (O(log n) memory),
+    folded right to left at the end, which is the RFC's left-balanced tree."""
+    stack: list[tuple[int, bytes]] = []  # (size, hash) of perfect subtrees, sizes decreasing
+    for leaf in leaves:
+        size, value = 1, leaf
+        while stack and stack[-1][0] == size:
+            left_size, left = stack.pop()
+            size, value = left_size + size, node_hash(left, value)
+        stack.append((size, value))
+    if not stack:
+        return EMPTY_ROOT
+    value = stack[-1][1]
+    for _, left in reversed(stack[:-1]):
+        value = node_hash(left, value)
+    return value
+
+
+def _mth(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
+    n = hi - lo
+    if n == 0:
+        return EMPTY_ROOT
+    if n == 1:
+        return leaves[lo]
+    k = _split(n)
+    return node_hash(_mth(leaves, lo, lo + k), _mth(leaves, lo + k, hi))
+
+
+def inclusion_proof(leaves: Sequence[bytes], index: int, size: int | None = None) -> list[bytes]:
+    """PATH(m, D[n]) (RFC 9162 §2.1.3.1) for leaf `index` in the tree of the first `size`
+    leaves (all by default)."""
+    size = len(leaves) if size is None else size
+    if not 0 <= index < size <= len(leaves):
+        raise ValueError(f"leaf {index} is not in a tree of {size} leaves")
+    path: list[bytes] = []
+    lo, hi, m = 0, size, index
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if m < k:
+            path.append(_mth(leaves, lo + k, hi))
+            hi = lo + k
+        else:
+            path.append(_mth(leaves, lo, lo + k))
+            lo, m = lo + k, m - k
+    path.reverse()  # the RFC lists the path from the leaf up
+    return path
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, path: Sequence[bytes], expected_root: bytes
+) -> bool:
+    """RFC 9162 §2.1.3.2: does `leaf` (a leaf hash) sit at `index` of the tree `expected_root`
+    of `size` leaves?"""
+    if not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == expected_root
+
+
+def consistency_proof(leaves: Sequence[bytes], old_size: int, new_size: int | None = None) -> list:
+    """PROOF(m, D[n]) (RFC 9162 §2.1.4.1): the tree of the first `old_size` leaves is a prefix
+    of the tree of the first `new_size` (all by default)."""
+    new_size = len(leaves) if new_size is None else new_size
+    if not 0 <= old_size <= new_size <= len(leaves):
+        raise ValueError(f"no consistency proof from {old_size} to {new_size} leaves")
+    if old_size == 0 or old_size == new_size:
+        return []
+    return _subproof(leaves, old_size, 0, new_size, True)
+
+
+def _subproof(leaves: Sequence[bytes], m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
+    n = hi - lo
+    if m == n:
+        return [] if complete else [_mth(leaves, lo, hi)]
+    k = _split(n)
+    if m <= k:
+        return _subproof(leaves, m, lo, lo + k, complete) + [_mth(leaves, lo + k, hi)]
+    return _subproof(leaves, m - k, lo + k, hi, False) + [_mth(leaves, lo, lo + k)]
+
+
+def verify_consistency(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 §2.1.4.2: is the tree (`old_size`, `old_root`) a prefix of (`new_size`,
+    `new_root`)?"""
+    if old_size > new_size or old_size < 0:
+        return False
+    if old_size == new_size:
+        return not proof and old_root == new_root
+    if old_size == 0:
+        return not proof  # the empty tree is a prefix of every tree
+    if not proof:
+        return False
+    proof = list(proof)
+    if old_size & (old_size - 1) == 0:  # a power of two: the old root is a node of the path
+        proof = [old_root, *proof]
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == old_root and sr == new_root and sn == 0
