@@ -57,17 +57,18 @@ SHARED: dict[str, str] = {
     "direction": "inbound (written by the customer) or outbound (sent by an agent): from "
     "`contentDirection` when RingCentral sends it, otherwise derived from `status`; empty "
     "when neither tells.",
-    "type": "The kind of message on the channel (e.g. Text, Email, Media), from `type`.",
+    "type": "The kind of message on the channel (e.g. Message, Comment, Photo, Email, Tweet, "
+    "Review), from `type`.",
     "body": "The message text as RingCentral sent it, from `body`.",
     "body_text": "The plain-text rendering of the message, from `bodyFormatted.Text`.",
     "body_html": "The HTML rendering of the message, from `bodyFormatted.Html`.",
     "body_input_format": "How the body was written (Text or Html), from `bodyInputFormat`.",
     "title": "The message's title or e-mail subject, from `title`.",
     "language": "The message's language code, from `language`.",
-    "created_from": "Where the message was created (e.g. Synchronizer for the channel, "
-    "Interface for the agent app), from `createdFrom`.",
-    "synchronization_status": "Whether RingCentral delivered the message to the channel, "
-    "from `synchronizationStatus`.",
+    "created_from": "Where the message was created: Synchronizer (came from the channel), "
+    "Interface (written in the agent app) or Api, from `createdFrom`.",
+    "synchronization_status": "Whether RingCentral synchronised the message with the channel "
+    "(e.g. Success), from `synchronizationStatus`.",
     "synchronization_error": "The channel's error when delivery failed, from "
     "`synchronizationError`.",
     "public": "True when the message is public on the channel (e.g. a post, not a private "
@@ -171,7 +172,8 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "on one channel; contents.author_identity_id points here.",
             "identity_type": "Agent or Customer, from `identityType`; when RingCentral omits "
             "it, Agent if the identity has `userIds`, else Customer.",
-            "type": "The kind of channel account, from the identity's `type`.",
+            "type": "The kind of channel the identity belongs to (e.g. Facebook, WhatsApp), "
+            "from the identity's `type`.",
             "display_name": "The name shown for the identity, from `displayName`.",
             "screen_name": "The identity's handle on the channel, from `screenName`.",
             "company": "The company, from `company`.",
@@ -197,7 +199,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "email": "The agent's e-mail address, from `contact.email`.",
             "extension_number": "The extension's number in the RingCentral account, from "
             "`extensionNumber`.",
-            "type": "The kind of extension (e.g. User), from `type`.",
+            "type": "The kind of extension (e.g. User, Department), from `type`.",
             "status": "The extension's status (e.g. Enabled, Disabled), from `status`.",
             "resolution": "found when RingCentral returned the extension; not_found when it "
             "answered that the extension does not exist (e.g. deleted: error CMN-102).",
@@ -226,8 +228,9 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         },
     ),
     "reply_pairs": _view(
-        "source_id source_type thread_id customer_identity_id customer_name agent_name",
+        "source_id source_type thread_id customer_identity_id customer_name",
         {
+            "agent_name": "The name of the agent who sent the reply (see messages.agent_name).",
             "inbound_id": "The inbound (customer) message's id (messages.id).",
             "inbound_time": "When the inbound message was created, in UTC (`creationTime`).",
             "inbound_body": "The inbound message's text (`body`).",
@@ -280,8 +283,11 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         },
     ),
     "ledger": _view(
-        "batch_id run_id",
+        [],
         {
+            "batch_id": "The batch the manifest committed (`<seq>-<random>`): every row it "
+            "committed carries the same batch_id.",
+            "run_id": "The archive run (Dagster run id) that committed the manifest.",
             "table_name": "The table the manifest commits rows to: contents, identities or "
             "agents (quarantined records go with the table they were meant for).",
             "stream": "The ledger the manifest belongs to: `source_id=<id>`, one per channel "
