@@ -356,6 +356,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if args.list_queries:
         print(_list_queries())
         return EXIT_OK
+    if args.describe:
+        from pipelines.audit.column_docs import describe_command
+
+        print(describe_command(_audit_db(), args.describe, args.format, dict(os.environ)))
+        return EXIT_OK
     sql, params = _sql_and_params(args)
     print(sql_command(_audit_db(), sql, params, args.format, dict(os.environ)))
     return EXIT_OK
@@ -828,6 +833,7 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--query", dest="query_name", metavar="NAME", help="a query of the pack")
     sql.add_argument("-f", "--file", metavar="FILE", help="read the query from FILE")
     sql.add_argument("--list-queries", action="store_true", help="list the query pack's names")
+    sql.add_argument("--describe", metavar="VIEW", help="a view's columns, types and meaning")
     sql.add_argument(
         "--param", action="append", help="bound parameter: VALUE for $1.. or NAME=VALUE"
     )

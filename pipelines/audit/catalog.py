@@ -36,6 +36,7 @@ from pipelines.audit.catalog_state import (
     previous_state,
     refresh_state,
 )
+from pipelines.audit.column_docs import COLUMN_DOCS, VIEW_DOCS
 from pipelines.audit.committed import archive_root_uri, open_archive
 from pipelines.audit.connection import (
     ARCHIVE_ROOT_VARIABLE,
@@ -359,7 +360,23 @@ def _create_views(
                 conn.execute(f"CREATE TABLE {INTERNAL_SCHEMA}.{table_name} AS {select}")
         else:
             _create_view(conn, name, body)
+    _write_column_docs(conn)
     return uniform_tables, contents_plain
+
+
+def _write_column_docs(conn: duckdb.DuckDBPyConnection) -> None:
+    """Each public view's description and its columns' (column_docs.py), as DuckDB comments:
+    `duckdb_columns()` and `duckdb_views()` show them in any client, and `rc-archive sql
+    --describe VIEW` prints them. A column the views lack is refused here, so a stale
+    description cannot be written."""
+    for view, description in VIEW_DOCS.items():
+        conn.execute(f"COMMENT ON VIEW {_quote_ident(view)} IS {_quote_literal(description)}")
+    for view, columns in COLUMN_DOCS.items():
+        for column, description in columns.items():
+            conn.execute(
+                f"COMMENT ON COLUMN {_quote_ident(view)}.{_quote_ident(column)} "
+                f"IS {_quote_literal(description)}"
+            )
 
 
 def _create_view(conn: duckdb.DuckDBPyConnection, name: str, body: str) -> None:

@@ -71,6 +71,21 @@ ORDER BY thread_id, source_id
 }
 
 
+# Capture lag, defined once: the `capture_lag` view and `rc-archive sources`
+# (pipelines/sync/status.py evaluates this same SQL over the ledger) both compute it from
+#   newest_creation_time: the newest `creation_time` (RingCentral `creationTime`) archived for
+#                         the source, and
+#   last_committed_at:    when the source's last contents manifest was committed:
+# lag_seconds is how far behind the archive was when it last committed (how old its newest
+# message was then); seconds_since_commit is how long ago that commit was (a stalled source
+# grows it). Their sum is how old the newest archived message is now. A quiet source, where
+# nobody wrote, shows a growing lag too: the lag is measured against the messages archived.
+# Format with now= the SQL of the current time.
+CAPTURE_LAG_COLUMNS = """(epoch_ms(last_committed_at) - epoch_ms(newest_creation_time)) / 1000.0
+        AS lag_seconds,
+    (epoch_ms({now}) - epoch_ms(last_committed_at)) / 1000.0 AS seconds_since_commit"""
+
+
 # Views in dependency order: name -> SQL body (after CREATE VIEW name AS). The `contents` body
 # here is the general one; the build swaps in CONTENTS_PLAIN when it proves it equivalent.
 VIEW_BODIES: dict[str, str] = {
@@ -220,21 +235,20 @@ FROM versions
 WHERE version_number > 1
 """,
     "ledger": "SELECT * FROM internal._ledger_snapshot",
-    # lag_seconds: how long after the newest archived message its source was last committed;
-    # seconds_since_commit: how old that commit is now (a stalled source grows it).
-    "capture_lag": """
+    # Capture lag per source: see CAPTURE_LAG_COLUMNS. The newest creation_time is taken from
+    # the archived rows; the last commit is the head manifest (highest seq) of the source's
+    # contents ledger, as `rc-archive sources` reads it.
+    "capture_lag": f"""
 WITH newest AS (
     SELECT source_id, max(creation_time) AS newest_creation_time, count(*) AS versions
     FROM contents GROUP BY source_id
 ), commits AS (
-    SELECT source_id, max(committed_at) AS last_committed_at
+    SELECT source_id, arg_max(committed_at, seq) AS last_committed_at
     FROM internal._ledger_snapshot WHERE table_name = 'contents' GROUP BY source_id
 )
 SELECT
     source_id, n.newest_creation_time, c.last_committed_at, n.versions,
-    (epoch_ms(c.last_committed_at) - epoch_ms(n.newest_creation_time)) / 1000.0 AS lag_seconds,
-    (epoch_ms(current_timestamp) - epoch_ms(c.last_committed_at)) / 1000.0
-        AS seconds_since_commit
+    {CAPTURE_LAG_COLUMNS.format(now="current_timestamp")}
 FROM commits AS c FULL JOIN newest AS n USING (source_id)
 """,
 }

@@ -1,0 +1,379 @@
+"""What every column of every audit view means: the one place the descriptions are written.
+
+`COLUMN_DOCS` maps view -> column -> description. A column that means the same in several
+views (`id`, `source_id`, `record_sha256`, the message fields) is described once in `SHARED`
+and each view lists it by name; a view states its own description only where the column means
+something else there (`status` of a thread, `id` of an identity) or exists only there.
+
+The catalog build writes them into `audit.duckdb` as DuckDB comments (`COMMENT ON VIEW`,
+`COMMENT ON COLUMN`), so any DuckDB client sees them in `duckdb_columns()`;
+`rc-archive sql --describe VIEW` prints them, and `docs/columns.md` is generated from them
+(`docs/gen_columns.py`). tests/audit/test_column_docs.py checks that every column of every
+public view has a description and that no description names a column the view lacks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pipelines.audit.queries import QueryResult
+from pipelines.audit.table_schemas import arrow_schema
+from pipelines.audit.views import PUBLIC_VIEWS
+
+# Descriptions shared by every view that has the column (the message columns are those of
+# `contents`, which contents_latest, messages and edits pass on unchanged).
+SHARED: dict[str, str] = {
+    # -- the message, as RingCentral returned it (one row per archived version in `contents`)
+    "id": "The message's id in RingCentral (the content's `id`). Several versions of one "
+    "message share it.",
+    "source_id": "The channel (RingCentral source) the row belongs to: its 24-hex id, from "
+    "`sourceId` (`channelId` in newer API responses) or the archive partition.",
+    "source_type": "The kind of channel, e.g. Facebook, WhatsApp, Email, from `sourceType` "
+    "(`channelType` in newer API responses).",
+    "source_uri": "The channel's own address for the message (a link or URI), from "
+    "`sourceUri` (`channelUri` in newer API responses).",
+    "thread_id": "The conversation (thread) the message is part of, from `threadId`.",
+    "author_identity_id": "The identity (customer or agent account on the channel) that wrote "
+    "the message, from `authorIdentityId`; look it up in identities_latest.id.",
+    "identity_group_id": "RingCentral's link between identities of the same person across "
+    "channels, from `identityGroupId`.",
+    "in_reply_to_content_id": "The message this one replies to, from `inReplyToContentId`.",
+    "in_reply_to_author_identity_id": "The identity that wrote the message this one replies "
+    "to, from `inReplyToAuthorIdentityId`.",
+    "intervention_id": "The RingCentral intervention (case handled by agents) the message "
+    "belongs to, from `interventionId`.",
+    "creator_id": "The RingCentral extension (agent user) that sent the message, from "
+    "`creatorId`; empty for customer messages. Look it up in agents.extension_id.",
+    "creation_time": "When the message was created on the channel, in UTC, from "
+    "`creationTime`. It never changes between versions.",
+    "last_modified_time": "When RingCentral last changed the message, in UTC, from "
+    "`lastModifiedTime`: each archived version of a message has its own.",
+    "creation_date": "The UTC day of creation_time (the archive's partition by day).",
+    "status": "The message's status in RingCentral as of this version, e.g. New, Replied, "
+    "Ignored, Assigned, UserReply, UserInitiated, PendingApproval, from `status`.",
+    "content_direction": "The direction exactly as RingCentral sent it (`contentDirection`: "
+    "Incoming or Outgoing); often empty, see direction.",
+    "direction": "inbound (written by the customer) or outbound (sent by an agent): from "
+    "`contentDirection` when RingCentral sends it, otherwise derived from `status`; empty "
+    "when neither tells.",
+    "type": "The kind of message on the channel (e.g. Message, Comment, Photo, Email, Tweet, "
+    "Review), from `type`.",
+    "body": "The message text as RingCentral sent it, from `body`.",
+    "body_text": "The plain-text rendering of the message, from `bodyFormatted.Text`.",
+    "body_html": "The HTML rendering of the message, from `bodyFormatted.Html`.",
+    "body_input_format": "How the body was written (Text or Html), from `bodyInputFormat`.",
+    "title": "The message's title or e-mail subject, from `title`.",
+    "language": "The message's language code, from `language`.",
+    "created_from": "Where the message was created: Synchronizer (came from the channel), "
+    "Interface (written in the agent app) or Api, from `createdFrom`.",
+    "synchronization_status": "Whether RingCentral synchronised the message with the channel "
+    "(e.g. Success), from `synchronizationStatus`.",
+    "synchronization_error": "The channel's error when delivery failed, from "
+    "`synchronizationError`.",
+    "public": "True when the message is public on the channel (e.g. a post, not a private "
+    "message), from `public`.",
+    "published": "True when the message was published on the channel, from `published`.",
+    "remotely_deleted": "True when the message was deleted on the channel itself, from "
+    "`remotelyDeleted`; the archive keeps the versions from before the deletion.",
+    "auto_submitted": "True when the message was sent automatically (e.g. an auto-reply), "
+    "from `autoSubmitted`.",
+    "first_in_thread": "True when the message started its conversation, from `firstInThread`.",
+    "rating": "The satisfaction rating given on the channel, from `rating`.",
+    "category_ids": "The RingCentral categories (tags) set on the message, from `categoryIds`.",
+    "foreign_categories": "The channel's own categories for the message, from `foreignCategories`.",
+    "capabilities_supported": "What can be done with the message on its channel (e.g. reply, "
+    "delete), from `capabilitiesSupported`.",
+    "context_data_json": "Extra channel data attached to the message, as JSON text, from "
+    "`contextData`.",
+    "structured_content_json": "Rich content (cards, buttons, carousels), as JSON text, from "
+    "`structuredContent`.",
+    "attachments": "The files attached to the message (id, content type, file name, size, "
+    "URI, embedded, public, creation time), from `attachments`. The files themselves are "
+    "referenced by URI, not copied.",
+    "author_display_name": "The author's display name as the archive knew it when it archived "
+    "this version (from the identity's `displayName`); empty if not known then.",
+    "author_is_agent": "True when the author identity is an agent's, as the archive knew it "
+    "when it archived this version (from the identity's `identityType`).",
+    "creator_name": "The sending agent's name as the archive knew it when it archived this "
+    "version (from the extension behind `creatorId`, field `name`).",
+    "creator_extension_number": "The sending agent's extension number (from the extension "
+    "behind `creatorId`, field `extensionNumber`).",
+    "creator_email": "The sending agent's e-mail address (from the extension behind "
+    "`creatorId`, field `contact.email`).",
+    # -- how the archive holds the record (every table)
+    "raw_json": "The whole record exactly as RingCentral returned it, as JSON text: the "
+    "evidence every other column was read from.",
+    "record_sha256": "SHA-256 of the record as received, with its keys sorted: identifies "
+    "this version of the record (a changed record gets a new hash).",
+    "archived_at": "When the archive received this version, in UTC.",
+    "run_id": "The archive run (Dagster run id) that wrote this row.",
+    "batch_id": "The committed batch that holds the row (`<seq>-<random>`); the ledger view "
+    "has one row per batch.",
+    # -- names resolved for the reader (messages; reply_pairs and threads pass them on)
+    "author_name": "Who wrote the message: the display name of its author identity "
+    "(identities_latest), or the name archived with the message when the identity is unknown.",
+    "agent_name": "The name of the agent who sent the message: from agents (the extension "
+    "behind `creatorId`), or the name archived with the message; empty for customer messages.",
+    "customer_identity_id": "The identity of the customer: the author of the inbound message.",
+    "customer_name": "The customer's name (see messages.author_name).",
+    # -- the identity and agent tables
+    "first_name": "First name, from `firstName` (identities) or `contact.firstName` (agents).",
+    "last_name": "Last name, from `lastName` (identities) or `contact.lastName` (agents).",
+}
+
+# The columns of the `contents` table, passed on unchanged by contents and contents_latest.
+_CONTENTS_COLUMNS = list(arrow_schema("contents").names)
+_MESSAGE_HIDDEN = {"author_display_name", "creator_name", "content_direction"}
+
+
+def _view(shared: list[str] | str, own: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A view's descriptions: the `shared` column names (a list, or one string of names
+    separated by spaces) described as in SHARED, plus the view's `own` descriptions."""
+    names = shared.split() if isinstance(shared, str) else shared
+    docs = {name: SHARED[name] for name in names}
+    overlap = set(docs) & set(own or {})
+    if overlap:
+        raise ValueError(f"columns both shared and described by the view: {sorted(overlap)}")
+    return docs | dict(own or {})
+
+
+# What one row of each view is (written as the view's comment).
+VIEW_DOCS: dict[str, str] = {
+    "contents": "Every archived version of every message, once: a message edited on "
+    "RingCentral has one row per version the archive saw.",
+    "contents_latest": "The newest archived version of each message (latest "
+    "lastModifiedTime): one row per message.",
+    "identities_latest": "The newest archived version of each identity (a customer's or "
+    "agent's account on a channel): one row per identity id.",
+    "agents": "The newest archived record of each RingCentral extension (agent user) that "
+    "sent a message: one row per extension id.",
+    "quarantine": "Every record that could not be archived as a row, with the reason: "
+    "nothing is dropped silently.",
+    "messages": "The newest version of each message with the names of its author and sending "
+    "agent resolved: the view for reading conversations.",
+    "reply_pairs": "Each inbound message with the first outbound message that replied to it "
+    "(empty reply columns when none did).",
+    "threads": "One row per conversation: who, when, how many messages, answered or open.",
+    "edits": "One row per message version after the first: what changed from the version before.",
+    "ledger": "One row per committed manifest: the archive's commit log, as of the catalog build.",
+    "capture_lag": "Per channel: how far behind the archive was at its last commit and how "
+    "long ago that commit was.",
+}
+
+COLUMN_DOCS: dict[str, dict[str, str]] = {
+    "contents": _view(_CONTENTS_COLUMNS),
+    "contents_latest": _view(_CONTENTS_COLUMNS),
+    "identities_latest": _view(
+        "source_id first_name last_name identity_group_id raw_json record_sha256 archived_at "
+        "run_id batch_id",
+        {
+            "id": "The identity's id in RingCentral (`id`): a customer's or agent's account "
+            "on one channel; contents.author_identity_id points here.",
+            "identity_type": "Agent or Customer, from `identityType`; when RingCentral omits "
+            "it, Agent if the identity has `userIds`, else Customer.",
+            "type": "The kind of channel the identity belongs to (e.g. Facebook, WhatsApp), "
+            "from the identity's `type`.",
+            "display_name": "The name shown for the identity, from `displayName`.",
+            "screen_name": "The identity's handle on the channel, from `screenName`.",
+            "company": "The company, from `company`.",
+            "email_address": "The e-mail address, from `emailAddress`.",
+            "mobile_phone": "The mobile phone number, from `mobilePhone`.",
+            "home_phone": "The home phone number, from `homePhone`.",
+            "avatar_uri": "The address of the identity's picture, from `avatarUri`.",
+            "user_ids": "The RingCentral extensions (agent users) behind an agent identity, "
+            "from `userIds`.",
+            "uuid": "RingCentral's UUID of the identity, from `uuid`.",
+            "creation_time": "When the identity was created in RingCentral, in UTC, from "
+            "`creationTime`.",
+            "last_modified_time": "When RingCentral last changed the identity, in UTC, from "
+            "`lastModifiedTime`; this row is the version with the latest one.",
+        },
+    ),
+    "agents": _view(
+        "first_name last_name raw_json record_sha256 archived_at run_id batch_id",
+        {
+            "extension_id": "The RingCentral extension (agent user) id: the `creatorId` of "
+            "the messages the agent sent.",
+            "name": "The extension's name, from the Extension API's `name`.",
+            "email": "The agent's e-mail address, from `contact.email`.",
+            "extension_number": "The extension's number in the RingCentral account, from "
+            "`extensionNumber`.",
+            "type": "The kind of extension (e.g. User, Department), from `type`.",
+            "status": "The extension's status (e.g. Enabled, Disabled), from `status`.",
+            "resolution": "found when RingCentral returned the extension; not_found when it "
+            "answered that the extension does not exist (e.g. deleted: error CMN-102).",
+            "fetched_at": "When the archive asked RingCentral for the extension, in UTC.",
+        },
+    ),
+    "quarantine": _view(
+        "source_id raw_json record_sha256 run_id batch_id",
+        {
+            "table_name": "The table the record was meant for: contents, identities or agents.",
+            "reason": "Why the record could not be archived as a row (each field that failed "
+            "a check, separated by `; `).",
+            "quarantined_at": "When the archive set the record aside, in UTC.",
+        },
+    ),
+    "messages": _view(
+        [c for c in _CONTENTS_COLUMNS if c not in _MESSAGE_HIDDEN] + ["author_name", "agent_name"],
+        {
+            "author_identity_type": "Agent or Customer: the identity_type of the author "
+            "identity (identities_latest); empty when the identity is unknown.",
+            "agent_extension_number": "The sending agent's extension number: from agents, or "
+            "the one archived with the message.",
+            "agent_email": "The sending agent's e-mail address: from agents, or the one "
+            "archived with the message.",
+            "attachment_count": "How many files are attached to the message (0 when none).",
+        },
+    ),
+    "reply_pairs": _view(
+        "source_id source_type thread_id customer_identity_id customer_name",
+        {
+            "agent_name": "The name of the agent who sent the reply (see messages.agent_name).",
+            "inbound_id": "The inbound (customer) message's id (messages.id).",
+            "inbound_time": "When the inbound message was created, in UTC (`creationTime`).",
+            "inbound_body": "The inbound message's text (`body`).",
+            "reply_id": "The first outbound message whose `inReplyToContentId` is the "
+            "inbound message (earliest creationTime); empty when no reply.",
+            "reply_time": "When that reply was created, in UTC (`creationTime`).",
+            "agent_id": "The extension (agent user) that sent the reply, from its `creatorId`.",
+            "reply_author_identity_id": "The identity that wrote the reply, from its "
+            "`authorIdentityId`.",
+            "reply_author_name": "The name of the reply's author identity (see "
+            "messages.author_name).",
+            "reply_body": "The reply's text (`body`).",
+            "response_seconds": "Seconds from the inbound message's creation to the reply's "
+            "creation (both `creationTime`); empty when no reply.",
+        },
+    ),
+    "threads": _view(
+        "source_id source_type thread_id customer_identity_id customer_name",
+        {
+            "title": "The title of the earliest message in the thread that has one.",
+            "first_message_time": "When the thread's first message was created, in UTC.",
+            "last_message_time": "When the thread's last message was created, in UTC.",
+            "message_count": "How many messages the thread holds (newest versions, deleted "
+            "ones included).",
+            "inbound_count": "How many of them came from the customer (direction inbound).",
+            "agent_replies": "How many of them agents sent (direction outbound).",
+            "last_inbound_id": "The id of the thread's latest inbound message.",
+            "status": "answered when the thread's last message is outbound or its latest "
+            "inbound message has a reply (see reply_pairs); open otherwise.",
+        },
+    ),
+    "edits": _view(
+        "id source_id source_type thread_id creation_time record_sha256 archived_at",
+        {
+            "version_number": "Which version of the message this row is: 2 for the first "
+            "edit, in lastModifiedTime order (then the time archived).",
+            "version_count": "How many versions of the message the archive holds.",
+            "previous_last_modified_time": "The version before's `lastModifiedTime`.",
+            "new_last_modified_time": "This version's `lastModifiedTime`: when RingCentral "
+            "made the change.",
+            "previous_status": "The version before's `status`.",
+            "new_status": "This version's `status`.",
+            "previous_body": "The version before's text (`body`).",
+            "new_body": "This version's text (`body`).",
+            "previous_remotely_deleted": "The version before's `remotelyDeleted`.",
+            "new_remotely_deleted": "This version's `remotelyDeleted`.",
+            "status_changed": "True when the status differs from the version before.",
+            "body_changed": "True when the text differs from the version before.",
+            "deleted_changed": "True when remotely_deleted differs from the version before.",
+        },
+    ),
+    "ledger": _view(
+        [],
+        {
+            "batch_id": "The batch the manifest committed (`<seq>-<random>`): every row it "
+            "committed carries the same batch_id.",
+            "run_id": "The archive run (Dagster run id) that committed the manifest.",
+            "table_name": "The table the manifest commits rows to: contents, identities or "
+            "agents (quarantined records go with the table they were meant for).",
+            "stream": "The ledger the manifest belongs to: `source_id=<id>`, one per channel "
+            "and table.",
+            "source_id": "The channel of the stream (its 24-hex id).",
+            "seq": "The manifest's number in its stream, from 0, with no gaps.",
+            "files": "The data files the manifest committed (keys under the archive root).",
+            "file_count": "How many data files it committed.",
+            "rows": "How many rows those files hold.",
+            "code_version": "The rc-archive version that wrote the manifest.",
+            "committed_at": "When the manifest was written, in UTC: the moment its rows "
+            "became part of the archive.",
+            "cursor_page_token": "Where the next run resumes reading: RingCentral's "
+            "`pageToken` of the page after the last one committed.",
+            "cursor_high_water_time": "The `creationTime` of the newest message the "
+            "creation-time crawl reached (text).",
+            "cursor_high_water_id": "The id of that message.",
+            "cursor_sweep_mark": "The `lastModifiedTime` up to which the changes sweep has "
+            "checked for edits and deletions (text).",
+            "cursor_json": "The whole cursor saved with the manifest, as JSON text.",
+            "manifest_key": "Where the manifest file is stored (key under the archive root).",
+            "manifest_sha256": "SHA-256 of the manifest file's bytes.",
+            "prev_sha256": "SHA-256 of the stream's previous manifest (empty for seq 0): the "
+            "chain `rc-archive verify` checks.",
+        },
+    ),
+    "capture_lag": _view(
+        "source_id",
+        {
+            "newest_creation_time": "The newest `creationTime` among the channel's archived "
+            "messages, in UTC.",
+            "last_committed_at": "When the channel's last contents manifest was committed "
+            "(ledger.committed_at of its highest seq), in UTC.",
+            "versions": "How many message versions the archive holds for the channel.",
+            "lag_seconds": "Capture lag: last_committed_at minus newest_creation_time, in "
+            "seconds. How far behind the archive was when it last committed; also grows on a "
+            "quiet channel where nobody wrote. `rc-archive sources` shows the same number.",
+            "seconds_since_commit": "Now minus last_committed_at, in seconds: how long ago "
+            "the channel was last committed; a stalled channel grows it. lag_seconds plus "
+            "this is how old the newest archived message is now.",
+        },
+    ),
+}
+
+
+class UnknownView(ValueError):
+    """`--describe` named a view the catalog does not have."""
+
+
+def describe_view(conn, view: str) -> QueryResult:
+    """(column, type, description) of a public view of the catalog open on `conn`, the
+    description as the build wrote it (falling back to COLUMN_DOCS for an older catalog)."""
+    if view not in PUBLIC_VIEWS:
+        raise UnknownView(f"unknown view {view!r}; views: {', '.join(PUBLIC_VIEWS)}")
+    comments = dict(
+        conn.execute(
+            "SELECT column_name, comment FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = 'main' "
+            "AND table_name = $view",
+            {"view": view},
+        ).fetchall()
+    )
+    docs = COLUMN_DOCS.get(view, {})
+    rows = [
+        (name, kind, comments.get(name) or docs.get(name))
+        for name, kind, *_ in conn.execute(f'DESCRIBE "{view}"').fetchall()
+    ]
+    return QueryResult(["column", "type", "description"], rows)
+
+
+def describe_command(
+    audit_db: str | os.PathLike[str] | None,
+    view: str,
+    fmt: str = "table",
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """`rc-archive sql --describe VIEW`: the view's columns, types and descriptions."""
+    from pipelines.audit.connection import connect
+    from pipelines.audit.formatting import render
+
+    if view not in PUBLIC_VIEWS:
+        raise UnknownView(f"unknown view {view!r}; views: {', '.join(PUBLIC_VIEWS)}")
+    conn = connect(audit_db, env, read_only=True)
+    try:
+        result = describe_view(conn, view)
+    finally:
+        conn.close()
+    # Descriptions are prose: the table shows them whole (csv and json never cut).
+    return render(result, fmt, max_width=None)
