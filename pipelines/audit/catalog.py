@@ -27,9 +27,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pipelines.archive.ledger import Manifest
 from pipelines.archive.store import ObjectStore
 from pipelines.audit.catalog_state import (
+    LEDGER_SCHEMA,
     LEDGER_SNAPSHOT_TABLE,
     LIVE_FILES_TABLE,
     CatalogState,
@@ -61,30 +61,6 @@ log = logging.getLogger(__name__)
 # 1M contents added ~400 MB to the process). One thread, because each thread needs its own
 # share of the budget; a larger budget is tried only if DuckDB cannot finish within one.
 BUILD_MEMORY_LIMITS = ("64MB", "256MB", "1GB")
-
-LEDGER_SCHEMA = pa.schema(
-    [
-        ("table_name", pa.string()),
-        ("stream", pa.string()),
-        ("source_id", pa.string()),
-        ("seq", pa.int64()),
-        ("batch_id", pa.string()),
-        ("files", pa.list_(pa.string())),
-        ("file_count", pa.int64()),
-        ("rows", pa.int64()),
-        ("run_id", pa.string()),
-        ("code_version", pa.string()),
-        ("committed_at", pa.timestamp("ms", tz="UTC")),
-        ("cursor_page_token", pa.string()),
-        ("cursor_high_water_time", pa.string()),
-        ("cursor_high_water_id", pa.string()),
-        ("cursor_sweep_mark", pa.string()),
-        ("cursor_json", pa.string()),
-        ("manifest_key", pa.string()),
-        ("manifest_sha256", pa.string()),
-        ("prev_sha256", pa.string()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -177,52 +153,6 @@ def files_share_one_schema(conn: duckdb.DuckDBPyConnection, file_uris: list[str]
     return row is not None and row[0] == 1
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def ledger_table(manifests: list[Manifest]) -> pa.Table:
-    """One row per committed manifest, cursor fields flattened for SQL."""
-    rows = []
-    for manifest in manifests:
-        cursor = manifest.cursor or {}
-        stream = manifest.stream
-        files = manifest.files
-        rows.append(
-            {
-                "table_name": manifest.table,
-                "stream": stream,
-                "source_id": stream.removeprefix("source_id=")
-                if stream.startswith("source_id=")
-                else None,
-                "seq": manifest.seq,
-                "batch_id": manifest.batch_id,
-                "files": [entry.key for entry in files],
-                "file_count": len(files),
-                "rows": sum(entry.rows for entry in files),
-                "run_id": manifest.run_id,
-                "code_version": _text(manifest.code_version),
-                "committed_at": _parse_time(manifest.committed_at),
-                "cursor_page_token": _text(cursor.get("page_token")),
-                "cursor_high_water_time": _text(cursor.get("high_water_time")),
-                "cursor_high_water_id": _text(cursor.get("high_water_id")),
-                "cursor_sweep_mark": _text(cursor.get("sweep_mark")),
-                "cursor_json": json.dumps(cursor, sort_keys=True),
-                "manifest_key": manifest.key,
-                "manifest_sha256": manifest.sha256,
-                "prev_sha256": manifest.prev_sha256,
-            }
-        )
-    return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
-
-
 def build_catalog(
     store_or_uri: Any = None,
     audit_db_path: str | os.PathLike[str] | None = None,
@@ -242,7 +172,7 @@ def build_catalog(
         root_uri = os.path.abspath(root_uri)
         root_relpath = os.path.relpath(root_uri, target.resolve().parent)
 
-    state = refresh_state(store, previous_state(target, root_uri), ledger_table)
+    state = refresh_state(store, previous_state(target, root_uri))
     files = state.files_by_table()
     rows_per_table = {table: 0 for table in TABLES} | state.rows_by_table()
 

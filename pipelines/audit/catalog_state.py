@@ -14,9 +14,12 @@ ledger (one full replay).
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -30,6 +33,80 @@ log = logging.getLogger(__name__)
 
 LIVE_FILES_TABLE = f"{INTERNAL_SCHEMA}._live_files"
 LEDGER_SNAPSHOT_TABLE = f"{INTERNAL_SCHEMA}._ledger_snapshot"
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("table_name", pa.string()),
+        ("stream", pa.string()),
+        ("source_id", pa.string()),
+        ("seq", pa.int64()),
+        ("batch_id", pa.string()),
+        ("files", pa.list_(pa.string())),
+        ("file_count", pa.int64()),
+        ("rows", pa.int64()),
+        ("run_id", pa.string()),
+        ("code_version", pa.string()),
+        ("committed_at", pa.timestamp("ms", tz="UTC")),
+        ("cursor_page_token", pa.string()),
+        ("cursor_high_water_time", pa.string()),
+        ("cursor_high_water_id", pa.string()),
+        ("cursor_sweep_mark", pa.string()),
+        ("cursor_json", pa.string()),
+        ("manifest_key", pa.string()),
+        ("manifest_sha256", pa.string()),
+        ("prev_sha256", pa.string()),
+        # 'batch' (new rows) or 'compaction' (the same rows in fewer files)
+        ("kind", pa.string()),
+    ]
+)
+
+
+def ledger_table(manifests: list[Manifest]) -> pa.Table:
+    """One row per committed manifest, cursor fields flattened for SQL."""
+    rows = []
+    for manifest in manifests:
+        cursor = manifest.cursor or {}
+        stream = manifest.stream
+        files = manifest.files
+        rows.append(
+            {
+                "table_name": manifest.table,
+                "stream": stream,
+                "source_id": stream.removeprefix("source_id=")
+                if stream.startswith("source_id=")
+                else None,
+                "seq": manifest.seq,
+                "batch_id": manifest.batch_id,
+                "files": [entry.key for entry in files],
+                "file_count": len(files),
+                "rows": sum(entry.rows for entry in files),
+                "run_id": manifest.run_id,
+                "code_version": _text(manifest.code_version),
+                "committed_at": _parse_time(manifest.committed_at),
+                "cursor_page_token": _text(cursor.get("page_token")),
+                "cursor_high_water_time": _text(cursor.get("high_water_time")),
+                "cursor_high_water_id": _text(cursor.get("high_water_id")),
+                "cursor_sweep_mark": _text(cursor.get("sweep_mark")),
+                "cursor_json": json.dumps(cursor, sort_keys=True),
+                "manifest_key": manifest.key,
+                "manifest_sha256": manifest.sha256,
+                "prev_sha256": manifest.prev_sha256,
+                "kind": "compaction" if manifest.is_compaction else "batch",
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 LIVE_FILES_SCHEMA = pa.schema(
     [("key", pa.string()), ("table_name", pa.string()), ("rows", pa.int64())]
 )
@@ -97,6 +174,8 @@ def previous_state(audit_db: Path, root_uri: str) -> CatalogState | None:
         ledger_rows = conn.execute(f"SELECT * FROM {LEDGER_SNAPSHOT_TABLE}").arrow()
         if isinstance(ledger_rows, pa.RecordBatchReader):
             ledger_rows = ledger_rows.read_all()  # before the connection closes
+        if ledger_rows.schema.names != LEDGER_SCHEMA.names:
+            return None  # a catalog of an older layout: one full rebuild
         live_rows = conn.execute(f"SELECT key, table_name, rows FROM {LIVE_FILES_TABLE}").fetchall()
     except duckdb.Error:
         return None  # an older catalog layout: one full rebuild
@@ -117,11 +196,9 @@ def previous_state(audit_db: Path, root_uri: str) -> CatalogState | None:
     )
 
 
-def refresh_state(
-    store: ObjectStore, previous: CatalogState | None, ledger_rows_of
-) -> CatalogState:
+def refresh_state(store: ObjectStore, previous: CatalogState | None) -> CatalogState:
     """`previous` brought up to date with the manifests committed since (a full replay when
-    None). `ledger_rows_of(manifests)` turns manifests into LEDGER_SCHEMA rows."""
+    None)."""
     state = previous or CatalogState()
     state.manifests_read = 0
     ledger = Ledger(store)
@@ -139,6 +216,6 @@ def refresh_state(
                     state.live.setdefault(entry.key, (entry.table, entry.rows))
                 state.heads[(table, stream)] = manifest.seq
             if new:
-                state.ledger_rows.append(ledger_rows_of(new))
+                state.ledger_rows.append(ledger_table(new))
                 state.manifests_read += len(new)
     return state

@@ -312,6 +312,8 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "manifest_sha256": "SHA-256 of the manifest file's bytes.",
             "prev_sha256": "SHA-256 of the stream's previous manifest (empty for seq 0): the "
             "chain `rc-archive verify` checks.",
+            "kind": "`batch` for a manifest that archived new rows, `compaction` for one that "
+            "rewrote a closed month's files into one (the same rows; the inputs stay stored).",
         },
     ),
     "capture_lag": _view(

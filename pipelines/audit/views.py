@@ -236,15 +236,17 @@ WHERE version_number > 1
 """,
     "ledger": "SELECT * FROM internal._ledger_snapshot",
     # Capture lag per source: see CAPTURE_LAG_COLUMNS. The newest creation_time is taken from
-    # the archived rows; the last commit is the head manifest (highest seq) of the source's
-    # contents ledger, as `rc-archive sources` reads it.
+    # the archived rows; the last commit is the newest batch manifest (highest seq, compactions
+    # left out: they archive nothing new) of the source's contents ledger, as `rc-archive
+    # sources` reads it.
     "capture_lag": f"""
 WITH newest AS (
     SELECT source_id, max(creation_time) AS newest_creation_time, count(*) AS versions
     FROM contents GROUP BY source_id
 ), commits AS (
     SELECT source_id, arg_max(committed_at, seq) AS last_committed_at
-    FROM internal._ledger_snapshot WHERE table_name = 'contents' GROUP BY source_id
+    FROM internal._ledger_snapshot
+    WHERE table_name = 'contents' AND kind = 'batch' GROUP BY source_id
 )
 SELECT
     source_id, n.newest_creation_time, c.last_committed_at, n.versions,

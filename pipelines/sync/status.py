@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from pipelines.archive.ledger import Ledger
+from pipelines.archive import keys
+from pipelines.archive.ledger import Ledger, Manifest
 from pipelines.archive.store import ObjectStore
 from pipelines.audit.views import CAPTURE_LAG_COLUMNS
 from pipelines.sync.versions import parse_api_time
@@ -73,6 +74,17 @@ def capture_lag(
     return [(row[0], row[1]) for row in rows]
 
 
+def _last_batch(ledger: Ledger, head: Manifest) -> Manifest:
+    """The newest manifest that archived rows: compactions (a few a month) only rewrite
+    files, so they do not make a source look fresh."""
+    manifest = head
+    while manifest.is_compaction and manifest.seq > 0:
+        manifest = ledger.read_manifest(
+            keys.manifest_key(manifest.table, manifest.stream, manifest.seq - 1)
+        )
+    return manifest
+
+
 def _newest_creation_time(ledger: Ledger, stream: str) -> datetime | None:
     """The newest creation_time archived for the stream: the maximum its live contents files'
     manifests (or checkpoint) record, which is the maximum of the rows the views read."""
@@ -93,12 +105,13 @@ def sources_overview(
     for stream in ledger.streams("contents"):
         head = ledger.head("contents", stream)
         if head is not None:
-            heads.append((stream, head, _newest_creation_time(ledger, stream)))
-    lags = capture_lag(
-        [(newest, parse_api_time(head.committed_at)) for _, head, newest in heads], now
-    )
+            last_commit = parse_api_time(_last_batch(ledger, head).committed_at)
+            heads.append((stream, head, _newest_creation_time(ledger, stream), last_commit))
+    lags = capture_lag([(newest, committed) for _, _, newest, committed in heads], now)
     rows = []
-    for (stream, head, newest), (lag_seconds, since_commit) in zip(heads, lags, strict=True):
+    for (stream, head, newest, committed), (lag_seconds, since_commit) in zip(
+        heads, lags, strict=True
+    ):
         rows.append(
             (
                 source_id_of_stream(stream),
@@ -106,7 +119,7 @@ def sources_overview(
                 head.cursor.get("high_water_time"),
                 head.cursor.get("sweep_mark"),
                 newest,
-                parse_api_time(head.committed_at),
+                committed,
                 lag_seconds,
                 since_commit,
             )

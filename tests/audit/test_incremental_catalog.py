@@ -10,6 +10,7 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.audit.catalog import build_catalog
 from pipelines.audit.connection import connect
+from pipelines.sync.status import sources_overview
 from tests.archive.conftest import SOURCE_ID, STREAM, make_records, normalised_batch
 from tests.archive.test_checkpoints import CountingStore
 
@@ -84,6 +85,21 @@ def test_refresh_after_compaction_reads_the_compacted_files_only(tmp_path):
         counts_before[3],
     )
     assert ledger_rows == counts_before[2] + 1  # the compaction is in the ledger view
+    conn = connect(tmp_path / "audit.duckdb", {"ARCHIVE_URI": str(archive)})
+    try:
+        kinds = conn.execute("SELECT kind, count(*) FROM ledger GROUP BY 1 ORDER BY 1").fetchall()
+        last_commit = conn.execute("SELECT last_committed_at FROM capture_lag").fetchone()[0]
+        newest_batch = conn.execute(
+            "SELECT max(committed_at) FROM ledger WHERE kind = 'batch'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert kinds == [("batch", 6), ("compaction", 1)]
+    # A compaction archives nothing new: it does not make the source look fresh.
+    assert last_commit == newest_batch
+    header, rows = sources_overview(store)
+    status = dict(zip(header, rows[0], strict=True))
+    assert status["last_committed_at"] == last_commit
 
 
 def test_a_catalog_of_another_archive_is_rebuilt_not_extended(tmp_path):
