@@ -49,12 +49,12 @@ def contents(
     with failing_fast_for_people(), ringcentral.client() as client:
         # The client is shared by the process's steps: count this asset's requests only.
         requests_before, count_429_before = client.stats.total_requests, client.stats.count_429
-        report = sync_contents(
-            client, archive.ledger(), source_id, run_id=context.run_id, settings=settings
-        )
+        ledger = archive.ledger()
+        report = sync_contents(client, ledger, source_id, run_id=context.run_id, settings=settings)
         requests = client.stats.total_requests - requests_before
         count_429 = client.stats.count_429 - count_429_before
     lag = report.capture_lag_seconds()
+    head = ledger.head("contents", f"source_id={source_id}")
     return dg.MaterializeResult(
         metadata={
             "new_records": report.new_records,
@@ -73,6 +73,13 @@ def contents(
             # One -lastModifiedTime request showed nothing changed: nothing else was read.
             "idle": report.idle,
             "modified_order_refused": report.modified_order_refused,
+            # The ledger head in Dagster's own event log: a witness outside the archive that
+            # `rc-archive verify` cannot be fooled past by rewriting the archive alone.
+            "ledger_head": dg.MetadataValue.json(
+                {"table": "contents", "stream": head.stream, "seq": head.seq, "sha256": head.sha256}
+                if head
+                else {}
+            ),
         }
     )
 
