@@ -123,8 +123,12 @@ def pending_event_versions(
     These are API records (same shape as a contents page), so the contents sync can put them
     through its version check and normaliser like any page; versions it already holds are
     dropped there."""
+    return _versions_of(store, events_after(store, source_id, after_key))
+
+
+def _versions_of(store: ObjectStore, keys: list[str]) -> Iterator[dict]:
     seen: set[str] = set()
-    for key in events_after(store, source_id, after_key):
+    for key in keys:
         notification = read_event(store, key).get("notification")
         note_id = notification.get("uuid") if isinstance(notification, dict) else None
         if isinstance(note_id, str):
@@ -134,3 +138,15 @@ def pending_event_versions(
         resource = resource_of(notification)
         if resource is not None:
             yield resource
+
+
+def event_versions_since(
+    store: ObjectStore, source_id: str, after_name: str | None = None
+) -> tuple[list[dict], str | None]:
+    """(the event versions of `source_id` after `after_name`, the name of the last event read)
+    for the contents sync's hook: it saves that name in its cursor as `event_key` with the
+    batch, so each event's version is offered to the version check once."""
+    keys = events_after(store, source_id, after_name)
+    if not keys:
+        return [], after_name
+    return list(_versions_of(store, keys)), keys[-1].rsplit("/", 1)[-1]

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pipelines.archive.ledger import Ledger
 from pipelines.sync.contents import sync_contents
 from pipelines.sync.versions import ArchivedVersions, record_sha256
-from pipelines.webhooks.events import events_after, log_event, pending_event_versions
+from pipelines.webhooks.events import (
+    event_versions_since,
+    events_after,
+    log_event,
+    pending_event_versions,
+)
 from pipelines.webhooks.subscription import ensure_subscription
 from schemas.ids import source_stream
 from tests.webhooks.conftest import TOKEN, client_for
@@ -38,6 +43,12 @@ def test_the_event_log_keeps_the_version_a_later_poll_cannot_see(sandbox_factory
     # After the last key processed there is nothing pending.
     [key] = events_after(store, source_id)
     assert list(pending_event_versions(store, source_id, key)) == []
+    # The hook's form: the versions and the name to save as the cursor's `event_key`.
+    assert event_versions_since(store, source_id) == ([first], key.rsplit("/", 1)[-1])
+    assert event_versions_since(store, source_id, key.rsplit("/", 1)[-1]) == (
+        [],
+        key.rsplit("/", 1)[-1],
+    )
 
 
 def test_a_redelivered_notification_is_one_version(store):
