@@ -70,6 +70,8 @@ EXAMPLES = {
     "keygen": "rc-archive keygen --out keys/attest.pem",
     "attest": "rc-archive attest --period 2026-11 --key keys/attest.pem --out certs/",
     "prove": "rc-archive prove 65c40163c092e4000768f688 --certificate cert.json > proof.json",
+    "receive": "rc-archive receive --host 0.0.0.0 --port 8080  (behind an https proxy)",
+    "subscribe": "RC_WEBHOOK_ADDRESS=https://archive.example.com/ rc-archive subscribe",
 }
 
 
@@ -345,9 +347,67 @@ def _render(header: Sequence[str], rows: list[tuple], fmt: str) -> str:
 def cmd_sources(args: argparse.Namespace) -> int:
     from pipelines.sync.status import sources_overview
 
-    header, rows = sources_overview(_open_store())
+    store = _open_store()
+    header, rows = sources_overview(store)
     print(_render(header, rows, args.format))
+    if args.format == "table":
+        from pipelines.webhooks.subscription import latest_state
+
+        state = latest_state(store)
+        if state:
+            print(
+                f"webhook subscription {state.get('id')}: {state.get('status')}, expires "
+                f"{state.get('expiresAt')} (last {state.get('action')} {state.get('recorded_at')})"
+            )
     return 0
+
+
+def cmd_receive(args: argparse.Namespace) -> int:
+    token = os.environ.get(names.RC_WEBHOOK_VERIFICATION_TOKEN, "")
+    if not token:
+        raise UsageError(
+            f"{names.RC_WEBHOOK_VERIFICATION_TOKEN} is not set: the secret `rc-archive "
+            "subscribe` gives RingCentral, checked on every notification"
+        )
+    _check_archive(for_writing=True)
+    from pipelines.archive.store import open_store
+    from pipelines.webhooks.receiver import build_app, serve
+
+    store = open_store(_env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI), dict(os.environ))
+    print(
+        f"receiving webhooks on http://{args.host}:{args.port}{args.path} into "
+        f"{store.describe()} (Ctrl-C stops)",
+        flush=True,
+    )
+    serve(build_app(store, token, path=args.path), args.host, args.port)
+    return EXIT_OK
+
+
+def cmd_subscribe(args: argparse.Namespace) -> int:
+    from pipelines.ringcentral import ClientSettings, RingCentralClient
+    from pipelines.webhooks.subscription import ensure_subscription
+
+    address = args.address or os.environ.get(names.RC_WEBHOOK_ADDRESS, "")
+    token = os.environ.get(names.RC_WEBHOOK_VERIFICATION_TOKEN, "")
+    if not address:
+        raise UsageError(f"no address: set {names.RC_WEBHOOK_ADDRESS} or pass --address")
+    if not token:
+        raise UsageError(f"{names.RC_WEBHOOK_VERIFICATION_TOKEN} is not set: choose a secret")
+    client_settings = ClientSettings.from_env(dict(os.environ))
+    _check_archive(for_writing=True)
+    from pipelines.archive.store import open_store
+
+    store = open_store(_env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI), dict(os.environ))
+    with RingCentralClient(client_settings) as client:
+        result = ensure_subscription(
+            client, store, address=address, verification_token=token, force_renew=args.renew
+        )
+    sub = result.subscription or {}
+    print(
+        f"{result.action}: subscription {sub.get('id')} {sub.get('status')}, expires "
+        f"{sub.get('expirationTime')} ({result.reason})"
+    )
+    return EXIT_OK
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -898,6 +958,24 @@ def _parser() -> argparse.ArgumentParser:
         "checkpoint", cmd_checkpoint, "Write a ledger checkpoint of each source at its head."
     )
     checkpoint.add_argument("--source", action="append", help="source id (repeatable)")
+
+    receive = add(
+        "receive",
+        cmd_receive,
+        "Receive RingCentral webhooks: each notification is stored in the archive's event log.",
+    )
+    receive.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    receive.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    receive.add_argument("--path", default="/", help="URL path RingCentral POSTs to (/)")
+    subscribe = add(
+        "subscribe",
+        cmd_subscribe,
+        "Create, renew or re-create the webhook subscription (RC_WEBHOOK_ADDRESS).",
+    )
+    subscribe.add_argument(
+        "--address", help="the receiver's public URL; default RC_WEBHOOK_ADDRESS"
+    )
+    subscribe.add_argument("--renew", action="store_true", help="renew even if not due yet")
 
     reconcile = add("reconcile", cmd_reconcile, "Compare the ids the API lists with the archive.")
     reconcile.add_argument("--source", action="append", required=True)

@@ -23,7 +23,8 @@ from pipelines.jobs import ARCHIVE_ASSETS, archive_job
 from pipelines.process_memory import tune_garbage_collection, tune_process_memory
 from pipelines.resources import ArchiveResource, AuditResource, RingCentralResource
 from pipelines.schedules import archive_schedule
-from pipelines.sensors import source_discovery
+from pipelines.sensors import source_discovery, webhook_events
+from pipelines.webhooks.dagster_defs import webhook_subscription_job, webhook_subscription_schedule
 
 # Every process that loads this code location (code server, run worker, `rc-archive run`)
 # archives with the same allocator settings.
@@ -59,9 +60,14 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
 defs = dg.Definitions(
     assets=[*ARCHIVE_ASSETS, *MAINTENANCE_ASSETS],
     asset_checks=ARCHIVE_CHECKS,
-    jobs=[archive_job, compaction_job, deep_verify_job],
-    schedules=[archive_schedule, compaction_schedule, deep_verify_schedule],
-    sensors=[source_discovery],
+    jobs=[archive_job, compaction_job, deep_verify_job, webhook_subscription_job],
+    schedules=[
+        archive_schedule,
+        compaction_schedule,
+        deep_verify_schedule,
+        webhook_subscription_schedule,
+    ],
+    sensors=[source_discovery, webhook_events],
     resources=build_resources(),
 )
 

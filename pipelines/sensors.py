@@ -10,8 +10,10 @@ import os
 import dagster as dg
 
 from pipelines import settings as names
+from pipelines.jobs import SOURCE_TAG, archive_job
 from pipelines.partitions import configured_source_ids, sources_partitions, valid_source_keys
-from pipelines.resources import RingCentralResource
+from pipelines.resources import ArchiveResource, RingCentralResource
+from pipelines.webhooks.planning import WEBHOOK_TAG, load_cursor, plan_event_runs
 
 
 def new_source_keys(known: set[str], configured: list[str], sampled: list[str]) -> list[str]:
@@ -54,4 +56,57 @@ def source_discovery(
     context.log.info("adding sources: %s", ", ".join(to_add))
     return dg.SensorResult(
         dynamic_partitions_requests=[sources_partitions.build_add_request(to_add)]
+    )
+
+
+# Run statuses that mean "this source is being archived now or will be shortly".
+IN_PROGRESS_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def busy_sources(instance: dg.DagsterInstance) -> set[str]:
+    """Sources with an archive run queued or running: one run-storage query."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(job_name=archive_job.name, statuses=IN_PROGRESS_STATUSES)
+    )
+    return {run.tags.get("dagster/partition") for run in runs} - {None}
+
+
+@dg.sensor(
+    job=archive_job,
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs the sources named by new webhook events (the receiver's event log), one "
+    "run per source at a time; the 15-minute schedule stays the safety net.",
+)
+def webhook_events(
+    context: dg.SensorEvaluationContext, archive: ArchiveResource
+) -> dg.SensorResult | dg.SkipReason:
+    plan = plan_event_runs(
+        archive.store(), load_cursor(context.cursor), busy_sources(context.instance)
+    )
+    if not plan.runs:
+        if plan.cursor != load_cursor(context.cursor):
+            return dg.SensorResult(skip_reason=plan.describe(), cursor=plan.cursor_json)
+        return dg.SkipReason(f"no new webhook events ({plan.describe()})")
+    known = set(context.instance.get_dynamic_partitions(sources_partitions.name))
+    new = [key for key in plan.runs if key not in known]
+    requests = [
+        dg.RunRequest(
+            # The last event covered: a re-evaluated tick never launches the same run twice.
+            run_key=f"webhook:{key}:{last}",
+            partition_key=key,
+            tags={SOURCE_TAG: key, WEBHOOK_TAG: str(count)},
+        )
+        for key, (count, last) in plan.runs.items()
+    ]
+    context.log.info("webhook events: %s", plan.describe())
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=plan.cursor_json,
+        dynamic_partitions_requests=[sources_partitions.build_add_request(new)] if new else [],
     )

@@ -20,6 +20,11 @@ RC_USER_JWT = "RC_USER_JWT"
 RC_SOURCE_IDS = "RC_SOURCE_IDS"
 RC_SOURCE_FILTER_PARAM = "RC_SOURCE_FILTER_PARAM"
 
+# Webhooks (docs/webhooks.md): the receiver's public https URL RingCentral POSTs to, and the
+# secret RingCentral sends back on every notification (Verification-Token header).
+RC_WEBHOOK_ADDRESS = "RC_WEBHOOK_ADDRESS"
+RC_WEBHOOK_VERIFICATION_TOKEN = "RC_WEBHOOK_VERIFICATION_TOKEN"
+
 # Archive target and the audit database.
 ARCHIVE_URI = "ARCHIVE_URI"
 AUDIT_DB = "AUDIT_DB"

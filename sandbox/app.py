@@ -158,7 +158,7 @@ class SandboxApp:
             return Route("revoke", "Auth", self.revoke)
         if m := _SUBSCRIPTION.match(path):
             group = "Light" if method == "GET" else "Medium"
-            if method in ("GET", "POST", "DELETE"):
+            if method in ("GET", "POST", "PUT", "DELETE"):
                 return Route("subscription", group, self.subscription, m.groups())
         return None
 
@@ -609,6 +609,24 @@ class SandboxApp:
         if method == "DELETE":
             hooks.delete(sub_id)
             return 204, b""
+        if method == "PUT":
+            try:
+                request = json.loads(body or b"null")
+                renewed = hooks.renew(sub_id, request)
+            except (ValueError, UnicodeDecodeError):
+                raise BadRequest(
+                    400, platform_error("CMN-101", "Request body is not valid JSON")
+                ) from None
+            except SubscriptionError as exc:
+                raise BadRequest(exc.status, platform_error(exc.code, exc.message)) from None
+            if renewed is None:
+                raise BadRequest(
+                    404,
+                    platform_error(
+                        "SUB-507", "Subscription not found", parameterName="subscriptionId"
+                    ),
+                )
+            return 200, renewed.info(self.server_url)
         raise BadRequest(405, platform_error("CMN-405", f"Method {method} is not allowed here"))
 
 

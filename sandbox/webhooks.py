@@ -49,6 +49,9 @@ class Subscription:
     created_at: float
     delivered: int = 0
     failures: list[str] = field(default_factory=list)
+    # Active | Blacklisted (RingCentral blacklists a subscription whose receiver keeps
+    # failing; a blacklisted one delivers nothing and renewing it does not revive it).
+    status: str = "Active"
 
     def info(self, server_url: str) -> dict:
         now = time.time()
@@ -56,7 +59,7 @@ class Subscription:
             "uri": f"{server_url}/restapi/v1.0/subscription/{self.id}",
             "id": self.id,
             "creationTime": _iso_ms(self.created_at),
-            "status": "Active",
+            "status": self.status,
             "eventFilters": list(self.event_filters),
             "disabledFilters": [],
             "expirationTime": _iso_ms(self.expires_at),
@@ -148,6 +151,39 @@ class Webhooks:
         if response.status_code != 200 or response.headers.get("Validation-Token") != token:
             raise SubscriptionError(400, "SUB-525", "WebHook server response is invalid")
 
+    def renew(self, sub_id: str, body: object) -> Subscription | None:
+        """PUT: a new expiresIn (and eventFilters when given); the status is unchanged."""
+        if not isinstance(body, dict):
+            raise SubscriptionError(400, "CMN-101", "Request body must be a JSON object")
+        expires_in = body.get("expiresIn", 604800)
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int) or expires_in < 1:
+            raise SubscriptionError(400, "CMN-101", "Parameter [expiresIn] value is invalid")
+        filters = body.get("eventFilters")
+        if filters is not None and (
+            not isinstance(filters, list)
+            or not filters
+            or any(f not in EVENT_FILTERS for f in filters)
+        ):
+            raise SubscriptionError(400, "SUB-508", f"Invalid event filters: {filters}")
+        with self._lock:
+            sub = self._subs.get(sub_id)
+            if sub is None:
+                return None
+            sub.expires_at = time.time() + min(expires_in, MAX_WEBHOOK_EXPIRES_IN)
+            if filters is not None:
+                sub.event_filters = list(filters)
+            return sub
+
+    def blacklist(self, sub_id: str) -> None:
+        """What RingCentral does to a subscription whose receiver keeps failing (tests)."""
+        with self._lock:
+            self._subs[sub_id].status = "Blacklisted"
+
+    def expire(self, sub_id: str) -> None:
+        """Make a subscription expired now (tests of renewal)."""
+        with self._lock:
+            self._subs[sub_id].expires_at = time.time() - 1
+
     def get(self, sub_id: str) -> Subscription | None:
         with self._lock:
             return self._subs.get(sub_id)
@@ -168,7 +204,7 @@ class Webhooks:
             targets = [
                 s
                 for s in self._subs.values()
-                if event_filter in s.event_filters and s.expires_at > now
+                if event_filter in s.event_filters and s.expires_at > now and s.status == "Active"
             ]
         for sub in targets:
             payload = {

@@ -205,6 +205,31 @@ class RingCentralClient:
                 return
             page_number += 1
 
+    # -- webhook subscriptions (API notes §9) ----------------------------------------------
+
+    def create_subscription(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /restapi/v1.0/subscription (Medium). RingCentral does the Validation-Token
+        handshake with the address before answering; a receiver that fails it is SUB-525."""
+        return self._send_json("POST", endpoints.SUBSCRIPTION_PATH, body)
+
+    def get_subscription(self, subscription_id: str) -> dict[str, Any]:
+        """One subscription (Light); NotFound (SUB-507) once it is gone."""
+        return self._get_json(f"{endpoints.SUBSCRIPTION_PATH}/{_segment(subscription_id)}")
+
+    def list_subscriptions(self) -> list[dict[str, Any]]:
+        """The subscriptions of this app and user (Light)."""
+        return list(self._get_json(endpoints.SUBSCRIPTION_PATH).get("records") or [])
+
+    def renew_subscription(self, subscription_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT /restapi/v1.0/subscription/{id} (Medium): new expiresIn (and filters)."""
+        path = f"{endpoints.SUBSCRIPTION_PATH}/{_segment(subscription_id)}"
+        return self._send_json("PUT", path, body)
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        """DELETE /restapi/v1.0/subscription/{id} (Medium)."""
+        path = f"{endpoints.SUBSCRIPTION_PATH}/{_segment(subscription_id)}"
+        self._authorized("DELETE", path, group=endpoints.MEDIUM)
+
     # -- plumbing -------------------------------------------------------------------------
 
     def _iter_token_pages(
@@ -237,14 +262,26 @@ class RingCentralClient:
                 status=response.status_code,
             ) from None
 
+    def _send_json(self, method: str, path: str, body: dict[str, Any]) -> Any:
+        response = self._authorized(
+            method, path, group=endpoints.MEDIUM, content=orjson.dumps(body)
+        )
+        return orjson.loads(response.content) if response.content else {}
+
     def _authorized(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        group: str = endpoints.LIGHT,
+        content: bytes | None = None,
     ) -> httpx.Response:
         if self._closed:
             raise errors.RingCentralError("the client is closed; open a new RingCentralClient")
         token = self._tokens.access_token()
         try:
-            return self._send(method, path, token, params)
+            return self._send(method, path, token, params, group, content)
         except errors.AuthError as exc:
             if exc.status != 401:
                 raise
@@ -252,7 +289,7 @@ class RingCentralClient:
         # once. A second 401 means the credentials themselves are not accepted.
         token = self._tokens.renew_after_rejection(token)
         try:
-            return self._send(method, path, token, params)
+            return self._send(method, path, token, params, group, content)
         except errors.AuthError as exc:
             raise errors.AuthError(
                 f"{exc.message}, again after a fresh login: the user of {settings.RC_USER_JWT} "
@@ -262,14 +299,19 @@ class RingCentralClient:
             ) from None
 
     def _send(
-        self, method: str, path: str, token: str, params: dict[str, Any] | None
+        self,
+        method: str,
+        path: str,
+        token: str,
+        params: dict[str, Any] | None,
+        group: str = endpoints.LIGHT,
+        content: bytes | None = None,
     ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
         return self._transport.send(
-            method,
-            path,
-            group=endpoints.LIGHT,
-            params=params,
-            headers={"Authorization": f"Bearer {token}"},
+            method, path, group=group, params=params, content=content, headers=headers
         )
 
 

@@ -12,6 +12,9 @@ REVOKE_PATH: Final = "/restapi/oauth/revoke"
 CONTENTS_PATH: Final = "/cx/social-messaging/v1/contents"
 IDENTITIES_PATH: Final = "/cx/social-messaging/v1/identities"
 EXTENSIONS_PATH: Final = "/restapi/v1.0/account/~/extension"
+# Webhook subscriptions (§9): create/renew/delete are Medium, reads are Light.
+SUBSCRIPTION_PATH: Final = "/restapi/v1.0/subscription"
+SUBSCRIPTION_NOT_FOUND_CODE: Final = "SUB-507"
 
 JWT_BEARER_GRANT: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 REFRESH_GRANT: Final = "refresh_token"

@@ -74,6 +74,7 @@ class Transport:
         group: str,
         params: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | None = None,
         max_attempts: int | None = None,
@@ -97,7 +98,13 @@ class Transport:
             started = time.perf_counter()
             try:
                 response = self._http.request(
-                    method, path, params=params, data=data, headers=headers, auth=auth
+                    method,
+                    path,
+                    params=params,
+                    data=data,
+                    content=content,
+                    headers=headers,
+                    auth=auth,
                 )
             except RETRIED_TRANSPORT_ERRORS as exc:
                 self._log(method, path, None, started, group, None, attempt, type(exc).__name__)
