@@ -36,6 +36,7 @@ from pipelines.ringcentral.prefetch import prefetched
 from pipelines.sync.probe import FINGERPRINT_KEY, SourceProbe, probe_source
 from pipelines.sync.resolved import load_resolved
 from pipelines.sync.versions import ArchivedVersions, Unseen, parse_api_time, saved_cursor
+from pipelines.webhooks.events import EVENT_KEY, event_versions_since
 from schemas.common import TIMESTAMP_TYPE, Normalised, iso_ms
 from schemas.contents import ContentsBatch
 from schemas.ids import source_stream
@@ -225,6 +226,15 @@ def _crawl_and_sweep(
     last update, so only a run that got through both passes can make the next one idle."""
     settings, report = batcher.settings, batcher.report
     crawl_started = datetime.now(UTC)
+
+    # Versions that webhooks delivered since the last run (the receiver's write-once event
+    # log): a version the API has since replaced is archived from the event, not lost. What it
+    # reads: the event objects after the cursor's `event_key`, one LIST and a GET each.
+    event_records, last_event = event_versions_since(
+        batcher.ledger.store, source_id, batcher.cursor.get(EVENT_KEY)
+    )
+    if event_records:
+        batcher.add(archived.take_unseen(event_records), cursor_update={EVENT_KEY: last_event})
 
     max_modified: datetime | None = None
     for page in _creation_order_pages(client, source_id, start_cursor, settings, report):

@@ -140,6 +140,10 @@ def _versions_of(store: ObjectStore, keys: list[str]) -> Iterator[dict]:
             yield resource
 
 
+# The contents cursor key holding the name of the last event the sync offered to the archive.
+EVENT_KEY = "event_key"
+
+
 def event_versions_since(
     store: ObjectStore, source_id: str, after_name: str | None = None
 ) -> tuple[list[dict], str | None]:
