@@ -1,7 +1,8 @@
-"""Print the README's audit query pack section from a real catalog (the demo's by default).
+"""Write docs/queries.md, the audit query pack with real output, from a catalog (the demo's by
+default).
 
-Every output sample in the README comes from this script run after `make demo`, so the samples
-are real: `.venv/bin/python docs/gen_query_pack.py > /tmp/pack.md`.
+Every output sample comes from this script run after `make demo`, so the samples are real:
+`.venv/bin/python docs/gen_query_pack.py > docs/queries.md`.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def example_params(conn) -> dict[str, dict]:
 def _cli_params(params: dict | None) -> str:
     if not params:
         return ""
-    return " " + " ".join(shlex.quote(f"--param={k}={v}") for k, v in params.items())
+    return " " + " ".join("--param " + shlex.quote(f"{k}={v}") for k, v in params.items())
 
 
 def _excerpt(result: queries.QueryResult) -> tuple[queries.QueryResult, list[str]]:
@@ -82,18 +83,28 @@ def _excerpt(result: queries.QueryResult) -> tuple[queries.QueryResult, list[str
     return clipped, left_out
 
 
+HEADER = """# The audit query pack
+
+Eleven questions auditors ask, as named queries of `pipelines/audit/queries.py`. Run one by
+name with `rc-archive sql --query NAME [--param NAME=VALUE ...]` (`rc-archive sql
+--list-queries` lists them), or paste the SQL into any DuckDB client opened on `audit.duckdb`
+(see `rc-archive sql --describe VIEW` and [columns.md](columns.md) for what each column holds).
+The output below is the demo archive's (`make demo`), produced by `docs/gen_query_pack.py`.
+"""
+
+
 def main(audit_db: str) -> None:
     conn = connect(audit_db, dict(os.environ), read_only=True)
     params_by_query = example_params(conn)
+    print(HEADER)
     for number, (question, name) in enumerate(QUESTIONS, start=1):
         sql = queries.QUERY_PACK[name].strip()
         params = params_by_query.get(name)
         result = queries.run_query(conn, sql, params)
         total = len(result.rows)
         clipped, left_out = _excerpt(result)
-        print(f"### {number}. {question}\n")
-        bound = f" — parameters:{_cli_params(params)}" if params else ""
-        print(f"`pipelines/audit/queries.py: {name.upper()}`{bound}\n")
+        print(f"## {number}. {question}\n")
+        print(f"`rc-archive sql --query {name}{_cli_params(params)}`\n")
         print(f"```sql\n{sql}\n```\n")
         hidden = f" (not shown: {', '.join(left_out)})" if left_out else ""
         print(f"Demo data: {total} rows; the first {min(total, SHOWN_ROWS)}{hidden}:\n")

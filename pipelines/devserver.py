@@ -2,7 +2,7 @@
 
 If RC_SERVER_URL is already set (a real account or a sandbox you started), only Dagster starts.
 Both children run in their own process groups and are stopped as groups: `dagster dev` started
-from a script otherwise ignores SIGINT/SIGTERM (STACK.md).
+from a script otherwise ignores SIGINT/SIGTERM (docs/internals.md, "Dependency notes").
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Source ids become Dagster partition keys and object key parts: only 24-hex is accepted.
 
-A comma or pipe breaks Dagster UI backfills (STACK.md) and `../` or `/` would escape the key
-layout, so ids are validated once, here, before any key is built from them.
+A comma or pipe breaks Dagster UI backfills (docs/internals.md, "Dependency notes") and `../`
+or `/` would escape the key layout, so ids are validated once, here, before any key is built
+from them.
 """
 
 from __future__ import annotations

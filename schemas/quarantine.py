@@ -1,7 +1,8 @@
 """The quarantine table: every record that could not be archived as a row, with its reason(s).
 
-Invariant 7 (DESIGN.md): nothing is dropped silently. A record lands here as received (raw JSON)
-with the reason, so a person can fix the cause and the record is never lost.
+Invariant 7 (docs/internals.md, "Invariants"): nothing is dropped silently. A record lands
+here as received (raw JSON) with the reason, so a person can fix the cause and the record is
+never lost.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Write-once object stores: a local directory and S3 (or any S3-compatible server).
 
-Invariant 2 (DESIGN.md): the archive never overwrites or deletes an object. Both stores refuse a
+Invariant 2 (docs/internals.md, "Invariants"): the archive never overwrites or deletes an object. Both stores refuse a
 `put` to an existing key (ObjectExistsError) and have no delete at all. On S3 the refusal is
 enforced by the server too (`If-None-Match: *`), and Object Lock retention/legal hold make the
 objects immutable for the regulator's retention period (SEC 17a-4(f)).

@@ -1,6 +1,6 @@
 """Archive one source's contents: probe for changes, resume the +creationTime crawl, then sweep.
 
-Why this shape (DESIGN.md, "Extraction"): the API has no time filter, so the only way to read
+Why this shape: the API has no time filter, so the only way to read
 "what is new" is to resume a keyset crawl in +creationTime order from the page token saved in the
 ledger. Edits, status changes and remote deletions do not move a content in creation order, so a
 second pass in -lastModifiedTime order (a "changes sweep") picks them up as new versions.
