@@ -32,4 +32,3 @@ def test_compact_then_checkpoint_from_the_command_line(tmp_path, monkeypatch, ca
     assert "| contents | 3 " in capsys.readouterr().out
     assert verify(store).findings == []
     assert main(["compact", "--source", "not-a-source"]) == 2
-
