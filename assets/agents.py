@@ -2,7 +2,14 @@
 
 import dagster as dg
 
-from assets.common import API_POOL, GROUP, TRANSIENT_RETRY, failing_fast_for_people, source_of
+from assets.common import (
+    API_POOL,
+    GROUP,
+    TRANSIENT_RETRY,
+    failing_fast_for_people,
+    source_of,
+    table_metadata,
+)
 from assets.identities import identities
 from pipelines.partitions import sources_partitions
 from pipelines.resources import ArchiveResource, RingCentralResource
@@ -13,6 +20,8 @@ from pipelines.sync.agents import sync_agents
     deps=[identities],
     partitions_def=sources_partitions,
     group_name=GROUP,
+    metadata=table_metadata("agents", "agents"),
+    owners=["team:compliance"],
     kinds={"python", "parquet"},
     pool=API_POOL,
     retry_policy=TRANSIENT_RETRY,

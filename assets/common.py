@@ -92,3 +92,23 @@ def _is_s3_unreachable(error: BaseException) -> bool:
         return False
     unreachable = (exceptions.EndpointConnectionError, exceptions.ConnectTimeoutError)
     return isinstance(error, unreachable)
+
+
+def table_metadata(table: str, view: str) -> dict[str, object]:
+    """Definition metadata the Dagster UI shows for an archived table: its column schema from
+    the one Arrow schema, each column with the description auditors read in `docs/columns.md`
+    (from the view that exposes it), and the owners of the archive."""
+    from pipelines.audit.column_docs import COLUMN_DOCS, SHARED
+    from pipelines.audit.table_schemas import arrow_schema
+
+    docs = COLUMN_DOCS.get(view, {})
+    columns = [
+        dg.TableColumn(
+            name=field.name,
+            type=str(field.type),
+            description=docs.get(field.name) or SHARED.get(field.name),
+            constraints=dg.TableColumnConstraints(nullable=field.nullable),
+        )
+        for field in arrow_schema(table)
+    ]
+    return {"dagster/column_schema": dg.TableSchema(columns=columns), "view": view}

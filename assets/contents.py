@@ -8,6 +8,7 @@ from assets.common import (
     TRANSIENT_RETRY,
     failing_fast_for_people,
     source_of,
+    table_metadata,
     wants_full_refresh,
 )
 from pipelines.partitions import sources_partitions
@@ -25,6 +26,8 @@ class ContentsConfig(dg.Config):
 @dg.asset(
     partitions_def=sources_partitions,
     group_name=GROUP,
+    metadata=table_metadata("contents", "contents"),
+    owners=["team:compliance"],
     kinds={"python", "parquet"},
     pool=API_POOL,
     retry_policy=TRANSIENT_RETRY,
