@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import NotFound
+from pipelines.sync.cursors import AgentsCursor
 from pipelines.sync.versions import (
     ArchivedVersions,
     committed_tables,
@@ -77,14 +78,15 @@ def sync_agents(
     settings = settings or AgentsSyncSettings()
     stream = source_stream(source_id)
     report = AgentsSyncReport(source_id=source_id)
-    saved = saved_cursor(ledger, TABLE, stream)
-    cursor = dict(saved)
-    last_refresh = cursor.setdefault("last_refresh", iso_ms(datetime.now(UTC)))
-    stale = is_older_than(last_refresh, settings.refresh_age)
+    saved = AgentsCursor.from_dict(saved_cursor(ledger, TABLE, stream))
+    cursor = saved if saved.last_refresh else saved.but(last_refresh=datetime.now(UTC).isoformat())
+    stale = is_older_than(cursor.last_refresh, settings.refresh_age)
     # A refresh re-reads every referenced extension; otherwise only batches since the last run.
-    seen_up_to = {} if stale else cursor.get("read_up_to", {})
+    seen_up_to = {} if stale else cursor.read_up_to
     referenced = referenced_extension_ids(ledger, source_id, after=seen_up_to)
-    cursor["read_up_to"] = {t: head_seq(ledger, t, stream) for t in ("contents", "identities")}
+    cursor = cursor.but(
+        read_up_to={t: head_seq(ledger, t, stream) for t in ("contents", "identities")}
+    )
     report.referenced = len(referenced)
     # Agents are shared by every source: one already archived by another source's run is
     # known here too, so ten sources do not fetch the same extension ten times.
@@ -92,7 +94,7 @@ def sync_agents(
     to_fetch = sorted(referenced if stale else archived.unknown_ids(referenced))
     if not to_fetch:
         if cursor != saved:
-            ledger.commit_batch(TABLE, stream, {}, cursor=cursor, run_id=run_id)
+            ledger.commit_batch(TABLE, stream, {}, cursor=cursor.to_dict(), run_id=run_id)
         return report
 
     found: list[dict] = []
@@ -108,14 +110,14 @@ def sync_agents(
         found, run_id=run_id, batch_id="", archived_at=now, not_found_ids=report.not_found
     )
     if stale:
-        cursor["last_refresh"] = iso_ms(now)
+        cursor = cursor.but(last_refresh=iso_ms(now))
     archived_rows = archived.has_versions(normalised.table.column("record_sha256").to_pylist())
     new_rows = normalised.table.filter(pc.invert(pa.array(archived_rows, pa.bool_())))
     manifest = ledger.commit_batch(
         TABLE,
         stream,
         {"agents": new_rows, "quarantine": normalised.quarantine},
-        cursor=cursor,
+        cursor=cursor.to_dict(),
         run_id=run_id,
     )
     report.new_versions = new_rows.num_rows

@@ -33,6 +33,7 @@ from pipelines.process_memory import release_free_memory
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
 from pipelines.ringcentral.prefetch import prefetched
+from pipelines.sync.cursors import ContentsCursor
 from pipelines.sync.probe import FINGERPRINT_KEY, SourceProbe, probe_source
 from pipelines.sync.resolved import load_resolved
 from pipelines.sync.versions import ArchivedVersions, Unseen, parse_api_time, saved_cursor
@@ -154,7 +155,7 @@ class _Batcher:
             TABLE,
             self.stream,
             {"contents": normalised.table, "quarantine": normalised.quarantine},
-            cursor=cursor,
+            cursor=ContentsCursor.from_dict(cursor).to_dict(),
             run_id=self.run_id,
             # ArchivedVersions (loaded from this ledger's version index) dropped what the
             # stream already holds, page by page: the ledger need not hold a second index.
@@ -184,7 +185,7 @@ def sync_contents(
     """
     settings = settings or ContentsSyncSettings()
     stream = source_stream(source_id)
-    saved = saved_cursor(ledger, TABLE, stream)
+    saved = ContentsCursor.from_dict(saved_cursor(ledger, TABLE, stream)).to_dict()
     report = ContentsSyncReport(source_id=source_id)
     # The probe comes first, before the crawl and the sweep: its record is the newest change
     # those two passes are then sure to have archived (pipelines/sync/probe.py).

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import NotFound
+from pipelines.sync.cursors import IdentitiesCursor
 from pipelines.sync.versions import (
     ArchivedVersions,
     committed_tables,
@@ -24,7 +25,7 @@ from pipelines.sync.versions import (
     is_older_than,
     saved_cursor,
 )
-from schemas.common import Normalised, concat_or_empty
+from schemas.common import Normalised, concat_or_empty, iso_ms
 from schemas.identities import ARROW_SCHEMA as IDENTITIES_SCHEMA
 from schemas.identities import normalise_identities
 from schemas.ids import source_stream
@@ -79,20 +80,18 @@ def sync_identities(
     settings = settings or IdentitiesSyncSettings()
     stream = source_stream(source_id)
     report = IdentitiesSyncReport(source_id=source_id)
-    saved = saved_cursor(ledger, TABLE, stream)
-    cursor = dict(saved)
-    contents_seq = head_seq(ledger, "contents", stream)
-    referenced = referenced_identity_ids(ledger, source_id, after_seq=saved.get("contents_seq", -1))
-    cursor["contents_seq"] = contents_seq
+    saved = IdentitiesCursor.from_dict(saved_cursor(ledger, TABLE, stream))
+    referenced = referenced_identity_ids(ledger, source_id, after_seq=saved.contents_seq)
+    cursor = saved.but(contents_seq=head_seq(ledger, "contents", stream))
     archived = ArchivedVersions.load(ledger, TABLE, stream)
     # Ids the API answered 404 for are remembered, so a deleted identity costs one request a
     # refresh period, not one every run.
-    known_missing = set(cursor.get("not_found", []))
+    known_missing = set(cursor.not_found)
     unknown_before = archived.unknown_ids(referenced)
     unknown = sorted(unknown_before - known_missing)
     report.referenced, report.unknown_before = len(referenced), len(unknown)
 
-    stale = is_older_than(cursor.get("last_bulk_refresh"), settings.refresh_age)
+    stale = is_older_than(cursor.last_bulk_refresh, settings.refresh_age)
     archived_at = datetime.now(UTC)
     parts: list[Normalised] = []
 
@@ -113,7 +112,7 @@ def sync_identities(
         for page in client.iter_identity_pages(source_id=source_id, per_page=settings.per_page):
             listed.update(r.get("id") for r in page.records if isinstance(r, dict))
             take(page.records)
-        cursor["last_bulk_refresh"] = datetime.now(UTC).isoformat(timespec="seconds")
+        cursor = cursor.but(last_bulk_refresh=iso_ms(datetime.now(UTC)))
         known_missing = set()
         missing = [i for i in sorted(unknown_before) if i not in listed]
     else:
@@ -127,8 +126,8 @@ def sync_identities(
         except NotFound:
             report.not_found.append(identity_id)
     take(records)
-    if report.not_found or "not_found" in cursor:
-        cursor["not_found"] = sorted(known_missing | set(report.not_found))
+    if report.not_found or cursor.not_found:
+        cursor = cursor.but(not_found=tuple(sorted(known_missing | set(report.not_found))))
 
     if not parts and cursor == saved:
         return report
@@ -140,7 +139,7 @@ def sync_identities(
         TABLE,
         stream,
         {"identities": normalised.table, "quarantine": normalised.quarantine},
-        cursor=cursor,
+        cursor=cursor.to_dict(),
         run_id=run_id,
     )
     report.new_versions = normalised.table.num_rows
