@@ -19,6 +19,7 @@ from assets.maintenance import (
     deep_verify_schedule,
 )
 from pipelines import settings as names
+from pipelines.archive.store import parse_flag, parse_retention_days
 from pipelines.jobs import ARCHIVE_ASSETS, archive_job
 from pipelines.process_memory import tune_garbage_collection, tune_process_memory
 from pipelines.resources import ArchiveResource, AuditResource, RingCentralResource
@@ -50,8 +51,10 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         "archive": ArchiveResource(
             archive_uri=_env_or_default(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI),
             object_lock_mode=_env_or_default(names.ARCHIVE_OBJECT_LOCK_MODE, ""),
-            retention_days=int(os.environ.get(names.ARCHIVE_RETENTION_DAYS) or 0),
-            legal_hold=os.environ.get(names.ARCHIVE_LEGAL_HOLD, "").lower() in ("1", "true"),
+            retention_days=parse_retention_days(os.environ.get(names.ARCHIVE_RETENTION_DAYS)),
+            legal_hold=parse_flag(
+                names.ARCHIVE_LEGAL_HOLD, os.environ.get(names.ARCHIVE_LEGAL_HOLD)
+            ),
         ),
         "audit": AuditResource(audit_db=_env_or_default(names.AUDIT_DB, names.DEFAULT_AUDIT_DB)),
     }

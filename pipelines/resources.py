@@ -90,14 +90,14 @@ class ArchiveResource(dg.ConfigurableResource):
     legal_hold: bool = False
 
     def store(self) -> ObjectStore:
+        """The store this resource describes. Its fields are authoritative: a resource
+        configured without retention or legal hold gets none, whatever the process
+        environment says (the environment still supplies the AWS credentials and endpoint)."""
         env = dict(os.environ)
         env[names.ARCHIVE_URI] = self.archive_uri
-        if self.object_lock_mode:
-            env[names.ARCHIVE_OBJECT_LOCK_MODE] = self.object_lock_mode
-        if self.retention_days:
-            env[names.ARCHIVE_RETENTION_DAYS] = str(self.retention_days)
-        if self.legal_hold:
-            env[names.ARCHIVE_LEGAL_HOLD] = "true"
+        env[names.ARCHIVE_OBJECT_LOCK_MODE] = self.object_lock_mode
+        env[names.ARCHIVE_RETENTION_DAYS] = str(self.retention_days) if self.retention_days else ""
+        env[names.ARCHIVE_LEGAL_HOLD] = "true" if self.legal_hold else "false"
         return open_store(self.archive_uri, env)
 
     def ledger(self) -> Ledger:

@@ -418,7 +418,9 @@ class S3Store:
         return self.describe()
 
 
-def _truthy(name: str, value: str | None) -> bool:
+def parse_flag(name: str, value: str | None) -> bool:
+    """The one reading of an on/off setting (ARCHIVE_LEGAL_HOLD and the like), for the CLI,
+    the Dagster resources and the store alike; anything else is a clear error."""
     if value is None or value.strip() == "":
         return False
     lowered = value.strip().lower()
@@ -427,6 +429,20 @@ def _truthy(name: str, value: str | None) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise StoreConfigError(f"{name}={value!r}: expected true/false")
+
+
+def parse_retention_days(value: str | None) -> int:
+    """ARCHIVE_RETENTION_DAYS as a number of days (0: no retention set)."""
+    text = (value or "").strip()
+    try:
+        days = int(text) if text else 0
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise StoreConfigError(
+            f"{settings.ARCHIVE_RETENTION_DAYS}={text!r}: expected a whole number of days"
+        )
+    return days
 
 
 def open_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
@@ -442,14 +458,8 @@ def open_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
     if not bucket:
         raise StoreConfigError(f"{settings.ARCHIVE_URI}={uri!r}: expected s3://bucket/prefix")
     mode = (env.get(settings.ARCHIVE_OBJECT_LOCK_MODE) or "").strip().upper() or None
-    days_text = (env.get(settings.ARCHIVE_RETENTION_DAYS) or "").strip()
-    try:
-        days = int(days_text) if days_text else None
-    except ValueError:
-        raise StoreConfigError(
-            f"{settings.ARCHIVE_RETENTION_DAYS}={days_text!r}: expected a whole number of days"
-        ) from None
-    legal_hold = _truthy(settings.ARCHIVE_LEGAL_HOLD, env.get(settings.ARCHIVE_LEGAL_HOLD))
+    days = parse_retention_days(env.get(settings.ARCHIVE_RETENTION_DAYS)) or None
+    legal_hold = parse_flag(settings.ARCHIVE_LEGAL_HOLD, env.get(settings.ARCHIVE_LEGAL_HOLD))
 
     import boto3  # imported here: a local archive needs no AWS SDK start-up
     from botocore.config import Config
