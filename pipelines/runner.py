@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from assets.checks import ARCHIVE_CHECKS
+from assets.audit_catalog import audit_catalog
+from assets.checks import ARCHIVE_CHECKS, contents_reconciled
 from assets.common import ERROR_KIND, FULL_REFRESH_TAG
+from assets.contents import contents
 from pipelines.definitions import build_resources
 from pipelines.jobs import ARCHIVE_ASSETS, SOURCE_TAG
 from pipelines.partitions import sources_partitions, valid_source_keys
 from pipelines.process_memory import release_garbage
+
+# Chosen by key, not by position in ARCHIVE_ASSETS.
+PER_SOURCE_ASSETS = [asset for asset in ARCHIVE_ASSETS if asset.key != audit_catalog.key]
 
 # Every check a source's run evaluates when its steps get that far.
 CHECK_NAMES = tuple(spec.name for check in ARCHIVE_CHECKS for spec in check.check_specs)
@@ -100,8 +105,8 @@ def run_sources(
         tags = {SOURCE_TAG: key}
         if full_refresh:
             tags[FULL_REFRESH_TAG] = "true"
-        # The catalog covers the whole archive: rebuild it once, after the last source.
-        selection = ARCHIVE_ASSETS if number == len(keys) else ARCHIVE_ASSETS[:-1]
+        # The catalog covers the whole archive: refresh it once, after the last source.
+        selection = ARCHIVE_ASSETS if number == len(keys) else PER_SOURCE_ASSETS
         result = dg.materialize(
             [*selection, *ARCHIVE_CHECKS],
             partition_key=key,
@@ -123,9 +128,9 @@ def run_sources(
 
 
 def _run_config(reconcile_mode: str, batch_records: int | None, log_level: str) -> dict:
-    ops: dict = {"contents_contents_reconciled": {"config": {"mode": reconcile_mode}}}
+    ops: dict = {contents_reconciled.op.name: {"config": {"mode": reconcile_mode}}}
     if batch_records:
-        ops["contents"] = {"config": {"batch_records": batch_records}}
+        ops[contents.op.name] = {"config": {"batch_records": batch_records}}
     return {"ops": ops, "loggers": {"console": {"config": {"log_level": log_level}}}}
 
 

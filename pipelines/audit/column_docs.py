@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from pipelines.audit.queries import QueryResult
 from pipelines.audit.table_schemas import arrow_schema
 from pipelines.audit.views import PUBLIC_VIEWS
+
+if TYPE_CHECKING:  # DuckDB loads only in the steps that query (the assets import this module)
+    from pipelines.audit.queries import QueryResult
 
 # Descriptions shared by every view that has the column (the message columns are those of
 # `contents`, which contents_latest, messages and edits pass on unchanged).
@@ -342,6 +345,8 @@ class UnknownView(ValueError):
 def describe_view(conn, view: str) -> QueryResult:
     """(column, type, description) of a public view of the catalog open on `conn`, the
     description as the build wrote it (falling back to COLUMN_DOCS for an older catalog)."""
+    from pipelines.audit.queries import QueryResult
+
     if view not in PUBLIC_VIEWS:
         raise UnknownView(f"unknown view {view!r}; views: {', '.join(PUBLIC_VIEWS)}")
     comments = dict(
