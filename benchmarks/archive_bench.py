@@ -15,7 +15,6 @@ import functools
 import os
 import random
 import resource
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,18 +23,16 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipelines.archive.committer import BackgroundCommitter  # noqa: E402
-from pipelines.archive.ledger import Ledger  # noqa: E402
-from pipelines.archive.store import LocalStore  # noqa: E402
-from pipelines.process_memory import (  # noqa: E402
+from pipelines.archive.committer import BackgroundCommitter
+from pipelines.archive.ledger import Ledger
+from pipelines.archive.store import LocalStore
+from pipelines.process_memory import (
     tune_garbage_collection,
     tune_process_memory,
 )
-from pipelines.sync.contents import ContentsSyncSettings  # noqa: E402
-from schemas.contents import ContentsBatch  # noqa: E402
-from schemas.ids import source_stream  # noqa: E402
+from pipelines.sync.contents import ContentsSyncSettings
+from schemas.contents import ContentsBatch
+from schemas.ids import source_stream
 
 SOURCE_ID = "65c3fdd9527bf900079cefcb"
 PAGE_RECORDS = 1000  # the API's largest page

@@ -29,9 +29,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.harness import (  # noqa: E402
+from benchmarks.harness import (
     PYTHON,
     RESULTS,
     SandboxProcess,

@@ -15,11 +15,8 @@ import argparse
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.harness import PYTHON, REPO, RESULTS, render_table, write_results  # noqa: E402
+from benchmarks.harness import PYTHON, REPO, RESULTS, render_table, write_results
 
 # name -> arguments of the quick mode (sizes chosen so each finishes in about 1-3 minutes)
 QUICK: dict[str, list[str]] = {

@@ -24,9 +24,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.harness import (  # noqa: E402
+from benchmarks.harness import (
     SandboxProcess,
     archived_content_ids,
     child_env,

@@ -15,14 +15,11 @@ import hashlib
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psutil
 import pyarrow as pa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipelines.sync.versions import ArchivedVersions  # noqa: E402
+from pipelines.sync.versions import ArchivedVersions
 
 FILE_ROWS = 20_000  # one committed batch file
 PAGE = 1000  # one API page of lookups

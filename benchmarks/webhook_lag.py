@@ -15,26 +15,22 @@ import argparse
 import json
 import os
 import random
-import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import dagster as dg
 
-import dagster as dg  # noqa: E402
-
-from pipelines.archive.store import open_store  # noqa: E402
-from pipelines.resources import ArchiveResource  # noqa: E402
-from pipelines.ringcentral import ClientSettings, RingCentralClient  # noqa: E402
-from pipelines.sensors import webhook_events  # noqa: E402
-from pipelines.webhooks.events import read_event  # noqa: E402
-from pipelines.webhooks.planning import load_cursor  # noqa: E402
-from pipelines.webhooks.receiver import ReceiverThread  # noqa: E402
-from pipelines.webhooks.subscription import ensure_subscription  # noqa: E402
-from sandbox.config import SandboxConfig  # noqa: E402
-from sandbox.server import SandboxServer  # noqa: E402
+from pipelines.archive.store import open_store
+from pipelines.resources import ArchiveResource
+from pipelines.ringcentral import ClientSettings, RingCentralClient
+from pipelines.sensors import webhook_events
+from pipelines.webhooks.events import read_event
+from pipelines.webhooks.planning import load_cursor
+from pipelines.webhooks.receiver import ReceiverThread
+from pipelines.webhooks.subscription import ensure_subscription
+from sandbox.config import SandboxConfig
+from sandbox.server import SandboxServer
 
 TOKEN = "bench-verification-token"
 

@@ -257,7 +257,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not sources:
         raise UsageError("no sources: pass --source ID or set RC_SOURCE_IDS")
     _check_run_settings()
-    # Dagster is imported only now: everything a person can get wrong was checked above.
+    # Dagster is imported only now: everything a person can get wrong was checked above. The
+    # code location's entry point tunes this process as it does the code server.
+    import pipelines.code_location  # noqa: F401
     from pipelines.runner import run_sources
 
     archive_uri = _env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI)

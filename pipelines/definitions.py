@@ -1,4 +1,5 @@
-"""The Dagster code location (workspace.yaml): assets, checks, job, schedule, sensor, resources.
+"""The Dagster definitions: assets, checks, jobs, schedules, sensors, resources (loaded by
+Dagster through pipelines/code_location.py, which tunes the process first).
 
 Resources are chosen here and only here, from environment variables (EnvVar), so the same code
 runs on the sandbox (`make demo`, `make dev`) and on a real account with an S3 bucket.
@@ -21,15 +22,10 @@ from assets.maintenance import (
 from pipelines import settings as names
 from pipelines.archive.store import parse_flag, parse_retention_days
 from pipelines.jobs import ARCHIVE_ASSETS, archive_job
-from pipelines.process_memory import tune_garbage_collection, tune_process_memory
 from pipelines.resources import ArchiveResource, AuditResource, RingCentralResource
 from pipelines.schedules import archive_schedule
 from pipelines.sensors import source_discovery, webhook_events
 from pipelines.webhooks.dagster_defs import webhook_subscription_job, webhook_subscription_schedule
-
-# Every process that loads this code location (code server, run worker, `rc-archive run`)
-# archives with the same allocator settings.
-tune_process_memory()
 
 
 def _env_or_default(name: str, default: str) -> str | dg.EnvVar:
@@ -73,6 +69,3 @@ defs = dg.Definitions(
     sensors=[source_discovery, webhook_events],
     resources=build_resources(),
 )
-
-# Loaded: what exists now lives as long as the process (see tune_garbage_collection).
-tune_garbage_collection()

@@ -21,7 +21,7 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.parquet import parquet_to_table, table_to_parquet
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
-from tests.archive.conftest import SOURCE_ID, STREAM, make_records, normalised_batch
+from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 

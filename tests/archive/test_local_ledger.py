@@ -14,7 +14,7 @@ from pipelines.archive.store import LocalStore, ObjectExistsError
 from pipelines.archive.verify import verify
 from schemas.agents import normalise_extensions
 from schemas.contents import normalise_contents
-from tests.archive.conftest import SOURCE_ID, STREAM, make_records, normalised_batch
+from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 

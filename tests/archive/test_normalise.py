@@ -14,7 +14,7 @@ from schemas.common import record_sha256
 from schemas.contents import AuthorInfo, CreatorInfo, Resolved, normalise_contents
 from schemas.ids import InvalidSourceIdError, validate_source_id
 from schemas.validation import arrow_to_pandera_dtype
-from tests.archive.conftest import SOURCE_ID
+from tests.archive.support import SOURCE_ID
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

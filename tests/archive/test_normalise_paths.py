@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.contents import AuthorInfo, CreatorInfo, Resolved, _normalise
-from tests.archive.conftest import SAMPLE, SOURCE_ID
+from tests.archive.support import SAMPLE, SOURCE_ID
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from pipelines.archive.verify import verify
 from pipelines.audit.catalog import build_catalog
 from pipelines.audit.connection import connect
 from pipelines.sync.cursors import AgentsCursor, ContentsCursor, IdentitiesCursor
-from tests.archive.conftest import STREAM, make_records, normalised_batch
+from tests.archive.support import STREAM, make_records, normalised_batch
 
 RELEASE_ARCHIVE = Path(__file__).parent / "data" / "archive_0_1_0"
 

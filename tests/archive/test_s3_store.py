@@ -12,7 +12,7 @@ import pytest
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import ObjectExistsError, S3Store, open_store
 from pipelines.archive.verify import verify
-from tests.archive.conftest import STREAM, make_records, normalised_batch
+from tests.archive.support import STREAM, make_records, normalised_batch
 
 pytestmark = pytest.mark.s3
 

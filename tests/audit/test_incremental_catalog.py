@@ -11,7 +11,7 @@ from pipelines.archive.store import LocalStore
 from pipelines.audit.catalog import build_catalog
 from pipelines.audit.connection import connect
 from pipelines.sync.status import sources_overview
-from tests.archive.conftest import SOURCE_ID, STREAM, make_records, normalised_batch
+from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
 from tests.archive.test_checkpoints import CountingStore
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
-from tests.archive.conftest import SOURCE_ID
-from tests.integrity.conftest import ATTACKS, PERIOD, new_archive
+from tests.archive.support import SOURCE_ID
+from tests.integrity.support import ATTACKS, PERIOD, new_archive
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "docs" / "verify_proof.py"

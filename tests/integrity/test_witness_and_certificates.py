@@ -15,8 +15,8 @@ from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
 from pipelines.integrity.certificate import CertificateRefused, verify_certificate
 from pipelines.integrity.witness import Witness, WitnessConflictError, compare_with_witness
-from tests.archive.conftest import SOURCE_ID, STREAM
-from tests.integrity.conftest import ATTACKS, PERIOD, certify, new_archive
+from tests.archive.support import SOURCE_ID, STREAM
+from tests.integrity.support import ATTACKS, PERIOD, certify, new_archive
 
 NOW = __import__("datetime").datetime(2026, 3, 1, tzinfo=__import__("datetime").UTC)
 
@@ -112,7 +112,7 @@ def test_certificate_of_another_key_or_modified_or_another_archive_is_refused(
 
 def test_witness_reports_unwitnessed_manifests_as_not_tampering(tmp_path):
     store = LocalStore(tmp_path / "a")
-    from tests.integrity.conftest import Archive
+    from tests.integrity.support import Archive
 
     plain = Archive(tmp_path / "a", store, Witness(LocalStore(tmp_path / "w")), Ledger(store))
     plain.commit(0, 10)

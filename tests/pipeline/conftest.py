@@ -1,37 +1,5 @@
-"""Shared pieces of the pipeline tests: a local archive and a client for a sandbox."""
+"""Fixtures of the pipeline tests; the helpers they share live in tests/pipeline/support.py."""
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-
-import pytest
-
-from pipelines.archive.ledger import Ledger
-from pipelines.archive.store import open_store
-from pipelines.ringcentral import ClientSettings, RingCentralClient
-from schemas.ids import source_stream
-
-
-@pytest.fixture
-def ledger(tmp_path) -> Ledger:
-    return Ledger(open_store(str(tmp_path / "archive"), {}))
-
-
-def client_for(sandbox) -> RingCentralClient:
-    return RingCentralClient(ClientSettings.from_env(sandbox.env))
-
-
-@dataclass
-class Archived:
-    """What the ledger committed for a stream, read row by row (independent of the compact
-    index the sync itself uses)."""
-
-    versions: set[tuple[str, str]]
-
-    @property
-    def ids(self) -> set[str]:
-        return {record_id for record_id, _ in self.versions}
-
-
-def archived(ledger: Ledger, source_id: str, table: str = "contents") -> Archived:
-    return Archived(ledger.archived_versions(table, source_stream(source_id)))
+from tests.pipeline.support import (  # noqa: F401 (fixtures pytest collects from here)
+    ledger,
+)

@@ -11,7 +11,7 @@ import pytest
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
 from pipelines.runner import run_sources
-from tests.pipeline.conftest import archived
+from tests.pipeline.support import archived
 
 CONTENTS_PATH = "/cx/social-messaging/v1/contents"
 

@@ -6,7 +6,7 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
 from pipelines.cli import main
-from tests.archive.conftest import SOURCE_ID, STREAM, make_records, normalised_batch
+from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
 
 
 def test_compact_then_checkpoint_from_the_command_line(tmp_path, monkeypatch, capsys):

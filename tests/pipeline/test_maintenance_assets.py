@@ -11,7 +11,7 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.partitions import sources_partitions
 from pipelines.resources import ArchiveResource
-from tests.archive.conftest import SOURCE_ID, STREAM, make_records, normalised_batch
+from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
 
 
 def _archive_with_small_files(root) -> LocalStore:

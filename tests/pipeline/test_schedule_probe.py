@@ -14,7 +14,7 @@ from pipelines.partitions import sources_partitions
 from pipelines.resources import ArchiveResource, RingCentralResource
 from pipelines.schedules import archive_schedule
 from pipelines.sync.contents import sync_contents
-from tests.pipeline.conftest import client_for
+from tests.pipeline.support import client_for
 
 CONTENTS_PATH = "/cx/social-messaging/v1/contents"
 

@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from tests.sandbox.conftest import CONTENTS, JWT_GRANT, login
+from tests.sandbox.support import CONTENTS, JWT_GRANT, login
 
 
 def _token(sb, data, auth=None):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.sandbox.conftest import CONTENTS, api_client
+from tests.sandbox.support import CONTENTS, api_client
 
 
 def test_cli_serves_and_writes_env_file(tmp_path: Path):

@@ -9,7 +9,7 @@ from datetime import datetime
 import httpx
 import pytest
 
-from tests.sandbox.conftest import CONTENTS, api_client, crawl
+from tests.sandbox.support import CONTENTS, api_client, crawl
 
 
 def _key(record: dict) -> tuple[datetime, str]:

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.sandbox.conftest import CONTENTS, api_client, crawl
+from tests.sandbox.support import CONTENTS, api_client, crawl
 
 
 @pytest.fixture

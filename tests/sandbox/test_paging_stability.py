@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.sandbox.conftest import CONTENTS, api_client, crawl
+from tests.sandbox.support import CONTENTS, api_client, crawl
 
 
 def test_contents_added_during_crawl_never_make_it_skip_or_repeat(sandbox_factory):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.sandbox.conftest import IDENTITIES
+from tests.sandbox.support import IDENTITIES
 
 
 def _all_identities(api, params):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.sandbox.conftest import CONTENTS, api_client
+from tests.sandbox.support import CONTENTS, api_client
 
 
 def test_limit_headers_penalty_and_reset(sandbox_factory):

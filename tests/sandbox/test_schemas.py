@@ -13,7 +13,7 @@ import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
 
-from tests.sandbox.conftest import CONTENTS, IDENTITIES, api_client, login
+from tests.sandbox.support import CONTENTS, IDENTITIES, api_client, login
 
 SPEC_DIR = Path(__file__).parent / "openapi"
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.sandbox.conftest import api_client
+from tests.sandbox.support import api_client
 
 FILTERS = [
     "/cx/social-messaging/v1/contents/Imported",

@@ -12,7 +12,7 @@ import sys
 import httpx
 
 from pipelines.cli import main
-from tests.webhooks.conftest import TOKEN, event_keys, wait_for
+from tests.webhooks.support import TOKEN, event_keys, wait_for
 
 
 def _free_port() -> int:

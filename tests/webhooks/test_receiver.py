@@ -9,7 +9,7 @@ import httpx
 from pipelines.webhooks.events import EVENT_FILTERS, read_event
 from pipelines.webhooks.receiver import ReceiverThread
 from pipelines.webhooks.subscription import ensure_subscription
-from tests.webhooks.conftest import TOKEN, client_for, event_keys, wait_for
+from tests.webhooks.support import TOKEN, client_for, event_keys, wait_for
 
 
 def _subscribe(sb, store, receiver):

@@ -9,7 +9,7 @@ from pipelines.jobs import SOURCE_TAG
 from pipelines.partitions import sources_partitions
 from pipelines.webhooks.events import log_event
 from pipelines.webhooks.subscription import ensure_subscription
-from tests.webhooks.conftest import TOKEN, add_run, client_for, evaluate_sensor
+from tests.webhooks.support import TOKEN, add_run, client_for, evaluate_sensor
 
 
 def _note(source_id: str, content_id: str = "c") -> dict:

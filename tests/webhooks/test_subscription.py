@@ -19,7 +19,7 @@ from pipelines.webhooks.subscription import (
     ensure_subscription,
     latest_state,
 )
-from tests.webhooks.conftest import TOKEN, client_for
+from tests.webhooks.support import TOKEN, client_for
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 ADDRESS = "https://archive.example.com/hook"

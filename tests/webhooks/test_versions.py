@@ -13,7 +13,7 @@ from pipelines.webhooks.events import (
 )
 from pipelines.webhooks.subscription import ensure_subscription
 from schemas.ids import source_stream
-from tests.webhooks.conftest import TOKEN, client_for
+from tests.webhooks.support import TOKEN, client_for
 
 
 def test_the_event_log_keeps_the_version_a_later_poll_cannot_see(sandbox_factory, store, receiver):

@@ -14,7 +14,7 @@ import pytest
 from pipelines import settings
 from pipelines.ringcentral import RingCentralClient, errors
 from pipelines.ringcentral.redaction import REDACTED, install_log_redaction, register_secret
-from tests.client.support import client_settings, crawl_ids
+from tests.ringcentral.support import client_settings, crawl_ids
 
 
 def _issued_tokens(sb) -> set[str]:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from pipelines.ringcentral import errors
-from tests.client.support import client_settings
+from tests.ringcentral.support import client_settings
 
 FAKE_JWT = "aaaa.bbbb.cccc"
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from pipelines.ringcentral import RingCentralClient
-from tests.client.support import client_settings
+from tests.ringcentral.support import client_settings
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines import settings
 from pipelines.ringcentral import RingCentralClient, errors
-from tests.client.support import client_settings, crawl_ids
+from tests.ringcentral.support import client_settings, crawl_ids
 
 TOKEN_PATH = "/restapi/oauth/token"
 REVOKE_PATH = "/restapi/oauth/revoke"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipelines.ringcentral import errors
-from tests.client.support import crawl_ids
+from tests.ringcentral.support import crawl_ids
 
 
 def test_full_crawl_of_a_source_equals_the_world(sandbox, make_client) -> None:

@@ -10,7 +10,7 @@ import math
 import threading
 import time
 
-from tests.client.support import crawl_ids
+from tests.ringcentral.support import crawl_ids
 
 LIMIT = 20
 WINDOW = 2.0

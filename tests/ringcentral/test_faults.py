@@ -11,7 +11,7 @@ import pytest
 
 from pipelines import settings
 from pipelines.ringcentral import RingCentralClient, errors
-from tests.client.support import client_settings, crawl_ids
+from tests.ringcentral.support import client_settings, crawl_ids
 
 
 def test_5xx_and_dropped_connections_are_retried(sandbox_factory, make_client) -> None:

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks; each module runs as a script and prints its numbers."""
