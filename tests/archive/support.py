@@ -37,3 +37,17 @@ def normalised_batch(records: list[dict]):
 @pytest.fixture
 def sample() -> dict:
     return copy.deepcopy(SAMPLE)
+
+
+def commit_records(ledger, start: int, n: int, *, days: int = 2):
+    """Commit n sample records from `start` (spread over `days` days from 2024-02-20) as one
+    contents batch of the test stream, with a cursor that only moves forward."""
+    batch = normalised_batch(make_records(n, start, days=days))
+    seq = ledger.state("contents", STREAM).head_seq + 1
+    return ledger.commit_batch(
+        "contents",
+        STREAM,
+        {"contents": batch.table, "quarantine": batch.quarantine},
+        cursor={"high_water_time": f"2024-04-01T{seq // 60:02d}:{seq % 60:02d}:00.000Z"},
+        run_id=f"run-{seq}",
+    )

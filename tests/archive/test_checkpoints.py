@@ -21,22 +21,14 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.parquet import parquet_to_table, table_to_parquet
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
-from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
+from tests.archive.support import SOURCE_ID, STREAM, commit_records
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def _commit(ledger: Ledger, start: int, n: int, *, days: int = 40):
     """n records from `start`, spread over 40 days (February and March 2024)."""
-    batch = normalised_batch(make_records(n, start, days=days))
-    seq = ledger.state("contents", STREAM).head_seq + 1  # cursors only move forward
-    return ledger.commit_batch(
-        "contents",
-        STREAM,
-        {"contents": batch.table, "quarantine": batch.quarantine},
-        cursor={"high_water_time": f"2024-04-01T{seq // 60:02d}:{seq % 60:02d}:00.000Z"},
-        run_id="run-1",
-    )
+    return commit_records(ledger, start, n, days=days)
 
 
 def _replayed_live_keys(store) -> set[str]:

@@ -11,20 +11,12 @@ from pipelines.archive.store import LocalStore
 from pipelines.audit.catalog import build_catalog
 from pipelines.audit.connection import connect
 from pipelines.sync.status import sources_overview
-from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
+from tests.archive.support import SOURCE_ID, commit_records
 from tests.archive.test_checkpoints import CountingStore
 
 
 def _commit(ledger: Ledger, start: int, n: int = 10) -> None:
-    batch = normalised_batch(make_records(n, start, days=40))
-    seq = ledger.state("contents", STREAM).head_seq + 1
-    ledger.commit_batch(
-        "contents",
-        STREAM,
-        {"contents": batch.table, "quarantine": batch.quarantine},
-        cursor={"high_water_time": f"2024-04-01T00:{seq // 60:02d}:{seq % 60:02d}.000Z"},
-        run_id=f"run-{seq}",
-    )
+    commit_records(ledger, start, n, days=40)
 
 
 def _view_counts(audit_db, archive) -> tuple:

@@ -6,21 +6,14 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
 from pipelines.cli import main
-from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
+from tests.archive.support import SOURCE_ID, STREAM, commit_records
 
 
 def test_compact_then_checkpoint_from_the_command_line(tmp_path, monkeypatch, capsys):
     store = LocalStore(tmp_path / "archive")
     ledger = Ledger(store)
     for i in range(3):
-        batch = normalised_batch(make_records(10, i * 10))
-        ledger.commit_batch(
-            "contents",
-            STREAM,
-            {"contents": batch.table, "quarantine": batch.quarantine},
-            cursor={"high_water_time": f"2024-02-21T00:00:0{i}.000Z"},
-            run_id="run-1",
-        )
+        commit_records(ledger, i * 10, 10)
     monkeypatch.setenv("ARCHIVE_URI", str(tmp_path / "archive"))
     assert main(["compact"]) == 0
     out = capsys.readouterr().out

@@ -11,21 +11,14 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.partitions import sources_partitions
 from pipelines.resources import ArchiveResource
-from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
+from tests.archive.support import SOURCE_ID, STREAM, commit_records
 
 
 def _archive_with_small_files(root) -> LocalStore:
     store = LocalStore(root)
     ledger = Ledger(store)
     for i in range(4):  # four runs' worth of files in February 2024 (a closed month)
-        batch = normalised_batch(make_records(10, i * 10))
-        ledger.commit_batch(
-            "contents",
-            STREAM,
-            {"contents": batch.table, "quarantine": batch.quarantine},
-            cursor={"high_water_time": f"2024-02-21T00:00:0{i}.000Z"},
-            run_id=f"run-{i}",
-        )
+        commit_records(ledger, i * 10, 10)
     return store
 
 
