@@ -24,7 +24,8 @@ MAINTENANCE_GROUP = "rc_archive_maintenance"
     group_name=MAINTENANCE_GROUP,
     kinds={"python", "parquet"},
     description=(
-        "Closed months of the source's contents rewritten into one file per month (sorted by "
+        "Closed days of the current month and closed months of the source's contents, each "
+        "rewritten into one file (sorted by "
         "creation time), committed with a compaction manifest that names its inputs; inputs "
         "are never deleted. A checkpoint follows, so readers start after it."
     ),
@@ -36,7 +37,7 @@ def contents_compaction(
     done = [r for r in results if r.manifest is not None]
     return dg.MaterializeResult(
         metadata={
-            "months_compacted": [r.month for r in done],
+            "periods_compacted": [r.period for r in done],
             "input_files": sum(r.inputs for r in done),
             "rows": sum(r.rows for r in done),
             "manifests": [r.manifest.key for r in done],

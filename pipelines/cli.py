@@ -65,7 +65,7 @@ EXAMPLES = {
     "verify": "rc-archive verify",
     "catalog": "rc-archive catalog",
     "reconcile": "rc-archive reconcile --source 65c3fdd9527bf900079cefcb",
-    "compact": "rc-archive compact --source 65c3fdd9527bf900079cefcb --month 2026-10",
+    "compact": "rc-archive compact --source 65c3fdd9527bf900079cefcb --period 2026-10",
     "checkpoint": "rc-archive checkpoint",
     "keygen": "rc-archive keygen --out keys/attest.pem",
     "attest": "rc-archive attest --period 2026-11 --key keys/attest.pem --out certs/",
@@ -694,17 +694,17 @@ def _archived_sources(ledger, wanted: list[str] | None) -> list[str]:
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    """Compact closed months (all, or --month) of each source; the inputs are kept."""
+    """Compact closed periods (all, or --period) of each source; the inputs are kept."""
     import uuid
 
-    from pipelines.archive.compaction import compact_month, compact_source
+    from pipelines.archive.compaction import compact_period, compact_source
 
     ledger = _writable_ledger()
     run_id = f"compact-{uuid.uuid4().hex[:12]}"
     rows = []
     for source_id in _archived_sources(ledger, args.source):
-        if args.month:
-            results = [compact_month(ledger, source_id, args.month, run_id)]
+        if args.period:
+            results = [compact_period(ledger, source_id, args.period, run_id)]
             ledger.write_checkpoint("contents", f"source_id={source_id}")
         else:
             results = compact_source(ledger, source_id, run_id)
@@ -712,13 +712,13 @@ def cmd_compact(args: argparse.Namespace) -> int:
             rows.append(
                 (
                     source_id,
-                    result.month,
+                    result.period,
                     result.inputs,
                     result.rows,
                     result.manifest.key if result.manifest else "nothing to compact",
                 )
             )
-    print(_render(["source_id", "month", "input_files", "rows", "manifest"], rows, "table"))
+    print(_render(["source_id", "period", "input_files", "rows", "manifest"], rows, "table"))
     return EXIT_OK
 
 
@@ -957,10 +957,13 @@ def _parser() -> argparse.ArgumentParser:
     compact = add(
         "compact",
         cmd_compact,
-        "Rewrite closed months of small contents files into one file per source and month.",
+        "Rewrite a closed day's or month's small contents files into one file per source.",
     )
     compact.add_argument("--source", action="append", help="source id (repeatable); default all")
-    compact.add_argument("--month", help="YYYY-MM (default: every closed month)")
+    compact.add_argument(
+        "--period",
+        help="YYYY-MM (a closed month) or YYYY-MM-DD (a closed day); default: every closed one",
+    )
     checkpoint = add(
         "checkpoint", cmd_checkpoint, "Write a ledger checkpoint of each source at its head."
     )

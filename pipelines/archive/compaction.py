@@ -10,15 +10,19 @@ output instead of the inputs. The inputs are never deleted or overwritten (their
 out on its own), and `verify` proves the output holds exactly the multiset of record hashes of
 its inputs. A crash before the manifest leaves an uncommitted file that no reader sees.
 
-Only closed months are compacted (before the current UTC month): a month still receiving
-batches would be compacted again and again. Rows are copied unchanged (batch_id, run_id and
-archived_at keep telling when each version was archived).
+Two periods, both closed (nothing more is expected in them): a day of the current month
+before today becomes one file per source and day (`creation_date=<day>/`, the layout of the
+batch files), and a month before the current one becomes one file per source and month
+(`creation_month=<YYYY-MM>/`). So the files a reader opens are about one a month of history,
+one a day of the current month, and today's batches, whatever the number of runs; compacting a
+day again (a late edit) or its month later replaces the earlier output the same way. Rows are
+copied unchanged (batch_id, run_id and archived_at keep telling when each version was archived).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,7 +47,7 @@ SORT_KEYS = [
 @dataclass(frozen=True)
 class CompactionResult:
     source_id: str
-    month: str
+    period: str  # YYYY-MM or YYYY-MM-DD
     inputs: int
     rows: int
     manifest: Manifest | None  # None when there was nothing to compact
@@ -57,15 +61,32 @@ def month_of(entry: FileEntry) -> str | None:
     return low if low == high else None
 
 
-def closed_months(ledger: Ledger, source_id: str, now: datetime | None = None) -> list[str]:
-    """Months before the current one that have more than one live contents file."""
-    current = (now or datetime.now(UTC)).strftime("%Y-%m")
+def day_of(entry: FileEntry) -> str | None:
+    """The `YYYY-MM-DD` a contents file belongs to, when it holds a single day."""
+    if entry.min_creation_time is None or entry.max_creation_time is None:
+        return None
+    low, high = entry.min_creation_time[:10], entry.max_creation_time[:10]
+    return low if low == high else None
+
+
+def closed_periods(ledger: Ledger, source_id: str, now: datetime | None = None) -> list[str]:
+    """Periods with more than one live contents file: months before the current one
+    (`YYYY-MM`), then days of the current month before today (`YYYY-MM-DD`)."""
+    moment = now or datetime.now(UTC)
+    current_month, today = moment.strftime("%Y-%m"), moment.strftime("%Y-%m-%d")
     counts: dict[str, int] = {}
     for entry in ledger.committed_files(TABLE, source_stream(source_id)):
-        month = month_of(entry)
-        if month is not None and month < current:
+        month, day = month_of(entry), day_of(entry)
+        if month is not None and month < current_month:
             counts[month] = counts.get(month, 0) + 1
-    return sorted(month for month, count in counts.items() if count > 1)
+        elif day is not None and day[:7] == current_month and day < today:
+            counts[day] = counts.get(day, 0) + 1
+    return sorted(period for period, count in counts.items() if count > 1)
+
+
+def closed_months(ledger: Ledger, source_id: str, now: datetime | None = None) -> list[str]:
+    """Months before the current one that have more than one live contents file."""
+    return [p for p in closed_periods(ledger, source_id, now) if len(p) == 7]
 
 
 def compact_month(
@@ -76,26 +97,53 @@ def compact_month(
     *,
     now: datetime | None = None,
 ) -> CompactionResult:
-    """Rewrite the live contents files of one source and one closed month into one file.
+    """Rewrite the live contents files of one source and one closed month into one file."""
+    return compact_period(ledger, source_id, month, run_id, now=now)
 
-    What it reads: the stream's state (checkpoint + newer manifests) and the month's live
+
+def compact_period(
+    ledger: Ledger,
+    source_id: str,
+    period: str,
+    run_id: str,
+    *,
+    now: datetime | None = None,
+) -> CompactionResult:
+    """Rewrite the live contents files of one source and one closed period (a month
+    `YYYY-MM` before the current one, or a day `YYYY-MM-DD` before today) into one file.
+
+    What it reads: the stream's state (checkpoint + newer manifests) and the period's live
     files, one day at a time (memory is about one day of rows plus the output's bytes).
     """
-    current = (now or datetime.now(UTC)).strftime("%Y-%m")
-    if len(month) != 7 or month[4] != "-" or not month.replace("-", "").isdigit():
-        raise ValueError(f"month {month!r} is not YYYY-MM")
-    if month >= current:
+    moment = now or datetime.now(UTC)
+    try:
+        if len(period) == 7:
+            datetime.strptime(period, "%Y-%m")
+        elif len(period) == 10:
+            datetime.strptime(period, "%Y-%m-%d")
+        else:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"period {period!r} is not YYYY-MM or YYYY-MM-DD") from None
+    is_month = len(period) == 7
+    current = moment.strftime("%Y-%m") if is_month else moment.strftime("%Y-%m-%d")
+    if period >= current:
+        unit = "month" if is_month else "day"
         raise ValueError(
-            f"month {month} is not closed yet (current month {current}); only earlier months "
-            "are compacted"
+            f"{unit} {period} is not closed yet (current {unit} {current}); only earlier "
+            f"{unit}s are compacted"
         )
     stream = source_stream(source_id)
-    inputs = [e for e in ledger.committed_files(TABLE, stream) if month_of(e) == month]
+    period_of = month_of if is_month else day_of
+    inputs = [e for e in ledger.committed_files(TABLE, stream) if period_of(e) == period]
     if len(inputs) < 2:
-        return CompactionResult(source_id, month, len(inputs), 0, None)
+        return CompactionResult(source_id, period, len(inputs), 0, None)
     writer = ledger.begin_batch(TABLE, stream, run_id)
     head = ledger.head(TABLE, stream)
-    key = keys.compacted_contents_key(stream, month, writer.batch_id)
+    if is_month:
+        key = keys.compacted_contents_key(stream, period, writer.batch_id)
+    else:
+        key = keys.contents_key(stream, date.fromisoformat(period), writer.batch_id)
     data, rows = _merged_parquet(ledger, inputs)
     writer.write_intent([key])
     written = ledger.store.put(key, data, content_type=PARQUET_TYPE)
@@ -106,7 +154,7 @@ def compact_month(
         [output], dict(head.cursor) if head else {}, replaces=tuple(inputs)
     )
     ledger._committed(manifest, [])
-    return CompactionResult(source_id, month, len(inputs), rows, manifest)
+    return CompactionResult(source_id, period, len(inputs), rows, manifest)
 
 
 def _merged_parquet(ledger: Ledger, inputs: list[FileEntry]) -> tuple[bytes, int]:
@@ -137,11 +185,13 @@ def _merged_parquet(ledger: Ledger, inputs: list[FileEntry]) -> tuple[bytes, int
 def compact_source(
     ledger: Ledger, source_id: str, run_id: str, *, now: datetime | None = None
 ) -> list[CompactionResult]:
-    """Compact every closed month of a source that has more than one live file, then write
-    a checkpoint so readers start after the compactions."""
+    """Compact every closed day of the current month, then every closed month, of a source
+    (each with more than one live file), then write a checkpoint so readers start after the
+    compactions. Days first: a month compacted later reads one file a day."""
+    periods = closed_periods(ledger, source_id, now)
+    days, months = [p for p in periods if len(p) == 10], [p for p in periods if len(p) == 7]
     results = [
-        compact_month(ledger, source_id, month, run_id, now=now)
-        for month in closed_months(ledger, source_id, now)
+        compact_period(ledger, source_id, period, run_id, now=now) for period in days + months
     ]
     if any(r.manifest is not None for r in results):
         ledger.write_checkpoint(TABLE, source_stream(source_id))

@@ -124,7 +124,12 @@ def files_relation_sql(file_keys: list[str], union_by_name: bool = True) -> str:
     union_by_name makes DuckDB read every file's schema each time a query binds the view
     (~250 ms per query for 900 files), so the build turns it off once it has checked that all
     the files share one schema (`files_share_one_schema`)."""
-    options = ", union_by_name = true" if union_by_name else ""
+    # The files hold their partition values as columns; reading them from the paths as well
+    # (hive_partitioning, auto-detected by default) breaks when compacted month files
+    # (creation_month=) sit beside day files (creation_date=), and prunes nothing statistics
+    # do not prune already.
+    options = ", hive_partitioning = false"
+    options += ", union_by_name = true" if union_by_name else ""
     files = (
         f"list_transform({_uri_list_sql(file_keys)}, "
         f"k -> coalesce(getvariable('{ARCHIVE_ROOT_VARIABLE}'), '') || k)"

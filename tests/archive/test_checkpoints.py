@@ -189,7 +189,7 @@ def test_compaction_reads_one_file_and_keeps_every_version(tmp_path):
         > 1
     )
     results = compact_source(ledger, SOURCE_ID, "compact-1", now=NOW)
-    assert {r.month for r in results if r.manifest} == {"2024-02", "2024-03"}
+    assert {r.period for r in results if r.manifest} == {"2024-02", "2024-03"}
     live = Ledger(store).committed_files("contents", STREAM)
     assert len(live) == 2 and all("creation_month=" in e.key for e in live)
     assert _versions_in_files(Ledger(store)) == before
@@ -318,3 +318,25 @@ def test_the_per_run_check_reads_the_tail_and_a_sample_only(tmp_path):
     with open(_writable(store, victim), "ab") as handle:
         handle.write(b"x")
     assert [f.key for f in verify_recent(store, STREAM).of_kind("changed")] == [victim]
+
+
+def test_closed_days_of_the_current_month_are_compacted_too(tmp_path):
+    from pipelines.archive.compaction import compact_period
+
+    store = LocalStore(tmp_path)
+    ledger = Ledger(store)
+    for i in range(4):  # four runs, each writing into the days 2024-02-20 and 2024-02-21
+        _commit(ledger, i * 10, 10, days=2)
+    in_february = datetime(2024, 2, 21, 12, tzinfo=UTC)
+    results = compact_source(ledger, SOURCE_ID, "compact", now=in_february)
+    # 02-20 is closed (one file now, in its own day folder); 02-21 is today: left alone.
+    assert [(r.period, r.inputs) for r in results] == [("2024-02-20", 4)]
+    live = Ledger(store).committed_files("contents", STREAM)
+    assert sum(1 for e in live if e.min_creation_time.startswith("2024-02-20")) == 1
+    assert all("creation_date=" in e.key for e in live)
+    with pytest.raises(ValueError, match="not closed"):
+        compact_period(ledger, SOURCE_ID, "2024-02-21", "compact", now=in_february)
+    # At the month's end the month is compacted from the day file and the rest.
+    compact_source(ledger, SOURCE_ID, "compact", now=datetime(2024, 3, 2, tzinfo=UTC))
+    assert len(Ledger(store).committed_files("contents", STREAM)) == 1
+    assert verify(store).findings == []

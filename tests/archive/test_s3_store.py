@@ -121,3 +121,30 @@ def test_verify_on_s3_finds_extra_and_missing_and_changed(s3_server):
     assert [f.key for f in report.of_kind("changed")] == [changed]
     assert [f.key for f in report.of_kind("missing")] == [missing]
     assert [f.key for f in report.of_kind("extra")] == [extra]
+
+
+def test_checkpoints_compaction_and_refresh_on_s3_read_only_what_is_new(s3_server, s3_bucket):
+    from datetime import UTC, datetime
+
+    from pipelines.archive.compaction import compact_month
+    from tests.archive.support import SOURCE_ID, commit_records
+
+    store, log = _store(s3_server, s3_bucket)
+    writer = Ledger(store, checkpoint_every=4)
+    for i in range(10):
+        commit_records(writer, i * 5, 5)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert compact_month(writer, SOURCE_ID, "2024-02", "compact", now=now).manifest
+    writer.write_checkpoint("contents", STREAM)
+    assert Ledger(store).latest_checkpoint("contents", STREAM).seq == 10
+
+    log.calls.clear()
+    state = Ledger(store).state("contents", STREAM)
+    assert state.head_seq == 10 and len(state.live_files("contents")) == 1
+    # The checkpoints folder, then the manifests after the checkpoint (delimited: the intents
+    # and checkpoints below the stream's folder are not listed with them).
+    assert sum(1 for name, _ in log.calls if name == "ListObjectsV2") == 2
+    assert sum(1 for name, _ in log.calls if name == "GetObject") == 2  # checkpoint + its head
+    assert "DeleteObject" not in log.names()
+    report = verify(store)
+    assert report.ok and not report.findings, report.summary()

@@ -19,7 +19,7 @@ def test_compact_then_checkpoint_from_the_command_line(tmp_path, monkeypatch, ca
     out = capsys.readouterr().out
     assert SOURCE_ID in out and "2024-02" in out and "6" in out
     assert len(Ledger(store).committed_files("contents", STREAM)) == 1
-    assert main(["compact", "--source", SOURCE_ID, "--month", "2024-02"]) == 0
+    assert main(["compact", "--source", SOURCE_ID, "--period", "2024-02"]) == 0
     assert "nothing to compact" in capsys.readouterr().out
     assert main(["checkpoint"]) == 0
     assert "| contents | 3 " in capsys.readouterr().out

@@ -35,7 +35,7 @@ def test_compaction_asset_commits_one_file_per_closed_month(tmp_path):
     )
     assert result.success
     metadata = result.asset_materializations_for_node("contents_compaction")[0].metadata
-    assert metadata["months_compacted"].value == ["2024-02"]
+    assert metadata["periods_compacted"].value == ["2024-02"]
     assert metadata["input_files"].value == 8 and metadata["rows"].value == 40
     live = Ledger(store).committed_files("contents", STREAM)
     assert len(live) == 1 and live[0].rows == 40
