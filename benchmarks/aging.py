@@ -25,10 +25,14 @@ source and month and compacted; the size-dependent figures are compared with it.
 
 What is compared with what:
   * new-work steps (commit, run wall, peak RSS, objects read per run, verify_recent, thread
-    transcript): day D against day 1 (target <= 1.5x); the last line reports their maximum;
-  * size-dependent steps (version index load, catalog refresh, catalog open, agent month, term
-    search, files the views read): day D against the fresh, compacted archive of the same rows
-    (target <= 1.5x); day D / day 1 is printed too, for the record.
+    transcript, version index load: its persisted part is ~100 bytes a version, the rest is the
+    checkpoint's tail, at most CHECKPOINT_EVERY manifests): day D against day 1 (target
+    <= 1.5x); the last line reports their maximum;
+  * size-dependent steps (catalog refresh, catalog open, agent month, term search, files the
+    views read): day D against the fresh, compacted archive of the same rows (target <= 1.5x),
+    reported on the line before; day D / day 1 is printed too, for the record.
+Medians: of every measured run of the day (run steps), of --reps fresh connections (queries),
+of up to 3 refreshes, each after one round of runs (catalog).
 
     PYTHONPATH=. .venv/bin/python benchmarks/aging.py --quick          # 14 days x 3 sources
     PYTHONPATH=. .venv/bin/python benchmarks/aging.py                  # 90 days x 10 sources
