@@ -161,3 +161,40 @@ def test_verify_reports_a_changed_or_missing_attachment_object(sandbox_factory, 
     stray = ledger.store.root / keys.attachment_blob_key("0" * 64)
     stray.write_bytes(b"x")
     assert keys.attachment_blob_key("0" * 64) in [f.key for f in verify(ledger.store).findings]
+
+
+def test_a_50_mb_attachment_is_streamed_with_bounded_memory(sandbox_factory, ledger):
+    import tracemalloc
+
+    sb = sandbox_factory(contents=120, sources=1)
+    source_id = sb.world.source_ids[0]
+    (content_id, attachment_id), *_ = sorted(_listed(sb, source_id))
+    sb.world.set_attachment(attachment_id, size=50_000_000)
+    _contents(sb, ledger, source_id)
+    tracemalloc.start()
+    try:
+        report = _attachments(sb, ledger, source_id)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert not report.failed and report.bytes_downloaded >= 50_000_000
+    assert peak < 20_000_000  # Python allocations of client and server together, 1 MiB chunks
+    row = next(
+        r
+        for r in archived_attachment_table(ledger, source_id).to_pylist()
+        if r["id"] == attachment_id
+    )
+    assert row["size"] == 50_000_000 and row["sha256"] == _blob_sha(sb, attachment_id)
+    assert verify(ledger.store).ok
+
+
+def test_the_audit_catalog_still_builds_with_attachments_in_the_contents_ledger(
+    sandbox_factory, ledger, tmp_path
+):
+    from pipelines.audit.catalog import build_catalog
+
+    sb = sandbox_factory(contents=120, sources=1)
+    source_id = sb.world.source_ids[0]
+    _contents(sb, ledger, source_id)
+    _attachments(sb, ledger, source_id)
+    build_catalog(ledger.store, str(tmp_path / "audit.duckdb"), {})
