@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from assets.agents import agents
+from assets.attachments import attachments
 from assets.common import GROUP
 from pipelines.partitions import sources_partitions
 from pipelines.process_memory import release_garbage
@@ -12,7 +13,7 @@ from pipelines.resources import ArchiveResource, AuditResource
 
 
 @dg.asset(
-    deps=[agents],
+    deps=[agents, attachments],
     partitions_def=sources_partitions,
     group_name=GROUP,
     kinds={"duckdb"},

@@ -7,6 +7,7 @@ import dagster as dg
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from assets.attachments import attachments_complete
 from assets.common import API_POOL, source_of
 from assets.contents import contents
 from pipelines.archive.verify import verify_recent
@@ -165,4 +166,4 @@ def ledger_intact(
 
 
 # Every check of the archive job, for the code location and the in-process runner alike.
-ARCHIVE_CHECKS = [contents_schema_valid, contents_reconciled, ledger_intact]
+ARCHIVE_CHECKS = [contents_schema_valid, contents_reconciled, ledger_intact, attachments_complete]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.agents import agents
+from assets.attachments import attachments
 from assets.audit_catalog import audit_catalog
 from assets.contents import contents
 from assets.identities import identities
@@ -15,7 +16,7 @@ from pipelines.partitions import sources_partitions
 # partitioned run (schedule, backfill, CLI), so two runs of one source never write at once.
 SOURCE_TAG = "rc-archive/source"
 
-ARCHIVE_ASSETS = [contents, identities, agents, audit_catalog]
+ARCHIVE_ASSETS = [contents, identities, agents, attachments, audit_catalog]
 
 archive_job = dg.define_asset_job(
     name="archive_sources",

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 
-from sandbox import extensions, ids
+from sandbox import extensions, files, ids
 from sandbox.admin import admin_router
 from sandbox.auth import AuthService, Session, TokenError, verify_jwt
 from sandbox.config import SandboxConfig
@@ -42,6 +42,7 @@ CX = "/cx/social-messaging/v1"
 _CONTENT_ID = re.compile(rf"^{CX}/contents/([^/]+)$")
 _IDENTITY_ID = re.compile(rf"^{CX}/identities/([^/]+)$")
 _EXTENSION = re.compile(r"^/restapi/v1\.0/account/([^/]+)/extension(?:/([^/]+))?/?$")
+_FILE = re.compile(rf"^{files.FILES_PREFIX}([^/]+)(?:/[^/]*)?$")
 _SUBSCRIPTION = re.compile(r"^/restapi/v1\.0/subscription(?:/([^/]+))?/?$")
 STATUS_VALUES = ("New", "Assigned", "Replied", "UserReply", "UserInitiated", "Ignored")
 
@@ -152,6 +153,9 @@ class SandboxApp:
             return Route("identity", "Light", self.get_identity, m.groups())
         if method == "GET" and (m := _EXTENSION.match(path)):
             return Route("extension", "Light", self.get_extension, m.groups())
+        if method == "GET" and (m := _FILE.match(path)):
+            # A signed link, not an API call: no bearer token, no API rate-limit group.
+            return Route("attachment", "Files", None, m.groups())
         if path == "/restapi/oauth/token" and method == "POST":
             return Route("token", "Auth", self.token)
         if path == "/restapi/oauth/revoke" and method == "POST":
@@ -200,6 +204,9 @@ class SandboxApp:
                 ),
             )
             return
+        if route.group == "Files":
+            await self._send_file(send, route.match[0], Params(scope["query_string"]), fault)
+            return
         headers = dict(scope["headers"])
         session: Session | None = None
         if group == "Auth":
@@ -237,6 +244,41 @@ class SandboxApp:
             await send({"type": "http.response.body", "body": b""})
             return
         await send_json(send, status, payload, headers)
+
+    # ------------------------------------------------------------------ attachment files
+    async def _send_file(self, send, attachment_id: str, params: Params, fault) -> None:
+        """The attachment's bytes, streamed 1 MiB at a time, if the link is signed and fresh."""
+        if fault.error_status:
+            status = fault.error_status
+            await self._send(send, status, platform_error(f"ATT-{status}", "Injected fault"))
+            return
+        world = self.world
+        spec = world.attachment(attachment_id)
+        if spec is None:
+            await self._send(send, 404, platform_error("ATT-404", "Attachment not found"))
+            return
+        expires, sig = params.one("exp"), params.one("sig")
+        if not files.check_signature(self.cfg.seed, attachment_id, expires, sig):
+            await self._send(send, 403, platform_error("ATT-401", "Link signature is invalid"))
+            return
+        if world.link_expired(int(expires or 0)):
+            await self._send(send, 403, platform_error("ATT-403", "Link expired"))
+            return
+        limit = None
+        headers = [(b"content-type", spec.content_type.encode())]
+        if fault.truncate_ratio and self.faults.roll(fault.truncate_ratio):
+            limit = int(spec.size * self.faults.fraction())  # chunked: the end looks normal
+        else:
+            headers.append((b"content-length", str(spec.size).encode()))
+        self.stats.record_status(200)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        chunks = files.blob_chunks(self.cfg.seed, spec, limit)
+        while True:
+            chunk = await run_in_threadpool(next, chunks, None)
+            if chunk is None:
+                break
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
 
     # ------------------------------------------------------------------ contents
     async def list_contents(self, *, session, params: Params, fault, **_) -> tuple[int, object]:

@@ -35,6 +35,11 @@ class SandboxConfig:
     readonly_sources: int = 0  # last N readable sources: Read only (no Reply/Initiate)
     faults: dict[str, dict] = field(default_factory=dict)  # endpoint -> fault settings
     webhook_timeout_seconds: float = 3.0
+    # Attachment files (sandbox.files): how long a listed link stays valid on the world clock,
+    # and every Nth attachment (by index) made this large (0 = the corpus sizes only).
+    attachment_link_ttl_seconds: float = 86400.0
+    large_attachment_bytes: int = 0
+    large_attachment_every: int = 0
 
     def __post_init__(self) -> None:
         if self.field_mode not in ("live", "spec2024"):

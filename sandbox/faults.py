@@ -28,6 +28,11 @@ class FaultSettings:
     # 400 EDI-038 for this orderBy value, like an API generation that does not know it
     # (e.g. "-lastModifiedTime").
     refuse_order_by: str | None = None
+    # Attachment downloads (endpoint "attachment" or a path prefix "/files/attachments/<id>"):
+    # answer with this status instead of the bytes (e.g. 404, 500), or end the body early,
+    # without an error, after a random share of it (a truncated download).
+    error_status: int = 0
+    truncate_ratio: float = 0.0
 
     def active(self) -> bool:
         return self != FaultSettings()
@@ -37,7 +42,13 @@ _FIELD_NAMES = {f.name for f in fields(FaultSettings)}
 
 
 class Faults:
-    def __init__(self, seed: int, expire_tokens: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        expire_tokens: Callable[[], None] | None = None,
+        expire_links: Callable[[], None] | None = None,
+    ) -> None:
+        self._expire_links = expire_links
         self._seed = seed
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -77,6 +88,15 @@ class Faults:
         """Every access token issued so far is expired from now on (401 OAU-128)."""
         if self._expire_tokens is not None:
             self._expire_tokens()
+
+    def expire_links_now(self) -> None:
+        """Every attachment link listed so far is expired from now on (403 ATT-403)."""
+        if self._expire_links is not None:
+            self._expire_links()
+
+    def fraction(self) -> float:
+        with self._lock:
+            return self._rng.random()
 
     def snapshot(self) -> dict[str, dict]:
         with self._lock:

@@ -35,7 +35,11 @@ class SandboxServer:
         self.auth = AuthService(
             self.credentials, self.cfg.token_ttl_seconds, self.cfg.refresh_ttl_seconds
         )
-        self.faults = Faults(self.cfg.seed, expire_tokens=self.auth.expire_all_now)
+        self.faults = Faults(
+            self.cfg.seed,
+            expire_tokens=self.auth.expire_all_now,
+            expire_links=self.world.expire_attachment_links,
+        )
         for endpoint, settings in self.cfg.faults.items():
             self.faults.set(endpoint, **settings)
         self.stats = Stats()
@@ -97,6 +101,7 @@ class SandboxServer:
         port = self._server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://{self.host}:{port}"
         self.app.server_url = self.url
+        self.world.files_base_url = self.url
         self.app.env = self.env
         self.webhooks.start()
         self.live.start()

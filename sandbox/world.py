@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sandbox import corpus, ids
+from sandbox import corpus, files, ids
 from sandbox.config import SandboxConfig
 from sandbox.generator import (
     F_API,
@@ -154,6 +154,12 @@ class World:
         self._identity_ids: list[str] = [
             self.codec.encode(ids.IDENTITY, i) for i in range(self.identity_count)
         ]
+        # Attachment links (sandbox.files): where they point (the server sets its URL once
+        # bound), when the current ones expire on the world clock, and per-attachment changes.
+        self.files_base_url = "https://sandbox.digital.example"
+        self._clock_started = time.monotonic()
+        self._links_expire_ms = self.now_ms + int(cfg.attachment_link_ttl_seconds * 1000)
+        self.attachment_overrides: dict[int, dict] = {}
 
     # ---------------------------------------------------------------- people and sources
     @property
@@ -303,6 +309,78 @@ class World:
     def _make_source_uri(self, s: Source) -> str:
         return f"https://sandbox.digital.example/channels/{s.type.lower()}/{s.id}"
 
+    # ---------------------------------------------------------------- attachment files
+    def _attachment_spec(self, row: int, k: int) -> files.AttachmentSpec:
+        index = row * 2 + k
+        mime, ext, size = corpus.ATTACHMENT_KINDS[(row + k) % len(corpus.ATTACHMENT_KINDS)]
+        size = size + row % 1000
+        every = self.cfg.large_attachment_every
+        if every and self.cfg.large_attachment_bytes and index % every == 0:
+            size = self.cfg.large_attachment_bytes
+        blob = index
+        override = self.attachment_overrides.get(index)
+        if override:
+            mime = override.get("content_type", mime)
+            size = override.get("size", size)
+            blob = override.get("blob", blob)
+        return files.AttachmentSpec(
+            index=index,
+            id=self.codec.encode(ids.ATTACHMENT, index),
+            content_type=mime,
+            filename=f"{row}-{k}.{ext}",
+            size=int(size),
+            blob=blob,
+        )
+
+    def attachment(self, attachment_id: str) -> files.AttachmentSpec | None:
+        """The attachment with that id, if a content of this world lists it."""
+        index = self.codec.decode(ids.ATTACHMENT, attachment_id)
+        if index is None or index // 2 >= self.row_count:
+            return None
+        row, k = divmod(index, 2)
+        if not int(self.flags[row]) & F_ATTACH or k >= 1 + (row * 2654435761 >> 7) % 2:
+            return None
+        return self._attachment_spec(row, k)
+
+    def attachment_ids(self, source_id: str | None = None) -> list[str]:
+        """Ids of every attachment listed by the contents visible now (of one source)."""
+        return [a["id"] for c in self.all_contents(source_id) for a in c.get("attachments") or []]
+
+    def set_attachment(
+        self, attachment_id: str, *, size: int | None = None, same_bytes_as: str | None = None
+    ) -> None:
+        """Change an attachment before it is read: its size, or make its bytes (and type and
+        size) those of another attachment (the same file sent twice)."""
+        index = self.codec.decode(ids.ATTACHMENT, attachment_id)
+        if index is None:
+            raise KeyError(attachment_id)
+        with self.lock:
+            override = self.attachment_overrides.setdefault(index, {})
+            if same_bytes_as is not None:
+                other = self.attachment(same_bytes_as)
+                if other is None:
+                    raise KeyError(same_bytes_as)
+                override.update(blob=other.blob, size=other.size, content_type=other.content_type)
+            if size is not None:
+                override["size"] = int(size)
+
+    def clock_ms(self) -> int:
+        """The world's clock: `now_ms` at start, moving with wall time since."""
+        return self.now_ms + int((time.monotonic() - self._clock_started) * 1000)
+
+    def expire_attachment_links(self) -> None:
+        """Every attachment link issued so far is expired from now on; contents list new ones
+        (lastModifiedTime does not move, as with RingCentral's re-signed URLs)."""
+        with self.lock:
+            clock = self.clock_ms()
+            self._links_expire_ms = max(self._links_expire_ms + 1, clock) + int(
+                self.cfg.attachment_link_ttl_seconds * 1000
+            )
+
+    def link_expired(self, expires_ms: int) -> bool:
+        """A link is expired past its `exp`, or once it has been re-issued."""
+        return expires_ms < self._links_expire_ms or self.clock_ms() > expires_ms
+
     def row_json(self, row: int) -> dict:  # noqa: C901 - one flat record builder, kept fast
         """The content exactly as the API returns it now (field mode and quirks applied)."""
         cfg = self.cfg
@@ -338,18 +416,21 @@ class World:
         attachments = []
         if flags & F_ATTACH:
             for k in range(1 + (row * 2654435761 >> 7) % 2):
-                mime, ext, size = corpus.ATTACHMENT_KINDS[(row + k) % len(corpus.ATTACHMENT_KINDS)]
-                att_id = codec.encode(ids.ATTACHMENT, row * 2 + k)
+                spec = self._attachment_spec(row, k)
+                expires = self._links_expire_ms
                 att = {
-                    "id": att_id,
+                    "id": spec.id,
                     "creationTime": created_s,
                     "lastModifiedTime": created_s,
-                    "contentType": mime,
-                    "filename": f"{row}-{k}.{ext}",
-                    "size": size + row % 1000,
+                    "contentType": spec.content_type,
+                    "filename": spec.filename,
+                    "size": spec.size,
                     "embedded": False,
                     "public": bool(flags & F_PUBLIC),
-                    "uri": f"https://sandbox.digital.example/attachments/{att_id}?sig={row:x}",
+                    "uri": (
+                        f"{self.files_base_url}{files.FILES_PREFIX}{spec.id}/{spec.filename}"
+                        f"?exp={expires}&sig={files.sign(cfg.seed, spec.id, expires)}"
+                    ),
                 }
                 if quirks:
                     att["videoMetadata"] = []

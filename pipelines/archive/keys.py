@@ -14,7 +14,7 @@ from schemas.ids import ACCOUNT_STREAM, source_id_of_stream, source_stream, vali
 __all__ = ["ACCOUNT_STREAM", "source_stream"]
 
 LEDGER_ROOT = "_ledger"
-DATA_TABLES = ("contents", "identities", "agents", "quarantine")
+DATA_TABLES = ("contents", "identities", "agents", "quarantine", "attachments")
 LEDGER_TABLES = ("contents", "identities", "agents")
 MANIFEST_NAME = re.compile(r"^(\d{10})\.json$")
 CHECKPOINT_NAME = re.compile(r"^(\d{10})\.json$")
@@ -70,6 +70,22 @@ def agents_key(batch_id: str) -> str:
     return f"agents/{batch_id}.parquet"
 
 
+def attachments_key(stream: str, batch_id: str) -> str:
+    """Rows of the `attachments` table (committed in the source's contents ledger)."""
+    return f"attachments/source_id={_source(stream)}/{batch_id}.parquet"
+
+
+ATTACHMENT_BLOB_PREFIX = "attachments/sha256="
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def attachment_blob_key(sha256: str) -> str:
+    """An attachment's bytes, once per distinct file (content-addressed, shared by sources)."""
+    if not _SHA256.match(sha256):
+        raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+    return f"{ATTACHMENT_BLOB_PREFIX}{sha256}"
+
+
 def quarantine_key(stream: str, batch_id: str) -> str:
     return f"quarantine/{validate_stream(stream)}/{batch_id}.parquet"
 
@@ -79,7 +95,11 @@ def stream_data_prefixes(stream: str) -> list[str]:
     prefixes = [f"quarantine/{validate_stream(stream)}/"]
     source_id = source_id_of_stream(stream)
     if source_id is not None:
-        prefixes += [f"contents/source_id={source_id}/", f"identities/source_id={source_id}/"]
+        prefixes += [
+            f"contents/source_id={source_id}/",
+            f"identities/source_id={source_id}/",
+            f"attachments/source_id={source_id}/",
+        ]
     return prefixes
 
 

@@ -52,7 +52,7 @@ JSON_TYPE = "application/json"
 WRITE_THREADS = 4
 # Which data tables a batch of each ledger may hold.
 BATCH_TABLES = {
-    "contents": ("contents", "quarantine"),
+    "contents": ("contents", "attachments", "quarantine"),
     "identities": ("identities", "quarantine"),
     "agents": ("agents", "quarantine"),
 }
@@ -197,6 +197,9 @@ class BatchWriter:
                 planned.append((keys.identities_key(self.stream, self.batch_id), table_name, data))
             elif table_name == "agents":
                 planned.append((keys.agents_key(self.batch_id), table_name, data))
+            elif table_name == "attachments":
+                key = keys.attachments_key(self.stream, self.batch_id)
+                planned.append((key, table_name, data))
             else:
                 planned.append((keys.quarantine_key(self.stream, self.batch_id), table_name, data))
 

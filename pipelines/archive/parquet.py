@@ -15,13 +15,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.archive.checkpoint import VERSION_INDEX_SCHEMA
-from schemas import agents, contents, identities, quarantine
+from schemas import agents, attachments, contents, identities, quarantine
 
 SCHEMAS: dict[str, pa.Schema] = {
     "contents": contents.ARROW_SCHEMA,
     "identities": identities.ARROW_SCHEMA,
     "agents": agents.ARROW_SCHEMA,
     "quarantine": quarantine.ARROW_SCHEMA,
+    "attachments": attachments.ARROW_SCHEMA,
     "version_index": VERSION_INDEX_SCHEMA,
 }
 # The column that identifies a record version together with record_sha256.

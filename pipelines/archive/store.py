@@ -45,6 +45,11 @@ class StoreWriteError(OSError):
         self.code = code
 
 
+# Big objects (attachment files) are streamed a chunk at a time, never held whole in memory.
+STREAM_CHUNK = 1 << 20
+# S3: files above this go up as a multipart upload of parts this big, each with its checksum.
+MULTIPART_PART = 16 << 20
+
 # Tries per S3 request (botocore "standard" retry mode: 5xx, throttling, connection errors).
 S3_MAX_ATTEMPTS = 8
 # Disk problems a retry cannot fix: full, over quota, read-only, not permitted, and a path that
@@ -82,7 +87,11 @@ class PutResult:
 
 @runtime_checkable
 class ObjectStore(Protocol):
-    """What the ledger needs from storage: write-once put, get, list, head. No delete."""
+    """What the ledger needs from storage: write-once put, get, list, head. No delete.
+
+    Both stores also have `put_file(key, path, *, content_type)` and `open(key)`, which
+    stream big objects (attachment files); they are not part of this protocol, so a wrapper
+    of the ledger's needs does not have to implement them."""
 
     def put(self, key: str, data: bytes, *, content_type: str) -> PutResult: ...
     def get(self, key: str) -> bytes: ...
@@ -122,6 +131,16 @@ class LocalStore:
         except OSError as exc:
             raise self._write_error(key, exc) from exc
 
+    def put_file(self, key: str, path: str | os.PathLike[str], *, content_type: str) -> PutResult:
+        """Write-once copy of a local file, streamed (temp file, fsync, link, like `put`)."""
+        del content_type
+        try:
+            return self._put_new_file(key, None, source=Path(path))
+        except ObjectExistsError:
+            raise
+        except OSError as exc:
+            raise self._write_error(key, exc) from exc
+
     def _write_error(self, key: str, exc: OSError) -> StoreWriteError:
         name = errno.errorcode.get(exc.errno or 0, "error")
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -139,7 +158,7 @@ class LocalStore:
             code=name,
         )
 
-    def _put_new_file(self, key: str, data: bytes) -> PutResult:
+    def _put_new_file(self, key: str, data: bytes | None, source: Path | None = None) -> PutResult:
         final = self._path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():
@@ -148,8 +167,18 @@ class LocalStore:
             )
         fd, temp_name = tempfile.mkstemp(dir=final.parent, prefix=".tmp-", suffix=".part")
         try:
+            digest, size = hashlib.sha256(), 0
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                if data is not None:
+                    handle.write(data)
+                    digest.update(data)
+                    size = len(data)
+                else:
+                    with open(source, "rb") as reader:  # type: ignore[arg-type]
+                        while chunk := reader.read(STREAM_CHUNK):
+                            handle.write(chunk)
+                            digest.update(chunk)
+                            size += len(chunk)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(temp_name, 0o444)
@@ -166,10 +195,14 @@ class LocalStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-        return PutResult(key=key, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+        return PutResult(key=key, sha256=digest.hexdigest(), bytes=size)
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
+
+    def open(self, key: str):
+        """A binary file object of the object's bytes, for reading big objects in chunks."""
+        return self._path(key).open("rb")
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -303,6 +336,82 @@ class S3Store:
             raise self._put_error(key, exc, code, status) from exc
         self._check_written(key, len(data), digest)
         return PutResult(key=key, sha256=digest.hex(), bytes=len(data))
+
+    def _lock_args(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.object_lock_mode is not None:
+            extra["ObjectLockMode"] = self.object_lock_mode
+            extra["ObjectLockRetainUntilDate"] = datetime.now(UTC) + timedelta(
+                days=self.retention_days or 0
+            )
+        if self.legal_hold:
+            extra["ObjectLockLegalHoldStatus"] = "ON"
+        return extra
+
+    def put_file(self, key: str, path: str | os.PathLike[str], *, content_type: str) -> PutResult:
+        """Write-once upload of a local file, streamed: a single PutObject with its SHA-256 up
+        to MULTIPART_PART, else a multipart upload whose every part carries its SHA-256 and
+        whose completion is conditional (`If-None-Match: *`). Memory: one part at a time."""
+        size = os.path.getsize(path)
+        if size <= MULTIPART_PART:
+            with open(path, "rb") as handle:
+                return self.put(key, handle.read(), content_type=content_type)
+        if self.exists(key):
+            raise ObjectExistsError(
+                f"{self.uri_for(key)} already exists; archive objects are write-once"
+            )
+        full_key = self._full(key)
+        whole = hashlib.sha256()
+        try:
+            upload = self.client.create_multipart_upload(
+                Bucket=self.bucket,
+                Key=full_key,
+                ContentType=content_type,
+                ChecksumAlgorithm="SHA256",
+                **self._lock_args(),
+            )
+            upload_id = upload["UploadId"]
+            parts = []
+            with open(path, "rb") as handle:
+                number = 1
+                while chunk := handle.read(MULTIPART_PART):
+                    whole.update(chunk)
+                    checksum = base64.b64encode(hashlib.sha256(chunk).digest()).decode("ascii")
+                    answer = self.client.upload_part(
+                        Bucket=self.bucket,
+                        Key=full_key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=chunk,
+                        ChecksumAlgorithm="SHA256",
+                        ChecksumSHA256=checksum,
+                    )
+                    parts.append(
+                        {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
+                    )
+                    number += 1
+                    del chunk
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=full_key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                IfNoneMatch="*",
+            )
+        except self.client.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status == 412:
+                raise ObjectExistsError(
+                    f"{self.uri_for(key)} already exists (server refused If-None-Match)"
+                ) from None
+            raise self._put_error(key, exc, code, status) from exc
+        self._check_written(key, size, whole.digest())
+        return PutResult(key=key, sha256=whole.hexdigest(), bytes=size)
+
+    def open(self, key: str):
+        """A streaming body of the object's bytes (read it in chunks)."""
+        return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"]
 
     def _put_error(
         self, key: str, exc: Exception, code: str, status: int | None

@@ -177,12 +177,84 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
 
     for key in committed_keys - all_keys:
         report.findings.append(Finding("missing", key, TAMPERING["missing"]))
+    named = _check_attachment_blobs(store, committed_keys & all_keys, all_keys, report, deep)
     for key in data_keys:
+        if key.startswith(keys.ATTACHMENT_BLOB_PREFIX):
+            if stream is None and key not in named:
+                _unnamed_blob(store, key, report, deep)
+            continue
         if key.startswith(own_data) and key not in committed_keys and key not in pending_keys:
             report.findings.append(Finding("extra", key, TAMPERING["extra"]))
 
     report.findings.sort(key=lambda f: (not f.tampering, f.kind, f.key))
     return report
+
+
+def _check_attachment_blobs(
+    store: ObjectStore, committed: set[str], all_keys: set[str], report: VerifyReport, deep: bool
+) -> set[str]:
+    """Attachment files (`attachments/sha256=<hash>`) named by committed `attachments` rows:
+    each must exist with the rows' size, and (deep) its bytes must hash to its name."""
+    expected: dict[str, int] = {}
+    for key in sorted(k for k in committed if k.startswith("attachments/source_id=")):
+        try:
+            rows = parquet_to_table(store.get(key), ["object_key", "size"])
+        except (pa.ArrowException, OSError):
+            continue  # reported as changed
+        for object_key, size in zip(
+            rows.column("object_key").to_pylist(), rows.column("size").to_pylist(), strict=True
+        ):
+            expected[object_key] = size
+    for object_key, size in sorted(expected.items()):
+        present = object_key in all_keys or (
+            not all_keys.intersection({object_key}) and store.exists(object_key)
+        )
+        if not present:
+            report.findings.append(Finding("missing", object_key, TAMPERING["missing"]))
+            continue
+        report.files_checked += 1
+        name = object_key[len(keys.ATTACHMENT_BLOB_PREFIX) :]
+        if deep:
+            actual, actual_size = _hash_object(store, object_key)
+            report.bytes_checked += actual_size
+        else:
+            actual, actual_size = name, store.head(object_key)["bytes"]
+        if actual != name or actual_size != size:
+            report.findings.append(
+                Finding(
+                    "changed",
+                    object_key,
+                    f"attachment bytes hash to {actual} ({actual_size} bytes); its name and "
+                    f"rows say {name} ({size} bytes)",
+                )
+            )
+    return set(expected)
+
+
+def _hash_object(store: ObjectStore, key: str) -> tuple[str, int]:
+    """SHA-256 and size of an object, read a chunk at a time when the store can stream."""
+    opener = getattr(store, "open", None)
+    if opener is None:
+        data = store.get(key)
+        return hashlib.sha256(data).hexdigest(), len(data)
+    digest, size = hashlib.sha256(), 0
+    with opener(key) as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _unnamed_blob(store: ObjectStore, key: str, report: VerifyReport, deep: bool) -> None:
+    """An attachment file no committed row names: a download whose batch never committed
+    (not tampering) when its bytes hash to its name; otherwise extra."""
+    name = key[len(keys.ATTACHMENT_BLOB_PREFIX) :]
+    if deep and _hash_object(store, key)[0] != name:
+        report.findings.append(Finding("extra", key, TAMPERING["extra"]))
+        return
+    report.findings.append(
+        Finding("uncommitted", key, "attachment file no committed row names (interrupted run)")
+    )
 
 
 def _sort_ledger_key(
