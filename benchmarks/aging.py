@@ -59,18 +59,16 @@ from pathlib import Path
 import psutil
 import pyarrow as pa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.harness import render_table  # noqa: E402
-from pipelines.archive.compaction import compact_source  # noqa: E402
-from pipelines.archive.ledger import Ledger  # noqa: E402
-from pipelines.archive.parquet import SCHEMAS, parquet_to_table  # noqa: E402
-from pipelines.archive.store import LocalStore  # noqa: E402
-from pipelines.archive.verify import verify_recent  # noqa: E402
-from pipelines.process_memory import tune_garbage_collection, tune_process_memory  # noqa: E402
-from pipelines.sync.versions import ArchivedVersions  # noqa: E402
-from schemas.contents import normalise_contents  # noqa: E402
-from schemas.ids import source_stream  # noqa: E402
+from benchmarks.harness import render_table
+from pipelines.archive.compaction import compact_source
+from pipelines.archive.ledger import Ledger
+from pipelines.archive.parquet import SCHEMAS, parquet_to_table
+from pipelines.archive.store import LocalStore
+from pipelines.archive.verify import verify_recent
+from pipelines.process_memory import tune_garbage_collection, tune_process_memory
+from pipelines.sync.versions import ArchivedVersions
+from schemas.contents import normalise_contents
+from schemas.ids import source_stream
 
 TABLE = "contents"
 RUN_MINUTES = 15

@@ -47,9 +47,7 @@ def main() -> None:
             big_id = sb.world.add_content(source_id, body="the big one")
             # the new content lists no attachment by default: give an existing id's bytes a
             # new size instead, on a fresh content of the corpus
-            content = next(
-                c for c in sb.world.all_contents(source_id) if c["attachments"]
-            )
+            content = next(c for c in sb.world.all_contents(source_id) if c["attachments"])
             attachment_id = content["attachments"][0]["id"]
             sb.world.set_attachment(attachment_id, size=args.big_mb * 1_000_000)
             sb.world.edit_content(content["id"], body="now with a big file")

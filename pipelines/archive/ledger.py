@@ -207,7 +207,7 @@ class BatchWriter:
         with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="archive-write") as pool:
             entries = list(pool.map(lambda plan: _write_file(store, *plan), planned))
         committed = self.write_manifest(entries, cursor)
-        written = [data for _, name, data in planned if name != "quarantine"]
+        written = [(name, data) for _, name, data in planned if name != "quarantine"]
         self.ledger._committed(committed, written)
         return committed
 
@@ -327,7 +327,10 @@ class Ledger:
         # (table, stream) -> (quarantined hashes, keys of the manifests they were read from)
         self._quarantined: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
         # (table, stream) -> digests of committed versions, for the commit-time drop
-        self._committed_digests: dict[tuple[str, str], KeySet] = {}
+        # (ledger table, stream, data table) -> record hashes committed, for the commit-time
+        # drop: the ledger's own table from the version index, another table it carries
+        # (attachments) from its live files.
+        self._committed_digests: dict[tuple[str, str, str], KeySet] = {}
         self._indexed: set[str] = set()  # manifests whose hashes are in memory already
         self._lock = threading.RLock()  # the committer thread reads and updates state too
 
@@ -412,12 +415,12 @@ class Ledger:
         state.tail.append(manifest)
         state.head = manifest
         state.live.apply(manifest.files, manifest.replaces)
-        digests = self._committed_digests.get((state.table, state.stream))
-        if digests is not None and manifest.key in self._indexed:
+        if manifest.key in self._indexed:
             self._indexed.discard(manifest.key)
-        elif digests is not None and not manifest.is_compaction:
+        elif not manifest.is_compaction:
             for entry in manifest.files:
-                if entry.table != "quarantine":
+                digests = self._committed_digests.get((state.table, state.stream, entry.table))
+                if digests is not None:
                     part = parquet_to_table(self.store.get(entry.key), ["record_sha256"])
                     digests.extend_arrow(part.column("record_sha256"))
 
@@ -497,6 +500,8 @@ class Ledger:
             if manifest.is_compaction:
                 continue
             for entry in manifest.files:
+                if entry.table not in (table, "quarantine"):
+                    continue  # another table the ledger carries (attachments): not versions
                 quarantined = entry.table == "quarantine"
                 columns = ["record_sha256"] if quarantined else [id_column, "record_sha256"]
                 part = parquet_to_table(self.store.get(entry.key), columns)
@@ -561,17 +566,24 @@ class Ledger:
                 read.add(manifest.key)
             return set(hashes)
 
-    def committed_digests(self, table: str, stream: str) -> KeySet:
-        """record_sha256 of every committed (not quarantined) version of the stream: loaded
-        once per Ledger from the version index, then kept current as manifests are read."""
+    def committed_digests(self, table: str, stream: str, data_table: str | None = None) -> KeySet:
+        """record_sha256 of every committed (not quarantined) row of `data_table` (default:
+        the ledger's own table) in the stream: loaded once per Ledger (the version index, or
+        the live files of another table the ledger carries), then kept current."""
+        data_table = data_table or table
         with self._lock:
-            digests = self._committed_digests.get((table, stream))
+            digests = self._committed_digests.get((table, stream, data_table))
             if digests is None:
                 digests = KeySet(DIGEST_WIDTH)
-                for part in self.version_index(table, stream):
-                    versions = part.filter(pc.invert(part.column("quarantined")))
-                    digests.extend_arrow(versions.column("record_sha256"))
-                self._committed_digests[(table, stream)] = digests
+                if data_table == table:
+                    for part in self.version_index(table, stream):
+                        versions = part.filter(pc.invert(part.column("quarantined")))
+                        digests.extend_arrow(versions.column("record_sha256"))
+                else:
+                    for entry in self.state(table, stream).live_files(data_table):
+                        part = parquet_to_table(self.store.get(entry.key), ["record_sha256"])
+                        digests.extend_arrow(part.column("record_sha256"))
+                self._committed_digests[(table, stream, data_table)] = digests
             return digests
 
     # -- checkpoints -----------------------------------------------------------------------
@@ -678,18 +690,18 @@ class Ledger:
             tables, cursor, prefiltered=prefiltered
         )
 
-    def _committed(self, manifest: Manifest, written: list[pa.Table]) -> None:
+    def _committed(self, manifest: Manifest, written: list[tuple[str, pa.Table]]) -> None:
         """Advance the stream's state past a manifest just written (one LIST, which also
         catches a manifest of another writer), then write a checkpoint when one is due. The
         version index in memory learns the batch's hashes from the tables just written, not
         by reading the files back."""
         with self._lock:
             self._cache[manifest.key] = manifest
-            digests = self._committed_digests.get((manifest.table, manifest.stream))
-            if digests is not None:
-                for table in written:
+            for name, table in written:
+                digests = self._committed_digests.get((manifest.table, manifest.stream, name))
+                if digests is not None:
                     digests.extend_arrow(table.column("record_sha256"))
-                self._indexed.add(manifest.key)
+            self._indexed.add(manifest.key)
             self.state(manifest.table, manifest.stream)
             self._maybe_checkpoint(manifest.table, manifest.stream)
 
@@ -707,7 +719,7 @@ class Ledger:
             archived = [False] * len(digests)
         else:
             seen = set()
-            archived = self.committed_digests(ledger_table, stream).contains(
+            archived = self.committed_digests(ledger_table, stream, table_name).contains(
                 [key_of(d) for d in digests]
             )
         fresh = []

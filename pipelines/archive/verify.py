@@ -355,7 +355,7 @@ def _check_chain(
             _check_compaction(store, manifest, live, all_keys, report, deep)
         elif deep:
             for entry in manifest.files:
-                if entry.key in all_keys:
+                if entry.key in all_keys and entry.table in (table, "quarantine"):
                     index_digest.add_file(store, entry, ID_COLUMNS[table])
         live.apply(manifest.files, manifest.replaces)
         previous_sha, previous_seq = manifest.sha256, seq

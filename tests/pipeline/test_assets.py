@@ -34,6 +34,7 @@ def test_run_archives_every_source_and_all_checks_pass(pipeline_env):
     ledger = Ledger(open_store(str(tmp_path / "archive"), {}))
     for summary in summaries:
         assert summary.checks == {
+            "attachments_complete": True,
             "contents_schema_valid": True,
             "contents_reconciled": True,
             "ledger_intact": True,
@@ -84,13 +85,19 @@ def test_definitions_load_and_asset_keys_do_not_change_by_accident():
     assert keys == [
         "agents",
         "archive_deep_verify",
+        "attachments",
         "audit_catalog",
         "contents",
         "contents_compaction",
         "identities",
     ]
     checks = sorted(k.name for k in defs.resolve_asset_graph().asset_check_keys)
-    assert checks == ["contents_reconciled", "contents_schema_valid", "ledger_intact"]
+    assert checks == [
+        "attachments_complete",
+        "contents_reconciled",
+        "contents_schema_valid",
+        "ledger_intact",
+    ]
 
 
 def test_dagster_definitions_validate_passes():
