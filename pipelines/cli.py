@@ -416,19 +416,47 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from pipelines.audit.formatting import sql_command
+    from pipelines.governance.sql import sql_command
 
     if args.list_queries:
         print(_list_queries())
         return EXIT_OK
+    from pipelines.governance.audited import query_fields, run_audited
+
+    audit_db = _audit_db()
     if args.describe:
         from pipelines.audit.column_docs import describe_command
 
-        print(describe_command(_audit_db(), args.describe, args.format, dict(os.environ)))
+        details = {"arguments": {"describe": args.describe}, **query_fields(None)}
+        print(
+            run_audited(
+                _catalog_trail(audit_db),
+                "sql",
+                details,
+                lambda: (
+                    describe_command(audit_db, args.describe, args.format, dict(os.environ)),
+                    {"rows": None},
+                ),
+            )
+        )
         return EXIT_OK
     sql, params = _sql_and_params(args)
-    print(sql_command(_audit_db(), sql, params, args.format, dict(os.environ)))
+    details = {"arguments": {"format": args.format}, **query_fields(sql, params, args.query_name)}
+
+    def work() -> tuple[str, dict]:
+        text, rows = sql_command(audit_db, sql, params, args.format, dict(os.environ))
+        return text, {"rows": rows}
+
+    print(run_audited(_catalog_trail(audit_db), "sql", details, work))
     return EXIT_OK
+
+
+def _catalog_trail(audit_db: str):
+    """The access trail of the archive the catalog's views read (docs/governance.md)."""
+    from pipelines.governance.access_trail import AccessTrail
+    from pipelines.governance.audited import catalog_archive
+
+    return AccessTrail(catalog_archive(audit_db, dict(os.environ)), dict(os.environ))
 
 
 def _sql_and_params(args: argparse.Namespace) -> tuple[str, list[str] | dict[str, str]]:
@@ -505,32 +533,61 @@ def _parse_params(raw: list[str] | None) -> list[str] | dict[str, str]:
 def cmd_thread(args: argparse.Namespace) -> int:
     from pipelines.audit.connection import connect
     from pipelines.audit.transcript import render_transcript, thread_transcript
+    from pipelines.governance.audited import query_fields, run_audited
 
     as_of = _parse_time(args.as_of, "--as-of")
-    with connect(_audit_db(), dict(os.environ), read_only=True) as conn:
-        lines = thread_transcript(conn, args.thread_id, as_of)
-    print(render_transcript(lines, args.thread_id, as_of))
+    audit_db = _audit_db()
+    details = {
+        "arguments": {"thread_id": args.thread_id, "as_of": args.as_of},
+        **query_fields(None, {"thread_id": args.thread_id, "as_of": args.as_of}),
+    }
+
+    def work() -> tuple[str, dict]:
+        with connect(audit_db, dict(os.environ), read_only=True) as conn:
+            lines = thread_transcript(conn, args.thread_id, as_of)
+        return render_transcript(lines, args.thread_id, as_of), {"rows": len(lines)}
+
+    print(run_audited(_catalog_trail(audit_db), "thread", details, work))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from pipelines.audit.connection import connect
     from pipelines.audit.export import export
+    from pipelines.governance.audited import audited_export, query_fields
 
-    with connect(_audit_db(), dict(os.environ), read_only=True) as conn:
-        result = export(
-            conn,
-            args.out,
-            source=args.source,
-            thread=args.thread,
-            identity=args.identity,
-            from_=_parse_time(args.from_, "--from"),
-            to=_parse_time(args.to, "--to"),
-            fmt=args.format,
-        )
+    audit_db = _audit_db()
+    filters = {
+        "source": args.source,
+        "thread": args.thread,
+        "identity": args.identity,
+        "from": args.from_,
+        "to": args.to,
+    }
+    from_, to = _parse_time(args.from_, "--from"), _parse_time(args.to, "--to")
+    details = {
+        "arguments": {"format": args.format, "out": args.out, **filters},
+        **query_fields(None, filters),
+    }
+
+    def produce(staging):
+        with connect(audit_db, dict(os.environ), read_only=True) as conn:
+            return export(
+                conn,
+                staging,
+                source=args.source,
+                thread=args.thread,
+                identity=args.identity,
+                from_=from_,
+                to=to,
+                fmt=args.format,
+            )
+
+    result = audited_export(_catalog_trail(audit_db), details, args.out, produce)
+    out = os.path.normpath(args.out)
     print(
         f"exported {result.rows} messages from {result.threads} threads as {args.format} "
-        f"into {result.out_dir}: {len(result.files)} files; load file {result.manifest_path}"
+        f"into {out}: {len(result.files)} files; load file {os.path.join(out, 'manifest.json')}"
     )
     return 0
 
@@ -656,13 +713,25 @@ def cmd_prove(args: argparse.Namespace) -> int:
     import json
 
     from pipelines.archive.ledger import Ledger
+    from pipelines.governance.access_trail import AccessTrail
+    from pipelines.governance.audited import query_fields, run_audited
     from pipelines.integrity.certificate import load_certificate, load_public_key
     from pipelines.integrity.prove import prove
 
-    public_key = load_public_key(args.public_key) if args.public_key else None
-    signed = load_certificate(args.certificate)
-    proof = prove(Ledger(_open_store()), args.content_id, signed, public_key)
-    print(json.dumps(proof, indent=1, sort_keys=True, ensure_ascii=False))
+    store = _open_store()
+    details = {
+        "arguments": {"content_id": args.content_id, "certificate": args.certificate},
+        **query_fields(None, {"content_id": args.content_id}),
+    }
+
+    def work() -> tuple[str, dict]:
+        public_key = load_public_key(args.public_key) if args.public_key else None
+        signed = load_certificate(args.certificate)
+        proof = prove(Ledger(store), args.content_id, signed, public_key)
+        text = json.dumps(proof, indent=1, sort_keys=True, ensure_ascii=False)
+        return text, {"rows": len(proof.get("versions") or [])}
+
+    print(run_audited(AccessTrail(store, dict(os.environ)), "prove", details, work))
     return EXIT_OK
 
 
