@@ -72,6 +72,10 @@ EXAMPLES = {
     "prove": "rc-archive prove 65c40163c092e4000768f688 --certificate cert.json > proof.json",
     "receive": "rc-archive receive --host 0.0.0.0 --port 8080  (behind an https proxy)",
     "subscribe": "RC_WEBHOOK_ADDRESS=https://archive.example.com/ rc-archive subscribe",
+    "hold": "rc-archive hold place --matter acme-v-us --thread 65c40163c092e4000768f688 "
+    '--reason "litigation hold, counsel 2026-11-02"\n  rc-archive hold list\n  '
+    'rc-archive hold release --matter acme-v-us --reason "case closed"',
+    "access": "rc-archive access verify",
 }
 
 
@@ -831,6 +835,63 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return exit_code
 
 
+def cmd_hold(args: argparse.Namespace) -> int:
+    """Legal holds (pipelines/governance/holds.py): place and release write a record to
+    `_holds/` and set or clear the S3 Object Lock legal hold; list reads the records."""
+    from pipelines.governance import holds
+
+    if args.hold_action == "list":
+        rows = holds.list_holds(_open_store())
+        header = ["matter", "status", "since", "by", "objects", "reason"]
+        print(_render(header, rows, args.format))
+        return EXIT_OK
+    uri = _check_archive(for_writing=True)
+    from pipelines.archive.store import open_store
+
+    store = open_store(uri, dict(os.environ))
+    if args.hold_action == "place":
+        selector = holds.Selector(
+            source=args.source,
+            thread=args.thread,
+            identity=args.identity,
+            from_=_parse_time(args.from_, "--from"),
+            to=_parse_time(args.to, "--to"),
+        )
+        record = holds.place_hold(
+            store, _audit_db(), dict(os.environ), args.matter, selector, args.reason
+        )
+        body = record.body
+        how = "legal hold ON" if body["lock_applied"] else "recorded (a directory cannot lock)"
+        print(f"held {len(body['object_keys'])} objects for {args.matter}: {how}; {record.key}")
+        return EXIT_OK
+    record = holds.release_hold(store, dict(os.environ), args.matter, args.reason)
+    body = record.body
+    print(
+        f"released {args.matter}: hold OFF on {len(body['released_keys'])} objects, "
+        f"{len(body['kept_keys'])} kept for other matters; {record.key}"
+    )
+    return EXIT_OK
+
+
+def cmd_access(args: argparse.Namespace) -> int:
+    """`access verify`: replay the access trail's chain; exit 3 when it is broken."""
+    from pipelines.governance.access_trail import verify_trail
+
+    store = _open_store()
+    count, findings = verify_trail(store)
+    for finding in findings:
+        print(f"  {finding}")
+    if findings:
+        print(
+            f"rc-archive access: TAMPERING FOUND: {len(findings)} finding(s) in the access "
+            f"trail of {store.describe()}",
+            file=sys.stderr,
+        )
+        return EXIT_TAMPERING
+    print(f"access trail intact: {count} events in {store.describe()}")
+    return EXIT_OK
+
+
 def _open_store():
     """The archive to read, after checking it is there: a directory that exists, or an S3
     bucket that answers (probed with few, short tries, so an unreachable endpoint is one line
@@ -1050,6 +1111,25 @@ def _parser() -> argparse.ArgumentParser:
         "--address", help="the receiver's public URL; default RC_WEBHOOK_ADDRESS"
     )
     subscribe.add_argument("--renew", action="store_true", help="renew even if not due yet")
+
+    hold = add("hold", cmd_hold, "Place, release or list legal holds on archived records.")
+    hold_sub = hold.add_subparsers(dest="hold_action", required=True)
+    place = hold_sub.add_parser("place", help="hold every object holding the selected records")
+    place.add_argument("--matter", required=True, help="the legal matter's name")
+    place.add_argument("--source", help="hold a source's records")
+    place.add_argument("--thread", help="hold a thread's messages")
+    place.add_argument("--identity", help="hold an identity and the messages it wrote")
+    place.add_argument("--from", dest="from_", help="creation time from (ISO-8601)")
+    place.add_argument("--to", help="creation time before (ISO-8601)")
+    place.add_argument("--reason", required=True)
+    release = hold_sub.add_parser("release", help="end a matter's hold")
+    release.add_argument("--matter", required=True)
+    release.add_argument("--reason", required=True)
+    hold_list = hold_sub.add_parser("list", help="every matter with its status")
+    hold_list.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    access = add("access", cmd_access, "Check the access trail (who read the archive).")
+    access_sub = access.add_subparsers(dest="access_action", required=True)
+    access_sub.add_parser("verify", help="replay the trail's hash chain")
 
     reconcile = add("reconcile", cmd_reconcile, "Compare the ids the API lists with the archive.")
     reconcile.add_argument("--source", action="append", required=True)
