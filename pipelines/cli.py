@@ -72,6 +72,10 @@ EXAMPLES = {
     "prove": "rc-archive prove 65c40163c092e4000768f688 --certificate cert.json > proof.json",
     "receive": "rc-archive receive --host 0.0.0.0 --port 8080  (behind an https proxy)",
     "subscribe": "RC_WEBHOOK_ADDRESS=https://archive.example.com/ rc-archive subscribe",
+    "hold": "rc-archive hold place --matter acme-v-us --thread 65c40163c092e4000768f688 "
+    '--reason "litigation hold, counsel 2026-11-02"\n  rc-archive hold list\n  '
+    'rc-archive hold release --matter acme-v-us --reason "case closed"',
+    "access": "rc-archive access verify",
 }
 
 
@@ -418,19 +422,47 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from pipelines.audit.formatting import sql_command
+    from pipelines.governance.sql import sql_command
 
     if args.list_queries:
         print(_list_queries())
         return EXIT_OK
+    from pipelines.governance.audited import query_fields, run_audited
+
+    audit_db = _audit_db()
     if args.describe:
         from pipelines.audit.column_docs import describe_command
 
-        print(describe_command(_audit_db(), args.describe, args.format, dict(os.environ)))
+        details = {"arguments": {"describe": args.describe}, **query_fields(None)}
+        print(
+            run_audited(
+                _catalog_trail(audit_db),
+                "sql",
+                details,
+                lambda: (
+                    describe_command(audit_db, args.describe, args.format, dict(os.environ)),
+                    {"rows": None},
+                ),
+            )
+        )
         return EXIT_OK
     sql, params = _sql_and_params(args)
-    print(sql_command(_audit_db(), sql, params, args.format, dict(os.environ)))
+    details = {"arguments": {"format": args.format}, **query_fields(sql, params, args.query_name)}
+
+    def work() -> tuple[str, dict]:
+        text, rows = sql_command(audit_db, sql, params, args.format, dict(os.environ))
+        return text, {"rows": rows}
+
+    print(run_audited(_catalog_trail(audit_db), "sql", details, work))
     return EXIT_OK
+
+
+def _catalog_trail(audit_db: str):
+    """The access trail of the archive the catalog's views read (docs/governance.md)."""
+    from pipelines.governance.access_trail import AccessTrail
+    from pipelines.governance.audited import catalog_archive
+
+    return AccessTrail(catalog_archive(audit_db, dict(os.environ)), dict(os.environ))
 
 
 def _sql_and_params(args: argparse.Namespace) -> tuple[str, list[str] | dict[str, str]]:
@@ -507,32 +539,61 @@ def _parse_params(raw: list[str] | None) -> list[str] | dict[str, str]:
 def cmd_thread(args: argparse.Namespace) -> int:
     from pipelines.audit.connection import connect
     from pipelines.audit.transcript import render_transcript, thread_transcript
+    from pipelines.governance.audited import query_fields, run_audited
 
     as_of = _parse_time(args.as_of, "--as-of")
-    with connect(_audit_db(), dict(os.environ), read_only=True) as conn:
-        lines = thread_transcript(conn, args.thread_id, as_of)
-    print(render_transcript(lines, args.thread_id, as_of))
+    audit_db = _audit_db()
+    details = {
+        "arguments": {"thread_id": args.thread_id, "as_of": args.as_of},
+        **query_fields(None, {"thread_id": args.thread_id, "as_of": args.as_of}),
+    }
+
+    def work() -> tuple[str, dict]:
+        with connect(audit_db, dict(os.environ), read_only=True) as conn:
+            lines = thread_transcript(conn, args.thread_id, as_of)
+        return render_transcript(lines, args.thread_id, as_of), {"rows": len(lines)}
+
+    print(run_audited(_catalog_trail(audit_db), "thread", details, work))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from pipelines.audit.connection import connect
     from pipelines.audit.export import export
+    from pipelines.governance.audited import audited_export, query_fields
 
-    with connect(_audit_db(), dict(os.environ), read_only=True) as conn:
-        result = export(
-            conn,
-            args.out,
-            source=args.source,
-            thread=args.thread,
-            identity=args.identity,
-            from_=_parse_time(args.from_, "--from"),
-            to=_parse_time(args.to, "--to"),
-            fmt=args.format,
-        )
+    audit_db = _audit_db()
+    filters = {
+        "source": args.source,
+        "thread": args.thread,
+        "identity": args.identity,
+        "from": args.from_,
+        "to": args.to,
+    }
+    from_, to = _parse_time(args.from_, "--from"), _parse_time(args.to, "--to")
+    details = {
+        "arguments": {"format": args.format, "out": args.out, **filters},
+        **query_fields(None, filters),
+    }
+
+    def produce(staging):
+        with connect(audit_db, dict(os.environ), read_only=True) as conn:
+            return export(
+                conn,
+                staging,
+                source=args.source,
+                thread=args.thread,
+                identity=args.identity,
+                from_=from_,
+                to=to,
+                fmt=args.format,
+            )
+
+    result = audited_export(_catalog_trail(audit_db), details, args.out, produce)
+    out = os.path.normpath(args.out)
     print(
         f"exported {result.rows} messages from {result.threads} threads as {args.format} "
-        f"into {result.out_dir}: {len(result.files)} files; load file {result.manifest_path}"
+        f"into {out}: {len(result.files)} files; load file {os.path.join(out, 'manifest.json')}"
     )
     return 0
 
@@ -658,13 +719,25 @@ def cmd_prove(args: argparse.Namespace) -> int:
     import json
 
     from pipelines.archive.ledger import Ledger
+    from pipelines.governance.access_trail import AccessTrail
+    from pipelines.governance.audited import query_fields, run_audited
     from pipelines.integrity.certificate import load_certificate, load_public_key
     from pipelines.integrity.prove import prove
 
-    public_key = load_public_key(args.public_key) if args.public_key else None
-    signed = load_certificate(args.certificate)
-    proof = prove(Ledger(_open_store()), args.content_id, signed, public_key)
-    print(json.dumps(proof, indent=1, sort_keys=True, ensure_ascii=False))
+    store = _open_store()
+    details = {
+        "arguments": {"content_id": args.content_id, "certificate": args.certificate},
+        **query_fields(None, {"content_id": args.content_id}),
+    }
+
+    def work() -> tuple[str, dict]:
+        public_key = load_public_key(args.public_key) if args.public_key else None
+        signed = load_certificate(args.certificate)
+        proof = prove(Ledger(store), args.content_id, signed, public_key)
+        text = json.dumps(proof, indent=1, sort_keys=True, ensure_ascii=False)
+        return text, {"rows": len(proof.get("versions") or [])}
+
+    print(run_audited(AccessTrail(store, dict(os.environ)), "prove", details, work))
     return EXIT_OK
 
 
@@ -762,6 +835,63 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                 print(f"  missing {missing_id}")
             exit_code = exit_code or (0 if report.ok else 1)
     return exit_code
+
+
+def cmd_hold(args: argparse.Namespace) -> int:
+    """Legal holds (pipelines/governance/holds.py): place and release write a record to
+    `_holds/` and set or clear the S3 Object Lock legal hold; list reads the records."""
+    from pipelines.governance import holds
+
+    if args.hold_action == "list":
+        rows = holds.list_holds(_open_store())
+        header = ["matter", "status", "since", "by", "objects", "reason"]
+        print(_render(header, rows, args.format))
+        return EXIT_OK
+    uri = _check_archive(for_writing=True)
+    from pipelines.archive.store import open_store
+
+    store = open_store(uri, dict(os.environ))
+    if args.hold_action == "place":
+        selector = holds.Selector(
+            source=args.source,
+            thread=args.thread,
+            identity=args.identity,
+            from_=_parse_time(args.from_, "--from"),
+            to=_parse_time(args.to, "--to"),
+        )
+        record = holds.place_hold(
+            store, _audit_db(), dict(os.environ), args.matter, selector, args.reason
+        )
+        body = record.body
+        how = "legal hold ON" if body["lock_applied"] else "recorded (a directory cannot lock)"
+        print(f"held {len(body['object_keys'])} objects for {args.matter}: {how}; {record.key}")
+        return EXIT_OK
+    record = holds.release_hold(store, dict(os.environ), args.matter, args.reason)
+    body = record.body
+    print(
+        f"released {args.matter}: hold OFF on {len(body['released_keys'])} objects, "
+        f"{len(body['kept_keys'])} kept for other matters; {record.key}"
+    )
+    return EXIT_OK
+
+
+def cmd_access(args: argparse.Namespace) -> int:
+    """`access verify`: replay the access trail's chain; exit 3 when it is broken."""
+    from pipelines.governance.access_trail import verify_trail
+
+    store = _open_store()
+    count, findings = verify_trail(store)
+    for finding in findings:
+        print(f"  {finding}")
+    if findings:
+        print(
+            f"rc-archive access: TAMPERING FOUND: {len(findings)} finding(s) in the access "
+            f"trail of {store.describe()}",
+            file=sys.stderr,
+        )
+        return EXIT_TAMPERING
+    print(f"access trail intact: {count} events in {store.describe()}")
+    return EXIT_OK
 
 
 def _open_store():
@@ -986,6 +1116,25 @@ def _parser() -> argparse.ArgumentParser:
         "--address", help="the receiver's public URL; default RC_WEBHOOK_ADDRESS"
     )
     subscribe.add_argument("--renew", action="store_true", help="renew even if not due yet")
+
+    hold = add("hold", cmd_hold, "Place, release or list legal holds on archived records.")
+    hold_sub = hold.add_subparsers(dest="hold_action", required=True)
+    place = hold_sub.add_parser("place", help="hold every object holding the selected records")
+    place.add_argument("--matter", required=True, help="the legal matter's name")
+    place.add_argument("--source", help="hold a source's records")
+    place.add_argument("--thread", help="hold a thread's messages")
+    place.add_argument("--identity", help="hold an identity and the messages it wrote")
+    place.add_argument("--from", dest="from_", help="creation time from (ISO-8601)")
+    place.add_argument("--to", help="creation time before (ISO-8601)")
+    place.add_argument("--reason", required=True)
+    release = hold_sub.add_parser("release", help="end a matter's hold")
+    release.add_argument("--matter", required=True)
+    release.add_argument("--reason", required=True)
+    hold_list = hold_sub.add_parser("list", help="every matter with its status")
+    hold_list.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    access = add("access", cmd_access, "Check the access trail (who read the archive).")
+    access_sub = access.add_subparsers(dest="access_action", required=True)
+    access_sub.add_parser("verify", help="replay the trail's hash chain")
 
     reconcile = add("reconcile", cmd_reconcile, "Compare the ids the API lists with the archive.")
     reconcile.add_argument("--source", action="append", required=True)

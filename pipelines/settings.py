@@ -34,6 +34,9 @@ ARCHIVE_LEGAL_HOLD = "ARCHIVE_LEGAL_HOLD"
 # A second write-once store (directory or bucket) outside the archive writers' reach that
 # records every commit point (docs/integrity.md); unset: verify cannot see truncation.
 ARCHIVE_WITNESS_URI = "ARCHIVE_WITNESS_URI"
+# Who is reading or placing a hold, as recorded in the access trail and hold records
+# (docs/governance.md); unset: the operating-system user.
+RC_ARCHIVE_USER = "RC_ARCHIVE_USER"
 
 # S3-compatible stores; read by boto3 itself, named here so others can pass them on explicitly.
 AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"

@@ -245,6 +245,16 @@ class LocalStore:
         except (FileNotFoundError, NotADirectoryError):
             return []
 
+    def set_legal_hold(self, key: str, on: bool) -> bool:
+        """A directory cannot lock a file: nothing is enforced, so this only checks that the
+        object exists and returns False ("not applied by the store"). The hold itself is the
+        write-once record under `_holds/` (pipelines/governance/holds.py), which says so, and
+        the files stay read-only (0444) and are never deleted by the archive anyway."""
+        del on
+        if not self._path(key).is_file():
+            raise FileNotFoundError(f"{self.uri_for(key)}: no such archived object to hold")
+        return False
+
     def head(self, key: str) -> dict[str, Any]:
         stat = self._path(key).stat()
         return {"key": key, "bytes": stat.st_size, "mode": oct(stat.st_mode & 0o777)}
@@ -495,6 +505,36 @@ class S3Store:
             for item in page.get("CommonPrefixes", []):
                 found.append(item["Prefix"][len(self.prefix + prefix) :].rstrip("/"))
         return sorted(found)
+
+    def set_legal_hold(self, key: str, on: bool) -> bool:
+        """Turn the Object Lock legal hold of an existing object ON or OFF (PutObjectLegalHold;
+        the bucket must have Object Lock enabled). A legal hold keeps the object from deletion
+        whatever its retention date, until released. Returns True (applied by the store)."""
+        try:
+            self.client.put_object_legal_hold(
+                Bucket=self.bucket,
+                Key=self._full(key),
+                LegalHold={"Status": "ON" if on else "OFF"},
+            )
+        except self.client.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            message = exc.response.get("Error", {}).get("Message", "")
+            if code == "InvalidRequest" or "object lock" in message.lower():
+                fix = f"bucket {self.bucket!r} has no Object Lock: legal holds need it"
+            elif code == "AccessDenied" or status == 403:
+                fix = "the credentials lack s3:PutObjectLegalHold"
+            else:
+                fix = "check the S3 endpoint and retry"
+            raise StoreWriteError(
+                f"{self.describe()} refused PutObjectLegalHold {self.uri_for(key)}: "
+                f"{code or 'error'} (HTTP {status}) {message}; {fix}",
+                needs_person=code in _PERMANENT_S3_CODES
+                or code == "InvalidRequest"
+                or status in (400, 401, 403, 404),
+                code=code or None,
+            ) from exc
+        return True
 
     def head(self, key: str) -> dict[str, Any]:
         head = self.client.head_object(

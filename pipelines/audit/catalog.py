@@ -53,6 +53,12 @@ from pipelines.audit.views import (
     CONTENTS_PLAIN,
     VIEW_BODIES,
 )
+from pipelines.governance.catalog_tables import (
+    GovernanceState,
+    previous_governance,
+    refresh_governance,
+    write_governance_tables,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +184,7 @@ def build_catalog(
         root_relpath = os.path.relpath(root_uri, target.resolve().parent)
 
     state = refresh_state(store, previous_state(target, root_uri))
+    governance = refresh_governance(store, previous_governance(target, root_uri))
     files = state.files_by_table()
     rows_per_table = {table: 0 for table in TABLES} | state.rows_by_table()
 
@@ -185,7 +192,7 @@ def build_catalog(
         temp = target.with_name(f".{target.name}.building-{uuid.uuid4().hex[:8]}")
         try:
             uniform_tables, contents_plain = _build_into(
-                temp, memory_limit, root_uri, root_relpath, store, state, env
+                temp, memory_limit, root_uri, root_relpath, store, state, env, governance
             )
             os.replace(temp, target)
             break
@@ -223,6 +230,7 @@ def _build_into(
     store: ObjectStore,
     state: CatalogState,
     env: Mapping[str, str],
+    governance: GovernanceState,
 ) -> tuple[list[str], bool]:
     """One build attempt into `temp`, with DuckDB held to `memory_limit` on one thread."""
     files = state.files_by_table()
@@ -241,6 +249,7 @@ def _build_into(
             configure_s3(conn, env)
         conn.execute(archive_root_sql(root_uri))
         conn.execute(f"CREATE SCHEMA {INTERNAL_SCHEMA}")
+        write_governance_tables(conn, governance)  # access_log and holds read them
         uniform_tables, contents_plain = _create_views(conn, store, files, state)
         conn.execute(
             f"CREATE TABLE {CATALOG_INFO_TABLE} AS SELECT ? AS archive_uri, "

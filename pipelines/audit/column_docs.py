@@ -162,6 +162,10 @@ VIEW_DOCS: dict[str, str] = {
     "ledger": "One row per committed manifest: the archive's commit log, as of the catalog build.",
     "capture_lag": "Per channel: how far behind the archive was at its last commit and how "
     "long ago that commit was.",
+    "access_log": "One row per access event: who ran which audit command (sql, thread, export, "
+    "prove), when, what it asked and what it got, as of the catalog build.",
+    "holds": "One row per legal-hold record: a placement or release of a matter's hold on the "
+    "archived objects holding its records, as of the catalog build.",
 }
 
 COLUMN_DOCS: dict[str, dict[str, str]] = {
@@ -333,6 +337,68 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "seconds_since_commit": "Now minus last_committed_at, in seconds: how long ago "
             "the channel was last committed; a stalled channel grows it. lag_seconds plus "
             "this is how old the newest archived message is now.",
+        },
+    ),
+    "access_log": _view(
+        [],
+        {
+            "event_key": "Where the event is stored: `_access/<day>/<seq>.json` under the "
+            "archive root (write-once).",
+            "event_sha256": "SHA-256 of the event file's bytes; the next event names it.",
+            "day": "The UTC day (YYYY-MM-DD) of the event: its folder.",
+            "seq": "The event's number within its day, from 0, with no gaps.",
+            "at": "When the command ran, in UTC.",
+            "user": "Who ran it: RC_ARCHIVE_USER when set, else the operating-system user.",
+            "user_from": "Where user came from: RC_ARCHIVE_USER or os.",
+            "host": "The machine the command ran on.",
+            "command": "The audit command: sql, thread, export or prove.",
+            "status": "ok, or failed when the command ended with an error (refused queries "
+            "included).",
+            "error": "The error that ended a failed command (one line); empty when ok.",
+            "query": "The SQL text of an `rc-archive sql` query (cut at 100,000 characters).",
+            "query_name": "The query pack name given with `--query`, if any.",
+            "query_sha256": "SHA-256 of the whole query text.",
+            "parameters_json": "The query's bound parameters, or the command's selectors "
+            "(thread id, export filters, content id), as JSON text.",
+            "arguments_json": "The command's other arguments (format, output directory, "
+            "as-of time...), as JSON text.",
+            "rows": "How many rows, transcript lines, exported messages or proven versions "
+            "the command returned; empty for a failed command.",
+            "export_manifest_sha256": "For an export: SHA-256 of its load file (manifest.json).",
+            "export_files_json": "For an export: every produced file's path, SHA-256 and "
+            "size, from its load file, as JSON text.",
+            "prev_key": "The previous event's key (the day before's last for seq 0); empty "
+            "for the first event.",
+            "prev_sha256": "SHA-256 of the previous event's bytes: the chain `rc-archive "
+            "access verify` checks.",
+        },
+    ),
+    "holds": _view(
+        [],
+        {
+            "record_key": "Where the hold record is stored: `_holds/<matter>/<time>-<action>"
+            ".json` under the archive root (write-once).",
+            "record_sha256": "SHA-256 of the record file's bytes; the matter's next record "
+            "names it.",
+            "matter": "The legal matter (case) name the hold is for.",
+            "action": "place (a hold was put on objects) or release (the matter's hold ended).",
+            "at": "When the record was written, in UTC.",
+            "user": "Who placed or released the hold (RC_ARCHIVE_USER, else the OS user).",
+            "reason": "Why, as given with --reason.",
+            "selector_json": "What the placement selected (source, thread or identity, and "
+            "the from/to creation-time range), as JSON text; empty for a release.",
+            "object_keys": "The archived data files the placement held, or for a release "
+            "every file the matter held (keys under the archive root).",
+            "object_count": "How many files object_keys lists.",
+            "lock_applied": "True when the store applied the S3 Object Lock legal hold; false "
+            "on a local directory, where the record itself is the hold.",
+            "released_keys": "For a release: the files whose legal hold was turned off (no "
+            "other active matter holds them).",
+            "kept_keys": "For a release: the files left on hold because another active "
+            "matter holds them.",
+            "prev_sha256": "SHA-256 of the matter's previous record; empty for its first.",
+            "matter_active": "True when the matter's newest record (as of the build) is a "
+            "placement: its hold is in force.",
         },
     ),
 }

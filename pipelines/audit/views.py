@@ -253,6 +253,17 @@ SELECT
     {CAPTURE_LAG_COLUMNS.format(now="current_timestamp")}
 FROM commits AS c FULL JOIN newest AS n USING (source_id)
 """,
+    # Governance (pipelines/governance, docs/governance.md): snapshots taken at build time of
+    # the access trail and the hold records, which the build reads itself (no view reads them).
+    "access_log": "SELECT * FROM internal._access_events",
+    "holds": """
+SELECT
+    *,
+    last_value(action) OVER (
+        PARTITION BY matter ORDER BY record_key
+        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) = 'place' AS matter_active
+FROM internal._hold_events
+""",
 }
 
 PUBLIC_VIEWS = tuple(VIEW_BODIES)

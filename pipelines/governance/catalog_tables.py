@@ -1,0 +1,208 @@
+"""The access trail and the hold records as tables of the audit catalog (views `access_log`,
+`holds`).
+
+Why tables and not views over files: the catalog's query connection may read exactly the
+committed data files (`connection.lock_down`), and no view may glob. So the build reads the
+JSON records itself and stores them in `internal._access_events` and `internal._hold_events`,
+like the ledger snapshot: a snapshot as of the build, read again by nobody.
+
+Steady cost (invariant 9): the previous catalog's rows are kept and a refresh reads only what
+is new. For the trail: the day folders from the newest known event's day on (one delimited
+LIST of `_access/`, then one LIST per new day starting after the known key) and one GET per
+new event. For holds: one delimited LIST of `_holds/` (matters are few), one LIST per matter
+starting after its newest known record, one GET per new record. A catalog of another archive,
+or one built before these tables existed, reads them in full once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.archive.store import ObjectStore
+from pipelines.audit.connection import CATALOG_INFO_TABLE, INTERNAL_SCHEMA
+from pipelines.governance.access_trail import iter_events
+from pipelines.governance.holds import iter_hold_records
+
+log = logging.getLogger(__name__)
+
+ACCESS_TABLE = f"{INTERNAL_SCHEMA}._access_events"
+HOLDS_TABLE = f"{INTERNAL_SCHEMA}._hold_events"
+
+ACCESS_SCHEMA = pa.schema(
+    [
+        ("event_key", pa.string()),
+        ("event_sha256", pa.string()),
+        ("day", pa.string()),
+        ("seq", pa.int64()),
+        ("at", pa.timestamp("us", tz="UTC")),
+        ("user", pa.string()),
+        ("user_from", pa.string()),
+        ("host", pa.string()),
+        ("command", pa.string()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("query", pa.string()),
+        ("query_name", pa.string()),
+        ("query_sha256", pa.string()),
+        ("parameters_json", pa.string()),
+        ("arguments_json", pa.string()),
+        ("rows", pa.int64()),
+        ("export_manifest_sha256", pa.string()),
+        ("export_files_json", pa.string()),
+        ("prev_key", pa.string()),
+        ("prev_sha256", pa.string()),
+    ]
+)
+
+HOLDS_SCHEMA = pa.schema(
+    [
+        ("record_key", pa.string()),
+        ("record_sha256", pa.string()),
+        ("matter", pa.string()),
+        ("action", pa.string()),
+        ("at", pa.timestamp("us", tz="UTC")),
+        ("user", pa.string()),
+        ("reason", pa.string()),
+        ("selector_json", pa.string()),
+        ("object_keys", pa.list_(pa.string())),
+        ("object_count", pa.int64()),
+        ("lock_applied", pa.bool_()),
+        ("released_keys", pa.list_(pa.string())),
+        ("kept_keys", pa.list_(pa.string())),
+        ("prev_sha256", pa.string()),
+    ]
+)
+
+
+@dataclass
+class GovernanceState:
+    access: pa.Table
+    holds: pa.Table
+    access_read: int = 0
+    holds_read: int = 0
+
+
+def _time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _access_row(key: str, sha256: str, body: dict[str, Any]) -> dict[str, Any]:
+    export = body.get("export") or {}
+    rows = body.get("rows")
+    return {
+        "event_key": key,
+        "event_sha256": sha256,
+        "day": body.get("day"),
+        "seq": body.get("seq"),
+        "at": _time(body.get("at")),
+        "user": body.get("user"),
+        "user_from": body.get("user_from"),
+        "host": body.get("host"),
+        "command": body.get("command"),
+        "status": body.get("status"),
+        "error": body.get("error"),
+        "query": body.get("query"),
+        "query_name": body.get("query_name"),
+        "query_sha256": body.get("query_sha256"),
+        "parameters_json": _json(body.get("parameters")),
+        "arguments_json": _json(body.get("arguments")),
+        "rows": rows if isinstance(rows, int) else None,
+        "export_manifest_sha256": export.get("manifest_sha256"),
+        "export_files_json": _json(export.get("files")) if export else None,
+        "prev_key": body.get("prev_key"),
+        "prev_sha256": body.get("prev_sha256"),
+    }
+
+
+def _hold_row(key: str, sha256: str, body: dict[str, Any]) -> dict[str, Any]:
+    objects = list(body.get("object_keys") or [])
+    return {
+        "record_key": key,
+        "record_sha256": sha256,
+        "matter": body.get("matter"),
+        "action": body.get("action"),
+        "at": _time(body.get("at")),
+        "user": body.get("user"),
+        "reason": body.get("reason"),
+        "selector_json": _json(body.get("selector")),
+        "object_keys": objects,
+        "object_count": len(objects),
+        "lock_applied": body.get("lock_applied"),
+        "released_keys": list(body.get("released_keys") or []) or None,
+        "kept_keys": list(body.get("kept_keys") or []) or None,
+        "prev_sha256": body.get("prev_sha256"),
+    }
+
+
+def previous_governance(audit_db: Path, root_uri: str) -> GovernanceState | None:
+    """The rows a catalog at `audit_db` recorded for this archive (None: read in full)."""
+    if not audit_db.exists():
+        return None
+    try:
+        conn = duckdb.connect(
+            str(audit_db),
+            read_only=True,
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+        )
+    except duckdb.Error:
+        return None
+    try:
+        recorded = conn.execute(f"SELECT archive_uri FROM {CATALOG_INFO_TABLE}").fetchone()
+        if recorded is None or recorded[0] != root_uri:
+            return None
+        access = _read_all(conn.execute(f"SELECT * FROM {ACCESS_TABLE}").arrow())
+        holds = _read_all(conn.execute(f"SELECT * FROM {HOLDS_TABLE}").arrow())
+    except duckdb.Error:
+        return None  # built before these tables existed
+    finally:
+        conn.close()
+    if access.schema.names != ACCESS_SCHEMA.names or holds.schema.names != HOLDS_SCHEMA.names:
+        return None
+    return GovernanceState(access=access.cast(ACCESS_SCHEMA), holds=holds.cast(HOLDS_SCHEMA))
+
+
+def _read_all(result: Any) -> pa.Table:
+    return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
+
+
+def refresh_governance(store: ObjectStore, previous: GovernanceState | None) -> GovernanceState:
+    """`previous` plus the access events and hold records stored since (all when None)."""
+    access = previous.access if previous else ACCESS_SCHEMA.empty_table()
+    holds = previous.holds if previous else HOLDS_SCHEMA.empty_table()
+    keys = access.column("event_key").to_pylist()
+    last_event = max(keys) if keys else None
+    new_access = [_access_row(e.key, e.sha256, e.body) for e in iter_events(store, last_event)]
+    known: dict[str, str] = {}
+    for matter, key in zip(
+        holds.column("matter").to_pylist(), holds.column("record_key").to_pylist(), strict=True
+    ):
+        known[matter] = max(key, known.get(matter, ""))
+    new_holds = [_hold_row(r.key, r.sha256, r.body) for r in iter_hold_records(store, known)]
+    if new_access:
+        access = pa.concat_tables([access, pa.Table.from_pylist(new_access, ACCESS_SCHEMA)])
+    if new_holds:
+        holds = pa.concat_tables([holds, pa.Table.from_pylist(new_holds, HOLDS_SCHEMA)])
+    return GovernanceState(access, holds, len(new_access), len(new_holds))
+
+
+def write_governance_tables(conn: duckdb.DuckDBPyConnection, state: GovernanceState) -> None:
+    """Store the two snapshot tables in the catalog being built (before its views bind)."""
+    access_rows = state.access  # noqa: F841 (read by DuckDB's replacement scan)
+    conn.execute(f"CREATE TABLE {ACCESS_TABLE} AS SELECT * FROM access_rows ORDER BY event_key")
+    hold_rows = state.holds  # noqa: F841 (read by DuckDB's replacement scan)
+    conn.execute(f"CREATE TABLE {HOLDS_TABLE} AS SELECT * FROM hold_rows ORDER BY record_key")

@@ -1,0 +1,334 @@
+"""Legal holds: keep every archived object that holds a matter's records, until released.
+
+Why objects and not records: the archive's unit of storage (and of S3 Object Lock) is a data
+file, and a file holds many records. A hold on a selector (a source, a thread or an identity,
+optionally within a creation-time range) therefore holds every committed data file that holds
+at least one matching record: found through the audit catalog, by DuckDB's `filename` virtual
+column of read_parquet over the catalog's live (committed) files, on the catalog's locked,
+read-only connection. What was committed after the last catalog build is not seen: build the
+catalog first (`rc-archive catalog`), or see docs/governance.md for the hook after commit.
+
+Records. Each placement and each release is a write-once JSON record
+`_holds/<matter>/<UTC time>-<place|release>.json` (who, why, the selector, the object keys, the
+previous record's SHA-256 in the same matter). A matter is active when its newest record is a
+placement; its held objects are those of its placements since its last release.
+
+Order. A placement sets the legal holds first and writes its record after (a crash in between
+leaves objects held without a record: over-retention, never under). A release turns the hold
+OFF only on objects no other active matter holds, then records which it released and which it
+kept. On S3 the hold is the Object Lock legal hold (PutObjectLegalHold); a local directory
+cannot lock a file, so there the record is the hold (`lock_applied` false) and the archive,
+which never deletes, keeps the files anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pipelines.archive.store import ObjectStore
+from pipelines.governance.access_trail import canonical_bytes, current_user
+
+HOLDS_PREFIX = "_holds/"
+HOLD_FORMAT = "rc-archive/hold/1"
+MATTER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# Data tables a hold can reach, and the column naming a record's identity in each.
+HELD_TABLES = ("contents", "identities")
+
+
+class HoldError(ValueError):
+    """Bad hold input (matter name, selector, nothing matched, nothing to release): exit 2."""
+
+
+@dataclass(frozen=True)
+class HoldRecord:
+    key: str
+    sha256: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Selector:
+    source: str | None = None
+    thread: str | None = None
+    identity: str | None = None
+    from_: datetime | None = None
+    to: datetime | None = None
+
+    def __post_init__(self) -> None:
+        given = [x for x in (self.source, self.thread, self.identity) if x]
+        if len(given) != 1:
+            raise HoldError("a hold names exactly one of --source, --thread or --identity")
+        if self.from_ and self.to and self.from_ >= self.to:
+            raise HoldError("--from must be before --to")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "thread": self.thread,
+            "identity": self.identity,
+            "from": self.from_.isoformat() if self.from_ else None,
+            "to": self.to.isoformat() if self.to else None,
+        }
+
+
+def check_matter(matter: str) -> str:
+    if not MATTER_PATTERN.match(matter or ""):
+        raise HoldError(
+            f"matter {matter!r}: use 1-100 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit (it names a folder under _holds/)"
+        )
+    return matter
+
+
+def _contents_filter(selector: Selector) -> tuple[str, dict[str, Any]]:
+    clauses, params = [], {}
+    if selector.source:
+        clauses.append("source_id = $source")
+        params["source"] = selector.source
+    if selector.thread:
+        clauses.append("thread_id = $thread")
+        params["thread"] = selector.thread
+    if selector.identity:
+        clauses.append("author_identity_id = $identity")
+        params["identity"] = selector.identity
+    if selector.from_:
+        clauses.append("creation_time >= $from_")
+        params["from_"] = selector.from_
+    if selector.to:
+        clauses.append("creation_time < $to")
+        params["to"] = selector.to
+    return " AND ".join(clauses), params
+
+
+def _identities_filter(selector: Selector) -> tuple[str, dict[str, Any]] | None:
+    """Identity records a selector holds: the identity itself, or a whole source's (no time
+    range applies to them); a thread holds only its messages."""
+    if selector.identity:
+        return "id = $identity", {"identity": selector.identity}
+    if selector.source and not (selector.from_ or selector.to):
+        return "source_id = $source", {"source": selector.source}
+    return None
+
+
+def held_objects(audit_db: str, env: Mapping[str, str], selector: Selector) -> list[str]:
+    """Keys (relative to the archive root) of the committed data files holding at least one
+    record the selector matches. Reads the catalog's live-file list and those files, on the
+    read-only locked connection (`connection.connect`)."""
+    from pipelines.audit.catalog import _uri_list_sql
+    from pipelines.audit.connection import ARCHIVE_ROOT_VARIABLE, INTERNAL_SCHEMA, connect
+
+    conn = connect(audit_db, env)
+    try:
+        root = conn.execute(f"SELECT getvariable('{ARCHIVE_ROOT_VARIABLE}')").fetchone()[0]
+        found: set[str] = set()
+        for table in HELD_TABLES:
+            keys = [
+                row[0]
+                for row in conn.execute(
+                    f"SELECT key FROM {INTERNAL_SCHEMA}._live_files WHERE table_name = $t "
+                    "ORDER BY key",
+                    {"t": table},
+                ).fetchall()
+            ]
+            if not keys:
+                continue
+            where = (
+                _contents_filter(selector) if table == "contents" else _identities_filter(selector)
+            )
+            if where is None:
+                continue
+            clause, params = where
+            files = _uri_list_sql([root + key for key in keys])
+            rows = conn.execute(
+                f"SELECT DISTINCT filename FROM read_parquet({files}, union_by_name = true) "
+                f"WHERE {clause}",
+                params,
+            ).fetchall()
+            found.update(row[0][len(root) :] for row in rows)
+    finally:
+        conn.close()
+    return sorted(found)
+
+
+def _matter_keys(store: ObjectStore, matter: str, after: str | None = None) -> list[str]:
+    return [
+        key
+        for key in store.list_after(f"{HOLDS_PREFIX}{matter}/", after)
+        if key.endswith(("-place.json", "-release.json"))
+    ]
+
+
+def _read(store: ObjectStore, key: str) -> HoldRecord:
+    data = store.get(key)
+    return HoldRecord(key, hashlib.sha256(data).hexdigest(), json.loads(data))
+
+
+def matter_records(store: ObjectStore, matter: str) -> list[HoldRecord]:
+    return [_read(store, key) for key in _matter_keys(store, matter)]
+
+
+def iter_hold_records(
+    store: ObjectStore, known: Mapping[str, str] | None = None
+) -> Iterator[HoldRecord]:
+    """Every hold record after each matter's newest key in `known` (all when empty)."""
+    known = known or {}
+    for matter in store.list_folders(HOLDS_PREFIX):
+        for key in _matter_keys(store, matter, known.get(matter)):
+            yield _read(store, key)
+
+
+def _state(records: list[HoldRecord]) -> tuple[bool, set[str]]:
+    """(active, objects held) of one matter from its records, oldest first."""
+    held: set[str] = set()
+    for record in records:
+        if record.body.get("action") == "release":
+            held = set()
+        else:
+            held |= set(record.body.get("object_keys") or [])
+    active = bool(records) and records[-1].body.get("action") == "place"
+    return active, held
+
+
+def active_holds(store: ObjectStore) -> dict[str, set[str]]:
+    """matter -> objects it holds, for every active matter (read from the records now, not
+    from the catalog: a release must see every placement)."""
+    result = {}
+    for matter in store.list_folders(HOLDS_PREFIX):
+        active, held = _state(matter_records(store, matter))
+        if active:
+            result[matter] = held
+    return result
+
+
+def _write_record(
+    store: ObjectStore,
+    matter: str,
+    action: str,
+    previous: list[HoldRecord],
+    fields: Mapping[str, Any],
+    env: Mapping[str, str],
+) -> HoldRecord:
+    now = datetime.now(UTC)
+    user, user_from = current_user(env)
+    body = {
+        "format": HOLD_FORMAT,
+        "matter": matter,
+        "action": action,
+        "at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "user": user,
+        "user_from": user_from,
+        **fields,
+        "prev_key": previous[-1].key if previous else None,
+        "prev_sha256": previous[-1].sha256 if previous else None,
+    }
+    data = canonical_bytes(body)
+    key = f"{HOLDS_PREFIX}{matter}/{now.strftime('%Y%m%dT%H%M%S%fZ')}-{action}.json"
+    store.put(key, data, content_type="application/json")
+    return HoldRecord(key, hashlib.sha256(data).hexdigest(), body)
+
+
+def _set_hold(store: ObjectStore, key: str, on: bool) -> bool:
+    setter = getattr(store, "set_legal_hold", None)
+    if setter is None:
+        raise HoldError(f"{store.describe()} cannot set legal holds")
+    return bool(setter(key, on))
+
+
+def place_hold(
+    store: ObjectStore,
+    audit_db: str,
+    env: Mapping[str, str],
+    matter: str,
+    selector: Selector,
+    reason: str,
+) -> HoldRecord:
+    """Hold every committed object holding a record `selector` matches; record it."""
+    check_matter(matter)
+    if not (reason or "").strip():
+        raise HoldError("--reason is required: say why the records are held")
+    keys = held_objects(audit_db, env, selector)
+    if not keys:
+        raise HoldError(
+            f"no committed record matches {json.dumps(selector.as_json(), sort_keys=True)} in "
+            "the audit catalog; check the id, or run `rc-archive catalog` if it was archived "
+            "since the last build"
+        )
+    applied = [_set_hold(store, key, True) for key in keys]
+    previous = matter_records(store, matter)
+    return _write_record(
+        store,
+        matter,
+        "place",
+        previous,
+        {
+            "reason": reason,
+            "selector": selector.as_json(),
+            "object_keys": keys,
+            "lock_applied": all(applied),
+        },
+        env,
+    )
+
+
+def release_hold(
+    store: ObjectStore, env: Mapping[str, str], matter: str, reason: str
+) -> HoldRecord:
+    """Release `matter`: the legal hold goes OFF on its objects that no other active matter
+    holds; the release record lists both sets."""
+    check_matter(matter)
+    if not (reason or "").strip():
+        raise HoldError("--reason is required: say why the hold ends")
+    records = matter_records(store, matter)
+    active, held = _state(records)
+    if not active:
+        raise HoldError(f"matter {matter!r} has no active hold (`rc-archive hold list`)")
+    others: set[str] = set()
+    for other, keys in active_holds(store).items():
+        if other != matter:
+            others |= keys
+    released = sorted(held - others)
+    kept = sorted(held & others)
+    applied = [_set_hold(store, key, False) for key in released]
+    return _write_record(
+        store,
+        matter,
+        "release",
+        records,
+        {
+            "reason": reason,
+            "selector": None,
+            "object_keys": sorted(held),
+            "released_keys": released,
+            "kept_keys": kept,
+            "lock_applied": all(applied) if applied else None,
+        },
+        env,
+    )
+
+
+def list_holds(store: ObjectStore) -> list[tuple]:
+    """(matter, status, since, by, objects, reason) per matter, from the records now."""
+    rows = []
+    for matter in store.list_folders(HOLDS_PREFIX):
+        records = matter_records(store, matter)
+        if not records:
+            continue
+        active, held = _state(records)
+        last = records[-1].body
+        rows.append(
+            (
+                matter,
+                "active" if active else "released",
+                last.get("at"),
+                last.get("user"),
+                len(held) if active else 0,
+                last.get("reason"),
+            )
+        )
+    return rows

@@ -1,0 +1,148 @@
+"""Legal holds on the moto S3 server (Object Lock bucket): placing a hold turns the legal hold
+ON for every committed object holding a matching record, releasing turns it OFF except where
+another active matter holds the object; every step is a write-once record in `_holds/`, shown
+by the `holds` view. A local archive records the hold without a lock."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from pipelines.audit.catalog import build_catalog
+from pipelines.cli import main
+from tests.audit.archive_builder import ArchiveBuilder
+from tests.audit.dataset import make_dataset, write_dataset
+from tests.governance.conftest import catalog_rows
+
+
+@pytest.fixture
+def s3_archive(s3_server, s3_bucket, tmp_path, monkeypatch):
+    uri = f"s3://{s3_bucket}/arc"
+    env = dict(s3_server.env)
+    builder = ArchiveBuilder(uri, env)
+    write_dataset(builder, make_dataset())
+    audit_db = tmp_path / "audit.duckdb"
+    build_catalog(uri, audit_db, env | {"ARCHIVE_URI": uri})
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ARCHIVE_URI", uri)
+    monkeypatch.setenv("AUDIT_DB", str(audit_db))
+    monkeypatch.setenv("RC_ARCHIVE_USER", "counsel@example.com")
+    return s3_bucket, builder.store
+
+
+def _status(client, bucket: str, keys) -> dict[str, str]:
+    return {
+        key: client.head_object(Bucket=bucket, Key=f"arc/{key}").get(
+            "ObjectLockLegalHoldStatus", "none"
+        )
+        for key in keys
+    }
+
+
+def _data_keys(store) -> list[str]:
+    return [k for k in store.list("") if k.endswith(".parquet") and k.startswith("contents/")]
+
+
+def test_place_and_release_with_overlapping_matters(s3_server, s3_archive, capsys):
+    bucket, store = s3_archive
+    client = s3_server.client()
+    audit_db = os.environ["AUDIT_DB"]
+    source, thread = catalog_rows(
+        audit_db,
+        "SELECT source_id, thread_id FROM messages ORDER BY thread_id LIMIT 1",
+        dict(os.environ),
+    )[0]
+
+    assert (
+        main(
+            ["hold", "place", "--matter", "m-thread", "--thread", thread, "--reason", "litigation"]
+        )
+        == 0
+    )
+    assert "legal hold ON" in capsys.readouterr().out
+    placed = [json.loads(store.get(k)) for k in store.list("_holds/m-thread/")]
+    assert len(placed) == 1 and placed[0]["action"] == "place" and placed[0]["lock_applied"]
+    held_by_thread = set(placed[0]["object_keys"])
+    assert held_by_thread and all(k.startswith("contents/") for k in held_by_thread)
+    status = _status(client, bucket, _data_keys(store))
+    assert {k for k, s in status.items() if s == "ON"} == held_by_thread
+
+    assert (
+        main(
+            [
+                "hold",
+                "place",
+                "--matter",
+                "m-source",
+                "--source",
+                source,
+                "--reason",
+                "regulator request",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    source_record = json.loads(store.get(next(store.list("_holds/m-source/"))))
+    held_by_source = set(source_record["object_keys"])
+    assert held_by_thread <= held_by_source  # the thread lies in the source
+    assert any(k.startswith("identities/") for k in held_by_source)
+
+    # Release the source matter: the thread's objects stay held, the rest goes OFF.
+    assert main(["hold", "release", "--matter", "m-source", "--reason", "closed"]) == 0
+    assert "kept for other matters" in capsys.readouterr().out
+    status = _status(client, bucket, held_by_source)
+    assert {k for k, s in status.items() if s == "ON"} == held_by_thread
+    assert all(s == "OFF" for k, s in status.items() if k not in held_by_thread)
+    release = json.loads(store.get(list(store.list("_holds/m-source/"))[-1]))
+    assert set(release["kept_keys"]) == held_by_thread
+    assert set(release["released_keys"]) == held_by_source - held_by_thread
+
+    assert main(["hold", "list", "--format", "csv"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[1].startswith("m-source,released") and listed[2].startswith("m-thread,active")
+
+    assert main(["hold", "release", "--matter", "m-thread", "--reason", "settled"]) == 0
+    capsys.readouterr()
+    assert set(_status(client, bucket, held_by_thread).values()) == {"OFF"}
+    assert main(["hold", "release", "--matter", "m-thread", "--reason", "again"]) == 2
+    assert "no active hold" in capsys.readouterr().err
+
+    # The holds view after a catalog build: four records, none active.
+    build_catalog(os.environ["ARCHIVE_URI"], audit_db, dict(os.environ))
+    rows = catalog_rows(
+        audit_db,
+        "SELECT matter, action, object_count, matter_active, user FROM holds ORDER BY record_key",
+        dict(os.environ),
+    )
+    assert sorted((m, a) for m, a, *_ in rows) == [
+        ("m-source", "place"),
+        ("m-source", "release"),
+        ("m-thread", "place"),
+        ("m-thread", "release"),
+    ]
+    assert {r[3] for r in rows} == {False} and {r[4] for r in rows} == {"counsel@example.com"}
+
+
+def test_bad_hold_input_is_one_line_exit_2(archive, capsys):
+    assert main(["hold", "place", "--matter", "../x", "--thread", "t", "--reason", "r"]) == 2
+    assert main(["hold", "place", "--matter", "m", "--reason", "r"]) == 2
+    assert (
+        main(["hold", "place", "--matter", "m", "--thread", "no-such-thread", "--reason", "r"]) == 2
+    )
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and "no committed record matches" in errors[2]
+
+
+def test_a_local_archive_records_the_hold_without_a_lock(archive: Path, capsys):
+    thread = catalog_rows(os.environ["AUDIT_DB"], "SELECT min(thread_id) FROM messages")[0][0]
+    assert main(["hold", "place", "--matter", "m1", "--thread", thread, "--reason", "r"]) == 0
+    assert "a directory cannot lock" in capsys.readouterr().out
+    (record,) = sorted((archive / "_holds" / "m1").glob("*-place.json"))
+    body = json.loads(record.read_text())
+    assert body["lock_applied"] is False and body["object_keys"]
+    assert all((archive / key).is_file() for key in body["object_keys"])
