@@ -8,6 +8,7 @@ the connection may read (a committed file, the catalog)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -107,7 +108,11 @@ def test_sql_command_refuses_each_bypass_in_one_line_and_writes_nothing(cli_env,
     assert main(["sql", sql]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("rc-archive sql: ") and len(err.splitlines()) == 1, err
-    assert _snapshot(cli_env) == before
+    after = _snapshot(cli_env)
+    # The one thing written is the access trail's record of the refused query.
+    [event] = [key for key in after.keys() - before.keys() if key.startswith("archive/_access/")]
+    assert json.loads((cli_env / event).read_text())["status"] == "failed"
+    assert {k: v for k, v in after.items() if k != event} == before
     assert not (cli_env / "x.csv").exists()
 
 

@@ -14,7 +14,7 @@ from pipelines.archive.store import LocalStore
 from pipelines.audit.catalog import build_catalog
 from pipelines.cli import main
 from pipelines.governance.access_trail import AccessTrail, verify_trail
-from tests.governance.conftest import catalog_rows
+from tests.governance.support import catalog_rows
 
 
 def _events(root: Path) -> list[dict]:

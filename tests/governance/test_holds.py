@@ -15,7 +15,7 @@ from pipelines.audit.catalog import build_catalog
 from pipelines.cli import main
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import make_dataset, write_dataset
-from tests.governance.conftest import catalog_rows
+from tests.governance.support import catalog_rows
 
 
 @pytest.fixture
