@@ -6,7 +6,7 @@ sandbox over HTTP, reads the archive back through the audit views (`build_catalo
 with its current version, every version exactly once, `verify` clean. A run under a fault either
 succeeds, or fails with a message a person can act on and succeeds on the re-run once the fault
 is lifted. Each case records what happened and what the operator saw in
-benchmarks/results/fault_matrix.json, from which benchmarks/fault_table.py prints the README
+benchmarks/results/fault_matrix.json, from which benchmarks/fault_table.py prints the fault table
 table.
 
 Test doubles, for fault injection only: `S3FaultProxy` (tests/e2e/s3_fault_proxy.py) sits in
