@@ -177,18 +177,17 @@ def previous_state(audit_db: Path, root_uri: str) -> CatalogState | None:
         if ledger_rows.schema.names != LEDGER_SCHEMA.names:
             return None  # a catalog of an older layout: one full rebuild
         live_rows = conn.execute(f"SELECT key, table_name, rows FROM {LIVE_FILES_TABLE}").fetchall()
+        # Each stream's head, computed by DuckDB rather than a Python pass over every row.
+        heads = {
+            (table, stream): seq
+            for table, stream, seq in conn.execute(
+                f"SELECT table_name, stream, max(seq) FROM {LEDGER_SNAPSHOT_TABLE} GROUP BY 1, 2"
+            ).fetchall()
+        }
     except duckdb.Error:
         return None  # an older catalog layout: one full rebuild
     finally:
         conn.close()
-    heads: dict[tuple[str, str], int] = {}
-    for table, stream, seq in zip(
-        ledger_rows.column("table_name").to_pylist(),
-        ledger_rows.column("stream").to_pylist(),
-        ledger_rows.column("seq").to_pylist(),
-        strict=True,
-    ):
-        heads[(table, stream)] = max(seq, heads.get((table, stream), -1))
     return CatalogState(
         ledger_rows=[ledger_rows],
         live={key: (table, rows) for key, table, rows in live_rows},
