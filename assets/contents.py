@@ -56,7 +56,7 @@ def contents(
         report = sync_contents(client, ledger, source_id, run_id=context.run_id, settings=settings)
         requests = client.stats.total_requests - requests_before
         count_429 = client.stats.count_429 - count_429_before
-    lag = report.capture_lag_seconds()
+    newest_age = report.newest_message_age_seconds()
     head = ledger.head("contents", f"source_id={source_id}")
     return dg.MaterializeResult(
         metadata={
@@ -70,7 +70,9 @@ def contents(
             "files": report.files,
             "bytes": dg.MetadataValue.int(report.bytes),
             "cursor": dg.MetadataValue.json(_public_cursor(report.cursor)),
-            "capture_lag_seconds": dg.MetadataValue.float(lag if lag is not None else 0.0),
+            "newest_message_age_seconds": dg.MetadataValue.float(
+                newest_age if newest_age is not None else 0.0
+            ),
             "full_refresh": settings.full_refresh,
             "descending_fallback": report.used_descending_fallback,
             # One -lastModifiedTime request showed nothing changed: nothing else was read.

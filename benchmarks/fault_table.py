@@ -1,4 +1,5 @@
-"""Print the fault table of docs/benchmarks.md (fault | what happens | what the operator sees) as Markdown.
+"""Print the fault table of docs/benchmarks.md (fault | what happens | what the operator
+sees) as Markdown.
 
 The rows come from real runs: tests/e2e/test_fault_matrix.py records each fault's outcome in
 benchmarks/results/fault_matrix.json. `--run` runs the matrix first (about 5 minutes, root

@@ -328,7 +328,7 @@ def _run_table(summaries) -> str:
                 contents.get("files", 0),
                 identities.get("new_versions", 0),
                 agents.get("new_versions", 0),
-                round(float(contents.get("capture_lag_seconds", 0.0)), 1),
+                round(float(contents.get("newest_message_age_seconds", 0.0)), 1),
                 s.checks_status(),
             )
         )
@@ -342,7 +342,7 @@ def _run_table(summaries) -> str:
         "files",
         "identities",
         "agents",
-        "lag_s",
+        "newest_age_s",
         "checks",
     )
     return _render(header, rows, "table")

@@ -81,7 +81,10 @@ class ContentsSyncReport:
     # The server refused orderBy=-lastModifiedTime: no probe shortcut, bounded look-back sweep.
     modified_order_refused: bool = False
 
-    def capture_lag_seconds(self, now: datetime | None = None) -> float | None:
+    def newest_message_age_seconds(self, now: datetime | None = None) -> float | None:
+        """How old the newest archived message is now. Not the capture lag, which the
+        `capture_lag` view and `rc-archive sources` define (last commit minus newest message);
+        this is that lag plus the time since the last commit."""
         if self.newest_creation_time is None:
             return None
         now = now or datetime.now(UTC)
