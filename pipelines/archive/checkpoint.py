@@ -67,6 +67,9 @@ class Checkpoint:
     prev_checkpoint_sha256: str | None
     created_at: str
     code_version: str
+    # Contents ledgers: the RFC 9162 Merkle tree of the source's record versions in commit
+    # order ({"tree_size": n, "root": hex}), the tree `rc-archive attest` certifies.
+    merkle: dict[str, Any] | None = None
     key: str = ""
     sha256: str = ""
 
@@ -84,6 +87,8 @@ class Checkpoint:
             "created_at": self.created_at,
             "code_version": self.code_version,
         }
+        if self.merkle is not None:
+            body["merkle"] = self.merkle
         return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
     @classmethod
@@ -105,6 +110,7 @@ class Checkpoint:
                 prev_checkpoint_sha256=body["prev_checkpoint_sha256"],
                 created_at=body["created_at"],
                 code_version=body["code_version"],
+                merkle=body.get("merkle"),
                 key=key,
                 sha256=hashlib.sha256(data).hexdigest(),
             )

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.archive import keys
+from pipelines.archive import keys, merkle
 from pipelines.archive.checkpoint import (
     CHECKPOINT_EVERY,
     VERSION_INDEX_SCHEMA,
@@ -599,7 +599,11 @@ class Ledger:
             if previous is not None and previous.seq == state.head_seq:
                 return previous
             index_key = keys.version_index_key(table, stream, state.head_seq)
-            index_bytes, index_rows = _version_index_parquet(self.version_index(table, stream))
+            # The index keeps commit order, so the same pass grows the contents' Merkle tree.
+            tree = merkle.Frontier() if table == "contents" else None
+            index_bytes, index_rows = _version_index_parquet(
+                self.version_index(table, stream), tree
+            )
             try:
                 written = self.store.put(index_key, index_bytes, content_type=PARQUET_TYPE)
                 index_sha, index_size = written.sha256, written.bytes
@@ -625,6 +629,7 @@ class Ledger:
                 files=state.live.as_tuple(),
                 version_index=index_entry,
                 prev_checkpoint_sha256=None if previous is None else previous.sha256,
+                merkle=None if tree is None else {"tree_size": tree.size, "root": tree.root().hex()},
                 created_at=iso_ms(datetime.now(UTC)),
                 code_version=code_version(),
             )
@@ -736,14 +741,20 @@ class Ledger:
 INDEX_ROW_GROUP = 131_072
 
 
-def _version_index_parquet(parts: Iterator[pa.Table]) -> tuple[bytes, int]:
-    """The index parts as one Parquet file (zstd), written a row group at a time."""
+def _version_index_parquet(
+    parts: Iterator[pa.Table], tree: merkle.Frontier | None = None
+) -> tuple[bytes, int]:
+    """The index parts as one Parquet file (zstd), written a row group at a time; `tree`
+    takes every committed (not quarantined) version as a leaf, in the index's commit order."""
     sink = pa.BufferOutputStream()
     rows = 0
     pending: list[pa.Table] = []
     pending_rows = 0
     with pq.ParquetWriter(sink, VERSION_INDEX_SCHEMA, compression="zstd") as writer:
         for part in parts:
+            if tree is not None:
+                versions = part.filter(pc.invert(part.column("quarantined")))
+                tree.extend_record_hashes(versions.column("record_sha256").to_pylist())
             pending.append(part)
             pending_rows += part.num_rows
             if pending_rows >= INDEX_ROW_GROUP:

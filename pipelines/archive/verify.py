@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from pipelines.archive import keys
+from pipelines.archive import keys, merkle
 from pipelines.archive.checkpoint import Checkpoint, FileEntry, LiveFiles
 from pipelines.archive.ledger import INTENT_FORMAT, Ledger, LedgerError, Manifest
 from pipelines.archive.multiset import MultisetDigest
@@ -58,6 +58,8 @@ class _Replayed:
     cursor: dict
     live: LiveFiles
     index: MultisetDigest
+    # (tree size, root hex) of the contents' Merkle tree (deep verify of a contents ledger)
+    tree: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -298,6 +300,7 @@ def _check_chain(
     replay: dict[int, _Replayed] = {}
     live = LiveFiles()
     index_digest = MultisetDigest()
+    tree = merkle.Frontier() if deep and table == "contents" else None
     previous_sha: str | None = None
     previous_seq = -1
     previous_high_water = None
@@ -357,9 +360,23 @@ def _check_chain(
             for entry in manifest.files:
                 if entry.key in all_keys and entry.table in (table, "quarantine"):
                     index_digest.add_file(store, entry, ID_COLUMNS[table])
+                if tree is not None and entry.table == table and entry.key not in all_keys:
+                    tree = None  # a missing file is reported as missing
+                elif tree is not None and entry.table == table:
+                    try:
+                        part = parquet_to_table(store.get(entry.key), ["record_sha256"])
+                        tree.extend_record_hashes(part.column("record_sha256").to_pylist())
+                    except (pa.ArrowException, OSError):
+                        tree = None  # an unreadable file is reported as changed
         live.apply(manifest.files, manifest.replaces)
         previous_sha, previous_seq = manifest.sha256, seq
-        replay[seq] = _Replayed(manifest.sha256, manifest.cursor, live.copy(), index_digest.copy())
+        replay[seq] = _Replayed(
+            manifest.sha256,
+            manifest.cursor,
+            live.copy(),
+            index_digest.copy(),
+            None if tree is None else (tree.size, tree.root().hex()),
+        )
     return replay
 
 
@@ -428,6 +445,8 @@ def _check_checkpoints(
             continue
         replayed = replay.get(checkpoint.seq)
         problem = None
+        if checkpoint.version_index is not None:
+            named_indexes.add(checkpoint.version_index.key)
         if (checkpoint.table, checkpoint.stream) != stream_id or not key.endswith(
             f"{checkpoint.seq:010d}.json"
         ):
@@ -442,9 +461,14 @@ def _check_checkpoints(
             problem = "file list differs from the manifests' committed files"
         elif checkpoint.prev_checkpoint_sha256 != previous_sha:
             problem = "prev_checkpoint_sha256 does not match the previous checkpoint"
+        elif (
+            checkpoint.merkle is not None
+            and replayed.tree is not None
+            and (checkpoint.merkle.get("tree_size"), checkpoint.merkle.get("root")) != replayed.tree
+        ):
+            problem = "Merkle tree size or root differs from the versions the manifests committed"
         elif checkpoint.version_index is not None:
             index = checkpoint.version_index
-            named_indexes.add(index.key)
             problem = _check_index(store, index, replayed.index, deep)
         if problem:
             report.findings.append(Finding("checkpoint_invalid", key, problem))

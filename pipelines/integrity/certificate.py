@@ -32,11 +32,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.archive import keys
+from pipelines.archive import keys, merkle
 from pipelines.archive.ledger import Ledger, code_version
 from pipelines.archive.store import LocalStore, ObjectStore, S3Store
 from pipelines.archive.verify import Finding
-from pipelines.integrity import merkle
 from pipelines.integrity.log import SourceLog, read_log
 from schemas.common import iso_ms
 from schemas.ids import source_stream, validate_source_id

@@ -9,7 +9,7 @@ what a consistency proof shows.
 
 Cost: this reads every manifest of the source's contents ledger and the `id` and
 `record_sha256` columns of every file they committed (not the checkpoint's index, which is
-sorted by hash and has lost the order). Fine for `attest`, `verify --certificate` and `prove`;
+kept in commit order and carries the tree at each checkpoint). Fine for `attest`, `verify --certificate` and `prove`;
 nothing on the commit path calls it.
 """
 
@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pipelines.archive import keys
+from pipelines.archive import keys, merkle
 from pipelines.archive.ledger import Ledger, LedgerError
 from pipelines.archive.parquet import parquet_to_table
-from pipelines.integrity import merkle
 from schemas.ids import source_stream
 
 TABLE = "contents"

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipelines.archive import merkle
 from pipelines.archive.ledger import Ledger
-from pipelines.integrity import merkle
 from pipelines.integrity.certificate import (
     CertificateRefused,
     check_archive_matches,

@@ -340,3 +340,25 @@ def test_closed_days_of_the_current_month_are_compacted_too(tmp_path):
     compact_source(ledger, SOURCE_ID, "compact", now=datetime(2024, 3, 2, tzinfo=UTC))
     assert len(Ledger(store).committed_files("contents", STREAM)) == 1
     assert verify(store).findings == []
+
+
+def test_a_contents_checkpoint_carries_the_merkle_tree_a_certificate_certifies(tmp_path):
+    from pipelines.archive import merkle
+    from pipelines.integrity.log import read_log
+
+    store = LocalStore(tmp_path)
+    ledger = Ledger(store)
+    for i in range(3):
+        _commit(ledger, i * 10, 10)
+    compact_month(ledger, SOURCE_ID, "2024-02", "compact", now=NOW)
+    _commit(ledger, 500, 5)
+    checkpoint = ledger.write_checkpoint("contents", STREAM)
+    log = read_log(Ledger(store), SOURCE_ID)
+    assert checkpoint.merkle == {"tree_size": 35, "root": merkle.root(log.leaves).hex()}
+    assert verify(store).findings == []
+
+    body = json.loads(store.get(checkpoint.key))
+    body["merkle"]["root"] = "00" * 32
+    with open(_writable(store, checkpoint.key), "w") as handle:
+        json.dump(body, handle)
+    assert [f.kind for f in verify(store).findings] == ["checkpoint_invalid"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from pipelines.integrity import merkle
+from pipelines.archive import merkle
 
 
 def _mth(leaves: list[bytes]) -> bytes:

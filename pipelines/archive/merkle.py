@@ -30,22 +30,43 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def root(leaves: Iterable[bytes]) -> bytes:
-    """MTH over leaf hashes in one pass: perfect subtrees kept on a stack (O(log n) memory),
-    folded right to left at the end, which is the RFC's left-balanced tree."""
-    stack: list[tuple[int, bytes]] = []  # (size, hash) of perfect subtrees, sizes decreasing
-    for leaf in leaves:
+class Frontier:
+    """The perfect subtrees of a growing log, left to right (sizes decreasing): O(log n)
+    hashes that are enough to append leaves and to compute the root (RFC 9162's left-balanced
+    tree is these subtrees folded right to left)."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[int, bytes]] = []
+        self.size = 0
+
+    def append(self, leaf: bytes) -> None:
         size, value = 1, leaf
-        while stack and stack[-1][0] == size:
-            left_size, left = stack.pop()
+        while self.stack and self.stack[-1][0] == size:
+            left_size, left = self.stack.pop()
             size, value = left_size + size, node_hash(left, value)
-        stack.append((size, value))
-    if not stack:
-        return EMPTY_ROOT
-    value = stack[-1][1]
-    for _, left in reversed(stack[:-1]):
-        value = node_hash(left, value)
-    return value
+        self.stack.append((size, value))
+        self.size += 1
+
+    def extend_record_hashes(self, hex_digests: Iterable[str]) -> None:
+        """Leaves of record versions: each `record_sha256` as its 32 raw bytes."""
+        for digest in hex_digests:
+            self.append(leaf_hash(bytes.fromhex(digest)))
+
+    def root(self) -> bytes:
+        if not self.stack:
+            return EMPTY_ROOT
+        value = self.stack[-1][1]
+        for _, left in reversed(self.stack[:-1]):
+            value = node_hash(left, value)
+        return value
+
+
+def root(leaves: Iterable[bytes]) -> bytes:
+    """MTH over leaf hashes in one pass, in O(log n) memory."""
+    frontier = Frontier()
+    for leaf in leaves:
+        frontier.append(leaf)
+    return frontier.root()
 
 
 def _mth(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
