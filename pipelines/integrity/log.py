@@ -8,9 +8,9 @@ each new batch only appends: the tree of today extends the tree of any earlier d
 what a consistency proof shows.
 
 Cost: this reads every manifest of the source's contents ledger and the `id` and
-`record_sha256` columns of every file they committed (not the checkpoint's index, which is
-kept in commit order and carries the tree at each checkpoint). Fine for `attest`, `verify --certificate` and `prove`;
-nothing on the commit path calls it.
+`record_sha256` columns of every file they committed (a proof needs every leaf; the commit path
+keeps only the tree's size and root, in each contents checkpoint). Fine for `attest`,
+`verify --certificate` and `prove`; nothing on the commit path calls it.
 """
 
 from __future__ import annotations
