@@ -194,3 +194,20 @@ def test_eml_export_carries_the_bytes_as_mime_parts(conn, archive):
     assert manifest["attachments_missing"] == 1
     for part in parts:
         assert part.get_filename() is not None
+
+
+def test_an_export_stops_when_the_stored_bytes_no_longer_match(conn, archive):
+    row = next(iter(archive["rows"].values()))
+    path = archive["ledger"].store.root / row["object_key"]
+    original, mode = path.read_bytes(), path.stat().st_mode
+    path.chmod(0o644)
+    path.write_bytes(b"not the file")
+    try:
+        for fmt in ("jsonl", "eml"):
+            out = archive["tmp"] / f"tampered-{fmt}"
+            with pytest.raises(RuntimeError, match="not the archived"):
+                export(conn, out, source=archive["source_id"], fmt=fmt)
+            assert not out.exists()
+    finally:
+        path.write_bytes(original)
+        path.chmod(mode)
