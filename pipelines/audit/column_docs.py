@@ -162,6 +162,9 @@ VIEW_DOCS: dict[str, str] = {
     "ledger": "One row per committed manifest: the archive's commit log, as of the catalog build.",
     "capture_lag": "Per channel: how far behind the archive was at its last commit and how "
     "long ago that commit was.",
+    "attachments": "One row per attachment file the archive holds: the newest committed "
+    "capture of each (message, attachment), with the message's channel, thread, direction and "
+    "author. An attachment a message lists without a row here is not archived yet.",
     "access_log": "One row per access event: who ran which audit command (sql, thread, export, "
     "prove), when, what it asked and what it got, as of the catalog build.",
     "holds": "One row per legal-hold record: a placement or release of a matter's hold on the "
@@ -337,6 +340,31 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "seconds_since_commit": "Now minus last_committed_at, in seconds: how long ago "
             "the channel was last committed; a stalled channel grows it. lag_seconds plus "
             "this is how old the newest archived message is now.",
+        },
+    ),
+    "attachments": _view(
+        "source_id source_type thread_id direction author_identity_id author_name agent_name "
+        "run_id batch_id",
+        {
+            "id": "The attachment's id in RingCentral (`attachments[].id` of the message).",
+            "content_id": "The message the file is attached to (messages.id).",
+            "filename": "The file name RingCentral listed, from `attachments[].filename`.",
+            "content_type": "The file's MIME type as RingCentral listed it, from "
+            "`attachments[].contentType`.",
+            "declared_size": "The size in bytes RingCentral declared, from "
+            "`attachments[].size`; empty when it declared none.",
+            "size": "How many bytes the archive received and stored.",
+            "size_matches": "True when size equals declared_size; false when the file host "
+            "sent the same other size twice (recorded as received, not hidden).",
+            "sha256": "SHA-256 of the stored bytes (hex): the file's name in the archive.",
+            "object_key": "Where the bytes are stored, `attachments/sha256=<sha256>` under the "
+            "archive root: once per distinct file, shared by every message that sent it.",
+            "creation_time": "When the message the file is attached to was created, in UTC "
+            "(its `creationTime`).",
+            "fetched_at": "When the archive downloaded the bytes, in UTC.",
+            "record_sha256": "SHA-256 of what identifies the capture (message, attachment, "
+            "file name, type, declared size, size and the bytes' sha256), not of when.",
+            "archived_at": "When the archive committed this row, in UTC.",
         },
     ),
     "access_log": _view(

@@ -12,6 +12,16 @@ of the exact id, so two ids never share a file; e-mail header values are RFC 204
 whenever they are not plain printable ASCII, so a CR/LF in a title or name can never start a
 header; CSV cells a spreadsheet would run as formulas get the OWASP leading quote. JSON Lines is
 the exact, unaltered form.
+
+Attachments (docs/attachments.md): the bytes the archive holds travel with the production. In
+`eml` each archived file is a base64 MIME part of its message (the message becomes a
+multipart/mixed part of the thread's digest), written by streaming the bytes from the store; in
+`csv`/`jsonl` each distinct file is written once as `natives/<sha256>` and every row lists its
+files in the `attachment_files` column (attachment id, name, type, SHA-256, native path). The
+load file lists every attachment of the selected messages under `attachments` with its SHA-256
+and where it is, and an attachment whose bytes are not archived yet with status `missing` (and
+counts them in `attachments_missing`): none is dropped silently. Bytes that no longer hash to
+their archived SHA-256 stop the export.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, quote
@@ -35,7 +46,8 @@ from typing import Any
 
 import duckdb
 
-from pipelines.audit.connection import CATALOG_INFO_TABLE
+from pipelines.audit.attachment_files import ArchivedFile, archived_files, stream_blob
+from pipelines.audit.connection import ARCHIVE_ROOT_VARIABLE, CATALOG_INFO_TABLE
 from pipelines.audit.formatting import csv_safe
 from pipelines.audit.terminal_text import terminal_safe
 from schemas.ids import InvalidSourceIdError, validate_source_id
@@ -201,11 +213,15 @@ def _json_value(value: Any) -> Any:
 
 
 def _file_entry(path: Path, out_dir: Path, rows: int) -> dict[str, Any]:
-    data = path.read_bytes()
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while data := handle.read(1 << 20):  # a thread with big attachments: stay flat
+            digest.update(data)
+            size += len(data)
     return {
         "path": path.relative_to(out_dir).as_posix(),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "bytes": len(data),
+        "sha256": digest.hexdigest(),
+        "bytes": size,
         "rows": rows,
     }
 
@@ -283,14 +299,58 @@ def _address(display_name: str, identity_id: str | None, source_type: str | None
     return f"{phrase} <{addr}>"
 
 
-def _message_part(record: dict[str, Any], subject: str) -> MIMEText:
+_MIME_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}/[A-Za-z0-9!#$&^_.+-]{1,127}")
+
+
+def _attachment_part(file: dict[str, Any], token: str) -> MIMEBase:
+    """A MIME part for an archived file whose body is `token`, replaced by the base64 of the
+    bytes when the file is written (`_write_eml`). The declared type is used only when it is a
+    plain `type/subtype`; the file name goes as an RFC 2231 parameter (percent-encoded, so no
+    CR/LF or quote can leave it)."""
+    kind = file["content_type"] or ""
+    if not _MIME_TYPE.fullmatch(kind):
+        kind = "application/octet-stream"
+    maintype, subtype = kind.split("/", 1)
+    part = MIMEBase(maintype, subtype)
+    part.set_payload(token)
+    part["Content-Transfer-Encoding"] = "base64"
+    name = file["filename"] or file["attachment_id"]
+    part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", name))
+    part["X-RC-Content-Id"] = _header_value(file["content_id"])
+    part["X-RC-Attachment-Id"] = _header_value(file["attachment_id"])
+    part["X-RC-Attachment-Sha256"] = file["sha256"]
+    return part
+
+
+def _message_part(
+    record: dict[str, Any], subject: str, tokens: dict[str, Any] | None = None
+) -> MIMEText | MIMEMultipart:
+    """The message as a text part; with archived attachments, a multipart/mixed part of the
+    text and one part per file (`tokens` maps each part's placeholder to its file)."""
     lines = [record["body"] or ""]
-    for attachment in record["attachments"] or []:
+    for attachment, file in zip(
+        record["attachments"] or [], record["attachment_files"], strict=True
+    ):
+        status = (
+            f"archived sha256 {file['sha256']}, attached"
+            if file["status"] == "archived"
+            else "not archived yet"
+        )
         lines.append(
             f"[attachment: {attachment.get('filename')} ({attachment.get('content_type')}, "
-            f"{attachment.get('size')} bytes) {attachment.get('uri') or ''}]"
+            f"{attachment.get('size')} bytes) {attachment.get('uri') or ''}; {status}]"
         )
-    part = MIMEText("\n".join(lines) + "\n", "plain", "utf-8")
+    text = MIMEText("\n".join(lines) + "\n", "plain", "utf-8")
+    archived = [f for f in record["attachment_files"] if f["status"] == "archived"]
+    if not archived or tokens is None:
+        part: MIMEText | MIMEMultipart = text
+    else:
+        part = MIMEMultipart("mixed")
+        part.attach(text)
+        for file in archived:
+            token = f"RCARCHIVEATTACHMENT{uuid.uuid4().hex}"
+            tokens[token] = file
+            part.attach(_attachment_part(file, token))
     author = record["author_name"] or record["author_identity_id"] or "unknown"
     part["From"] = _address(author, record["author_identity_id"], record["source_type"])
     part["X-RC-Author-Name"] = _header_value(author)
@@ -306,8 +366,18 @@ def _message_part(record: dict[str, Any], subject: str) -> MIMEText:
     return part
 
 
-def _write_eml(path: Path, thread_records: list[dict[str, Any]]) -> None:
-    """One RFC 5322 message per thread: a digest whose parts are the thread's messages."""
+def _write_eml(
+    path: Path,
+    thread_records: list[dict[str, Any]],
+    store: Any = None,
+    files: dict | None = None,
+) -> list[dict[str, Any]]:
+    """One RFC 5322 message per thread: a digest whose parts are the thread's messages (with
+    their archived attachments as base64 parts). The MIME structure is rendered with a
+    placeholder body per file, then written with each placeholder replaced by the file's bytes
+    streamed from the store and base64-encoded on the way (76-character lines), so a thread's
+    files are never all in memory. Returns the attachment parts written (content, attachment,
+    SHA-256, size)."""
     first = thread_records[0]
     subject = first["title"] or f"{first['source_type'] or 'Channel'} thread {first['thread_id']}"
     outer = MIMEMultipart("digest")
@@ -316,9 +386,47 @@ def _write_eml(path: Path, thread_records: list[dict[str, Any]]) -> None:
     outer["Date"] = format_datetime(first["creation_time"].astimezone(UTC))
     outer["Subject"] = _header_value(f"{subject} [{first['source_type']} {first['source_id']}]")
     outer["X-RC-Thread-Id"] = _header_value(first["thread_id"] or "")
+    tokens: dict[str, dict[str, Any]] = {}
     for record in thread_records:
-        outer.attach(_message_part(record, subject))
-    path.write_bytes(outer.as_bytes())
+        outer.attach(_message_part(record, subject, tokens if files else None))
+    rendered = outer.as_bytes()
+    written = []
+    with path.open("wb") as handle:
+        rest = rendered
+        for token, file in tokens.items():
+            before, found, rest = rest.partition(token.encode("ascii"))
+            if not found:
+                raise RuntimeError("an attachment part was lost while rendering the thread")
+            handle.write(before)
+            _write_base64(
+                handle, store, files[(file["source_id"], file["content_id"], file["attachment_id"])]
+            )
+            written.append(file)
+        handle.write(rest)
+    return written
+
+
+def _write_base64(handle: Any, store: Any, file: ArchivedFile) -> None:
+    """The file's bytes as base64 lines of 76 characters, streamed (57 input bytes a line)."""
+    pending = bytearray()
+    started = False
+
+    def write(data: bytes) -> None:
+        nonlocal started
+        pending.extend(data)
+        whole = len(pending) - len(pending) % 57
+        if whole:
+            if started:
+                handle.write(b"\n")
+            handle.write(base64.encodebytes(bytes(pending[:whole])).rstrip(b"\n"))
+            started = True
+            del pending[:whole]
+
+    stream_blob(store, file, write)
+    if pending:
+        if started:
+            handle.write(b"\n")
+        handle.write(base64.encodebytes(bytes(pending)).rstrip(b"\n"))
 
 
 def export(
@@ -330,12 +438,15 @@ def export(
     from_: datetime | None = None,
     to: datetime | None = None,
     fmt: str = "csv",
+    store: Any = None,
 ) -> ExportReport:
     """Produce the selected messages into `out_dir` (new, or empty) + manifest.json.
 
     Raises ExportSelectionError (one line) for an id that is not an id or that no archived
     message has, and FileExistsError for a non-empty `out_dir`. The files are written into a
     hidden sibling directory, renamed to `out_dir` once complete and removed on any failure.
+    `store` is the archive the attachment bytes are read from (default: the archive the
+    catalog reads, opened with the environment's settings).
     """
     if fmt not in FORMATS:
         raise ValueError(f"export format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -352,13 +463,19 @@ def export(
     records = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     if not records:
         _refuse_unknown_ids(conn, {"source": source, "thread": thread, "identity": identity})
+    files = _attachment_files(conn, records)
+    columns.append("attachment_files")
+    if store is None and files:
+        store = _catalog_store(conn)
     provenance = _provenance(conn)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     try:
-        produced, threads = _write_production(staging, records, columns, fmt)
+        produced, threads, attachments = _write_production(
+            staging, records, columns, fmt, store, files
+        )
         manifest = {
             "format": "rc-archive/export/1",
             "produced_at": _json_value(datetime.now(UTC)),
@@ -371,6 +488,8 @@ def export(
             "rows": len(records),
             "threads": threads,
             "files": produced,
+            "attachments": attachments,
+            "attachments_missing": sum(a["status"] == "missing" for a in attachments),
         }
         if fmt == "csv":
             manifest["csv_formula_guard"] = (
@@ -394,29 +513,134 @@ def export(
     )
 
 
+def _catalog_store(conn: duckdb.DuckDBPyConnection) -> Any:
+    """The archive the catalog's views read (the root `connect` resolved), as a store."""
+    from pipelines.archive.store import open_store
+
+    root = conn.execute(f"SELECT getvariable('{ARCHIVE_ROOT_VARIABLE}')").fetchone()[0]
+    if not root:
+        raise RuntimeError("the audit connection names no archive root; cannot read attachments")
+    return open_store(root.rstrip("/"), os.environ)
+
+
+def _attachment_files(
+    conn: duckdb.DuckDBPyConnection, records: list[dict[str, Any]]
+) -> dict[tuple[str, str, str], ArchivedFile]:
+    """Give each record its `attachment_files` (one entry per listed attachment: archived with
+    its SHA-256, or missing); returns the archived files by (source, content, attachment)."""
+    with_files = [(r["source_id"], r["id"]) for r in records if r["attachments"]]
+    found = archived_files(conn, with_files) if with_files else {}
+    for record in records:
+        entries = []
+        for attachment in record["attachments"] or []:
+            key = (record["source_id"], record["id"], attachment.get("id"))
+            file = found.get(key)
+            entries.append(
+                {
+                    "source_id": record["source_id"],
+                    "content_id": record["id"],
+                    "attachment_id": attachment.get("id"),
+                    "filename": attachment.get("filename"),
+                    "content_type": attachment.get("content_type"),
+                    "declared_size": attachment.get("size"),
+                    "status": "archived" if file else "missing",
+                    "sha256": file.sha256 if file else None,
+                    "bytes": file.size if file else None,
+                    "native": None,
+                }
+            )
+        record["attachment_files"] = entries
+    return found
+
+
+def _write_natives(
+    out: Path, records: list[dict[str, Any]], store: Any, files: dict
+) -> list[dict[str, Any]]:
+    """Each distinct archived file once as natives/<sha256>, streamed from the store; the rows'
+    entries get their native path. Returns the load file's entries for the natives."""
+    produced: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for entry in record["attachment_files"]:
+            if entry["status"] != "archived":
+                continue
+            sha256 = entry["sha256"]
+            entry["native"] = f"natives/{sha256}"
+            if sha256 in produced:
+                continue
+            (out / "natives").mkdir(exist_ok=True)
+            path = out / "natives" / sha256
+            with path.open("wb") as handle:
+                stream_blob(
+                    store,
+                    files[(entry["source_id"], entry["content_id"], entry["attachment_id"])],
+                    handle.write,
+                )
+            produced[sha256] = _file_entry(path, out, 0)
+    return [produced[sha] for sha in sorted(produced)]
+
+
+def _attachment_entries(records: list[dict[str, Any]], where: dict) -> list[dict[str, Any]]:
+    """The load file's `attachments`: every listed attachment of the produced messages."""
+    entries = []
+    for record in records:
+        for entry in record["attachment_files"]:
+            listed = {k: v for k, v in entry.items() if k != "native"}
+            if where.get("fmt") == "eml":
+                listed["file"] = where.get((entry["source_id"], entry["content_id"]))
+                if entry["status"] != "archived":
+                    listed["file"] = None
+            else:
+                listed["native"] = entry["native"]
+            entries.append(listed)
+    return entries
+
+
 def _write_production(
-    out: Path, records: list[dict[str, Any]], columns: list[str], fmt: str
-) -> tuple[list[dict[str, Any]], int]:
-    """Write the records as `fmt` into `out`: the load file's file entries, and the thread
-    count."""
+    out: Path,
+    records: list[dict[str, Any]],
+    columns: list[str],
+    fmt: str,
+    store: Any = None,
+    files: dict | None = None,
+) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
+    """Write the records as `fmt` into `out`: the load file's file entries, the thread count
+    and the load file's attachment entries."""
+    files = files or {}
     produced: list[dict[str, Any]] = []
+    where: dict[Any, Any] = {"fmt": fmt}
     threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in records:
         threads.setdefault((record["source_id"], record["thread_id"]), []).append(record)
+    if fmt in ("csv", "jsonl"):
+        natives = _write_natives(out, records, store, files)
+        rows = [_row_value(record) for record in records]
     if fmt == "csv":
         path = out / "messages.csv"
-        _write_csv(path, records, columns)
+        _write_csv(path, rows, columns)
         produced.append(_file_entry(path, out, len(records)))
+        produced += natives
     elif fmt == "jsonl":
         path = out / "messages.jsonl"
-        _write_jsonl(path, records)
+        _write_jsonl(path, rows)
         produced.append(_file_entry(path, out, len(records)))
+        produced += natives
     else:
         (out / "threads").mkdir()
         for (source_id, thread_id), thread_records in sorted(threads.items()):
             path = out / "threads" / thread_file_name(source_id, thread_id or "")
             if path.exists():  # a 48-bit hash collision: never overwrite a produced file
                 raise RuntimeError(f"two threads map to the file name {path.name}; not exported")
-            _write_eml(path, thread_records)
+            # Without archived files the call is the plain two-argument one.
+            _write_eml(path, thread_records, **({"store": store, "files": files} if files else {}))
+            for record in thread_records:
+                where[(record["source_id"], record["id"])] = path.relative_to(out).as_posix()
             produced.append(_file_entry(path, out, len(thread_records)))
-    return produced, len(threads)
+    return produced, len(threads), _attachment_entries(records, where)
+
+
+def _row_value(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as a CSV/JSONL row: `attachment_files` without the internal source key."""
+    files = [
+        {k: v for k, v in entry.items() if k != "source_id"} for entry in record["attachment_files"]
+    ]
+    return {**record, "attachment_files": files}

@@ -11,7 +11,7 @@ import importlib
 
 import pyarrow as pa
 
-TABLES = ("contents", "identities", "agents", "quarantine")
+TABLES = ("contents", "identities", "agents", "quarantine", "attachments")
 
 
 def arrow_schema(table: str) -> pa.Schema:

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.audit.attachment_files import ArchivedFile, archived_files
 from pipelines.audit.terminal_text import (
     quoted_name,
     terminal_safe,
@@ -85,6 +86,9 @@ class TranscriptLine:
     versions_seen: int
     status: str | None
     in_reply_to: str | None
+    # Per attachment (same order): whether the archive holds its bytes, e.g.
+    # "sha256 1a2b3c4d5e6f7a8b, 2048 bytes stored" or "not archived yet".
+    attachment_status: tuple[str, ...] = ()
 
 
 def _attachment_label(attachment: dict[str, Any]) -> str:
@@ -92,6 +96,17 @@ def _attachment_label(attachment: dict[str, Any]) -> str:
     kind = attachment.get("content_type") or "unknown type"
     size = attachment.get("size")
     return f"{name} ({kind}{f', {size} bytes' if size is not None else ''})"
+
+
+SHORT_SHA256 = 16  # hex digits of an attachment's SHA-256 a transcript shows
+
+
+def _archive_status(found: ArchivedFile | None, known: bool) -> str:
+    if not known:
+        return "archive status unknown (rebuild the catalog with `rc-archive catalog`)"
+    if found is None:
+        return "not archived yet"
+    return f"sha256 {found.sha256[:SHORT_SHA256]}, {found.size} bytes stored"
 
 
 def thread_transcript(
@@ -125,9 +140,15 @@ def thread_transcript(
         },
     )
     columns = [column[0] for column in cursor.description]
+    rows = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
+    with_files = [(r["source_id"], r["id"]) for r in rows if r["attachments"]]
+    try:
+        archived, known = archived_files(conn, with_files), True
+    except RuntimeError:  # a catalog built before the attachments table
+        archived, known = {}, False
     lines = []
-    for values in cursor.fetchall():
-        row = dict(zip(columns, values, strict=True))
+    for row in rows:
+        listed = row["attachments"] or []
         lines.append(
             TranscriptLine(
                 content_id=row["id"],
@@ -137,12 +158,16 @@ def thread_transcript(
                 author=row["author_name"],
                 agent=row["agent_name"],
                 body=row["body"],
-                attachments=[_attachment_label(a) for a in row["attachments"] or []],
+                attachments=[_attachment_label(a) for a in listed],
                 edited=row["distinct_bodies"] > 1,
                 deleted=bool(row["remotely_deleted"]),
                 versions_seen=row["versions_seen"],
                 status=row["status"],
                 in_reply_to=row["in_reply_to_content_id"],
+                attachment_status=tuple(
+                    _archive_status(archived.get((row["source_id"], row["id"], a.get("id"))), known)
+                    for a in listed
+                ),
             )
         )
     return lines
@@ -163,7 +188,8 @@ def render_transcript(
 
     The layout is what keeps a transcript trustworthy when bodies are hostile: only the tool
     writes at column 0 (a header per message), every body line is prefixed with `    | ` and
-    the tool's own detail lines (`    attachment: `) with four spaces and no bar, so no body can
+    the tool's own detail lines (`    attachment: `, ending with the archive's SHA-256 and stored
+    size of the file or `not archived yet`) with four spaces and no bar, so no body can
     forge a message, an attachment or a mark. Control and bidi characters anywhere (bodies,
     names, titles, ids) are shown as visible escapes (terminal_text), and names are quoted, so
     a name cannot pose as an agent attribution or a mark.
@@ -192,6 +218,10 @@ def render_transcript(
             out.append(f"{DETAIL_PREFIX}(no body)")
         else:
             out += [f"{BODY_PREFIX}{text}" for text in terminal_safe_lines(line.body)]
-        for attachment in line.attachments:
-            out.append(f"{DETAIL_PREFIX}attachment: {terminal_safe(attachment)}")
+        for index, attachment in enumerate(line.attachments):
+            status = line.attachment_status[index] if index < len(line.attachment_status) else ""
+            out.append(
+                f"{DETAIL_PREFIX}attachment: {terminal_safe(attachment)}"
+                + (f"; {status}" if status else "")
+            )
     return "\n".join(out)

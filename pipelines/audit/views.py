@@ -253,6 +253,26 @@ SELECT
     {CAPTURE_LAG_COLUMNS.format(now="current_timestamp")}
 FROM commits AS c FULL JOIN newest AS n USING (source_id)
 """,
+    # The attachment files the archive holds (docs/attachments.md): the newest committed row
+    # per (content, attachment), with the message's channel, thread, direction and author.
+    # A retried capture re-commits the same row (same record_sha256); a newer row for the same
+    # attachment (e.g. the bytes fetched again after a refresh) replaces the older one. An
+    # attachment listed in messages.attachments without a row here is not archived yet.
+    "attachments": """
+WITH latest AS (
+    SELECT * FROM internal._src_attachments
+    QUALIFY row_number() OVER (
+        PARTITION BY source_id, content_id, id ORDER BY archived_at DESC, batch_id DESC) = 1
+)
+SELECT
+    a.id, a.content_id, a.source_id, m.source_type, m.thread_id, m.direction,
+    m.author_identity_id, m.author_name, m.agent_name,
+    a.filename, a.content_type, a.declared_size, a.size, a.size_matches, a.sha256,
+    a.object_key, a.creation_time, a.fetched_at, a.record_sha256, a.archived_at, a.run_id,
+    a.batch_id
+FROM latest AS a
+LEFT JOIN messages AS m ON m.source_id = a.source_id AND m.id = a.content_id
+""",
     # Governance (pipelines/governance, docs/governance.md): snapshots taken at build time of
     # the access trail and the hold records, which the build reads itself (no view reads them).
     "access_log": "SELECT * FROM internal._access_events",
