@@ -1,6 +1,23 @@
 """Fixtures live in tests/fixtures/, one module per real component the tests start."""
 
+import pytest
+
 pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.sandbox",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _no_stale_dagster_state_storage():
+    """Dagster keeps the "current" definitions-state storage in a context variable, bound to
+    the instance that set it. A test that opened an instance and let it be collected leaves it
+    pointing at nothing, and the next test that loads Definitions in the same worker fails with
+    "Attempted to resolve undefined DagsterInstance weakref". Start every test without one."""
+    import sys
+
+    if "dagster" in sys.modules:
+        from dagster._core.storage.defs_state.base import _current_storage
+
+        _current_storage.set(None)
+    yield

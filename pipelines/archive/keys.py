@@ -14,6 +14,13 @@ from schemas.ids import ACCOUNT_STREAM, source_id_of_stream, source_stream, vali
 __all__ = ["ACCOUNT_STREAM", "source_stream"]
 
 LEDGER_ROOT = "_ledger"
+# Write-once areas beside the data and the ledger, each owned (and checked) by its own part:
+# `verify` knows them, so their objects are not reported as strangers.
+ACCESS_ROOT = "_access"  # pipelines/governance/access_trail.py (rc-archive access verify)
+HOLDS_ROOT = "_holds"  # pipelines/governance/holds.py
+EVENTS_ROOT = "_events"  # pipelines/webhooks/events.py
+SUBSCRIPTIONS_ROOT = "_subscriptions"  # pipelines/webhooks/subscription.py
+RECORD_AREAS = (ACCESS_ROOT, HOLDS_ROOT, EVENTS_ROOT, SUBSCRIPTIONS_ROOT)
 DATA_TABLES = ("contents", "identities", "agents", "quarantine", "attachments")
 LEDGER_TABLES = ("contents", "identities", "agents")
 MANIFEST_NAME = re.compile(r"^(\d{10})\.json$")

@@ -32,9 +32,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines import settings
+from pipelines.archive import keys
 from pipelines.archive.store import LocalStore, ObjectExistsError, ObjectStore
 
-ACCESS_PREFIX = "_access/"
+ACCESS_PREFIX = f"{keys.ACCESS_ROOT}/"
 ACCESS_FORMAT = "rc-archive/access/1"
 # Writers racing for one seq: each lost race costs a re-read of the head; more than this many
 # in a row means something else is wrong.

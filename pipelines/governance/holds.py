@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pipelines.archive import keys
 from pipelines.archive.store import ObjectStore
 from pipelines.governance.access_trail import canonical_bytes, current_user
 
-HOLDS_PREFIX = "_holds/"
+HOLDS_PREFIX = f"{keys.HOLDS_ROOT}/"
 HOLD_FORMAT = "rc-archive/hold/1"
 MATTER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # Data tables a hold can reach, and the column naming a record's identity in each.
@@ -289,9 +290,9 @@ def release_hold(
     if not active:
         raise HoldError(f"matter {matter!r} has no active hold (`rc-archive hold list`)")
     others: set[str] = set()
-    for other, keys in active_holds(store).items():
+    for other, held_keys in active_holds(store).items():
         if other != matter:
-            others |= keys
+            others |= held_keys
     released = sorted(held - others)
     kept = sorted(held & others)
     applied = [_set_hold(store, key, False) for key in released]

@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pipelines.archive import keys
 from pipelines.archive.store import ObjectStore
 from pipelines.partitions import valid_source_keys
 from pipelines.ringcentral.endpoints import RECORD_SOURCE_FIELDS
 
-EVENTS_PREFIX = "_events/"
+EVENTS_PREFIX = f"{keys.EVENTS_ROOT}/"
 UNKNOWN_SOURCE = "unknown"
 EVENT_FORMAT = "rc-archive/webhook-event/1"
 # The three social-messaging event filters (API notes §9); the receiver logs any event it is

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pipelines.archive import keys
 from pipelines.archive.store import ObjectStore
 from pipelines.ringcentral import RingCentralClient, errors
 from pipelines.sync.versions import parse_api_time
@@ -25,7 +26,7 @@ from pipelines.webhooks.events import EVENT_FILTERS, event_name
 
 log = logging.getLogger("pipelines.webhooks.subscription")
 
-STATE_PREFIX = "_subscriptions/"
+STATE_PREFIX = f"{keys.SUBSCRIPTIONS_ROOT}/"
 STATE_FORMAT = "rc-archive/webhook-subscription/1"
 # A week per subscription, renewed when fewer than 2 days are left: a renewal check that
 # fails for a day or two still leaves time, and an abandoned receiver stops being called.

@@ -411,7 +411,7 @@ def test_local_disk_full(sandbox_factory, local_env, small_tmpfs, tmp_path):
     assert partial.verify_report.ok, partial.verify_report.summary()
     assert partial.rows == partial.distinct_rows
 
-    _mount("-o", "remount,size=64m", str(small_tmpfs))
+    _mount("-o", "remount,size=1g", str(small_tmpfs))
     healed = archive(env, **RUN)
     assert healed.success, healed.errors
     state = _readback(env, tmp_path)
