@@ -1,8 +1,9 @@
 """Maintenance assets: compaction of closed months and the deep verify, on their own cadence.
 
 Why separate from the archive job: both read a source's (or the archive's) history, which a
-15-minute run must never do. Compaction keeps the number of files a reader opens bounded by
-months, not by runs; the deep verify re-hashes every object once a day, while each run's
+15-minute run must never do. Compaction (hourly) keeps the number of files a reader opens
+bounded by months, days and hours, not by runs; the deep verify re-hashes every object once a
+day, while each run's
 `ledger_intact` check looks at what the run committed.
 """
 
@@ -24,9 +25,9 @@ MAINTENANCE_GROUP = "rc_archive_maintenance"
     group_name=MAINTENANCE_GROUP,
     kinds={"python", "parquet"},
     description=(
-        "Closed days of the current month and closed months of the source's contents, each "
-        "rewritten into one file (sorted by "
-        "creation time), committed with a compaction manifest that names its inputs; inputs "
+        "Closed hours of today, days of this month and earlier months of the source's "
+        "contents, each rewritten into one file (sorted by creation time), committed with a "
+        "compaction manifest that names its inputs; inputs "
         "are never deleted. A checkpoint follows, so readers start after it."
     ),
 )
@@ -88,9 +89,9 @@ deep_verify_job = dg.define_asset_job(
 
 @dg.schedule(
     job=compaction_job,
-    cron_schedule="30 2 * * *",
+    cron_schedule="5 * * * *",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily: compact every known source's closed months (one run per source).",
+    description="Hourly: compact every known source's closed hours, days and months.",
 )
 def compaction_schedule(context: dg.ScheduleEvaluationContext):
     source_keys = list(context.instance.get_dynamic_partitions(sources_partitions.name))

@@ -8,9 +8,9 @@ pipelines/sync/contents.py does, without an API or Dagster: records are made her
 ids, threads, customers, agents, creation times on the simulated day), `ArchivedVersions.
 take_unseen` drops the versions already archived, `schemas.contents.normalise_contents`
 normalises the rest, and `Ledger.commit_batch(prefiltered=True)` commits one batch per run and
-source (nothing when a run found nothing new, like an idle run). The daily schedule's
-`compact_source(now=<the simulated day>)` runs once per simulated day, so each month is
-compacted once it closes.
+source (nothing when a run found nothing new, like an idle run). The hourly compaction
+schedule's `compact_source(now=<the simulated hour>)` runs on the hour, so each closed hour,
+day and month becomes one file per source.
 
 Day 1 and day D are measured. On those days every run of the first (up to) two sources is done
 in a separate worker process exactly as a scheduled run does it in its own process: a new
@@ -369,8 +369,9 @@ class Simulation:
         self.commits = 0
 
     def new_day(self, day: datetime) -> None:
-        """The daily schedule: compaction of closed months; the long-lived ledgers are renewed
-        so their manifest caches do not grow with the simulation."""
+        """The first compaction of the day (closed days and months; the runs compact each
+        closed hour as the hourly schedule does); the long-lived ledgers are renewed so their
+        manifest caches do not grow with the simulation."""
         self.ledgers = {t.source_id: Ledger(self.store) for t in self.traffic}
         for t in self.traffic:
             compact_source(self.ledgers[t.source_id], t.source_id, f"compact-{day:%Y%m%d}", now=day)
@@ -442,6 +443,8 @@ class Simulation:
             ledger.commit_batch(TABLE, stream, {"contents": rows}, cursor, run_id,
                                 prefiltered=True)  # fmt: skip
             self.commits += 1
+            if end.minute == 0:  # the hourly compaction schedule
+                compact_source(ledger, traffic.source_id, f"compact-{end:%Y%m%dT%H}", now=end)
 
 
 def _stamped(table: pa.Table, run_id: str, archived_at: datetime) -> pa.Table:
@@ -544,6 +547,9 @@ def measure_day(
             result = sim.run(traffic, end, use)
             if result is not None:
                 runs.append(result)
+            if end.minute == 0:  # the hourly compaction schedule (not measured)
+                source_id = traffic.source_id
+                compact_source(sim.ledgers[source_id], source_id, f"c-{end:%Y%m%dT%H}", now=end)
         if r == sim.runs_per_day - refresh_reps - 1:
             catalog_refresh(sim.store, audit_db)  # catch up (not measured)
         elif r >= sim.runs_per_day - refresh_reps:

@@ -1092,7 +1092,7 @@ def _parser() -> argparse.ArgumentParser:
     compact.add_argument("--source", action="append", help="source id (repeatable); default all")
     compact.add_argument(
         "--period",
-        help="YYYY-MM (a closed month) or YYYY-MM-DD (a closed day); default: every closed one",
+        help="YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH (closed); default: every closed one",
     )
     checkpoint = add(
         "checkpoint", cmd_checkpoint, "Write a ledger checkpoint of each source at its head."

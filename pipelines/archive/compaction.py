@@ -10,12 +10,13 @@ output instead of the inputs. The inputs are never deleted or overwritten (their
 out on its own), and `verify` proves the output holds exactly the multiset of record hashes of
 its inputs. A crash before the manifest leaves an uncommitted file that no reader sees.
 
-Two periods, both closed (nothing more is expected in them): a day of the current month
-before today becomes one file per source and day (`creation_date=<day>/`, the layout of the
-batch files), and a month before the current one becomes one file per source and month
-(`creation_month=<YYYY-MM>/`). So the files a reader opens are about one a month of history,
-one a day of the current month, and today's batches, whatever the number of runs; compacting a
-day again (a late edit) or its month later replaces the earlier output the same way. Rows are
+Three periods, each closed (nothing more is expected in it): an hour of today before the
+current one, and a day of the current month before today, become one file per source in the
+day's folder (`creation_date=<day>/`, the layout of the batch files); a month before the
+current one becomes one file per source and month (`creation_month=<YYYY-MM>/`). Run hourly,
+the files a reader opens are about one a month of history, one a day of this month, one an
+hour of today and the current hour's batches, whatever the number of runs; compacting a period
+again (a late edit) or a longer period later replaces the earlier output the same way. Rows are
 copied unchanged (batch_id, run_id and archived_at keep telling when each version was archived).
 """
 
@@ -69,18 +70,30 @@ def day_of(entry: FileEntry) -> str | None:
     return low if low == high else None
 
 
+def hour_of(entry: FileEntry) -> str | None:
+    """The `YYYY-MM-DDTHH` a contents file belongs to, when it holds a single hour."""
+    if entry.min_creation_time is None or entry.max_creation_time is None:
+        return None
+    low, high = entry.min_creation_time[:13], entry.max_creation_time[:13]
+    return low if low == high else None
+
+
 def closed_periods(ledger: Ledger, source_id: str, now: datetime | None = None) -> list[str]:
     """Periods with more than one live contents file: months before the current one
-    (`YYYY-MM`), then days of the current month before today (`YYYY-MM-DD`)."""
+    (`YYYY-MM`), days of the current month before today (`YYYY-MM-DD`), hours of today before
+    the current one (`YYYY-MM-DDTHH`)."""
     moment = now or datetime.now(UTC)
     current_month, today = moment.strftime("%Y-%m"), moment.strftime("%Y-%m-%d")
+    current_hour = moment.strftime("%Y-%m-%dT%H")
     counts: dict[str, int] = {}
     for entry in ledger.committed_files(TABLE, source_stream(source_id)):
-        month, day = month_of(entry), day_of(entry)
+        month, day, hour = month_of(entry), day_of(entry), hour_of(entry)
         if month is not None and month < current_month:
             counts[month] = counts.get(month, 0) + 1
         elif day is not None and day[:7] == current_month and day < today:
             counts[day] = counts.get(day, 0) + 1
+        elif hour is not None and hour[:10] == today and hour < current_hour:
+            counts[hour] = counts.get(hour, 0) + 1
     return sorted(period for period, count in counts.items() if count > 1)
 
 
@@ -110,7 +123,8 @@ def compact_period(
     now: datetime | None = None,
 ) -> CompactionResult:
     """Rewrite the live contents files of one source and one closed period (a month
-    `YYYY-MM` before the current one, or a day `YYYY-MM-DD` before today) into one file.
+    `YYYY-MM` before the current one, a day `YYYY-MM-DD` before today, or an hour
+    `YYYY-MM-DDTHH` before the current one) into one file.
 
     What it reads: the stream's state (checkpoint + newer manifests) and the period's live
     files, one day at a time (memory is about one day of rows plus the output's bytes).
@@ -121,20 +135,25 @@ def compact_period(
             datetime.strptime(period, "%Y-%m")
         elif len(period) == 10:
             datetime.strptime(period, "%Y-%m-%d")
+        elif len(period) == 13:
+            datetime.strptime(period, "%Y-%m-%dT%H")
         else:
             raise ValueError
     except ValueError:
-        raise ValueError(f"period {period!r} is not YYYY-MM or YYYY-MM-DD") from None
+        raise ValueError(f"period {period!r} is not YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH") from None
     is_month = len(period) == 7
-    current = moment.strftime("%Y-%m") if is_month else moment.strftime("%Y-%m-%d")
+    unit, pattern, period_of = {
+        7: ("month", "%Y-%m", month_of),
+        10: ("day", "%Y-%m-%d", day_of),
+        13: ("hour", "%Y-%m-%dT%H", hour_of),
+    }[len(period)]
+    current = moment.strftime(pattern)
     if period >= current:
-        unit = "month" if is_month else "day"
         raise ValueError(
             f"{unit} {period} is not closed yet (current {unit} {current}); only earlier "
             f"{unit}s are compacted"
         )
     stream = source_stream(source_id)
-    period_of = month_of if is_month else day_of
     inputs = [e for e in ledger.committed_files(TABLE, stream) if period_of(e) == period]
     if len(inputs) < 2:
         return CompactionResult(source_id, period, len(inputs), 0, None)
@@ -143,7 +162,7 @@ def compact_period(
     if is_month:
         key = keys.compacted_contents_key(stream, period, writer.batch_id)
     else:
-        key = keys.contents_key(stream, date.fromisoformat(period), writer.batch_id)
+        key = keys.contents_key(stream, date.fromisoformat(period[:10]), writer.batch_id)
     data, rows = _merged_parquet(ledger, inputs)
     writer.write_intent([key])
     written = ledger.store.put(key, data, content_type=PARQUET_TYPE)
@@ -185,14 +204,12 @@ def _merged_parquet(ledger: Ledger, inputs: list[FileEntry]) -> tuple[bytes, int
 def compact_source(
     ledger: Ledger, source_id: str, run_id: str, *, now: datetime | None = None
 ) -> list[CompactionResult]:
-    """Compact every closed day of the current month, then every closed month, of a source
+    """Compact every closed hour of today, day of this month and earlier month of a source
     (each with more than one live file), then write a checkpoint so readers start after the
-    compactions. Days first: a month compacted later reads one file a day."""
+    compactions. Shortest first: a day compacted after its hours reads one file an hour."""
     periods = closed_periods(ledger, source_id, now)
-    days, months = [p for p in periods if len(p) == 10], [p for p in periods if len(p) == 7]
-    results = [
-        compact_period(ledger, source_id, period, run_id, now=now) for period in days + months
-    ]
+    by_length = sorted(periods, key=lambda p: (-len(p), p))  # hours, then days, then months
+    results = [compact_period(ledger, source_id, period, run_id, now=now) for period in by_length]
     if any(r.manifest is not None for r in results):
         ledger.write_checkpoint(TABLE, source_stream(source_id))
     return results

@@ -329,13 +329,17 @@ def test_closed_days_of_the_current_month_are_compacted_too(tmp_path):
         _commit(ledger, i * 10, 10, days=2)
     in_february = datetime(2024, 2, 21, 12, tzinfo=UTC)
     results = compact_source(ledger, SOURCE_ID, "compact", now=in_february)
-    # 02-20 is closed (one file now, in its own day folder); 02-21 is today: left alone.
-    assert [(r.period, r.inputs) for r in results] == [("2024-02-20", 4)]
+    # Today's closed hour (the sample records of 02-21 fall in its first hour) and the closed
+    # day 02-20 each become one file in their day's folder.
+    assert [(r.period, r.inputs) for r in results] == [("2024-02-21T00", 4), ("2024-02-20", 4)]
     live = Ledger(store).committed_files("contents", STREAM)
     assert sum(1 for e in live if e.min_creation_time.startswith("2024-02-20")) == 1
     assert all("creation_date=" in e.key for e in live)
+    assert len(Ledger(store).committed_files("contents", STREAM)) == 2
     with pytest.raises(ValueError, match="not closed"):
         compact_period(ledger, SOURCE_ID, "2024-02-21", "compact", now=in_february)
+    with pytest.raises(ValueError, match="not closed"):
+        compact_period(ledger, SOURCE_ID, "2024-02-21T12", "compact", now=in_february)
     # At the month's end the month is compacted from the day file and the rest.
     compact_source(ledger, SOURCE_ID, "compact", now=datetime(2024, 3, 2, tzinfo=UTC))
     assert len(Ledger(store).committed_files("contents", STREAM)) == 1
