@@ -61,6 +61,7 @@ import pyarrow as pa
 
 from benchmarks.harness import render_table
 from pipelines.archive.compaction import compact_source
+from pipelines.archive.counting import CountingStore
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.parquet import SCHEMAS, parquet_to_table
 from pipelines.archive.store import LocalStore
@@ -215,34 +216,6 @@ class SourceTraffic:
 # -- the measuring worker: one process that runs as a scheduled run does ------------------------
 
 
-class CountingStore:
-    """Forwards to a real store and counts GETs and LISTs (as tests/archive/test_checkpoints.py)."""
-
-    def __init__(self, store) -> None:
-        self._store = store
-        self.gets = 0
-        self.lists = 0
-
-    def get(self, key):
-        self.gets += 1
-        return self._store.get(key)
-
-    def list(self, prefix=""):
-        self.lists += 1
-        return self._store.list(prefix)
-
-    def list_after(self, prefix, start_after=None):
-        self.lists += 1
-        return self._store.list_after(prefix, start_after)
-
-    def list_folders(self, prefix):
-        self.lists += 1
-        return self._store.list_folders(prefix)
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
-
-
 class PeakRss:
     """Samples this process's RSS every 5 ms while active."""
 
@@ -287,7 +260,7 @@ def _worker(conn) -> None:
             store = CountingStore(LocalStore(root))
             started = time.perf_counter()
             ArchivedVersions.load(Ledger(store), TABLE, message[2])
-            conn.send({"load_s": time.perf_counter() - started, "objects": store.gets})
+            conn.send({"load_s": time.perf_counter() - started, "objects": len(store.gets)})
         elif kind == "verify":
             started = time.perf_counter()
             report = verify_recent(LocalStore(root), message[2])
@@ -326,7 +299,7 @@ def _measured_run(root, source_id, records, cursor, run_id, archived_at, rss) ->
             )
             commit_s = time.perf_counter() - before_commit
         wall = time.perf_counter() - started
-    objects = store.gets + store.lists
+    objects = len(store.gets) + store.lists
     load_s = loaded - started
     started = time.perf_counter()
     report = verify_recent(LocalStore(root), stream)

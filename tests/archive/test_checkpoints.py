@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from pipelines.archive import keys
 from pipelines.archive.checkpoint import FileEntry
+from pipelines.archive.counting import CountingStore
 from pipelines.archive.compaction import compact_month, compact_source
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.parquet import parquet_to_table, table_to_parquet
@@ -252,37 +253,6 @@ def test_a_crash_during_compaction_leaves_nothing_a_reader_sees(tmp_path):
     # A later compaction succeeds and verify is clean apart from the leftover.
     assert compact_month(Ledger(store), SOURCE_ID, "2024-02", "compact-2", now=NOW).manifest
     assert [f.kind for f in verify(store).findings] == ["uncommitted"]
-
-
-class CountingStore:
-    """Test double (counting only): forwards to a real store and counts GETs and LISTs."""
-
-    def __init__(self, store) -> None:
-        self._store = store
-        self.reset()
-
-    def reset(self) -> None:
-        self.gets: list[str] = []
-        self.lists = 0
-
-    def get(self, key):
-        self.gets.append(key)
-        return self._store.get(key)
-
-    def list(self, prefix=""):
-        self.lists += 1
-        return self._store.list(prefix)
-
-    def list_after(self, prefix, start_after=None):
-        self.lists += 1
-        return self._store.list_after(prefix, start_after)
-
-    def list_folders(self, prefix):
-        self.lists += 1
-        return self._store.list_folders(prefix)
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
 
 
 class FailingStore(CountingStore):

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pipelines.archive.compaction import compact_month
+from pipelines.archive.counting import CountingStore
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.audit.catalog import build_catalog
 from pipelines.audit.connection import connect
 from pipelines.sync.status import sources_overview
 from tests.archive.support import SOURCE_ID, commit_records
-from tests.archive.test_checkpoints import CountingStore
 
 
 def _commit(ledger: Ledger, start: int, n: int = 10) -> None:
