@@ -175,3 +175,27 @@ def test_check_compares_with_the_audit_catalog(archive, tmp_path):
     refresh_tables(store, config)  # the audit catalog is now behind
     contents = {c.table: c for c in check_tables(config, audit_db, {})}["contents"]
     assert not contents.ok and contents.extra == 5 and contents.missing == 0
+
+
+def test_cli_tables_prints_how_to_read_and_checks(archive, tmp_path, monkeypatch, capsys):
+    from pipelines.audit.catalog import build_catalog
+    from pipelines.cli import main
+
+    store, ledger, _ = archive
+    commit_records(ledger, 0, 10)
+    audit_db = tmp_path / "audit.duckdb"
+    build_catalog(store, audit_db, {})
+    monkeypatch.setenv("ARCHIVE_URI", str(tmp_path / "archive"))
+    monkeypatch.setenv("AUDIT_DB", str(audit_db))
+    monkeypatch.delenv("ARCHIVE_ICEBERG_CATALOG_URI", raising=False)
+    assert main(["tables"]) == 0
+    out = capsys.readouterr().out
+    assert "rc_archive.contents" in out and "iceberg_scan(" in out and "SqlCatalog(" in out
+    assert main(["tables", "--check"]) == 0
+    assert "contents: ok" in capsys.readouterr().out
+    commit_records(ledger, 10, 3)
+    assert main(["tables", "--check"]) == 1  # the audit views are behind now
+    assert "contents: DIFFERS" in capsys.readouterr().out
+    assert main(["tables", "--rebuild"]) == 0
+    build_catalog(store, audit_db, {})
+    assert main(["tables", "--check"]) == 0
