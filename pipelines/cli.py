@@ -76,6 +76,7 @@ EXAMPLES = {
     '--reason "litigation hold, counsel 2026-11-02"\n  rc-archive hold list\n  '
     'rc-archive hold release --matter acme-v-us --reason "case closed"',
     "access": "rc-archive access verify",
+    "tables": "rc-archive tables\n  rc-archive tables --check\n  rc-archive tables --rebuild",
 }
 
 
@@ -610,6 +611,38 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tables(args: argparse.Namespace) -> int:
+    """Iceberg tables of the committed state (docs/tables.md): refresh, or rebuild, then print
+    how to read each table; with --check, compare them with the audit views (exit 1 if not)."""
+    from pipelines.tables import check_tables, rebuild_tables, refresh_tables, tables_config
+    from pipelines.tables.iceberg import reading_help
+
+    store = _open_store()
+    env = dict(os.environ)
+    audit_db = _env(names.AUDIT_DB, names.DEFAULT_AUDIT_DB)
+    config = tables_config(store, audit_db, env)
+    build = rebuild_tables if args.rebuild else refresh_tables
+    results = build(store, config)
+    applied = sum(r.manifests for r in results)
+    print(f"catalog {config.catalog_uri}: {applied} manifest(s) applied")
+    if not args.check:
+        for result in results:
+            print(reading_help(config, result.table, result.metadata_location))
+        return 0
+    failed = 0
+    for check in check_tables(config, _audit_db(), env, store):
+        state = "ok" if check.ok else "DIFFERS"
+        failed += not check.ok
+        print(
+            f"{check.table}: {state} (iceberg {check.iceberg_rows} rows, "
+            f"{check.compared_with} {check.audit_rows}; missing {check.missing}, "
+            f"extra {check.extra})"
+        )
+    if failed:
+        print(f"{failed} table(s) differ; run `rc-archive catalog` if the views are older")
+    return 1 if failed else 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from pipelines.archive.verify import verify
 
@@ -1083,6 +1116,18 @@ def _parser() -> argparse.ArgumentParser:
     prove_cmd.add_argument("--certificate", required=True, metavar="CERT.json")
     prove_cmd.add_argument("--public-key", metavar="KEY.pub", help="check the signature first")
     add("catalog", cmd_catalog, "Rebuild the audit views (runs do this after archiving).")
+    tables_cmd = add(
+        "tables",
+        cmd_tables,
+        "Refresh the Iceberg tables of the committed state; show how to read them.",
+    )
+    tables_mode = tables_cmd.add_mutually_exclusive_group()
+    tables_mode.add_argument(
+        "--check", action="store_true", help="compare each table with the audit views (exit 1)"
+    )
+    tables_mode.add_argument(
+        "--rebuild", action="store_true", help="recreate the catalog's tables from the ledger"
+    )
 
     compact = add(
         "compact",

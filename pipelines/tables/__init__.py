@@ -1,0 +1,25 @@
+"""Apache Iceberg tables of the archive's committed state (docs/tables.md)."""
+
+from pipelines.tables.iceberg import (
+    CATALOG_URI_ENV,
+    NAMESPACE,
+    TableCheck,
+    TablesConfig,
+    check_tables,
+    open_catalog,
+    rebuild_tables,
+    refresh_tables,
+    tables_config,
+)
+
+__all__ = [
+    "CATALOG_URI_ENV",
+    "NAMESPACE",
+    "TableCheck",
+    "TablesConfig",
+    "check_tables",
+    "open_catalog",
+    "rebuild_tables",
+    "refresh_tables",
+    "tables_config",
+]

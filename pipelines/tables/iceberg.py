@@ -1,0 +1,364 @@
+"""Iceberg tables of the committed state, built from the ledger with pyiceberg.
+
+Why: a raw reader of the archive (a glob over `contents/**/*.parquet`) sees crash leftovers and
+both a compaction's inputs and its output. Iceberg tables list exactly the committed, live
+files, so Spark, Trino, DuckDB, Snowflake or pyiceberg read the committed state without knowing
+the ledger.
+
+How (docs/tables.md): a SQL catalog (SQLite next to the audit DB by default) holds one pointer
+per table to its current metadata file; table metadata lives under `<archive root>/_iceberg/`.
+Data files are registered where they are (`add_files`' way: the Parquet footer gives the
+statistics, nothing is rewritten), so the archive stays write-once. Every manifest of a stream
+is applied in seq order: a batch manifest adds the files it committed, a compaction manifest
+deletes its inputs and adds its output. One refresh is one Iceberg snapshot per table, and the
+last seq applied per (ledger, stream) is a table property written in the same commit, so a
+refresh reads only the manifests after it. A first build starts from each stream's live files
+(checkpoint + tail), not from the full history. A lost catalog is rebuilt from the ledger.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipelines.archive.ledger import BATCH_TABLES, Ledger
+from pipelines.archive.parquet import SCHEMAS
+from pipelines.archive.store import ObjectStore
+from pipelines.audit.committed import archive_root_uri
+
+NAMESPACE = "rc_archive"
+CATALOG_NAME = "rc_archive"
+CATALOG_URI_ENV = "ARCHIVE_ICEBERG_CATALOG_URI"
+CATALOG_FILE = "iceberg.db"
+# Table metadata (metadata JSON, manifest lists, manifests) under the archive root.
+METADATA_PREFIX = "_iceberg"
+DATA_TABLES = ("contents", "identities", "agents", "quarantine", "attachments")
+# Table property per ledger stream: the last manifest seq applied to the table.
+POSITION_PROPERTY = "rc-archive.applied-seq"
+NAME_MAPPING_PROPERTY = "schema.name-mapping.default"
+
+
+def ledgers_of(table: str) -> tuple[str, ...]:
+    """The ledger tables whose manifests commit files of data table `table`."""
+    return tuple(ledger for ledger, held in BATCH_TABLES.items() if table in held)
+
+
+def position_key(ledger_table: str, stream: str) -> str:
+    return f"{POSITION_PROPERTY}.{ledger_table}.{stream}"
+
+
+@dataclass(frozen=True)
+class TablesConfig:
+    """Where the catalog and the tables are: enough for any reader to open them."""
+
+    catalog_uri: str
+    warehouse: str  # the archive root (a directory or s3://bucket/prefix)
+    io_properties: dict[str, str] = field(default_factory=dict)
+
+    def catalog_properties(self) -> dict[str, str]:
+        return {"uri": self.catalog_uri, "warehouse": self.warehouse, **self.io_properties}
+
+    def table_location(self, table: str) -> str:
+        return f"{self.warehouse.rstrip('/')}/{METADATA_PREFIX}/{table}"
+
+
+def tables_config(
+    store: ObjectStore, audit_db_path: str | os.PathLike[str], env: Mapping[str, str]
+) -> TablesConfig:
+    """Catalog URI from ARCHIVE_ICEBERG_CATALOG_URI (default: SQLite beside the audit DB),
+    warehouse = the archive root, S3 settings for pyiceberg's file IO from the AWS_* ones."""
+    uri = env.get(CATALOG_URI_ENV)
+    if not uri:
+        folder = Path(os.path.abspath(os.fspath(audit_db_path))).parent
+        uri = f"sqlite:///{folder / CATALOG_FILE}"
+    root = archive_root_uri(store)
+    io: dict[str, str] = {}
+    if root.startswith("s3://"):
+        if env.get("AWS_ENDPOINT_URL"):
+            io["s3.endpoint"] = env["AWS_ENDPOINT_URL"]
+        if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+            io["s3.access-key-id"] = env["AWS_ACCESS_KEY_ID"]
+            io["s3.secret-access-key"] = env["AWS_SECRET_ACCESS_KEY"]
+            if env.get("AWS_SESSION_TOKEN"):
+                io["s3.session-token"] = env["AWS_SESSION_TOKEN"]
+        io["s3.region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        io["py-io-impl"] = "pyiceberg.io.pyarrow.PyArrowFileIO"
+    return TablesConfig(uri, root, io)
+
+
+def open_catalog(config: TablesConfig):
+    """The SQL catalog (tables created on first use; namespace `rc_archive`)."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    catalog = SqlCatalog(CATALOG_NAME, **config.catalog_properties())
+    if (NAMESPACE,) not in catalog.list_namespaces():
+        catalog.create_namespace_if_not_exists(NAMESPACE)
+    return catalog
+
+
+def _file_uri(root: str, key: str) -> str:
+    return f"{root.rstrip('/')}/{key}"
+
+
+@dataclass
+class TableRefresh:
+    table: str
+    added: int = 0
+    removed: int = 0
+    manifests: int = 0
+    snapshot_id: int | None = None
+    metadata_location: str = ""
+
+
+@dataclass
+class _Pending:
+    """What the new manifests of one table add up to, in commit order."""
+
+    adds: dict[str, None] = field(default_factory=dict)  # keys, ordered
+    deletes: set[str] = field(default_factory=set)  # keys already in the table
+    positions: dict[str, str] = field(default_factory=dict)
+    manifests: int = 0
+
+    def add(self, key: str) -> None:
+        self.adds[key] = None
+
+    def replace(self, key: str) -> None:
+        if key in self.adds:
+            del self.adds[key]  # added and compacted within this refresh: never visible
+        else:
+            self.deletes.add(key)
+
+
+def _pending(ledger: Ledger, table: str, properties: Mapping[str, str]) -> _Pending:
+    pending = _Pending()
+    for ledger_table in ledgers_of(table):
+        for stream in ledger.streams(ledger_table):
+            prop = position_key(ledger_table, stream)
+            if prop not in properties:
+                # First build of this stream: its live files (checkpoint + tail).
+                state = ledger.state(ledger_table, stream)
+                if state.head is None:
+                    continue
+                for entry in state.live_files(table):
+                    pending.add(entry.key)
+                pending.positions[prop] = str(state.head_seq)
+                pending.manifests += 1
+                continue
+            after = int(properties[prop])
+            seq = after
+            for key in ledger.manifest_keys(ledger_table, stream, after):
+                manifest = ledger.read_manifest(key)
+                if manifest.seq != seq + 1:
+                    raise RuntimeError(
+                        f"{key}: seq {manifest.seq} follows {seq}; run `rc-archive verify`"
+                    )
+                seq = manifest.seq
+                for entry in manifest.replaces:
+                    if entry.table == table:
+                        pending.replace(entry.key)
+                for entry in manifest.files:
+                    if entry.table == table:
+                        pending.add(entry.key)
+                pending.manifests += 1
+            if seq != after:
+                pending.positions[prop] = str(seq)
+    return pending
+
+
+def _load_or_create(catalog, config: TablesConfig, table: str):
+    from pyiceberg.exceptions import NoSuchTableError
+
+    identifier = (NAMESPACE, table)
+    try:
+        return catalog.load_table(identifier)
+    except NoSuchTableError:
+        pass
+    return catalog.create_table(
+        identifier,
+        schema=SCHEMAS[table],
+        location=config.table_location(table),
+        properties={
+            "format-version": "2",
+            "rc-archive.table": table,
+        },
+    )
+
+
+def refresh_tables(
+    store: ObjectStore, config: TablesConfig, ledger: Ledger | None = None
+) -> list[TableRefresh]:
+    """Apply every manifest committed since the last refresh to each table (one snapshot per
+    table that changed). Tables of data tables the archive has no files of are created empty."""
+    from pyiceberg.io.pyarrow import parquet_file_to_data_file
+
+    ledger = ledger or Ledger(store)
+    catalog = open_catalog(config)
+    root = archive_root_uri(store)
+    results = []
+    for table in DATA_TABLES:
+        iceberg = _load_or_create(catalog, config, table)
+        pending = _pending(ledger, table, iceberg.properties)
+        result = TableRefresh(table, len(pending.adds), len(pending.deletes), pending.manifests)
+        if NAME_MAPPING_PROPERTY not in iceberg.properties:
+            # Files written by pyarrow carry no field ids: readers map columns by name.
+            mapping = iceberg.schema().name_mapping.model_dump_json()
+            pending.positions[NAME_MAPPING_PROPERTY] = mapping
+        if pending.positions:
+            summary = {
+                "rc-archive.manifests": str(pending.manifests),
+                "rc-archive.files-added": str(len(pending.adds)),
+                "rc-archive.files-replaced": str(len(pending.deletes)),
+            }
+            with iceberg.transaction() as tx:
+                tx.set_properties(pending.positions)
+                if pending.adds or pending.deletes:
+                    _commit_files(tx, iceberg, root, pending, summary, parquet_file_to_data_file)
+            iceberg = catalog.load_table((NAMESPACE, table))
+        snapshot = iceberg.current_snapshot()
+        result.snapshot_id = None if snapshot is None else snapshot.snapshot_id
+        result.metadata_location = iceberg.metadata_location
+        results.append(result)
+    return results
+
+
+def _commit_files(tx, iceberg, root: str, pending: _Pending, summary, to_data_file) -> None:
+    new_paths = [_file_uri(root, key) for key in pending.adds]
+    new_files = [to_data_file(iceberg.io, tx.table_metadata, path) for path in new_paths]
+    if not pending.deletes:
+        with tx.update_snapshot(snapshot_properties=summary).fast_append() as append:
+            for data_file in new_files:
+                append.append_data_file(data_file)
+        return
+    wanted = {_file_uri(root, key) for key in pending.deletes}
+    current = {
+        task.file.file_path: task.file
+        for task in iceberg.scan().plan_files()
+        if task.file.file_path in wanted
+    }
+    missing = wanted - set(current)
+    if missing:
+        raise RuntimeError(
+            f"Iceberg table {iceberg.name()} does not hold {len(missing)} file(s) a compaction "
+            f"replaces (e.g. {sorted(missing)[0]}); run `rc-archive tables --rebuild`"
+        )
+    with tx.update_snapshot(snapshot_properties=summary).overwrite() as overwrite:
+        for data_file in current.values():
+            overwrite.delete_data_file(data_file)
+        for data_file in new_files:
+            overwrite.append_data_file(data_file)
+
+
+def rebuild_tables(
+    store: ObjectStore, config: TablesConfig, ledger: Ledger | None = None
+) -> list[TableRefresh]:
+    """Drop the catalog's entries (never a file: old metadata stays in the archive) and build
+    every table again from the ledger."""
+    catalog = open_catalog(config)
+    for identifier in catalog.list_tables(NAMESPACE):
+        catalog.drop_table(identifier)
+    return refresh_tables(store, config, ledger)
+
+
+def scan_hashes(catalog, table: str) -> pa.Table:
+    """record_sha256 of every row of the Iceberg table (pyiceberg scan, read with pyarrow)."""
+    return (
+        catalog.load_table((NAMESPACE, table)).scan(selected_fields=("record_sha256",)).to_arrow()
+    )
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    table: str
+    iceberg_rows: int
+    audit_rows: int
+    missing: int  # in the audit view, not in Iceberg (by record_sha256, with multiplicity)
+    extra: int  # in Iceberg, not in the audit view
+    compared_with: str = "audit view"  # or "ledger" (a table the audit catalog lacks)
+
+    @property
+    def ok(self) -> bool:
+        return self.iceberg_rows == self.audit_rows and not self.missing and not self.extra
+
+
+def check_tables(
+    config: TablesConfig,
+    audit_db_path: str | os.PathLike[str],
+    env: Mapping[str, str],
+    store: ObjectStore | None = None,
+) -> list[TableCheck]:
+    """Compare each Iceberg table with the audit catalog's committed rows of the same table
+    (`internal._src_<table>`): row counts and the multiset of record_sha256. A table the
+    audit catalog has no view of (attachments) is compared with the ledger's live files of
+    `store` instead (skipped without a store)."""
+    from pipelines.audit.connection import INTERNAL_SCHEMA, connect
+
+    catalog = open_catalog(config)
+    conn = connect(audit_db_path, env)
+    checks = []
+    try:
+        views = {
+            row[0]
+            for row in conn.execute(
+                "SELECT view_name FROM duckdb_views() WHERE schema_name = ?", [INTERNAL_SCHEMA]
+            ).fetchall()
+        }
+        ledger = Ledger(store) if store is not None else None
+        for table in DATA_TABLES:
+            if f"_src_{table}" in views:
+                audit = conn.execute(
+                    f"SELECT record_sha256 FROM {INTERNAL_SCHEMA}._src_{table}"
+                ).fetch_arrow_table()
+                source = "audit view"
+            elif ledger is not None:
+                audit = _ledger_hashes(ledger, table)
+                source = "ledger"
+            else:
+                continue
+            checks.append(compare(table, scan_hashes(catalog, table), audit, source))
+    finally:
+        conn.close()
+    return checks
+
+
+def _ledger_hashes(ledger: Ledger, table: str) -> pa.Table:
+    files = ledger.committed_files(table)
+    if not files:
+        return pa.table({"record_sha256": pa.array([], pa.string())})
+    return ledger.read_table(files, ["record_sha256"])
+
+
+def compare(table: str, iceberg: pa.Table, audit: pa.Table, source: str = "") -> TableCheck:
+    ours = Counter(iceberg.column("record_sha256").to_pylist())
+    theirs = Counter(audit.column("record_sha256").to_pylist())
+    return TableCheck(
+        table,
+        iceberg.num_rows,
+        audit.num_rows,
+        sum((theirs - ours).values()),
+        sum((ours - theirs).values()),
+        source,
+    )
+
+
+def reading_help(config: TablesConfig, table: str, metadata_location: str) -> str:
+    """How to read one table from outside: catalog settings, identifier, DuckDB, PyIceberg."""
+    settings = ", ".join(
+        f"{k!r}: {v!r}" for k, v in config.catalog_properties().items() if "secret" not in k
+    )
+    return "\n".join(
+        [
+            f"{NAMESPACE}.{table}",
+            f"  catalog: type sql, uri {config.catalog_uri}, warehouse {config.warehouse}",
+            f"  metadata: {metadata_location}",
+            "  DuckDB:   LOAD avro; LOAD iceberg; "
+            f"SELECT count(*) FROM iceberg_scan('{metadata_location}');",
+            "  PyIceberg: from pyiceberg.catalog.sql import SqlCatalog; "
+            f"SqlCatalog({CATALOG_NAME!r}, **{{{settings}}})"
+            f".load_table('{NAMESPACE}.{table}').scan().to_arrow()",
+        ]
+    )

@@ -1,0 +1,201 @@
+"""Iceberg tables of the committed state (pipelines/tables, docs/tables.md)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.archive import keys
+from pipelines.archive.compaction import compact_month
+from pipelines.archive.ledger import Ledger
+from pipelines.archive.store import LocalStore
+from pipelines.tables import (
+    NAMESPACE,
+    check_tables,
+    open_catalog,
+    rebuild_tables,
+    refresh_tables,
+    tables_config,
+)
+from pipelines.tables.iceberg import DATA_TABLES, scan_hashes
+from tests.archive.support import SOURCE_ID, STREAM, commit_records
+from tests.archive.test_checkpoints import FailingStore
+
+NOW = datetime(2024, 4, 2, tzinfo=UTC)
+
+
+@pytest.fixture
+def archive(tmp_path):
+    store = LocalStore(tmp_path / "archive")
+    config = tables_config(store, tmp_path / "audit.duckdb", {})
+    return store, Ledger(store), config
+
+
+def committed(ledger: Ledger, table: str) -> Counter:
+    files = ledger.committed_files(table)
+    if not files:
+        return Counter()
+    return Counter(ledger.read_table(files, ["record_sha256"]).column("record_sha256").to_pylist())
+
+
+def iceberg_rows(config, table: str) -> Counter:
+    return Counter(scan_hashes(open_catalog(config), table).column("record_sha256").to_pylist())
+
+
+def assert_tables_match(store, config) -> None:
+    ledger = Ledger(store)
+    for table in DATA_TABLES:
+        assert iceberg_rows(config, table) == committed(ledger, table), table
+
+
+def iceberg_paths(config, table: str) -> set[str]:
+    iceberg = open_catalog(config).load_table((NAMESPACE, table))
+    return {task.file.file_path for task in iceberg.scan().plan_files()}
+
+
+def test_scan_equals_committed_rows_and_refresh_reads_only_new_manifests(archive):
+    store, ledger, config = archive
+    commit_records(ledger, 0, 30)
+    commit_records(ledger, 30, 20)
+    results = {r.table: r for r in refresh_tables(store, config)}
+    assert results["contents"].added == 4  # two batches, two days each
+    assert_tables_match(store, config)
+    assert sum(iceberg_rows(config, "contents").values()) == 50
+
+    again = {r.table: r for r in refresh_tables(store, config)}
+    assert again["contents"].manifests == 0
+    assert again["contents"].snapshot_id == results["contents"].snapshot_id
+
+    commit_records(ledger, 50, 10)
+    later = {r.table: r for r in refresh_tables(store, config)}
+    assert later["contents"].manifests == 1 and later["contents"].added == 2
+    assert_tables_match(store, config)
+    iceberg = open_catalog(config).load_table((NAMESPACE, "contents"))
+    assert iceberg.properties[f"rc-archive.applied-seq.contents.{STREAM}"] == "2"
+
+
+def test_crash_leftover_is_not_in_the_table(archive):
+    store, ledger, config = archive
+    commit_records(ledger, 0, 20)
+    crashing = FailingStore(
+        store, fail_on=lambda key: keys.MANIFEST_NAME.match(key.rsplit("/", 1)[1]) is not None
+    )
+    with pytest.raises(OSError, match="injected"):
+        commit_records(Ledger(crashing), 20, 20)
+    on_disk = {store.uri_for(k) for k in store.list("contents/")}
+    committed_paths = {store.uri_for(e.key) for e in Ledger(store).committed_files("contents")}
+    leftovers = on_disk - committed_paths
+    assert leftovers  # the failed batch's day files are there, uncommitted
+    refresh_tables(store, config)
+    assert iceberg_paths(config, "contents") == committed_paths
+    assert_tables_match(store, config)
+
+
+def test_compaction_replaces_inputs_with_output(archive):
+    store, ledger, config = archive
+    for i in range(3):
+        commit_records(ledger, i * 10, 10)
+    refresh_tables(store, config)
+    inputs = {store.uri_for(e.key) for e in ledger.committed_files("contents")}
+    assert len(inputs) == 6
+    result = compact_month(Ledger(store), SOURCE_ID, "2024-02", "compact-1", now=NOW)
+    assert result.manifest is not None
+    refreshed = {r.table: r for r in refresh_tables(store, config)}
+    assert refreshed["contents"].removed == 6 and refreshed["contents"].added == 1
+    assert iceberg_paths(config, "contents") == {store.uri_for(result.manifest.files[0].key)}
+    rows = iceberg_rows(config, "contents")
+    assert sum(rows.values()) == 30 and max(rows.values()) == 1  # no duplicates
+    assert_tables_match(store, config)
+
+
+def test_first_build_after_compaction_and_rebuild(archive, tmp_path):
+    store, ledger, config = archive
+    for i in range(3):
+        commit_records(ledger, i * 10, 10)
+    compact_month(ledger, SOURCE_ID, "2024-02", "compact-1", now=NOW)
+    commit_records(ledger, 30, 10)
+    refresh_tables(store, config)
+    assert_tables_match(store, config)
+    # A lost catalog is rebuilt from the ledger.
+    os.remove(tmp_path / "iceberg.db")
+    rebuild_tables(store, config)
+    assert_tables_match(store, config)
+    rebuild_tables(store, config)  # over an existing catalog too
+    assert_tables_match(store, config)
+
+
+def _iceberg_duckdb() -> duckdb.DuckDBPyConnection:
+    import duckdb_extension_avro
+    import duckdb_extension_iceberg
+
+    conn = duckdb.connect()
+    conn.execute("SET autoinstall_known_extensions=false")
+    conn.execute("SET autoload_known_extensions=false")
+    for module, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
+        path = Path(module.__file__).parent / "extensions" / "v1.5.5" / f"{name}.duckdb_extension"
+        conn.execute(f"LOAD '{path}'")
+    return conn
+
+
+def test_duckdb_iceberg_scan_reads_the_committed_rows(archive):
+    store, ledger, config = archive
+    for i in range(3):
+        commit_records(ledger, i * 10, 10)
+    refresh_tables(store, config)
+    compact_month(Ledger(store), SOURCE_ID, "2024-02", "compact-1", now=NOW)
+    commit_records(ledger, 30, 5)
+    results = {r.table: r for r in refresh_tables(store, config)}
+    conn = _iceberg_duckdb()
+    location = results["contents"].metadata_location
+    hashes = conn.execute(
+        "SELECT record_sha256, creation_time FROM iceberg_scan(?)", [location]
+    ).fetchall()
+    assert Counter(h for h, _ in hashes) == committed(Ledger(store), "contents")
+    assert all(t.tzinfo is not None for _, t in hashes)
+
+
+def test_check_compares_with_the_audit_catalog(archive, tmp_path):
+    from pipelines.audit.catalog import build_catalog
+
+    store, ledger, config = archive
+    commit_records(ledger, 0, 20)
+    audit_db = tmp_path / "audit.duckdb"
+    build_catalog(store, audit_db, {})
+    refresh_tables(store, config)
+    checks = check_tables(config, audit_db, {}, store)
+    assert [c.table for c in checks] == list(DATA_TABLES)
+    assert {c.table: c.compared_with for c in checks}["attachments"] == "ledger"
+    assert all(c.ok for c in checks), checks
+    commit_records(ledger, 20, 5)
+    refresh_tables(store, config)  # the audit catalog is now behind
+    contents = {c.table: c for c in check_tables(config, audit_db, {})}["contents"]
+    assert not contents.ok and contents.extra == 5 and contents.missing == 0
+
+
+def test_cli_tables_prints_how_to_read_and_checks(archive, tmp_path, monkeypatch, capsys):
+    from pipelines.audit.catalog import build_catalog
+    from pipelines.cli import main
+
+    store, ledger, _ = archive
+    commit_records(ledger, 0, 10)
+    audit_db = tmp_path / "audit.duckdb"
+    build_catalog(store, audit_db, {})
+    monkeypatch.setenv("ARCHIVE_URI", str(tmp_path / "archive"))
+    monkeypatch.setenv("AUDIT_DB", str(audit_db))
+    monkeypatch.delenv("ARCHIVE_ICEBERG_CATALOG_URI", raising=False)
+    assert main(["tables"]) == 0
+    out = capsys.readouterr().out
+    assert "rc_archive.contents" in out and "iceberg_scan(" in out and "SqlCatalog(" in out
+    assert main(["tables", "--check"]) == 0
+    assert "contents: ok" in capsys.readouterr().out
+    commit_records(ledger, 10, 3)
+    assert main(["tables", "--check"]) == 1  # the audit views are behind now
+    assert "contents: DIFFERS" in capsys.readouterr().out
+    assert main(["tables", "--rebuild"]) == 0
+    build_catalog(store, audit_db, {})
+    assert main(["tables", "--check"]) == 0
