@@ -75,3 +75,7 @@ def load_env_file(path: str | Path) -> dict[str, str]:
             value = value[1:-1]
         values[key] = value
     return values
+
+
+# The Iceberg catalog of the committed state (docs/tables.md); default SQLite beside AUDIT_DB.
+ARCHIVE_ICEBERG_CATALOG_URI = "ARCHIVE_ICEBERG_CATALOG_URI"

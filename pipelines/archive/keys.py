@@ -20,7 +20,10 @@ ACCESS_ROOT = "_access"  # pipelines/governance/access_trail.py (rc-archive acce
 HOLDS_ROOT = "_holds"  # pipelines/governance/holds.py
 EVENTS_ROOT = "_events"  # pipelines/webhooks/events.py
 SUBSCRIPTIONS_ROOT = "_subscriptions"  # pipelines/webhooks/subscription.py
-RECORD_AREAS = (ACCESS_ROOT, HOLDS_ROOT, EVENTS_ROOT, SUBSCRIPTIONS_ROOT)
+# Iceberg metadata of the committed state (pipelines/tables): derived from the ledger and
+# rebuildable from it (`rc-archive tables --rebuild`), so verify neither checks nor flags it.
+ICEBERG_ROOT = "_iceberg"
+RECORD_AREAS = (ACCESS_ROOT, HOLDS_ROOT, EVENTS_ROOT, SUBSCRIPTIONS_ROOT, ICEBERG_ROOT)
 DATA_TABLES = ("contents", "identities", "agents", "quarantine", "attachments")
 LEDGER_TABLES = ("contents", "identities", "agents")
 MANIFEST_NAME = re.compile(r"^(\d{10})\.json$")

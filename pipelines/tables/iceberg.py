@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipelines import settings
+from pipelines.archive import keys
 from pipelines.archive.ledger import BATCH_TABLES, Ledger
 from pipelines.archive.parquet import SCHEMAS
 from pipelines.archive.store import ObjectStore
@@ -33,10 +35,10 @@ from pipelines.audit.committed import archive_root_uri
 
 NAMESPACE = "rc_archive"
 CATALOG_NAME = "rc_archive"
-CATALOG_URI_ENV = "ARCHIVE_ICEBERG_CATALOG_URI"
+CATALOG_URI_ENV = settings.ARCHIVE_ICEBERG_CATALOG_URI
 CATALOG_FILE = "iceberg.db"
 # Table metadata (metadata JSON, manifest lists, manifests) under the archive root.
-METADATA_PREFIX = "_iceberg"
+METADATA_PREFIX = keys.ICEBERG_ROOT
 DATA_TABLES = ("contents", "identities", "agents", "quarantine", "attachments")
 # Table property per ledger stream: the last manifest seq applied to the table.
 POSITION_PROPERTY = "rc-archive.applied-seq"
