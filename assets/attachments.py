@@ -5,13 +5,13 @@ import dagster as dg
 
 from assets.common import API_POOL, GROUP, TRANSIENT_RETRY, failing_fast_for_people, source_of
 from assets.contents import contents
+from assets.partitions import sources_partitions
+from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.attachments.sync import (
     AttachmentsSyncSettings,
     pending_downloads,
     sync_attachments,
 )
-from pipelines.partitions import sources_partitions
-from pipelines.resources import ArchiveResource, RingCentralResource
 
 
 class AttachmentsConfig(dg.Config):

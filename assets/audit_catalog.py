@@ -7,9 +7,9 @@ import dagster as dg
 from assets.agents import agents
 from assets.attachments import attachments
 from assets.common import GROUP
-from pipelines.partitions import sources_partitions
+from assets.partitions import sources_partitions
+from assets.resources import ArchiveResource, AuditResource
 from pipelines.process_memory import release_garbage
-from pipelines.resources import ArchiveResource, AuditResource
 
 
 @dg.asset(

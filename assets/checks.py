@@ -10,9 +10,9 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from assets.attachments import attachments_complete
 from assets.common import API_POOL, source_of
 from assets.contents import contents
+from assets.partitions import sources_partitions
+from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.archive.verify import verify_recent
-from pipelines.partitions import sources_partitions
-from pipelines.resources import ArchiveResource, RingCentralResource
 from pipelines.sync.quarantine import quarantine_summary
 from pipelines.sync.reconcile import committed_in_run, reconcile_due, reconcile_source
 from schemas.ids import source_stream

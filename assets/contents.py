@@ -11,8 +11,8 @@ from assets.common import (
     table_metadata,
     wants_full_refresh,
 )
-from pipelines.partitions import sources_partitions
-from pipelines.resources import ArchiveResource, RingCentralResource
+from assets.partitions import sources_partitions
+from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 
 

@@ -11,8 +11,8 @@ from assets.common import (
     table_metadata,
 )
 from assets.contents import contents
-from pipelines.partitions import sources_partitions
-from pipelines.resources import ArchiveResource, RingCentralResource
+from assets.partitions import sources_partitions
+from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.sync.identities import sync_identities
 
 

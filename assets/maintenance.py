@@ -11,10 +11,10 @@ import dagster as dg
 
 from assets.common import source_of
 from assets.contents import contents
+from assets.partitions import sources_partitions
+from assets.resources import ArchiveResource
 from pipelines.archive.compaction import compact_source
 from pipelines.archive.verify import verify
-from pipelines.partitions import sources_partitions
-from pipelines.resources import ArchiveResource
 
 MAINTENANCE_GROUP = "rc_archive_maintenance"
 

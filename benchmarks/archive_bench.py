@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=ContentsSyncSettings.batch_records)
     args = parser.parse_args()
-    # As every pipeline process does (pipelines/definitions.py).
+    # As every pipeline process does (assets/definitions.py).
     tune_process_memory()
     tune_garbage_collection()
     process = psutil.Process()

@@ -21,10 +21,10 @@ import time
 
 import dagster as dg
 
+from assets.resources import ArchiveResource
+from assets.sensors import webhook_events
 from pipelines.archive.store import open_store
-from pipelines.resources import ArchiveResource
 from pipelines.ringcentral import ClientSettings, RingCentralClient
-from pipelines.sensors import webhook_events
 from pipelines.webhooks.events import read_event
 from pipelines.webhooks.planning import load_cursor
 from pipelines.webhooks.receiver import ReceiverThread

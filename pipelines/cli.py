@@ -256,7 +256,7 @@ def _parse_time(text: str | None, flag: str) -> datetime | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.partitions import configured_source_ids
+    from schemas.ids import configured_source_ids
 
     sources = args.source or configured_source_ids(os.environ.get(names.RC_SOURCE_IDS))
     if not sources:
@@ -264,8 +264,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_run_settings()
     # Dagster is imported only now: everything a person can get wrong was checked above. The
     # code location's entry point tunes this process as it does the code server.
-    import pipelines.code_location  # noqa: F401
-    from pipelines.runner import run_sources
+    import assets.code_location  # noqa: F401
+    from assets.runner import run_sources
 
     archive_uri = _env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI)
     print(f"archiving {len(sources)} source(s) into {archive_uri}", flush=True)
@@ -296,8 +296,8 @@ def _check_run_settings() -> None:
     where a directory belongs, an unreachable S3 endpoint), the audit database's directory,
     and a login (wrong credentials or an API that is down end here, with the client's bounded
     retries announced on stderr). The steps then reuse the login's token."""
-    from pipelines.resources import shared_client
     from pipelines.ringcentral import ClientSettings
+    from pipelines.ringcentral.shared import shared_client
 
     client_settings = ClientSettings.from_env(dict(os.environ))
     _check_archive(for_writing=True)

@@ -8,6 +8,7 @@ from them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _SOURCE_ID = re.compile(r"[0-9a-fA-F]{24}")
 STREAM_PREFIX = "source_id="
@@ -47,3 +48,29 @@ def validate_stream(stream: str) -> str:
 def source_id_of_stream(stream: str) -> str | None:
     stream = validate_stream(stream)
     return None if stream == ACCOUNT_STREAM else stream[len(STREAM_PREFIX) :]
+
+
+def valid_source_keys(candidates: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Split candidate ids into (valid lowercase keys, rejected raw values), keeping order."""
+    valid: list[str] = []
+    rejected: list[str] = []
+    for raw in candidates:
+        raw = raw.strip()
+        if not raw:
+            continue
+        try:
+            key = validate_source_id(raw)
+        except ValueError:
+            rejected.append(raw)
+            continue
+        if key not in valid:
+            valid.append(key)
+    return valid, rejected
+
+
+def configured_source_ids(value: str | None) -> list[str]:
+    """RC_SOURCE_IDS (comma list) as partition keys; an invalid id is an error naming it."""
+    valid, rejected = valid_source_keys((value or "").split(","))
+    if rejected:
+        validate_source_id(rejected[0])  # raises with the message that names the value
+    return valid

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 
 from pipelines.archive import keys
 from pipelines.archive.store import ObjectStore
-from pipelines.partitions import valid_source_keys
 from pipelines.ringcentral.endpoints import RECORD_SOURCE_FIELDS
+from schemas.ids import valid_source_keys
 
 EVENTS_PREFIX = f"{keys.EVENTS_ROOT}/"
 UNKNOWN_SOURCE = "unknown"

@@ -1,7 +1,7 @@
 """What the webhook sensor launches: one run per source with new events, never two at once.
 
 Plain functions over the event log and a set of busy sources, so they are tested without
-Dagster; `pipelines/sensors.py` (`webhook_events`) only reads the instance and wraps the plan.
+Dagster; `assets/sensors.py` (`webhook_events`) only reads the instance and wraps the plan.
 
 Cursor: a JSON object {source_id: name of the last event of that source a run was requested
 for}. Event names sort by receipt time within a source, so a source's pending events are one

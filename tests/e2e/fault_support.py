@@ -20,11 +20,11 @@ from typing import Any
 import dagster as dg
 import httpx
 
+from assets.runner import SourceRunSummary, run_sources
 from pipelines.archive.store import open_store
 from pipelines.archive.verify import VerifyReport, verify
 from pipelines.audit.catalog import build_catalog
 from pipelines.audit.connection import connect
-from pipelines.runner import SourceRunSummary, run_sources
 from schemas.common import record_sha256
 
 RESULTS_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "fault_matrix.json"

@@ -17,7 +17,7 @@ from tests.e2e.helpers import archived_rows, cli_env
 
 pytestmark = pytest.mark.slow
 
-LOCATION = "pipelines.code_location"
+LOCATION = "assets.code_location"
 REPOSITORY = "__repository__"
 REPO_SELECTOR = '{repositoryLocationName: "' + LOCATION + '", repositoryName: "' + REPOSITORY + '"}'
 

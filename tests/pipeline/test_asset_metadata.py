@@ -8,7 +8,7 @@ from pipelines.audit.table_schemas import arrow_schema
 
 
 def test_archived_tables_show_their_described_column_schema():
-    from pipelines.definitions import defs
+    from assets.definitions import defs
 
     graph = defs.resolve_asset_graph()
     for table in ("contents", "identities", "agents"):

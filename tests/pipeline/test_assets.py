@@ -8,9 +8,9 @@ import sys
 import dagster as dg
 import pytest
 
+from assets.runner import run_sources
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
-from pipelines.runner import run_sources
 from tests.pipeline.support import archived
 
 CONTENTS_PATH = "/cx/social-messaging/v1/contents"
@@ -79,7 +79,7 @@ def test_invalid_source_id_is_refused_before_any_key_is_built(pipeline_env):
 
 
 def test_definitions_load_and_asset_keys_do_not_change_by_accident():
-    from pipelines.definitions import defs
+    from assets.definitions import defs
 
     keys = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
     assert keys == [

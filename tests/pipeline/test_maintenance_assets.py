@@ -7,10 +7,10 @@ import os
 import dagster as dg
 
 from assets.maintenance import archive_deep_verify, contents_compaction
+from assets.partitions import sources_partitions
+from assets.resources import ArchiveResource
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
-from pipelines.partitions import sources_partitions
-from pipelines.resources import ArchiveResource
 from tests.archive.support import SOURCE_ID, STREAM, commit_records
 
 

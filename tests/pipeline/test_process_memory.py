@@ -18,7 +18,7 @@ from pipelines.process_memory import GC_YOUNG_THRESHOLD, release_garbage
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE = (
-    "import json, pipelines.code_location, pyarrow as pa; "
+    "import json, assets.code_location, pyarrow as pa; "
     "from pipelines.process_memory import tune_process_memory as t; s = t(); "
     "print(json.dumps({'arenas': s.malloc_arenas, 'pool': s.arrow_pool, "
     "'in_use': pa.default_memory_pool().backend_name}))"
@@ -73,7 +73,7 @@ def test_the_operators_settings_win():
 
 def test_loading_the_code_location_freezes_it_and_collects_less_often():
     probe = (
-        "import gc, json, pipelines.code_location; "
+        "import gc, json, assets.code_location; "
         "print(json.dumps({'young': gc.get_threshold()[0], 'frozen': gc.get_freeze_count()}))"
     )
     state = json.loads(_run_fresh(probe))
@@ -85,7 +85,7 @@ def test_loading_the_code_location_freezes_it_and_collects_less_often():
 def test_duckdb_is_loaded_only_by_the_steps_that_query():
     # ~30 MB resident: a run's crawls must not carry it (it loads for the catalog step).
     probe = (
-        "import sys, pipelines.cli, pipelines.code_location, pipelines.runner; "
+        "import sys, pipelines.cli, assets.code_location, assets.runner; "
         "print('duckdb' in sys.modules)"
     )
     assert _run_fresh(probe) == "False"
@@ -111,6 +111,6 @@ def test_release_garbage_frees_reference_cycles_at_once():
 
 
 def test_importing_the_definitions_leaves_the_process_as_it_was():
-    # Tuning is the entry point's job (pipelines/code_location.py), not a side effect.
-    probe = "import gc, pipelines.definitions; print(gc.get_freeze_count())"
+    # Tuning is the entry point's job (assets/code_location.py), not a side effect.
+    probe = "import gc, assets.definitions; print(gc.get_freeze_count())"
     assert _run_fresh(probe) == "0"

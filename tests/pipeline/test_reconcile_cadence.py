@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from pipelines.runner import run_sources
+from assets.runner import run_sources
 from pipelines.sync.reconcile import reconcile_due
 
 CONTENTS_PATH = "/cx/social-messaging/v1/contents"

@@ -13,9 +13,9 @@ import time
 import dagster as dg
 import pytest
 
+from assets.runner import CHECK_NAMES, SourceRunSummary, run_sources
 from pipelines.archive.store import LocalStore, StoreWriteError
 from pipelines.cli import _run_table
-from pipelines.runner import CHECK_NAMES, SourceRunSummary, run_sources
 
 
 @pytest.fixture

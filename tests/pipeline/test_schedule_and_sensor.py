@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from pipelines.partitions import sources_partitions
-from pipelines.resources import ArchiveResource, RingCentralResource
-from pipelines.schedules import archive_schedule
-from pipelines.sensors import new_source_keys, source_discovery
+from assets.partitions import sources_partitions
+from assets.resources import ArchiveResource, RingCentralResource
+from assets.schedules import archive_schedule
+from assets.sensors import new_source_keys, source_discovery
 
 
 def _resource(sb) -> RingCentralResource:

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRun
 
+from assets.partitions import sources_partitions
+from assets.resources import ArchiveResource, RingCentralResource
+from assets.schedules import archive_schedule
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
-from pipelines.partitions import sources_partitions
-from pipelines.resources import ArchiveResource, RingCentralResource
-from pipelines.schedules import archive_schedule
 from pipelines.sync.contents import sync_contents
 from tests.pipeline.support import client_for
 

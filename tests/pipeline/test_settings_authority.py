@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from assets.resources import ArchiveResource
 from pipelines.archive.store import StoreConfigError, parse_flag
-from pipelines.resources import ArchiveResource
 
 
 def test_a_resource_without_legal_hold_gets_none_whatever_the_environment(monkeypatch):
@@ -25,7 +25,7 @@ def test_a_resource_without_legal_hold_gets_none_whatever_the_environment(monkey
 
 
 def test_the_code_location_reads_flags_as_the_store_does(monkeypatch):
-    from pipelines.definitions import build_resources
+    from assets.definitions import build_resources
 
     for text, expected in (("yes", True), ("on", True), ("1", True), ("off", False), ("", False)):
         monkeypatch.setenv("ARCHIVE_LEGAL_HOLD", text)

@@ -11,10 +11,10 @@ import dagster as dg
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
+from assets.resources import ArchiveResource
+from assets.sensors import webhook_events
 from pipelines.archive.store import open_store
-from pipelines.resources import ArchiveResource
 from pipelines.ringcentral import ClientSettings, RingCentralClient
-from pipelines.sensors import webhook_events
 from pipelines.webhooks.events import EVENTS_PREFIX
 from pipelines.webhooks.receiver import ReceiverThread
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRunStatus
 
-from pipelines.jobs import SOURCE_TAG
-from pipelines.partitions import sources_partitions
+from assets.jobs import SOURCE_TAG
+from assets.partitions import sources_partitions
 from pipelines.webhooks.events import log_event
 from pipelines.webhooks.subscription import ensure_subscription
 from tests.webhooks.support import TOKEN, add_run, client_for, evaluate_sensor
@@ -78,7 +78,7 @@ def test_events_without_a_source_advance_the_cursor_but_run_nothing(store, archi
 
 
 def test_sensor_is_registered_with_the_archive_job():
-    from pipelines.definitions import defs
+    from assets.definitions import defs
 
     sensor = defs.get_sensor_def("webhook_events")
     assert sensor.job_name == "archive_sources"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from pipelines.resources import ArchiveResource, RingCentralResource
-from pipelines.webhooks.dagster_defs import webhook_subscription_schedule
+from assets.resources import ArchiveResource, RingCentralResource
+from assets.webhooks import webhook_subscription_schedule
 from pipelines.webhooks.events import EVENT_FILTERS
 from pipelines.webhooks.subscription import (
     CREATE,

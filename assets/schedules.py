@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from assets.jobs import SOURCE_TAG, archive_job
+from assets.partitions import sources_partitions
+from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.archive.ledger import Ledger
-from pipelines.jobs import SOURCE_TAG, archive_job
-from pipelines.partitions import sources_partitions
-from pipelines.resources import ArchiveResource, RingCentralResource
 from pipelines.ringcentral import RingCentralClient
 from pipelines.sync.probe import select_changed_sources
 

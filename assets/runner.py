@@ -17,10 +17,11 @@ from assets.audit_catalog import audit_catalog
 from assets.checks import ARCHIVE_CHECKS, contents_reconciled
 from assets.common import ERROR_KIND, FULL_REFRESH_TAG
 from assets.contents import contents
-from pipelines.definitions import build_resources
-from pipelines.jobs import ARCHIVE_ASSETS, SOURCE_TAG
-from pipelines.partitions import sources_partitions, valid_source_keys
+from assets.definitions import build_resources
+from assets.jobs import ARCHIVE_ASSETS, SOURCE_TAG
+from assets.partitions import sources_partitions
 from pipelines.process_memory import release_garbage
+from schemas.ids import valid_source_keys
 
 # Chosen by key, not by position in ARCHIVE_ASSETS.
 PER_SOURCE_ASSETS = [asset for asset in ARCHIVE_ASSETS if asset.key != audit_catalog.key]

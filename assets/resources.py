@@ -5,10 +5,7 @@ chooses them), so the same code runs against the sandbox, a real account, a loca
 or an S3 bucket. Nothing is built at import time.
 """
 
-import atexit
-import hashlib
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +16,7 @@ from pipelines import settings as names
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import ObjectStore, open_store
 from pipelines.ringcentral import ClientSettings, RingCentralClient
+from pipelines.ringcentral.shared import shared_client
 
 
 class RingCentralResource(dg.ConfigurableResource):
@@ -49,36 +47,7 @@ class RingCentralResource(dg.ConfigurableResource):
         5 requests a minute (Auth group), so per-step logins would throttle a multi-source run.
         The session is revoked when the process exits.
         """
-        yield _shared_client(self.client_settings())
-
-
-def shared_client(settings: ClientSettings) -> RingCentralClient:
-    """The process's client for these settings, as the assets get it: `rc-archive run` logs in
-    with it before launching Dagster, so bad credentials or an API that is down are reported
-    in one line before any step starts, and the steps reuse that token (no second login)."""
-    return _shared_client(settings)
-
-
-_shared_clients: dict[tuple[str, str, str], RingCentralClient] = {}
-_shared_clients_lock = threading.Lock()
-
-
-def _shared_client(settings: ClientSettings) -> RingCentralClient:
-    credentials = f"{settings.client_secret}\0{settings.jwt}".encode()
-    key = (settings.base_url, settings.client_id, hashlib.sha256(credentials).hexdigest())
-    with _shared_clients_lock:
-        client = _shared_clients.get(key)
-        if client is None:
-            client = _shared_clients[key] = RingCentralClient(settings)
-        return client
-
-
-@atexit.register
-def _close_shared_clients() -> None:
-    with _shared_clients_lock:
-        for client in _shared_clients.values():
-            client.close()
-        _shared_clients.clear()
+        yield shared_client(self.client_settings())
 
 
 class ArchiveResource(dg.ConfigurableResource):

@@ -9,11 +9,12 @@ import os
 
 import dagster as dg
 
+from assets.jobs import SOURCE_TAG, archive_job
+from assets.partitions import sources_partitions
+from assets.resources import ArchiveResource, RingCentralResource
 from pipelines import settings as names
-from pipelines.jobs import SOURCE_TAG, archive_job
-from pipelines.partitions import configured_source_ids, sources_partitions, valid_source_keys
-from pipelines.resources import ArchiveResource, RingCentralResource
 from pipelines.webhooks.planning import WEBHOOK_TAG, load_cursor, plan_event_runs
+from schemas.ids import configured_source_ids, valid_source_keys
 
 
 def new_source_keys(known: set[str], configured: list[str], sampled: list[str]) -> list[str]:

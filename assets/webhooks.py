@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from assets.resources import ArchiveResource, RingCentralResource
 from pipelines import settings as names
-from pipelines.resources import ArchiveResource, RingCentralResource
 from pipelines.webhooks.subscription import NONE, current_subscription, decide, ensure_subscription
 
 DEFAULT_SUBSCRIPTION_CRON = "*/30 * * * *"

@@ -9,7 +9,7 @@ from assets.attachments import attachments
 from assets.audit_catalog import audit_catalog
 from assets.contents import contents
 from assets.identities import identities
-from pipelines.partitions import sources_partitions
+from assets.partitions import sources_partitions
 
 # Run tag carrying the source, for finding a source's runs in the UI. The one-run-per-source
 # limit of dagster.example.yaml keys on `dagster/partition`, which Dagster sets on every

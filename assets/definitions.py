@@ -1,5 +1,5 @@
 """The Dagster definitions: assets, checks, jobs, schedules, sensors, resources (loaded by
-Dagster through pipelines/code_location.py, which tunes the process first).
+Dagster through assets/code_location.py, which tunes the process first).
 
 Resources are chosen here and only here, from environment variables (EnvVar), so the same code
 runs on the sandbox (`make demo`, `make dev`) and on a real account with an S3 bucket.
@@ -12,6 +12,7 @@ import os
 import dagster as dg
 
 from assets.checks import ARCHIVE_CHECKS
+from assets.jobs import ARCHIVE_ASSETS, archive_job
 from assets.maintenance import (
     MAINTENANCE_ASSETS,
     compaction_job,
@@ -19,13 +20,12 @@ from assets.maintenance import (
     deep_verify_job,
     deep_verify_schedule,
 )
+from assets.resources import ArchiveResource, AuditResource, RingCentralResource
+from assets.schedules import archive_schedule
+from assets.sensors import source_discovery, webhook_events
+from assets.webhooks import webhook_subscription_job, webhook_subscription_schedule
 from pipelines import settings as names
 from pipelines.archive.store import parse_flag, parse_retention_days
-from pipelines.jobs import ARCHIVE_ASSETS, archive_job
-from pipelines.resources import ArchiveResource, AuditResource, RingCentralResource
-from pipelines.schedules import archive_schedule
-from pipelines.sensors import source_discovery, webhook_events
-from pipelines.webhooks.dagster_defs import webhook_subscription_job, webhook_subscription_schedule
 
 
 def _env_or_default(name: str, default: str) -> str | dg.EnvVar:
