@@ -25,34 +25,29 @@ from assets.schedules import archive_schedule
 from assets.sensors import source_discovery, webhook_events
 from assets.webhooks import webhook_subscription_job, webhook_subscription_schedule
 from pipelines import settings as names
-from pipelines.archive.store import parse_flag, parse_retention_days
+from pipelines.settings import Settings
 
 
-def _env_or_default(name: str, default: str) -> str | dg.EnvVar:
-    """EnvVar when the variable is set (resolved at run time, never logged), else the default."""
-    return dg.EnvVar(name) if os.environ.get(name) else default
-
-
-def build_resources() -> dict[str, dg.ConfigurableResource]:
+def build_resources(config: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
+    """The resources, from the one parsed `Settings` (the process environment by default).
+    Credentials stay `EnvVar`s: resolved in the run, never shown in the UI or stored."""
+    config = config or Settings.from_env(os.environ)
     return {
         "ringcentral": RingCentralResource(
-            server_url=_env_or_default(names.RC_SERVER_URL, names.DEFAULT_RC_SERVER_URL),
+            server_url=config.server_url,
             client_id=dg.EnvVar(names.RC_APP_CLIENT_ID),
             client_secret=dg.EnvVar(names.RC_APP_CLIENT_SECRET),
             user_jwt=dg.EnvVar(names.RC_USER_JWT),
-            source_filter_param=_env_or_default(
-                names.RC_SOURCE_FILTER_PARAM, names.DEFAULT_RC_SOURCE_FILTER_PARAM
-            ),
+            source_filter_param=config.source_filter_param,
         ),
         "archive": ArchiveResource(
-            archive_uri=_env_or_default(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI),
-            object_lock_mode=_env_or_default(names.ARCHIVE_OBJECT_LOCK_MODE, ""),
-            retention_days=parse_retention_days(os.environ.get(names.ARCHIVE_RETENTION_DAYS)),
-            legal_hold=parse_flag(
-                names.ARCHIVE_LEGAL_HOLD, os.environ.get(names.ARCHIVE_LEGAL_HOLD)
-            ),
+            archive_uri=config.archive_uri,
+            object_lock_mode=config.object_lock_mode or "",
+            retention_days=config.retention_days,
+            legal_hold=config.legal_hold,
+            witness_uri=config.witness_uri or "",
         ),
-        "audit": AuditResource(audit_db=_env_or_default(names.AUDIT_DB, names.DEFAULT_AUDIT_DB)),
+        "audit": AuditResource(audit_db=config.audit_db),
     }
 
 

@@ -57,6 +57,8 @@ class ArchiveResource(dg.ConfigurableResource):
     object_lock_mode: str = ""
     retention_days: int = 0
     legal_hold: bool = False
+    # A second write-once store recording every commit point (docs/integrity.md); "" = none.
+    witness_uri: str = ""
 
     def store(self) -> ObjectStore:
         """The store this resource describes. Its fields are authoritative: a resource
@@ -71,12 +73,11 @@ class ArchiveResource(dg.ConfigurableResource):
 
     def ledger(self) -> Ledger:
         """The ledger, with the witness of ARCHIVE_WITNESS_URI when set (docs/integrity.md)."""
-        witness_uri = os.environ.get(names.ARCHIVE_WITNESS_URI, "").strip()
         witness = None
-        if witness_uri:
+        if self.witness_uri.strip():
             from pipelines.integrity.witness import Witness
 
-            witness = Witness.open(witness_uri, dict(os.environ))
+            witness = Witness.open(self.witness_uri.strip(), dict(os.environ))
         return Ledger(self.store(), witness=witness)
 
 

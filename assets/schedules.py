@@ -20,9 +20,9 @@ from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.archive.ledger import Ledger
 from pipelines.ringcentral import RingCentralClient
+from pipelines.settings import Settings
 from pipelines.sync.probe import select_changed_sources
 
-DEFAULT_CRON = "*/15 * * * *"
 # Tags of runs the schedule launches: the probe's account mark and the UTC day, read back by
 # the next tick (the Dagster run storage is the schedule's memory; schedules have no cursor).
 SCHEDULED_TAG = "rc-archive/scheduled"
@@ -92,7 +92,7 @@ def last_scheduled_tags(instance: dg.DagsterInstance) -> dict[str, str]:
 
 @dg.schedule(
     job=archive_job,
-    cron_schedule=os.environ.get("ARCHIVE_SCHEDULE_CRON", DEFAULT_CRON),
+    cron_schedule=Settings.from_env(os.environ).archive_schedule_cron,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Archive every known source that changed (one account-wide probe request per "
     "tick), and every known source once a UTC day.",

@@ -12,9 +12,9 @@ import dagster as dg
 from assets.jobs import SOURCE_TAG, archive_job
 from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, RingCentralResource
-from pipelines import settings as names
+from pipelines.settings import Settings
 from pipelines.webhooks.planning import WEBHOOK_TAG, load_cursor, plan_event_runs
-from schemas.ids import configured_source_ids, valid_source_keys
+from schemas.ids import valid_source_keys
 
 
 def new_source_keys(known: set[str], configured: list[str], sampled: list[str]) -> list[str]:
@@ -43,7 +43,7 @@ def source_discovery(
     context: dg.SensorEvaluationContext, ringcentral: RingCentralResource
 ) -> dg.SensorResult | dg.SkipReason:
     known = set(context.instance.get_dynamic_partitions(sources_partitions.name))
-    configured = configured_source_ids(os.environ.get(names.RC_SOURCE_IDS))
+    configured = list(Settings.from_env(os.environ).source_ids)
     with ringcentral.client() as client:
         # One page of the newest contents of every channel the agent can read.
         newest_page = next(client.iter_content_pages(None, order_by="-creationTime"), None)

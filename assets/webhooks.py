@@ -14,13 +14,12 @@ import dagster as dg
 
 from assets.resources import ArchiveResource, RingCentralResource
 from pipelines import settings as names
+from pipelines.settings import Settings
 from pipelines.webhooks.subscription import NONE, current_subscription, decide, ensure_subscription
-
-DEFAULT_SUBSCRIPTION_CRON = "*/30 * * * *"
 
 
 def _address() -> str:
-    return os.environ.get(names.RC_WEBHOOK_ADDRESS, "").strip()
+    return Settings.from_env(os.environ).webhook_address or ""
 
 
 @dg.op(description="Create, renew or re-create the webhook subscription (RC_WEBHOOK_ADDRESS).")
@@ -48,7 +47,7 @@ def webhook_subscription_job():
 
 @dg.schedule(
     job=webhook_subscription_job,
-    cron_schedule=os.environ.get("WEBHOOK_SUBSCRIPTION_CRON", DEFAULT_SUBSCRIPTION_CRON),
+    cron_schedule=Settings.from_env(os.environ).webhook_subscription_cron,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Renews the webhook subscription before it expires; re-creates a Blacklisted "
     "or expired one. Skips when RC_WEBHOOK_ADDRESS is unset.",

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pipelines import settings as names
 from pipelines.ringcentral.errors import RingCentralError
 from pipelines.ringcentral.redaction import redact
+from pipelines.settings import Settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -236,8 +237,10 @@ def _apply_env_file(path: str | None) -> None:
     os.environ.update(names.load_env_file(path))
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
+def _settings() -> Settings:
+    """The settings, parsed from the environment (after --env-file) when a command needs them:
+    a malformed value is one line naming the variable, and only for commands that read it."""
+    return Settings.from_env(os.environ)
 
 
 def _parse_time(text: str | None, flag: str) -> datetime | None:
@@ -256,9 +259,7 @@ def _parse_time(text: str | None, flag: str) -> datetime | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from schemas.ids import configured_source_ids
-
-    sources = args.source or configured_source_ids(os.environ.get(names.RC_SOURCE_IDS))
+    sources = args.source or list(_settings().source_ids)
     if not sources:
         raise UsageError("no sources: pass --source ID or set RC_SOURCE_IDS")
     _check_run_settings()
@@ -267,7 +268,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import assets.code_location  # noqa: F401
     from assets.runner import run_sources
 
-    archive_uri = _env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI)
+    archive_uri = _settings().archive_uri
     print(f"archiving {len(sources)} source(s) into {archive_uri}", flush=True)
     summaries = run_sources(
         sources,
@@ -301,7 +302,7 @@ def _check_run_settings() -> None:
 
     client_settings = ClientSettings.from_env(dict(os.environ))
     _check_archive(for_writing=True)
-    audit_db = os.path.abspath(_env(names.AUDIT_DB, names.DEFAULT_AUDIT_DB))
+    audit_db = os.path.abspath(_settings().audit_db)
     if os.path.isdir(audit_db):
         raise UsageError(f"{names.AUDIT_DB}={audit_db!r} is a directory: name a file in it")
     if not os.path.isdir(os.path.dirname(audit_db)):
@@ -385,7 +386,7 @@ def cmd_receive(args: argparse.Namespace) -> int:
     from pipelines.archive.store import open_store
     from pipelines.webhooks.receiver import build_app, serve
 
-    store = open_store(_env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI), dict(os.environ))
+    store = open_store(_settings().archive_uri, dict(os.environ))
     print(
         f"receiving webhooks on http://{args.host}:{args.port}{args.path} into "
         f"{store.describe()} (Ctrl-C stops)",
@@ -399,7 +400,7 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     from pipelines.ringcentral import ClientSettings, RingCentralClient
     from pipelines.webhooks.subscription import ensure_subscription
 
-    address = args.address or os.environ.get(names.RC_WEBHOOK_ADDRESS, "")
+    address = args.address or (_settings().webhook_address or "")
     token = os.environ.get(names.RC_WEBHOOK_VERIFICATION_TOKEN, "")
     if not address:
         raise UsageError(f"no address: set {names.RC_WEBHOOK_ADDRESS} or pass --address")
@@ -409,7 +410,7 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     _check_archive(for_writing=True)
     from pipelines.archive.store import open_store
 
-    store = open_store(_env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI), dict(os.environ))
+    store = open_store(_settings().archive_uri, dict(os.environ))
     with RingCentralClient(client_settings) as client:
         result = ensure_subscription(
             client, store, address=address, verification_token=token, force_renew=args.renew
@@ -602,9 +603,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_catalog(args: argparse.Namespace) -> int:
     from pipelines.audit.catalog import build_catalog
 
-    report = build_catalog(
-        _open_store(), _env(names.AUDIT_DB, names.DEFAULT_AUDIT_DB), dict(os.environ)
-    )
+    report = build_catalog(_open_store(), _settings().audit_db, dict(os.environ))
     rows = ", ".join(f"{table} {count}" for table, count in sorted(report.rows_per_table.items()))
     print(f"rebuilt {report.audit_db} in {report.seconds:.1f} s ({report.manifests} manifests)")
     print(f"rows: {rows}")
@@ -619,7 +618,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
     store = _open_store()
     env = dict(os.environ)
-    audit_db = _env(names.AUDIT_DB, names.DEFAULT_AUDIT_DB)
+    audit_db = _settings().audit_db
     config = tables_config(store, audit_db, env)
     build = rebuild_tables if args.rebuild else refresh_tables
     results = build(store, config)
@@ -647,7 +646,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from pipelines.archive.verify import verify
 
     store = _open_store()
-    witness_uri = args.witness or os.environ.get(names.ARCHIVE_WITNESS_URI, "").strip()
+    witness_uri = args.witness or (_settings().witness_uri or "")
     certificates = _verify_certificates(args, store)  # refusals end here, before the walk
     report = verify(store)
     if witness_uri:
@@ -782,7 +781,7 @@ def _writable_ledger():
     if uri.startswith("s3://"):
         _probe_s3(uri)
     witness = None
-    witness_uri = os.environ.get(names.ARCHIVE_WITNESS_URI, "").strip()
+    witness_uri = _settings().witness_uri or ""
     if witness_uri:
         from pipelines.integrity.witness import Witness
 
@@ -944,7 +943,7 @@ def _check_archive(*, for_writing: bool) -> str:
     """ARCHIVE_URI checked for what the command will do with it; returns the URI."""
     from pipelines.archive.store import open_store
 
-    uri = _env(names.ARCHIVE_URI, names.DEFAULT_ARCHIVE_URI)
+    uri = _settings().archive_uri
     if uri.startswith("s3://"):
         if for_writing:
             open_store(uri, dict(os.environ))  # StoreConfigError names the lock setting
@@ -1003,7 +1002,7 @@ def _probe_s3(uri: str) -> None:
 
 
 def _audit_db() -> str:
-    path = _env(names.AUDIT_DB, names.DEFAULT_AUDIT_DB)
+    path = _settings().audit_db
     if not os.path.exists(path):
         raise UsageError(
             f"no audit database at {path!r}: run `rc-archive run` (it rebuilds the views) "

@@ -1,13 +1,21 @@
-"""Environment variable names, declared once, and a reader for KEY=value env files.
+"""The settings: their environment variable names, declared once, and `Settings`, the one
+typed reading of them.
 
 Every part of the project (client, archive, audit, Dagster resources, CLI) imports the names from
 here so a renamed setting is renamed everywhere, and error messages can name the exact variable a
-person has to fix.
+person has to fix. Values are parsed once, by `Settings.from_env`, so an on/off or a number
+means the same to the CLI, the Dagster resources and the store. Credentials are not held here:
+`ClientSettings` reads them, and the Dagster resources take them as `EnvVar`s so that they are
+resolved at run time and never shown in the UI.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+from schemas.ids import configured_source_ids
 
 # RingCentral app + user credentials, spelled as in RingCentral's own code samples.
 RC_SERVER_URL = "RC_SERVER_URL"
@@ -38,6 +46,11 @@ ARCHIVE_WITNESS_URI = "ARCHIVE_WITNESS_URI"
 # (docs/governance.md); unset: the operating-system user.
 RC_ARCHIVE_USER = "RC_ARCHIVE_USER"
 
+# Dagster schedules (cron expressions, UTC): the archive probe and the webhook subscription's
+# renewal.
+ARCHIVE_SCHEDULE_CRON = "ARCHIVE_SCHEDULE_CRON"
+WEBHOOK_SUBSCRIPTION_CRON = "WEBHOOK_SUBSCRIPTION_CRON"
+
 # S3-compatible stores; read by boto3 itself, named here so others can pass them on explicitly.
 AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 AWS_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
@@ -48,6 +61,8 @@ DEFAULT_RC_SERVER_URL = "https://platform.ringcentral.com"
 DEFAULT_RC_SOURCE_FILTER_PARAM = "sourceIds"
 DEFAULT_ARCHIVE_URI = "./archive"
 DEFAULT_AUDIT_DB = "./audit.duckdb"
+DEFAULT_ARCHIVE_SCHEDULE_CRON = "*/15 * * * *"
+DEFAULT_WEBHOOK_SUBSCRIPTION_CRON = "*/30 * * * *"
 
 
 def load_env_file(path: str | Path) -> dict[str, str]:
@@ -79,3 +94,91 @@ def load_env_file(path: str | Path) -> dict[str, str]:
 
 # The Iceberg catalog of the committed state (docs/tables.md); default SQLite beside AUDIT_DB.
 ARCHIVE_ICEBERG_CATALOG_URI = "ARCHIVE_ICEBERG_CATALOG_URI"
+
+
+class SettingError(ValueError):
+    """A setting's value is malformed; the message names the variable and what it expects."""
+
+
+def parse_flag(name: str, value: str | None) -> bool:
+    """The one reading of an on/off setting (ARCHIVE_LEGAL_HOLD and the like)."""
+    if value is None or value.strip() == "":
+        return False
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingError(f"{name}={value!r}: expected true/false")
+
+
+def parse_retention_days(value: str | None) -> int:
+    """ARCHIVE_RETENTION_DAYS as a number of days (0: no retention set)."""
+    text = (value or "").strip()
+    try:
+        days = int(text) if text else 0
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise SettingError(f"{ARCHIVE_RETENTION_DAYS}={text!r}: expected a whole number of days")
+    return days
+
+
+def parse_lock_mode(value: str | None) -> str | None:
+    """ARCHIVE_OBJECT_LOCK_MODE: GOVERNANCE, COMPLIANCE, or None when unset."""
+    mode = (value or "").strip().upper() or None
+    if mode not in (None, "GOVERNANCE", "COMPLIANCE"):
+        raise SettingError(
+            f"{ARCHIVE_OBJECT_LOCK_MODE}={value!r}: expected GOVERNANCE or COMPLIANCE (or unset)"
+        )
+    return mode
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every non-secret setting, parsed. Built once per process (CLI command, code location)
+    and handed to what needs it, so no part re-reads or re-parses the environment."""
+
+    archive_uri: str = DEFAULT_ARCHIVE_URI
+    audit_db: str = DEFAULT_AUDIT_DB
+    object_lock_mode: str | None = None
+    retention_days: int = 0
+    legal_hold: bool = False
+    witness_uri: str | None = None
+    iceberg_catalog_uri: str | None = None
+    source_ids: tuple[str, ...] = ()
+    server_url: str = DEFAULT_RC_SERVER_URL
+    source_filter_param: str = DEFAULT_RC_SOURCE_FILTER_PARAM
+    webhook_address: str | None = None
+    archive_schedule_cron: str = DEFAULT_ARCHIVE_SCHEDULE_CRON
+    webhook_subscription_cron: str = DEFAULT_WEBHOOK_SUBSCRIPTION_CRON
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Parse `env` (os.environ, or a file's values over it); a malformed value raises
+        SettingError naming the variable. Empty values mean unset."""
+
+        def text(name: str) -> str | None:
+            return (env.get(name) or "").strip() or None
+
+        try:
+            source_ids = tuple(configured_source_ids(env.get(RC_SOURCE_IDS)))
+        except ValueError as error:
+            raise SettingError(f"{RC_SOURCE_IDS}: {error}") from None
+        return cls(
+            archive_uri=text(ARCHIVE_URI) or DEFAULT_ARCHIVE_URI,
+            audit_db=text(AUDIT_DB) or DEFAULT_AUDIT_DB,
+            object_lock_mode=parse_lock_mode(env.get(ARCHIVE_OBJECT_LOCK_MODE)),
+            retention_days=parse_retention_days(env.get(ARCHIVE_RETENTION_DAYS)),
+            legal_hold=parse_flag(ARCHIVE_LEGAL_HOLD, env.get(ARCHIVE_LEGAL_HOLD)),
+            witness_uri=text(ARCHIVE_WITNESS_URI),
+            iceberg_catalog_uri=text(ARCHIVE_ICEBERG_CATALOG_URI),
+            source_ids=source_ids,
+            server_url=text(RC_SERVER_URL) or DEFAULT_RC_SERVER_URL,
+            source_filter_param=text(RC_SOURCE_FILTER_PARAM) or DEFAULT_RC_SOURCE_FILTER_PARAM,
+            webhook_address=text(RC_WEBHOOK_ADDRESS),
+            archive_schedule_cron=text(ARCHIVE_SCHEDULE_CRON) or DEFAULT_ARCHIVE_SCHEDULE_CRON,
+            webhook_subscription_cron=(
+                text(WEBHOOK_SUBSCRIPTION_CRON) or DEFAULT_WEBHOOK_SUBSCRIPTION_CRON
+            ),
+        )

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from pipelines import settings
+from pipelines.settings import SettingError, parse_flag, parse_retention_days
 
 
 class ObjectExistsError(FileExistsError):
     """The key is already written; the archive never overwrites."""
 
 
-class StoreConfigError(ValueError):
+class StoreConfigError(SettingError):
     """A store setting is invalid; the message names the variable to fix."""
 
 
@@ -565,33 +566,6 @@ class S3Store:
 
     def __repr__(self) -> str:
         return self.describe()
-
-
-def parse_flag(name: str, value: str | None) -> bool:
-    """The one reading of an on/off setting (ARCHIVE_LEGAL_HOLD and the like), for the CLI,
-    the Dagster resources and the store alike; anything else is a clear error."""
-    if value is None or value.strip() == "":
-        return False
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise StoreConfigError(f"{name}={value!r}: expected true/false")
-
-
-def parse_retention_days(value: str | None) -> int:
-    """ARCHIVE_RETENTION_DAYS as a number of days (0: no retention set)."""
-    text = (value or "").strip()
-    try:
-        days = int(text) if text else 0
-    except ValueError:
-        days = -1
-    if days < 0:
-        raise StoreConfigError(
-            f"{settings.ARCHIVE_RETENTION_DAYS}={text!r}: expected a whole number of days"
-        )
-    return days
 
 
 def open_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
