@@ -3,6 +3,7 @@
 import pytest
 
 pytest_plugins = [
+    "tests.fixtures.archive",
     "tests.fixtures.s3",
     "tests.fixtures.sandbox",
 ]

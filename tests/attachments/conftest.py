@@ -1,1 +1,1 @@
-from tests.pipeline.support import ledger  # noqa: F401 - the fixture, shared
+from tests.sync.support import ledger  # noqa: F401 - the fixture, shared

@@ -16,7 +16,7 @@ from pipelines.attachments.sync import (
 from pipelines.sync.contents import sync_contents
 from sandbox import files
 from schemas.ids import source_stream
-from tests.pipeline.support import client_for
+from tests.sync.support import client_for
 
 FAST = AttachmentsSyncSettings(
     downloads_per_second=0, fetch=FetchSettings(backoff_seconds=0.01, attempts=4)

@@ -6,7 +6,7 @@ from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 from pipelines.sync.probe import FINGERPRINT_KEY, select_changed_sources
 from pipelines.sync.versions import saved_cursor
 from schemas.ids import source_stream
-from tests.pipeline.support import archived, client_for
+from tests.sync.support import archived, client_for
 
 CONTENTS_PATH = "/cx/social-messaging/v1/contents"
 

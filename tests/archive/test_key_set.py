@@ -13,7 +13,7 @@ from pipelines.archive.key_set import KeySet, key_of
 from pipelines.sync.versions import ArchivedVersions
 from schemas.common import record_sha256
 from schemas.ids import source_stream
-from tests.pipeline.support import archived
+from tests.sync.support import archived
 
 SOURCE_ID = "65c3fdd9527bf900079cefcb"
 

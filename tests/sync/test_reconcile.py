@@ -8,7 +8,7 @@ from pipelines.sync.contents import sync_contents
 from pipelines.sync.reconcile import reconcile_source
 from schemas.contents import normalise_contents
 from schemas.ids import source_stream
-from tests.pipeline.support import client_for
+from tests.sync.support import client_for
 
 
 def test_full_reconciliation_proves_the_archive_complete(sandbox_factory, ledger):

@@ -51,7 +51,7 @@ def test_invalid_sampled_ids_never_become_partitions():
 
 def test_schedule_requests_one_run_per_known_source(sandbox, tmp_path):
     # The first tick of a day runs every known source (the probe decides the later ticks:
-    # tests/pipeline/test_schedule_probe.py).
+    # tests/assets/test_schedule_probe.py).
     keys = ["65c3fdd9527bf900079cefcb", "65c3fdd9527bf900079cefcc"]
     tick = datetime(2026, 11, 27, 12, 15, tzinfo=UTC)
     resources = {

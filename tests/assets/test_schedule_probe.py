@@ -14,7 +14,7 @@ from assets.schedules import archive_schedule
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
 from pipelines.sync.contents import sync_contents
-from tests.pipeline.support import client_for
+from tests.sync.support import client_for
 
 CONTENTS_PATH = "/cx/social-messaging/v1/contents"
 

@@ -1,20 +1,12 @@
-"""Shared pieces of the pipeline tests: a local archive and a client for a sandbox."""
+"""Shared pieces of the sync and Dagster tests: a client for a sandbox, what a ledger holds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pytest
-
 from pipelines.archive.ledger import Ledger
-from pipelines.archive.store import open_store
 from pipelines.ringcentral import ClientSettings, RingCentralClient
 from schemas.ids import source_stream
-
-
-@pytest.fixture
-def ledger(tmp_path) -> Ledger:
-    return Ledger(open_store(str(tmp_path / "archive"), {}))
 
 
 def client_for(sandbox) -> RingCentralClient:

@@ -11,7 +11,7 @@ import pytest
 from assets.runner import run_sources
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
-from tests.pipeline.support import archived
+from tests.sync.support import archived
 
 CONTENTS_PATH = "/cx/social-messaging/v1/contents"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipelines.archive.verify import verify
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 from schemas.ids import source_stream
-from tests.pipeline.support import archived, client_for
+from tests.sync.support import archived, client_for
 
 
 def _run(sandbox, ledger, source_id, run_id="run-1", **settings):

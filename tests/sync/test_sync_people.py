@@ -7,7 +7,7 @@ from pipelines.sync.contents import sync_contents
 from pipelines.sync.identities import referenced_identity_ids, sync_identities
 from pipelines.sync.versions import committed_tables
 from schemas.ids import source_stream
-from tests.pipeline.support import archived, client_for
+from tests.sync.support import archived, client_for
 
 IDENTITIES_PATH = "/cx/social-messaging/v1/identities"
 EXTENSION_PATH = "/restapi/v1.0/account/~/extension"
