@@ -3,28 +3,19 @@
 import dagster as dg
 
 from assets.common import (
-    API_POOL,
-    GROUP,
-    TRANSIENT_RETRY,
     failing_fast_for_people,
     source_of,
+    source_table_asset,
     table_metadata,
 )
 from assets.identities import identities
-from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.sync.agents import sync_agents
 
 
-@dg.asset(
+@source_table_asset(
     deps=[identities],
-    partitions_def=sources_partitions,
-    group_name=GROUP,
     metadata=table_metadata("agents", "agents"),
-    owners=["team:compliance"],
-    kinds={"python", "parquet"},
-    pool=API_POOL,
-    retry_policy=TRANSIENT_RETRY,
     description=(
         "Agents (extensions) behind the source's creatorIds and agent identities' userIds, "
         "via the Extension API; cached in the archive and re-read after a refresh age. An "

@@ -3,7 +3,7 @@ stored write-once by SHA-256 and named by `attachments` rows in the contents led
 
 import dagster as dg
 
-from assets.common import API_POOL, GROUP, TRANSIENT_RETRY, failing_fast_for_people, source_of
+from assets.common import failing_fast_for_people, source_of, source_table_asset
 from assets.contents import contents
 from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, RingCentralResource
@@ -21,14 +21,8 @@ class AttachmentsConfig(dg.Config):
     """The step's own rate budget: downloads are signed links, not API calls."""
 
 
-@dg.asset(
+@source_table_asset(
     deps=[contents],
-    partitions_def=sources_partitions,
-    group_name=GROUP,
-    owners=["team:compliance"],
-    kinds={"python", "parquet"},
-    pool=API_POOL,
-    retry_policy=TRANSIENT_RETRY,
     description=(
         "Downloads every attachment of the contents committed since the last run (plus the "
         "ones still pending), stores each distinct file once at attachments/sha256=<hash>, and "

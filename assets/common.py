@@ -1,4 +1,5 @@
-"""What every archive asset shares: the API pool, the retry policy, failing fast for people."""
+"""What every archive asset shares: the API pool, the retry policy, failing fast for people, and
+the one decorator of a per-source table asset."""
 
 import sys
 from collections.abc import Iterator
@@ -6,6 +7,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from assets.partitions import sources_partitions
 from pipelines.archive.store import StoreWriteError
 from pipelines.ringcentral.errors import RingCentralError, TransportError
 from schemas.ids import validate_source_id
@@ -112,3 +114,24 @@ def table_metadata(table: str, view: str) -> dict[str, object]:
         for field in arrow_schema(table)
     ]
     return {"dagster/column_schema": dg.TableSchema(columns=columns), "view": view}
+
+
+def source_table_asset(
+    *, description: str, metadata: dict[str, object] | None = None, deps: list | None = None
+):
+    """The decorator of an asset that archives one table of one source through the API.
+
+    Why one decorator: every such table is partitioned by source, runs in the API pool with
+    the transient-retry policy and has the same owners and kinds; a new table then differs from
+    the others only in what it says and what it calls."""
+    return dg.asset(
+        deps=deps,
+        partitions_def=sources_partitions,
+        group_name=GROUP,
+        metadata=metadata,
+        owners=["team:compliance"],
+        kinds={"python", "parquet"},
+        pool=API_POOL,
+        retry_policy=TRANSIENT_RETRY,
+        description=description,
+    )

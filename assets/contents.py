@@ -3,15 +3,12 @@
 import dagster as dg
 
 from assets.common import (
-    API_POOL,
-    GROUP,
-    TRANSIENT_RETRY,
     failing_fast_for_people,
     source_of,
+    source_table_asset,
     table_metadata,
     wants_full_refresh,
 )
-from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 
@@ -23,14 +20,8 @@ class ContentsConfig(dg.Config):
     """Records per committed batch (one manifest each): a long load checkpoints as it goes."""
 
 
-@dg.asset(
-    partitions_def=sources_partitions,
-    group_name=GROUP,
+@source_table_asset(
     metadata=table_metadata("contents", "contents"),
-    owners=["team:compliance"],
-    kinds={"python", "parquet"},
-    pool=API_POOL,
-    retry_policy=TRANSIENT_RETRY,
     description=(
         "Every content (message) of the source, in +creationTime order from the ledger cursor, "
         "after a one-request -lastModifiedTime probe that ends an idle run, "

@@ -3,28 +3,19 @@
 import dagster as dg
 
 from assets.common import (
-    API_POOL,
-    GROUP,
-    TRANSIENT_RETRY,
     failing_fast_for_people,
     source_of,
+    source_table_asset,
     table_metadata,
 )
 from assets.contents import contents
-from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.sync.identities import sync_identities
 
 
-@dg.asset(
+@source_table_asset(
     deps=[contents],
-    partitions_def=sources_partitions,
-    group_name=GROUP,
     metadata=table_metadata("identities", "identities_latest"),
-    owners=["team:compliance"],
-    kinds={"python", "parquet"},
-    pool=API_POOL,
-    retry_policy=TRANSIENT_RETRY,
     description=(
         "Every author and in-reply-to identity of the source's contents, resolved through the "
         "Identities API (bulk list by source when many are unknown, GET by id when few); a new "

@@ -1,1 +1,0 @@
-from tests.sync.support import ledger  # noqa: F401 - the fixture, shared
