@@ -233,7 +233,10 @@ def test_contents_added_edited_and_deleted_during_the_crawl(sandbox_factory, loc
         for source_id in sources:
             sb.world.add_content(source_id)
 
-    with when_contents_requested(sb, mutate):
+    # Sources are archived one after the other, each with a probe and one page: the third
+    # contents request is sent only after the first source's page was served, so its original
+    # versions are archived before they change (with after=1 the edit raced that page).
+    with when_contents_requested(sb, mutate, after=3):
         first = archive(env, **RUN)
     sb.live.stop()  # the end state the last run must capture
     second = archive(env, **RUN)
