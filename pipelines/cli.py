@@ -672,6 +672,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"{'holds' if check.ok else 'CHANGED'}; certified tree {body['merkle']['tree_size']}"
             f" versions, today {check.tree_size}"
         )
+        print(f"  certified {_reconcile_line(body.get('reconcile'))}")
     if report.ok:
         return EXIT_OK
     tampering = [f for f in report.findings if f.tampering]
@@ -730,8 +731,9 @@ def cmd_attest(args: argparse.Namespace) -> int:
     to_dir = out.endswith(os.sep) or os.path.isdir(out) or len(sources) > 1
     if to_dir:
         os.makedirs(out, exist_ok=True)
+    facts = _reconcile_for_certificates(ledger, sources, skip=args.no_reconcile)
     for source_id in sources:
-        signed = attest(ledger, source_id, args.period, key)
+        signed = attest(ledger, source_id, args.period, key, reconcile=facts[source_id])
         path = os.path.join(out, f"{source_id}-{args.period}.json") if to_dir else out
         with open(path, "x", encoding="utf-8") as handle:
             json.dump(signed, handle, indent=1, sort_keys=True, ensure_ascii=False)
@@ -743,8 +745,46 @@ def cmd_attest(args: argparse.Namespace) -> int:
             f"({counts['contents']['total']} in total), Merkle tree "
             f"{body['merkle']['tree_size']} versions, root {body['merkle']['root'][:16]}…"
         )
+        print(f"  {_reconcile_line(body['reconcile'])}")
         print(f"  report {write_html(signed, path)}")
     return EXIT_OK
+
+
+def _reconcile_for_certificates(ledger, sources: list[str], *, skip: bool) -> dict[str, dict]:
+    """A full reconciliation of each source against the API now, for its certificate; none,
+    said plainly in the certificate, with --no-reconcile or when no API credentials are set.
+    Set but wrong credentials, or an API that is down, end the command (one line)."""
+    from datetime import UTC, datetime
+
+    from pipelines.integrity.certificate import no_reconcile, reconcile_fact
+    from pipelines.ringcentral import ClientSettings, RingCentralClient
+    from pipelines.sync.reconcile import reconcile_source
+
+    credentials = (names.RC_APP_CLIENT_ID, names.RC_APP_CLIENT_SECRET, names.RC_USER_JWT)
+    if skip:
+        return {source_id: no_reconcile("--no-reconcile was given") for source_id in sources}
+    if not any(os.environ.get(name) for name in credentials):
+        reason = f"no API credentials were set ({', '.join(credentials)})"
+        print(f"rc-archive attest: not reconciled against the API: {reason}", file=sys.stderr)
+        return {source_id: no_reconcile(reason) for source_id in sources}
+    facts: dict[str, dict] = {}
+    with RingCentralClient(ClientSettings.from_env(dict(os.environ))) as client:
+        for source_id in sources:
+            report = reconcile_source(client, ledger, source_id, mode="full")
+            facts[source_id] = reconcile_fact(report, datetime.now(UTC))
+    return facts
+
+
+def _reconcile_line(fact: dict | None) -> str:
+    if not fact:
+        return "reconcile: not recorded (certificate from an earlier release)"
+    if not fact["performed"]:
+        return f"reconcile: not performed ({fact['reason']})"
+    verdict = "complete" if fact["complete"] else "NOT COMPLETE"
+    return (
+        f"reconcile at {fact['at']}: {verdict}; API listed {fact['api_ids_checked']} ids, "
+        f"{fact['missing']} missing from the archive"
+    )
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
@@ -1107,6 +1147,11 @@ def _parser() -> argparse.ArgumentParser:
     attest_cmd.add_argument("--key", required=True, metavar="KEY", help="Ed25519 private key")
     attest_cmd.add_argument(
         "--out", required=True, help="certificate file (one source) or directory"
+    )
+    attest_cmd.add_argument(
+        "--no-reconcile",
+        action="store_true",
+        help="do not reconcile against the API (the certificate then says so)",
     )
     prove_cmd = add(
         "prove", cmd_prove, "Print a message's version hashes with proofs against a certificate."

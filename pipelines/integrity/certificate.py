@@ -3,7 +3,9 @@
 A certificate body holds, for one source and one period (a month): counts of what the
 archive holds (for the period and in total), the Merkle root and size of the source's log
 of record versions (pipelines/integrity/log.py, over the whole source at attest time), the
-head (seq, SHA-256) of each of the source's ledgers, the archive's URI and the tool version.
+head (seq, SHA-256) of each of the source's ledgers, the archive's URI, the tool version, and
+the result of a full reconciliation of the source against the API at that moment (or, plainly,
+that none was made and why).
 The signature covers the canonical JSON of the body (sorted keys, compact separators, UTF-8).
 
 `verify_certificate` proves the archive still holds what was certified: the signature (with a
@@ -37,6 +39,7 @@ from pipelines.archive.ledger import Ledger, code_version
 from pipelines.archive.store import LocalStore, ObjectStore, S3Store
 from pipelines.archive.verify import Finding
 from pipelines.integrity.log import SourceLog, read_log
+from pipelines.sync.reconcile import ReconcileReport
 from schemas.common import iso_ms
 from schemas.ids import source_stream, validate_source_id
 
@@ -209,10 +212,42 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+def reconcile_fact(report: ReconcileReport, at: datetime) -> dict[str, Any]:
+    """What a certificate says of a full reconciliation: counts, and the missing ids by count
+    and SHA-256 (the ids themselves can be long and are found again by `rc-archive
+    reconcile`), so a later reader can tell the certified list from another one."""
+    missing = sorted(report.missing)
+    digest = hashlib.sha256("\n".join(missing).encode("utf-8")).hexdigest()
+    return {
+        "performed": True,
+        "mode": report.mode,
+        "at": iso_ms(at),
+        "api_ids_checked": report.api_ids_checked,
+        "archived_ids": report.archived_ids,
+        "missing": len(missing),
+        "missing_ids_sha256": digest,
+        "listing_complete": report.incomplete is None,
+        "incomplete_reason": report.incomplete,
+        "complete": report.ok,
+    }
+
+
+def no_reconcile(reason: str) -> dict[str, Any]:
+    """The certificate's plain statement that it does not prove completeness against the API."""
+    return {"performed": False, "reason": reason}
+
+
 def attest(
-    ledger: Ledger, source_id: str, period: str, private_key, *, now: datetime | None = None
+    ledger: Ledger,
+    source_id: str,
+    period: str,
+    private_key,
+    *,
+    reconcile: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Sign what the archive holds for one source (reads every committed file of it)."""
+    """Sign what the archive holds for one source (reads every committed file of it), with
+    `reconcile` (from `reconcile_fact` or `no_reconcile`) as the API's side of the story."""
     source_id = validate_source_id(source_id)
     stream = source_stream(source_id)
     start, end = period_bounds(period)
@@ -244,6 +279,7 @@ def attest(
         },
         "chain_heads": heads,
         "counts": counts(ledger, stream, start, end),
+        "reconcile": reconcile or no_reconcile("not requested"),
     }
     return sign(body, private_key)
 

@@ -45,6 +45,8 @@ td{{font-variant-numeric:tabular-nums}} code{{font-size:12px}}
 rc-archive {e(body["tool_version"])} for the archive <code>{e(body["archive_uri"])}</code>.</p>
 <h2>What the archive held</h2>
 <table><tr><th></th><th>in the period</th><th>in total</th></tr>{rows}</table>
+<h2>Reconciliation against the API</h2>
+{_reconcile(body.get("reconcile"))}
 <h2>Record versions per day</h2>
 {_chart(body)}
 <h2>Merkle log of record versions</h2>
@@ -56,6 +58,32 @@ rc-archive {e(body["tool_version"])} for the archive <code>{e(body["archive_uri"
 <code>rc-archive verify --certificate FILE.json --public-key KEY.pub</code>.</p>
 </body></html>
 """
+
+
+def _reconcile(fact: dict[str, Any] | None) -> str:
+    """The API's side: a full reconciliation's counts, or why the certificate has none."""
+    e = html.escape
+    if not fact:
+        return "<p>This certificate predates reconciliation facts.</p>"
+    if not fact.get("performed"):
+        return (
+            "<p><b>Not performed</b>: " + e(str(fact.get("reason", ""))) + ". This certificate "
+            "proves what the archive held, not that it held everything the API had.</p>"
+        )
+    verdict = "complete" if fact["complete"] else "NOT complete"
+    rows = "".join(
+        f"<tr><th>{e(label)}</th><td>{e(str(fact.get(key)))}</td></tr>"
+        for label, key in (
+            ("at", "at"),
+            ("mode", "mode"),
+            ("ids the API listed", "api_ids_checked"),
+            ("ids the archive holds", "archived_ids"),
+            ("ids missing from the archive", "missing"),
+            ("SHA-256 of the missing ids", "missing_ids_sha256"),
+            ("listing finished", "listing_complete"),
+        )
+    )
+    return f"<p>The archive was <b>{verdict}</b> against the API.</p><table>{rows}</table>"
 
 
 def _chart(body: dict[str, Any]) -> str:
