@@ -299,9 +299,10 @@ def _count(
     time_column: str,
     start: datetime,
     end: datetime,
+    extra: tuple[str, ...] = (),
 ) -> tuple[dict[str, int], pa.Table | None]:
     entries = ledger.committed_files(table, stream)
-    columns = [time_column] + ([id_column] if id_column else [])
+    columns = [time_column] + ([id_column] if id_column else []) + list(extra)
     if not entries:
         zero = {"total": 0, "period": 0}
         return ({**zero, "total_rows": 0, "period_rows": 0} if id_column else zero), None
@@ -322,7 +323,16 @@ def counts(ledger: Ledger, stream: str, start: datetime, end: datetime) -> dict[
     (distinct ids) and versions (rows) by creation_time; identities (distinct ids) by
     creation_time; agents (distinct extension ids) by archived_at (an agent has no creation
     time); quarantined records by quarantined_at. `per_day`: versions per creation day."""
-    contents, period_rows = _count(ledger, "contents", stream, "id", "creation_time", start, end)
+    contents, period_rows = _count(
+        ledger,
+        "contents",
+        stream,
+        "id",
+        "creation_time",
+        start,
+        end,
+        extra=("last_modified_time", "archived_at"),
+    )
     identities, _ = _count(ledger, "identities", stream, "id", "creation_time", start, end)
     agents, _ = _count(ledger, "agents", stream, "extension_id", "archived_at", start, end)
     quarantined, _ = _count(ledger, "quarantine", stream, None, "quarantined_at", start, end)
@@ -338,6 +348,39 @@ def counts(ledger: Ledger, stream: str, start: datetime, end: datetime) -> dict[
         "agents": {"total": agents["total"], "period": agents["period"]},
         "quarantined": quarantined,
         "per_day": dict(sorted(per_day.items())),
+        "capture_lag": capture_lag(period_rows),
+    }
+
+
+# Upper bounds (seconds) of the capture-lag buckets a certificate counts, and their labels.
+LAG_BUCKETS = ((60, "under 1 min"), (900, "1-15 min"), (3600, "15-60 min"), (86400, "1-24 h"))
+
+
+def capture_lag(rows: pa.Table | None) -> dict[str, Any]:
+    """How long versions of the period waited to be archived: archived_at minus the version's
+    last_modified_time (when it came to be, so an edit counts from the edit), in seconds:
+    median, 95th percentile, maximum, and counts per bucket (LAG_BUCKETS, then "over 24 h")."""
+    if rows is None or rows.num_rows == 0:
+        return {"versions": 0, "p50_seconds": None, "p95_seconds": None, "max_seconds": None}
+    waited = pc.subtract(
+        rows.column("archived_at").cast(pa.timestamp("ms", "UTC")),
+        rows.column("last_modified_time").cast(pa.timestamp("ms", "UTC")),
+    )
+    seconds = pc.divide(waited.cast(pa.int64()).cast(pa.float64()), 1000.0)
+    p50, p95 = pc.quantile(seconds, q=[0.5, 0.95]).to_pylist()
+    buckets: dict[str, int] = {}
+    lower = float("-inf")
+    for upper, label in LAG_BUCKETS:
+        inside = pc.and_(pc.greater_equal(seconds, lower), pc.less(seconds, upper))
+        buckets[label] = pc.sum(inside.cast(pa.int64())).as_py() or 0
+        lower = upper
+    buckets["over 24 h"] = pc.sum(pc.greater_equal(seconds, lower).cast(pa.int64())).as_py() or 0
+    return {
+        "versions": rows.num_rows,
+        "p50_seconds": round(p50, 3),
+        "p95_seconds": round(p95, 3),
+        "max_seconds": round(pc.max(seconds).as_py(), 3),
+        "buckets": buckets,
     }
 
 

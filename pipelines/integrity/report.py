@@ -45,6 +45,8 @@ td{{font-variant-numeric:tabular-nums}} code{{font-size:12px}}
 rc-archive {e(body["tool_version"])} for the archive <code>{e(body["archive_uri"])}</code>.</p>
 <h2>What the archive held</h2>
 <table><tr><th></th><th>in the period</th><th>in total</th></tr>{rows}</table>
+<h2>Capture lag</h2>
+{_lag(body["counts"].get("capture_lag"))}
 <h2>Reconciliation against the API</h2>
 {_reconcile(body.get("reconcile"))}
 <h2>Record versions per day</h2>
@@ -58,6 +60,35 @@ rc-archive {e(body["tool_version"])} for the archive <code>{e(body["archive_uri"
 <code>rc-archive verify --certificate FILE.json --public-key KEY.pub</code>.</p>
 </body></html>
 """
+
+
+def _lag(lag: dict[str, Any] | None) -> str:
+    """How long the period's versions waited to be archived: figures and one bar per bucket."""
+    e = html.escape
+    if not lag or not lag.get("versions"):
+        return "<p>No versions in the period.</p>"
+    figures = (
+        f"<p>{lag['versions']:,} versions: median {lag['p50_seconds']:,} s, 95th percentile "
+        f"{lag['p95_seconds']:,} s, longest {lag['max_seconds']:,} s (archived_at minus the "
+        "version's lastModifiedTime).</p>"
+    )
+    buckets: dict[str, int] = lag["buckets"]
+    top = max(buckets.values()) or 1
+    bars = []
+    for i, (label, count) in enumerate(buckets.items()):
+        width = round(500 * count / top, 1)
+        y = 6 + i * 24
+        bars.append(
+            f'<text x="0" y="{y + 13}" font-size="11">{e(label)}</text>'
+            f'<rect x="90" y="{y}" width="{width}" height="16" fill="#4a78b0">'
+            f"<title>{e(label)}: {count}</title></rect>"
+            f'<text x="{95 + width}" y="{y + 13}" font-size="11">{count:,}</text>'
+        )
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="680" height="{12 + 24 * len(buckets)}" '
+        f'role="img" aria-label="capture lag">{"".join(bars)}</svg>'
+    )
+    return figures + svg
 
 
 def _reconcile(fact: dict[str, Any] | None) -> str:

@@ -59,7 +59,14 @@ def test_a_complete_archive_is_certified_complete_against_the_api(
     assert fact["api_ids_checked"] > 0.9 * len(sb.world.content_ids(source_id))
     assert fact["missing_ids_sha256"] == hashlib.sha256(b"").hexdigest()
     assert "reconcile at" in capsys.readouterr().out
-    assert "was <b>complete</b> against the API" in (tmp_path / "cert.html").read_text()
+    page = (tmp_path / "cert.html").read_text()
+    assert "was <b>complete</b> against the API" in page
+    counts = signed["certificate"]["counts"]
+    lag = counts["capture_lag"]
+    assert lag["versions"] == counts["versions"]["period"] > 0
+    assert sum(lag["buckets"].values()) == lag["versions"]
+    assert 0 <= lag["p50_seconds"] <= lag["p95_seconds"] <= lag["max_seconds"]
+    assert "Capture lag" in page and 'aria-label="capture lag"' in page
 
     # The reconciliation is part of what is signed: a changed verdict breaks the signature.
     signed["certificate"]["reconcile"]["missing"] = 7
