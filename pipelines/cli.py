@@ -1120,7 +1120,7 @@ def _parser() -> argparse.ArgumentParser:
     export_cmd.add_argument("--identity")
     export_cmd.add_argument("--from", dest="from_")
     export_cmd.add_argument("--to")
-    export_cmd.add_argument("--format", choices=["csv", "jsonl", "eml"], default="csv")
+    export_cmd.add_argument("--format", choices=["csv", "jsonl", "eml", "rsmf"], default="csv")
     export_cmd.add_argument("--out", required=True)
 
     verify_cmd = add("verify", cmd_verify, "Check every committed file and the manifest chain.")

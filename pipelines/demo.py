@@ -77,6 +77,8 @@ def main() -> int:
         print()
         _show_queries()
         print()
+        code = code or _export_thread_as_rsmf(cli)
+        print()
         code = code or _certify(cli)
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s")
     return code
@@ -95,6 +97,32 @@ SELECT source_type, count(reply_id) AS replied, count(*) - count(reply_id) AS un
        round(quantile_cont(response_seconds, 0.9)) AS p90_seconds
 FROM reply_pairs GROUP BY source_type ORDER BY source_type
 """
+
+
+def _export_thread_as_rsmf(cli) -> int:
+    """Produce the demo's busiest thread with attachments as RSMF 2.0, the file a review
+    platform (Relativity and others) loads as a conversation."""
+    from datetime import UTC, datetime
+
+    from pipelines.audit.connection import connect
+
+    conn = connect(os.environ[names.AUDIT_DB], dict(os.environ), read_only=True)
+    try:
+        row = conn.execute(
+            "SELECT thread_id FROM attachments WHERE thread_id IS NOT NULL "
+            "GROUP BY thread_id ORDER BY count(*) DESC, thread_id LIMIT 1"
+        ).fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        print("-- RSMF export: no thread with archived attachments")
+        return 0
+    out = DEMO_DIR / "exports" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-rsmf")
+    print(f"-- Thread {row[0]} exported as RSMF 2.0")
+    code = cli(["export", "--thread", row[0], "--format", "rsmf", "--out", str(out)])
+    for path in sorted((out / "threads").glob("*.rsmf")) if code == 0 else []:
+        print(f"{path} ({path.stat().st_size:,} bytes)")
+    return code
 
 
 def _certify(cli) -> int:

@@ -1,4 +1,5 @@
-"""eDiscovery production: the selected messages as CSV, JSON Lines or one .eml per thread, plus
+"""eDiscovery production: the selected messages as CSV, JSON Lines, or one .eml or one .rsmf
+(Relativity Short Message Format 2.0, pipelines/audit/rsmf.py) per thread, plus
 a load file (`manifest.json`) that lets the receiving party prove what they got: SHA-256 and
 size of every produced file, row counts, the exact query and parameters that selected them, and
 the archive, ledger heads and tool version the production was read from.
@@ -49,10 +50,11 @@ import duckdb
 from pipelines.audit.attachment_files import ArchivedFile, archived_files, stream_blob
 from pipelines.audit.connection import ARCHIVE_ROOT_VARIABLE, CATALOG_INFO_TABLE
 from pipelines.audit.formatting import csv_safe
+from pipelines.audit.rsmf import rsmf_file_name, write_rsmf
 from pipelines.audit.terminal_text import terminal_safe
 from schemas.ids import InvalidSourceIdError, validate_source_id
 
-FORMATS = ("csv", "jsonl", "eml")
+FORMATS = ("csv", "jsonl", "eml", "rsmf")
 EXPORT_COLUMNS = (
     "id, source_id, source_type, thread_id, title, creation_time, last_modified_time, "
     "direction, status, author_identity_id, author_name, creator_id, agent_name, "
@@ -474,7 +476,7 @@ def export(
     staging.mkdir()
     try:
         produced, threads, attachments = _write_production(
-            staging, records, columns, fmt, store, files
+            staging, records, columns, fmt, store, files, conn
         )
         manifest = {
             "format": "rc-archive/export/1",
@@ -585,7 +587,7 @@ def _attachment_entries(records: list[dict[str, Any]], where: dict) -> list[dict
     for record in records:
         for entry in record["attachment_files"]:
             listed = {k: v for k, v in entry.items() if k != "native"}
-            if where.get("fmt") == "eml":
+            if where.get("fmt") in ("eml", "rsmf"):
                 listed["file"] = where.get((entry["source_id"], entry["content_id"]))
                 if entry["status"] != "archived":
                     listed["file"] = None
@@ -602,6 +604,7 @@ def _write_production(
     fmt: str,
     store: Any = None,
     files: dict | None = None,
+    conn: duckdb.DuckDBPyConnection | None = None,
 ) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
     """Write the records as `fmt` into `out`: the load file's file entries, the thread count
     and the load file's attachment entries."""
@@ -624,6 +627,25 @@ def _write_production(
         _write_jsonl(path, rows)
         produced.append(_file_entry(path, out, len(records)))
         produced += natives
+    elif fmt == "rsmf":
+        versions = _versions(conn, records) if conn is not None else {}
+        (out / "threads").mkdir()
+        for (source_id, thread_id), thread_records in sorted(threads.items()):
+            name = rsmf_file_name(thread_file_name(source_id, thread_id or ""))
+            path = out / "threads" / name
+            if path.exists():  # a 48-bit hash collision: never overwrite a produced file
+                raise RuntimeError(f"two threads map to the file name {path.name}; not exported")
+            events, _ = write_rsmf(
+                path,
+                thread_records,
+                versions,
+                generator=f"rc-archive {_tool_version()}",
+                store=store,
+                files=files,
+            )
+            for record in thread_records:
+                where[(record["source_id"], record["id"])] = path.relative_to(out).as_posix()
+            produced.append({**_file_entry(path, out, len(thread_records)), "events": events})
     else:
         (out / "threads").mkdir()
         for (source_id, thread_id), thread_records in sorted(threads.items()):
@@ -636,6 +658,25 @@ def _write_production(
                 where[(record["source_id"], record["id"])] = path.relative_to(out).as_posix()
             produced.append(_file_entry(path, out, len(thread_records)))
     return produced, len(threads), _attachment_entries(records, where)
+
+
+def _versions(
+    conn: duckdb.DuckDBPyConnection, records: list[dict[str, Any]]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every archived version of the produced messages, oldest first (RSMF `edits`)."""
+    ids = sorted({record["id"] for record in records})
+    rows = conn.execute(
+        "SELECT source_id, id, body, last_modified_time FROM contents "
+        "WHERE id IN (SELECT unnest($ids)) "
+        "ORDER BY source_id, id, last_modified_time NULLS FIRST, archived_at, batch_id",
+        {"ids": ids},
+    ).fetchall()
+    versions: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for source_id, content_id, body, modified in rows:
+        versions.setdefault((source_id, content_id), []).append(
+            {"body": body, "last_modified_time": modified}
+        )
+    return versions
 
 
 def _row_value(record: dict[str, Any]) -> dict[str, Any]:
