@@ -629,7 +629,9 @@ class Ledger:
                 files=state.live.as_tuple(),
                 version_index=index_entry,
                 prev_checkpoint_sha256=None if previous is None else previous.sha256,
-                merkle=None if tree is None else {"tree_size": tree.size, "root": tree.root().hex()},
+                merkle=None
+                if tree is None
+                else {"tree_size": tree.size, "root": tree.root().hex()},
                 created_at=iso_ms(datetime.now(UTC)),
                 code_version=code_version(),
             )

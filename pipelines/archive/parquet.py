@@ -1,7 +1,8 @@
 """Arrow tables <-> Parquet bytes, with the table's explicit schema and one row group per file.
 
 One row group per file (up to a few hundred thousand rows) because small row groups made DuckDB
-scans over S3 12x slower (docs/internals.md, "Dependency notes"); statistics on, so readers prune files by time and id.
+scans over S3 12x slower (docs/internals.md, "Dependency notes"); statistics on, so readers
+prune files by time and id.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Write-once object stores: a local directory and S3 (or any S3-compatible server).
 
-Invariant 2 (docs/internals.md, "Invariants"): the archive never overwrites or deletes an object. Both stores refuse a
-`put` to an existing key (ObjectExistsError) and have no delete at all. On S3 the refusal is
+Invariant 2 (docs/internals.md, "Invariants"): the archive never overwrites or deletes an
+object. Both stores refuse a `put` to an existing key (ObjectExistsError) and have no delete at
+all. On S3 the refusal is
 enforced by the server too (`If-None-Match: *`), and Object Lock retention/legal hold make the
 objects immutable for the regulator's retention period (SEC 17a-4(f)).
 """
@@ -9,6 +10,7 @@ objects immutable for the regulator's retention period (SEC 17a-4(f)).
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import hashlib
 import os
@@ -149,7 +151,10 @@ class LocalStore:
         elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             fix = "the directory is not writable: remount it read-write or fix its permissions"
         elif exc.errno in (errno.ENOTDIR, errno.EISDIR):
-            fix = f"part of the path is a file, not a directory: point {settings.ARCHIVE_URI} at a directory"
+            fix = (
+                "part of the path is a file, not a directory: point "
+                f"{settings.ARCHIVE_URI} at a directory"
+            )
         else:
             fix = "check the disk holding the archive"
         return StoreWriteError(
@@ -373,6 +378,8 @@ class S3Store:
             )
         full_key = self._full(key)
         whole = hashlib.sha256()
+        upload_id = None
+        part_digests: list[bytes] = []
         try:
             upload = self.client.create_multipart_upload(
                 Bucket=self.bucket,
@@ -387,7 +394,8 @@ class S3Store:
                 number = 1
                 while chunk := handle.read(MULTIPART_PART):
                     whole.update(chunk)
-                    checksum = base64.b64encode(hashlib.sha256(chunk).digest()).decode("ascii")
+                    part_digests.append(hashlib.sha256(chunk).digest())
+                    checksum = base64.b64encode(part_digests[-1]).decode("ascii")
                     answer = self.client.upload_part(
                         Bucket=self.bucket,
                         Key=full_key,
@@ -409,7 +417,14 @@ class S3Store:
                 MultipartUpload={"Parts": parts},
                 IfNoneMatch="*",
             )
-        except self.client.exceptions.ClientError as exc:
+        except BaseException as exc:
+            # An unfinished multipart upload is never visible as an object; aborting it frees
+            # its parts now instead of at the bucket's lifecycle rule (a kill -9 leaves that
+            # to the rule, docs/deploy.md).
+            if upload_id is not None:
+                self._abort_upload(full_key, upload_id)
+            if not isinstance(exc, self.client.exceptions.ClientError):
+                raise
             code = exc.response.get("Error", {}).get("Code", "")
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code in ("PreconditionFailed", "ConditionalRequestConflict") or status == 412:
@@ -417,8 +432,13 @@ class S3Store:
                     f"{self.uri_for(key)} already exists (server refused If-None-Match)"
                 ) from None
             raise self._put_error(key, exc, code, status) from exc
-        self._check_written(key, size, whole.digest())
+        self._check_written(key, size, whole.digest(), part_digests)
         return PutResult(key=key, sha256=whole.hexdigest(), bytes=size)
+
+    def _abort_upload(self, full_key: str, upload_id: str) -> None:
+        """Best effort: a failed abort leaves parts for the lifecycle rule, never an object."""
+        with contextlib.suppress(Exception):  # the upload's own error is the one to report
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=full_key, UploadId=upload_id)
 
     def open(self, key: str):
         """A streaming body of the object's bytes (read it in chunks)."""
@@ -445,7 +465,12 @@ class S3Store:
             code=code or None,
         )
 
-    def _check_written(self, key: str, size: int, digest: bytes) -> None:
+    def _check_written(
+        self, key: str, size: int, digest: bytes, part_digests: list[bytes] | None = None
+    ) -> None:
+        """The stored size and SHA-256 against what was sent. A multipart object's checksum
+        is S3's composite (SHA-256 of the parts' SHA-256s, shown as `<base64>-<parts>`),
+        so with `part_digests` either that or the whole object's digest must match."""
         head = self.client.head_object(
             Bucket=self.bucket, Key=self._full(key), ChecksumMode="ENABLED"
         )
@@ -454,7 +479,13 @@ class S3Store:
                 f"{self.uri_for(key)}: stored {head.get('ContentLength')} bytes, sent {size}"
             )
         checksum = head.get("ChecksumSHA256")
-        if checksum and "-" not in checksum and base64.b64decode(checksum) != digest:
+        if not checksum:
+            return
+        stored = base64.b64decode(checksum.split("-", 1)[0])
+        accepted = {digest}
+        if part_digests:
+            accepted.add(hashlib.sha256(b"".join(part_digests)).digest())
+        if stored not in accepted:
             raise OSError(f"{self.uri_for(key)}: stored SHA-256 differs from the bytes sent")
 
     def get(self, key: str) -> bytes:

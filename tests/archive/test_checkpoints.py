@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from pipelines.archive import keys
 from pipelines.archive.checkpoint import FileEntry
-from pipelines.archive.counting import CountingStore
 from pipelines.archive.compaction import compact_month, compact_source
+from pipelines.archive.counting import CountingStore
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.parquet import parquet_to_table, table_to_parquet
 from pipelines.archive.store import LocalStore
@@ -47,7 +47,8 @@ def _versions_in_files(ledger: Ledger) -> Counter:
     found: Counter = Counter()
     for entry in ledger.committed_files("contents", STREAM):
         part = parquet_to_table(ledger.store.get(entry.key), ["id", "record_sha256"])
-        found.update(zip(part.column("id").to_pylist(), part.column("record_sha256").to_pylist()))
+        ids, hashes = part.column("id").to_pylist(), part.column("record_sha256").to_pylist()
+        found.update(zip(ids, hashes, strict=True))
     return found
 
 
@@ -210,10 +211,7 @@ def test_verify_reports_a_compacted_file_that_differs_from_its_inputs(tmp_path, 
         _commit(ledger, i * 10, 10, days=2)
     inputs = ledger.committed_files("contents", STREAM)
     rows = ledger.read_table(inputs)
-    if change == "missing_row":
-        rows = rows.slice(1)
-    else:
-        rows = pa.concat_tables([rows, rows.slice(0, 1)])
+    rows = rows.slice(1) if change == "missing_row" else pa.concat_tables([rows, rows.slice(0, 1)])
     writer = ledger.begin_batch("contents", STREAM, "forger")
     key = keys.compacted_contents_key(STREAM, "2024-02", writer.batch_id)
     writer.write_intent([key])

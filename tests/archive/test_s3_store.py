@@ -148,3 +148,67 @@ def test_checkpoints_compaction_and_refresh_on_s3_read_only_what_is_new(s3_serve
     assert "DeleteObject" not in log.names()
     report = verify(store)
     assert report.ok and not report.findings, report.summary()
+
+
+def test_a_large_file_goes_up_in_checksummed_parts_and_a_failed_upload_leaves_nothing(
+    s3_server, s3_bucket, tmp_path, monkeypatch
+):
+    import base64
+    import hashlib
+    import os
+
+    from botocore.exceptions import ClientError
+
+    from pipelines.archive import store as store_module
+
+    # 5 MiB parts (S3's smallest) instead of 16 MiB, only to keep the file small: 3 parts.
+    monkeypatch.setattr(store_module, "MULTIPART_PART", 5 << 20)
+    store, log = _store(s3_server, s3_bucket)
+    data = os.urandom((12 << 20) + 12345)
+    path = tmp_path / "video.bin"
+    path.write_bytes(data)
+    result = store.put_file("attachments/sha256=big", path, content_type="video/mp4")
+    assert result.bytes == len(data) and result.sha256 == hashlib.sha256(data).hexdigest()
+    sent = [
+        (name, params) for name, params in log.calls if "Multipart" in name or name == "UploadPart"
+    ]
+    assert [name for name, _ in sent] == [
+        "CreateMultipartUpload",
+        "UploadPart",
+        "UploadPart",
+        "UploadPart",
+        "CompleteMultipartUpload",
+    ]
+    assert "PutObject" not in log.names()
+    chunks = [data[i : i + (5 << 20)] for i in range(0, len(data), 5 << 20)]
+    for (_, params), chunk in zip(sent[1:4], chunks, strict=True):
+        expected = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+        assert params["headers"]["x-amz-checksum-sha256"] == expected
+    assert sent[-1][1]["headers"]["If-None-Match"] == "*"
+    with store.open("attachments/sha256=big") as body:
+        assert hashlib.sha256(body.read()).hexdigest() == result.sha256
+
+    # Fault injection: the second part fails for good. No object appears, the upload is
+    # aborted, and a second attempt can still write the key.
+    real_upload_part = store.client.upload_part
+    calls = {"n": 0}
+
+    def failing_upload_part(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ClientError(
+                {"Error": {"Code": "InternalError", "Message": "injected"}}, "UploadPart"
+            )
+        return real_upload_part(**kwargs)
+
+    monkeypatch.setattr(store.client, "upload_part", failing_upload_part)
+    with pytest.raises(OSError, match="injected|InternalError"):
+        store.put_file("attachments/sha256=other", path, content_type="video/mp4")
+    assert not store.exists("attachments/sha256=other")
+    assert "AbortMultipartUpload" in log.names()
+    pending = store.client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", [])
+    assert not [u for u in pending if u["Key"].endswith("sha256=other")]
+    monkeypatch.setattr(store.client, "upload_part", real_upload_part)
+    assert store.put_file("attachments/sha256=other", path, content_type="video/mp4").bytes == len(
+        data
+    )
