@@ -80,9 +80,12 @@ def agents_key(batch_id: str) -> str:
     return f"agents/{batch_id}.parquet"
 
 
+ATTACHMENTS_TABLE_PREFIX = "attachments/source_id="
+
+
 def attachments_key(stream: str, batch_id: str) -> str:
     """Rows of the `attachments` table (committed in the source's contents ledger)."""
-    return f"attachments/source_id={_source(stream)}/{batch_id}.parquet"
+    return f"{ATTACHMENTS_TABLE_PREFIX}{_source(stream)}/{batch_id}.parquet"
 
 
 ATTACHMENT_BLOB_PREFIX = "attachments/sha256="
@@ -108,7 +111,7 @@ def stream_data_prefixes(stream: str) -> list[str]:
         prefixes += [
             f"contents/source_id={source_id}/",
             f"identities/source_id={source_id}/",
-            f"attachments/source_id={source_id}/",
+            f"{ATTACHMENTS_TABLE_PREFIX}{source_id}/",
         ]
     return prefixes
 

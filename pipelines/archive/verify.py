@@ -200,7 +200,7 @@ def _check_attachment_blobs(
     """Attachment files (`attachments/sha256=<hash>`) named by committed `attachments` rows:
     each must exist with the rows' size, and (deep) its bytes must hash to its name."""
     expected: dict[str, int] = {}
-    for key in sorted(k for k in committed if k.startswith("attachments/source_id=")):
+    for key in sorted(k for k in committed if k.startswith(keys.ATTACHMENTS_TABLE_PREFIX)):
         try:
             rows = parquet_to_table(store.get(key), ["object_key", "size"])
         except (pa.ArrowException, OSError):
@@ -534,8 +534,11 @@ def verify_recent(store: ObjectStore, stream: str, *, sample: int = SAMPLE_FILES
     most CHECKPOINT_EVERY of them), the files those manifests committed (re-hashed), and a
     rotating sample of `sample` older live files. It checks that the tail chains onto the
     checkpoint (seq, prev_sha256, cursor never moving back) and every file it reads against
-    its SHA-256. What it leaves to the daily deep verify (`verify`): objects no manifest names,
-    and the checkpoint's own agreement with the manifests before it.
+    its SHA-256. Attachment bytes are covered the same way: the files of the `attachments`
+    table among those it reads name their attachment objects, and each named object is
+    re-hashed against its name and committed size (so a run re-reads the bytes it archived,
+    plus the sample's). What it leaves to the daily deep verify (`verify`): objects no manifest
+    names, and the checkpoint's own agreement with the manifests before it.
     """
     report = VerifyReport(store=f"{store.describe()} (recent, {stream})")
     ledger = Ledger(store)
@@ -554,6 +557,7 @@ def verify_recent(store: ObjectStore, stream: str, *, sample: int = SAMPLE_FILES
             parse_api_time(checkpoint.cursor.get("high_water_time")) if checkpoint else None
         )
         recent: set[str] = set()
+        read: list[FileEntry] = []
         for manifest in state.tail:
             report.manifests_checked += 1
             if manifest.seq != previous_seq + 1:
@@ -572,13 +576,19 @@ def verify_recent(store: ObjectStore, stream: str, *, sample: int = SAMPLE_FILES
             previous_high = max(filter(None, [high, previous_high]), default=None)
             for entry in manifest.files:
                 recent.add(entry.key)
-                _check_present_file(store, entry, report)
+                read.append(entry)
             previous_sha, previous_seq = manifest.sha256, manifest.seq
         older = sorted((e for e in state.live_files() if e.key not in recent), key=lambda e: e.key)
         if older:
             start = (state.head_seq * sample) % len(older)
-            for entry in (older + older)[start : start + min(sample, len(older))]:
-                _check_present_file(store, entry, report)
+            read += (older + older)[start : start + min(sample, len(older))]
+        for entry in read:
+            _check_present_file(store, entry, report)
+        attachment_tables = {
+            e.key for e in read if e.key.startswith(keys.ATTACHMENTS_TABLE_PREFIX)
+        }
+        if attachment_tables:
+            _check_attachment_blobs(store, attachment_tables, set(), report, deep=True)
     report.findings.sort(key=lambda f: (not f.tampering, f.kind, f.key))
     return report
 

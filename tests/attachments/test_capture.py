@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from pipelines.archive import keys
-from pipelines.archive.verify import verify
+from pipelines.archive.verify import verify, verify_recent
 from pipelines.attachments.fetch import FetchSettings
 from pipelines.attachments.sync import (
     AttachmentsSyncSettings,
@@ -158,6 +158,8 @@ def test_verify_reports_a_changed_or_missing_attachment_object(sandbox_factory, 
     report = verify(ledger.store)
     assert not report.ok
     assert [f.key for f in report.of_kind("changed")] == [row["object_key"]]
+    recent = verify_recent(ledger.store, source_stream(source_id))  # what every run checks
+    assert [f.key for f in recent.of_kind("changed")] == [row["object_key"]]
     stray = ledger.store.root / keys.attachment_blob_key("0" * 64)
     stray.write_bytes(b"x")
     assert keys.attachment_blob_key("0" * 64) in [f.key for f in verify(ledger.store).findings]
