@@ -584,9 +584,7 @@ def verify_recent(store: ObjectStore, stream: str, *, sample: int = SAMPLE_FILES
             read += (older + older)[start : start + min(sample, len(older))]
         for entry in read:
             _check_present_file(store, entry, report)
-        attachment_tables = {
-            e.key for e in read if e.key.startswith(keys.ATTACHMENTS_TABLE_PREFIX)
-        }
+        attachment_tables = {e.key for e in read if e.key.startswith(keys.ATTACHMENTS_TABLE_PREFIX)}
         if attachment_tables:
             _check_attachment_blobs(store, attachment_tables, set(), report, deep=True)
     report.findings.sort(key=lambda f: (not f.tampering, f.kind, f.key))
