@@ -11,6 +11,7 @@ from assets.partitions import sources_partitions
 from pipelines.archive.store import StoreWriteError
 from pipelines.ringcentral.errors import RingCentralError, TransportError
 from schemas.ids import validate_source_id
+from schemas.tables import table_schema
 
 # All API-bound steps share one concurrency pool, so parallel runs for many sources share the
 # RingCentral rate limit (50 requests / 60 s per app+user) instead of fighting over it.
@@ -98,20 +99,17 @@ def _is_s3_unreachable(error: BaseException) -> bool:
 
 def table_metadata(table: str, view: str) -> dict[str, object]:
     """Definition metadata the Dagster UI shows for an archived table: its column schema from
-    the one Arrow schema, each column with the description auditors read in `docs/columns.md`
-    (from the view that exposes it), and the owners of the archive."""
-    from pipelines.audit.column_docs import COLUMN_DOCS, SHARED
-    from pipelines.audit.table_schemas import arrow_schema
-
-    docs = COLUMN_DOCS.get(view, {})
+    the table's one declaration (type, nullability, the description auditors read in
+    `docs/columns.md`), and the audit view that exposes it."""
+    declared = table_schema(table)
     columns = [
         dg.TableColumn(
-            name=field.name,
-            type=str(field.type),
-            description=docs.get(field.name) or SHARED.get(field.name),
-            constraints=dg.TableColumnConstraints(nullable=field.nullable),
+            name=column.name,
+            type=str(column.type),
+            description=column.description,
+            constraints=dg.TableColumnConstraints(nullable=column.nullable),
         )
-        for field in arrow_schema(table)
+        for column in declared.columns
     ]
     return {"dagster/column_schema": dg.TableSchema(columns=columns), "view": view}
 

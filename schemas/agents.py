@@ -12,12 +12,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-import pandera.pandas as pandera
 import pyarrow as pa
-from pandera.typing import Series
 
+from schemas.columns import TableSchema, matches, one_of, record_columns, text, utc_time
 from schemas.common import (
-    TIMESTAMP_TYPE,
     Normalised,
     RecordRejected,
     datetime_to_ms,
@@ -25,54 +23,76 @@ from schemas.common import (
     rows_to_table,
 )
 from schemas.quarantine import QuarantineBuilder
-from schemas.validation import UtcMillis, failing_rows
+from schemas.validation import failing_rows
 
 TABLE_NAME = "agents"
 
-ARROW_SCHEMA = pa.schema(
-    [
-        pa.field("extension_id", pa.string(), nullable=False),
-        pa.field("name", pa.string()),
-        pa.field("first_name", pa.string()),
-        pa.field("last_name", pa.string()),
-        pa.field("email", pa.string()),
-        pa.field("extension_number", pa.string()),
-        pa.field("type", pa.string()),
-        pa.field("status", pa.string()),
-        pa.field("resolution", pa.string(), nullable=False),
-        pa.field("fetched_at", TIMESTAMP_TYPE, nullable=False),
-        pa.field("raw_json", pa.string(), nullable=False),
-        pa.field("record_sha256", pa.string(), nullable=False),
-        pa.field("archived_at", TIMESTAMP_TYPE, nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("batch_id", pa.string(), nullable=False),
-    ]
+TABLE = TableSchema(
+    TABLE_NAME,
+    "Every archived version of a RingCentral extension (agent user) behind a message's "
+    "`creatorId` or an identity's `userIds`, including the ones RingCentral no longer knows.",
+    (
+        text(
+            "extension_id",
+            "The RingCentral extension (agent user) id: the `creatorId` of the messages the agent "
+            "sent.",
+            api_key="id",
+            nullable=False,
+            checks=matches(r"^[0-9]+$"),
+        ),
+        text(
+            "name",
+            "The extension's name, from the Extension API's `name`.",
+            api_key="name",
+        ),
+        text(
+            "first_name",
+            "The agent's first name, from `contact.firstName`.",
+            api_key="contact.firstName",
+        ),
+        text(
+            "last_name",
+            "The agent's last name, from `contact.lastName`.",
+            api_key="contact.lastName",
+        ),
+        text(
+            "email",
+            "The agent's e-mail address, from `contact.email`.",
+            api_key="contact.email",
+        ),
+        text(
+            "extension_number",
+            "The extension's number in the RingCentral account, from `extensionNumber`.",
+            api_key="extensionNumber",
+        ),
+        text(
+            "type",
+            "The kind of extension (e.g. User, Department), from `type`.",
+            api_key="type",
+        ),
+        text(
+            "status",
+            "The extension's status (e.g. Enabled, Disabled), from `status`.",
+            api_key="status",
+        ),
+        text(
+            "resolution",
+            "found when RingCentral returned the extension; not_found when it answered that the "
+            "extension does not exist (e.g. deleted: error CMN-102).",
+            nullable=False,
+            checks=one_of(["found", "not_found"]),
+        ),
+        utc_time(
+            "fetched_at",
+            "When the archive asked RingCentral for the extension, in UTC.",
+            nullable=False,
+        ),
+        *record_columns(),
+    ),
+    id_column="extension_id",
+    ledger="agents",
 )
-
-
-class AgentsModel(pandera.DataFrameModel):
-    extension_id: Series[str] = pandera.Field(str_matches=r"^[0-9]+$")
-    name: Series[str] = pandera.Field(nullable=True)
-    first_name: Series[str] = pandera.Field(nullable=True)
-    last_name: Series[str] = pandera.Field(nullable=True)
-    email: Series[str] = pandera.Field(nullable=True)
-    extension_number: Series[str] = pandera.Field(nullable=True)
-    type: Series[str] = pandera.Field(nullable=True)
-    status: Series[str] = pandera.Field(nullable=True)
-    resolution: Series[str] = pandera.Field(isin=["found", "not_found"])
-    fetched_at: Series[UtcMillis]
-    raw_json: Series[str]
-    record_sha256: Series[str] = pandera.Field(str_matches=r"^[0-9a-f]{64}$")
-    archived_at: Series[UtcMillis]
-    run_id: Series[str]
-    batch_id: Series[str]
-
-    class Config:
-        strict = True
-        coerce = False
-
-
-CHECKED_COLUMNS = ["extension_id", "resolution", "record_sha256"]
+ARROW_SCHEMA = TABLE.arrow_schema
 
 
 def extension_id_of(value: Any) -> str:
@@ -172,7 +192,7 @@ def normalise_extensions(
         ARROW_SCHEMA, rows, kept, [datetime_to_ms(archived_at), run_id, batch_id], quarantine
     )
     kept = [kept[index] for index in kept_indices]
-    failures = failing_rows(AgentsModel, ARROW_SCHEMA, table, CHECKED_COLUMNS)
+    failures = failing_rows(TABLE, table)
     if failures:
         for row_index in sorted(failures):
             quarantine.add(kept[row_index], ["validation: " + r for r in failures[row_index]])

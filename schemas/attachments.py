@@ -13,56 +13,116 @@ from __future__ import annotations
 
 import pandera.pandas as pandera
 import pyarrow as pa
-from pandera.typing import Series
 
-from schemas.common import TIMESTAMP_TYPE, record_sha256
-from schemas.validation import UtcMillis
+from schemas.columns import (
+    ID_PATTERN,
+    SHA256_PATTERN,
+    Column,
+    TableSchema,
+    matches,
+    record_columns,
+    source_id_column,
+    text,
+    utc_time,
+)
+from schemas.common import record_sha256
 
 TABLE_NAME = "attachments"
 
-ARROW_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("content_id", pa.string(), nullable=False),
-        pa.field("source_id", pa.string(), nullable=False),
-        pa.field("filename", pa.string()),
-        pa.field("content_type", pa.string()),
-        pa.field("declared_size", pa.int64()),
-        pa.field("size", pa.int64(), nullable=False),
-        pa.field("size_matches", pa.bool_(), nullable=False),
-        pa.field("sha256", pa.string(), nullable=False),
-        pa.field("object_key", pa.string(), nullable=False),
-        pa.field("creation_time", TIMESTAMP_TYPE),
-        pa.field("fetched_at", TIMESTAMP_TYPE, nullable=False),
-        pa.field("record_sha256", pa.string(), nullable=False),
-        pa.field("archived_at", TIMESTAMP_TYPE, nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("batch_id", pa.string(), nullable=False),
-    ]
+ATTACHMENT_RECORD_SHA256 = (
+    "SHA-256 of what identifies the capture (message, attachment, file name, type, declared "
+    "size, size and the bytes' sha256), not of when."
 )
+_NOT_NEGATIVE = (pandera.Check.ge(0),)
 
-
-class AttachmentsModel(pandera.DataFrameModel):
-    id: Series[str] = pandera.Field(str_matches=r"^\S+$")
-    content_id: Series[str] = pandera.Field(str_matches=r"^\S+$")
-    source_id: Series[str] = pandera.Field(str_matches=r"^[0-9a-f]{24}$")
-    filename: Series[str] = pandera.Field(nullable=True)
-    content_type: Series[str] = pandera.Field(nullable=True)
-    declared_size: Series[float] = pandera.Field(nullable=True, ge=0)
-    size: Series[int] = pandera.Field(ge=0)
-    size_matches: Series[bool]
-    sha256: Series[str] = pandera.Field(str_matches=r"^[0-9a-f]{64}$")
-    object_key: Series[str] = pandera.Field(str_matches=r"^attachments/sha256=[0-9a-f]{64}$")
-    creation_time: Series[UtcMillis] = pandera.Field(nullable=True)
-    fetched_at: Series[UtcMillis]
-    record_sha256: Series[str] = pandera.Field(str_matches=r"^[0-9a-f]{64}$")
-    archived_at: Series[UtcMillis]
-    run_id: Series[str]
-    batch_id: Series[str]
-
-    class Config:
-        strict = True
-        coerce = False
+TABLE = TableSchema(
+    TABLE_NAME,
+    "One row per captured attachment file of a message: which bytes (by SHA-256) the archive "
+    "holds for it, and whether their size matches the size RingCentral declared.",
+    (
+        text(
+            "id",
+            "The attachment's id in RingCentral (`attachments[].id` of the message).",
+            api_key="attachments[].id",
+            nullable=False,
+            checks=matches(ID_PATTERN),
+        ),
+        text(
+            "content_id",
+            "The message the file is attached to (messages.id).",
+            api_key="id",
+            nullable=False,
+            checks=matches(ID_PATTERN),
+        ),
+        source_id_column(
+            "The channel (RingCentral source) the row belongs to: its 24-hex id, from `sourceId` "
+            "(`channelId` in newer API responses) or the archive partition."
+        ),
+        text(
+            "filename",
+            "The file name RingCentral listed, from `attachments[].filename`.",
+            api_key="attachments[].filename",
+        ),
+        text(
+            "content_type",
+            "The file's MIME type as RingCentral listed it, from `attachments[].contentType`.",
+            api_key="attachments[].contentType",
+        ),
+        Column(
+            "declared_size",
+            pa.int64(),
+            "The size in bytes RingCentral declared, from `attachments[].size`; empty when it "
+            "declared none.",
+            api_key="attachments[].size",
+            checks=_NOT_NEGATIVE,
+        ),
+        Column(
+            "size",
+            pa.int64(),
+            "How many bytes the archive received and stored.",
+            nullable=False,
+            checks=_NOT_NEGATIVE,
+        ),
+        Column(
+            "size_matches",
+            pa.bool_(),
+            "True when size equals declared_size; false when the file host sent the same other "
+            "size twice (recorded as received, not hidden).",
+            nullable=False,
+        ),
+        text(
+            "sha256",
+            "SHA-256 of the stored bytes (hex): the file's name in the archive.",
+            nullable=False,
+            checks=matches(SHA256_PATTERN),
+        ),
+        text(
+            "object_key",
+            "Where the bytes are stored, `attachments/sha256=<sha256>` under the archive root: "
+            "once per distinct file, shared by every message that sent it.",
+            nullable=False,
+            checks=matches(r"^attachments/sha256=[0-9a-f]{64}$"),
+        ),
+        utc_time(
+            "creation_time",
+            "When the message the file is attached to was created, in UTC (its `creationTime`).",
+            api_key="creationTime",
+        ),
+        utc_time(
+            "fetched_at",
+            "When the archive downloaded the bytes, in UTC.",
+            nullable=False,
+        ),
+        *record_columns(
+            raw_json=False,
+            record_sha256=ATTACHMENT_RECORD_SHA256,
+            stamped_at=("archived_at", "When the archive committed this row, in UTC."),
+        ),
+    ),
+    id_column="id",
+    ledger="contents",
+)
+ARROW_SCHEMA = TABLE.arrow_schema
 
 
 def attachment_record_sha256(

@@ -15,20 +15,30 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import ModuleType
 from typing import Any
 
 import orjson
-import pandas as pd
 import pandera.pandas as pandera
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandera.typing import Date, Series
 
+from schemas import contents_columnar
+from schemas.columns import (
+    ID_PATTERN,
+    STRING_LIST,
+    Column,
+    TableSchema,
+    flag,
+    matches,
+    one_of,
+    record_columns,
+    source_id_column,
+    text,
+    utc_time,
+)
 from schemas.common import (
     EPOCH,
     MS_PER_DAY,
-    TIMESTAMP_TYPE,
     Normalised,
     RecordRejected,
     concat_or_empty,
@@ -39,146 +49,283 @@ from schemas.common import (
     rows_to_table,
     with_constants,
 )
+from schemas.contents_vocabulary import (
+    ATTACHMENT_TYPE,
+    CONTENT_DIRECTION,
+    INT32_MAX,
+    INT64_MAX,
+    STATUS_DIRECTION,
+)
 from schemas.ids import validate_source_id
 from schemas.quarantine import QuarantineBuilder
-from schemas.validation import UtcMillis, failing_rows
+from schemas.validation import failing_rows
 
 TABLE_NAME = "contents"
-INT32_MAX = 2**31 - 1
-INT64_MAX = 2**63 - 1
 
-ATTACHMENT_TYPE = pa.struct(
-    [
-        pa.field("id", pa.string()),
-        pa.field("content_type", pa.string()),
-        pa.field("filename", pa.string()),
-        pa.field("size", pa.int64()),
-        pa.field("uri", pa.string()),
-        pa.field("embedded", pa.bool_()),
-        pa.field("public", pa.bool_()),
-        pa.field("creation_time", TIMESTAMP_TYPE),
-    ]
+TABLE = TableSchema(
+    TABLE_NAME,
+    "Every archived version of every message, once: a message edited on RingCentral has one "
+    "row per version the archive saw.",
+    (
+        text(
+            "id",
+            "The message's id in RingCentral (the content's `id`). Several versions of one message "
+            "share it.",
+            api_key="id",
+            nullable=False,
+            checks=matches(ID_PATTERN),
+        ),
+        source_id_column(
+            "The channel (RingCentral source) the row belongs to: its 24-hex id, from `sourceId` "
+            "(`channelId` in newer API responses) or the archive partition.",
+        ),
+        text(
+            "source_type",
+            "The kind of channel, e.g. Facebook, WhatsApp, Email, from `sourceType` (`channelType` "
+            "in newer API responses).",
+            api_key="sourceType",
+        ),
+        text(
+            "source_uri",
+            "The channel's own address for the message (a link or URI), from `sourceUri` "
+            "(`channelUri` in newer API responses).",
+            api_key="sourceUri",
+        ),
+        text(
+            "thread_id",
+            "The conversation (thread) the message is part of, from `threadId`.",
+            api_key="threadId",
+        ),
+        text(
+            "author_identity_id",
+            "The identity (customer or agent account on the channel) that wrote the message, from "
+            "`authorIdentityId`; look it up in identities_latest.id.",
+            api_key="authorIdentityId",
+        ),
+        text(
+            "identity_group_id",
+            "RingCentral's link between identities of the same person across channels, from "
+            "`identityGroupId`.",
+            api_key="identityGroupId",
+        ),
+        text(
+            "in_reply_to_content_id",
+            "The message this one replies to, from `inReplyToContentId`.",
+            api_key="inReplyToContentId",
+        ),
+        text(
+            "in_reply_to_author_identity_id",
+            "The identity that wrote the message this one replies to, from "
+            "`inReplyToAuthorIdentityId`.",
+            api_key="inReplyToAuthorIdentityId",
+        ),
+        text(
+            "intervention_id",
+            "The RingCentral intervention (case handled by agents) the message belongs to, from "
+            "`interventionId`.",
+            api_key="interventionId",
+        ),
+        text(
+            "creator_id",
+            "The RingCentral extension (agent user) that sent the message, from `creatorId`; empty "
+            "for customer messages. Look it up in agents.extension_id.",
+            api_key="creatorId",
+        ),
+        utc_time(
+            "creation_time",
+            "When the message was created on the channel, in UTC, from `creationTime`. It never "
+            "changes between versions.",
+            api_key="creationTime",
+            nullable=False,
+            always_validated=True,
+        ),
+        utc_time(
+            "last_modified_time",
+            "When RingCentral last changed the message, in UTC, from `lastModifiedTime`: each "
+            "archived version of a message has its own.",
+            api_key="lastModifiedTime",
+        ),
+        Column(
+            "creation_date",
+            pa.date32(),
+            "The UTC day of creation_time (the archive's partition by day).",
+            nullable=False,
+        ),
+        text(
+            "status",
+            "The message's status in RingCentral as of this version, e.g. New, Replied, Ignored, "
+            "Assigned, UserReply, UserInitiated, PendingApproval, from `status`.",
+            api_key="status",
+        ),
+        text(
+            "content_direction",
+            "The direction exactly as RingCentral sent it (`contentDirection`: Incoming or "
+            "Outgoing); often empty, see direction.",
+        ),
+        text(
+            "direction",
+            "inbound (written by the customer) or outbound (sent by an agent): from "
+            "`contentDirection` when RingCentral sends it, otherwise derived from `status`; empty "
+            "when neither tells.",
+            api_key="contentDirection",
+            checks=one_of(["inbound", "outbound"]),
+        ),
+        text(
+            "type",
+            "The kind of message on the channel (e.g. Message, Comment, Photo, Email, Tweet, "
+            "Review), from `type`.",
+            api_key="type",
+        ),
+        text(
+            "body",
+            "The message text as RingCentral sent it, from `body`.",
+            api_key="body",
+        ),
+        text(
+            "body_text",
+            "The plain-text rendering of the message, from `bodyFormatted.Text`.",
+            api_key="bodyFormatted.Text",
+        ),
+        text(
+            "body_html",
+            "The HTML rendering of the message, from `bodyFormatted.Html`.",
+            api_key="bodyFormatted.Html",
+        ),
+        text(
+            "body_input_format",
+            "How the body was written (Text or Html), from `bodyInputFormat`.",
+            api_key="bodyInputFormat",
+        ),
+        text(
+            "title",
+            "The message's title or e-mail subject, from `title`.",
+            api_key="title",
+        ),
+        text(
+            "language",
+            "The message's language code, from `language`.",
+            api_key="language",
+        ),
+        text(
+            "created_from",
+            "Where the message was created: Synchronizer (came from the channel), Interface "
+            "(written in the agent app) or Api, from `createdFrom`.",
+            api_key="createdFrom",
+        ),
+        text(
+            "synchronization_status",
+            "Whether RingCentral synchronised the message with the channel (e.g. Success), from "
+            "`synchronizationStatus`.",
+            api_key="synchronizationStatus",
+        ),
+        text(
+            "synchronization_error",
+            "The channel's error when delivery failed, from `synchronizationError`.",
+            api_key="synchronizationError",
+        ),
+        flag(
+            "public",
+            "True when the message is public on the channel (e.g. a post, not a private message), "
+            "from `public`.",
+            api_key="public",
+        ),
+        flag(
+            "published",
+            "True when the message was published on the channel, from `published`.",
+            api_key="published",
+        ),
+        flag(
+            "remotely_deleted",
+            "True when the message was deleted on the channel itself, from `remotelyDeleted`; the "
+            "archive keeps the versions from before the deletion.",
+            api_key="remotelyDeleted",
+        ),
+        flag(
+            "auto_submitted",
+            "True when the message was sent automatically (e.g. an auto-reply), from "
+            "`autoSubmitted`.",
+            api_key="autoSubmitted",
+        ),
+        flag(
+            "first_in_thread",
+            "True when the message started its conversation, from `firstInThread`.",
+            api_key="firstInThread",
+        ),
+        Column(
+            "rating",
+            pa.int32(),
+            "The satisfaction rating given on the channel, from `rating`.",
+            api_key="rating",
+            checks=(pandera.Check.ge(0),),
+        ),
+        Column(
+            "category_ids",
+            STRING_LIST,
+            "The RingCentral categories (tags) set on the message, from `categoryIds`.",
+            api_key="categoryIds",
+        ),
+        Column(
+            "foreign_categories",
+            STRING_LIST,
+            "The channel's own categories for the message, from `foreignCategories`.",
+            api_key="foreignCategories",
+        ),
+        Column(
+            "capabilities_supported",
+            STRING_LIST,
+            "What can be done with the message on its channel (e.g. reply, delete), from "
+            "`capabilitiesSupported`.",
+            api_key="capabilitiesSupported",
+        ),
+        text(
+            "context_data_json",
+            "Extra channel data attached to the message, as JSON text, from `contextData`.",
+            api_key="contextData",
+        ),
+        text(
+            "structured_content_json",
+            "Rich content (cards, buttons, carousels), as JSON text, from `structuredContent`.",
+            api_key="structuredContent",
+        ),
+        Column(
+            "attachments",
+            pa.list_(ATTACHMENT_TYPE),
+            "The files attached to the message (id, content type, file name, size, URI, embedded, "
+            "public, creation time), from `attachments`. The files themselves are referenced by "
+            "URI, not copied.",
+            api_key="attachments",
+        ),
+        text(
+            "author_display_name",
+            "The author's display name as the archive knew it when it archived this version (from "
+            "the identity's `displayName`); empty if not known then.",
+        ),
+        flag(
+            "author_is_agent",
+            "True when the author identity is an agent's, as the archive knew it when it archived "
+            "this version (from the identity's `identityType`).",
+        ),
+        text(
+            "creator_name",
+            "The sending agent's name as the archive knew it when it archived this version (from "
+            "the extension behind `creatorId`, field `name`).",
+        ),
+        text(
+            "creator_extension_number",
+            "The sending agent's extension number (from the extension behind `creatorId`, field "
+            "`extensionNumber`).",
+        ),
+        text(
+            "creator_email",
+            "The sending agent's e-mail address (from the extension behind `creatorId`, field "
+            "`contact.email`).",
+        ),
+        *record_columns(),
+    ),
+    id_column="id",
+    ledger="contents",
 )
-STRING_LIST = pa.list_(pa.string())
-
-ARROW_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("source_id", pa.string(), nullable=False),
-        pa.field("source_type", pa.string()),
-        pa.field("source_uri", pa.string()),
-        pa.field("thread_id", pa.string()),
-        pa.field("author_identity_id", pa.string()),
-        pa.field("identity_group_id", pa.string()),
-        pa.field("in_reply_to_content_id", pa.string()),
-        pa.field("in_reply_to_author_identity_id", pa.string()),
-        pa.field("intervention_id", pa.string()),
-        pa.field("creator_id", pa.string()),
-        pa.field("creation_time", TIMESTAMP_TYPE, nullable=False),
-        pa.field("last_modified_time", TIMESTAMP_TYPE),
-        pa.field("creation_date", pa.date32(), nullable=False),
-        pa.field("status", pa.string()),
-        pa.field("content_direction", pa.string()),
-        pa.field("direction", pa.string()),
-        pa.field("type", pa.string()),
-        pa.field("body", pa.string()),
-        pa.field("body_text", pa.string()),
-        pa.field("body_html", pa.string()),
-        pa.field("body_input_format", pa.string()),
-        pa.field("title", pa.string()),
-        pa.field("language", pa.string()),
-        pa.field("created_from", pa.string()),
-        pa.field("synchronization_status", pa.string()),
-        pa.field("synchronization_error", pa.string()),
-        pa.field("public", pa.bool_()),
-        pa.field("published", pa.bool_()),
-        pa.field("remotely_deleted", pa.bool_()),
-        pa.field("auto_submitted", pa.bool_()),
-        pa.field("first_in_thread", pa.bool_()),
-        pa.field("rating", pa.int32()),
-        pa.field("category_ids", STRING_LIST),
-        pa.field("foreign_categories", STRING_LIST),
-        pa.field("capabilities_supported", STRING_LIST),
-        pa.field("context_data_json", pa.string()),
-        pa.field("structured_content_json", pa.string()),
-        pa.field("attachments", pa.list_(ATTACHMENT_TYPE)),
-        pa.field("author_display_name", pa.string()),
-        pa.field("author_is_agent", pa.bool_()),
-        pa.field("creator_name", pa.string()),
-        pa.field("creator_extension_number", pa.string()),
-        pa.field("creator_email", pa.string()),
-        pa.field("raw_json", pa.string(), nullable=False),
-        pa.field("record_sha256", pa.string(), nullable=False),
-        pa.field("archived_at", TIMESTAMP_TYPE, nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("batch_id", pa.string(), nullable=False),
-    ]
-)
-
-_ID = r"^\S+$"
-_SHA = r"^[0-9a-f]{64}$"
-
-
-class ContentsModel(pandera.DataFrameModel):
-    """Checks of the contents table; the Arrow schema above is the storage form of the same."""
-
-    id: Series[str] = pandera.Field(str_matches=_ID)
-    source_id: Series[str] = pandera.Field(str_matches=r"^[0-9a-f]{24}$")
-    source_type: Series[str] = pandera.Field(nullable=True)
-    source_uri: Series[str] = pandera.Field(nullable=True)
-    thread_id: Series[str] = pandera.Field(nullable=True)
-    author_identity_id: Series[str] = pandera.Field(nullable=True)
-    identity_group_id: Series[str] = pandera.Field(nullable=True)
-    in_reply_to_content_id: Series[str] = pandera.Field(nullable=True)
-    in_reply_to_author_identity_id: Series[str] = pandera.Field(nullable=True)
-    intervention_id: Series[str] = pandera.Field(nullable=True)
-    creator_id: Series[str] = pandera.Field(nullable=True)
-    creation_time: Series[UtcMillis]
-    last_modified_time: Series[UtcMillis] = pandera.Field(nullable=True)
-    creation_date: Series[Date]
-    status: Series[str] = pandera.Field(nullable=True)
-    content_direction: Series[str] = pandera.Field(nullable=True)
-    direction: Series[str] = pandera.Field(nullable=True, isin=["inbound", "outbound"])
-    type: Series[str] = pandera.Field(nullable=True)
-    body: Series[str] = pandera.Field(nullable=True)
-    body_text: Series[str] = pandera.Field(nullable=True)
-    body_html: Series[str] = pandera.Field(nullable=True)
-    body_input_format: Series[str] = pandera.Field(nullable=True)
-    title: Series[str] = pandera.Field(nullable=True)
-    language: Series[str] = pandera.Field(nullable=True)
-    created_from: Series[str] = pandera.Field(nullable=True)
-    synchronization_status: Series[str] = pandera.Field(nullable=True)
-    synchronization_error: Series[str] = pandera.Field(nullable=True)
-    public: Series[pd.BooleanDtype] = pandera.Field(nullable=True)
-    published: Series[pd.BooleanDtype] = pandera.Field(nullable=True)
-    remotely_deleted: Series[pd.BooleanDtype] = pandera.Field(nullable=True)
-    auto_submitted: Series[pd.BooleanDtype] = pandera.Field(nullable=True)
-    first_in_thread: Series[pd.BooleanDtype] = pandera.Field(nullable=True)
-    rating: Series[pd.Int32Dtype] = pandera.Field(nullable=True, ge=0)
-    category_ids: Series[object] = pandera.Field(nullable=True)
-    foreign_categories: Series[object] = pandera.Field(nullable=True)
-    capabilities_supported: Series[object] = pandera.Field(nullable=True)
-    context_data_json: Series[str] = pandera.Field(nullable=True)
-    structured_content_json: Series[str] = pandera.Field(nullable=True)
-    attachments: Series[object] = pandera.Field(nullable=True)
-    author_display_name: Series[str] = pandera.Field(nullable=True)
-    author_is_agent: Series[pd.BooleanDtype] = pandera.Field(nullable=True)
-    creator_name: Series[str] = pandera.Field(nullable=True)
-    creator_extension_number: Series[str] = pandera.Field(nullable=True)
-    creator_email: Series[str] = pandera.Field(nullable=True)
-    raw_json: Series[str]
-    record_sha256: Series[str] = pandera.Field(str_matches=_SHA)
-    archived_at: Series[UtcMillis]
-    run_id: Series[str]
-    batch_id: Series[str]
-
-    class Config:
-        strict = True
-        coerce = False
-
-
-# Columns that carry checks: the only ones converted to pandas for validation.
-CHECKED_COLUMNS = ["id", "source_id", "creation_time", "direction", "rating", "record_sha256"]
+ARROW_SCHEMA = TABLE.arrow_schema
 
 
 @dataclass(frozen=True)
@@ -206,48 +353,11 @@ class Resolved:
     creators: Mapping[str, CreatorInfo] = field(default_factory=dict)
 
 
-# Reference §3.1 "Status <-> direction" (GUIDE, Mar 2024); Assigned is a customer message
-# waiting for an agent, so inbound too.
-_STATUS_DIRECTION = {
-    "New": "inbound",
-    "Replied": "inbound",
-    "Ignored": "inbound",
-    "Assigned": "inbound",
-    "UserReply": "outbound",
-    "UserInitiated": "outbound",
-    "PendingApproval": "outbound",
-}
-_CONTENT_DIRECTION = {"Incoming": "inbound", "Outgoing": "outbound"}
-
-# (column, API key) for plain optional strings, in column order between fixed positions.
-_IDENTITY_STRINGS = (
-    ("threadId", "thread_id"),
-    ("authorIdentityId", "author_identity_id"),
-    ("identityGroupId", "identity_group_id"),
-    ("inReplyToContentId", "in_reply_to_content_id"),
-    ("inReplyToAuthorIdentityId", "in_reply_to_author_identity_id"),
-    ("interventionId", "intervention_id"),
-)
-_TEXT_STRINGS = (
-    ("bodyInputFormat", "body_input_format"),
-    ("title", "title"),
-    ("language", "language"),
-    ("createdFrom", "created_from"),
-    ("synchronizationStatus", "synchronization_status"),
-    ("synchronizationError", "synchronization_error"),
-)
-_BOOLS = (
-    ("public", "public"),
-    ("published", "published"),
-    ("remotelyDeleted", "remotely_deleted"),
-    ("autoSubmitted", "auto_submitted"),
-    ("firstInThread", "first_in_thread"),
-)
-_STRING_LISTS = (
-    ("categoryIds", "category_ids"),
-    ("foreignCategories", "foreign_categories"),
-    ("capabilitiesSupported", "capabilities_supported"),
-)
+# (API key, column) of the fields copied as they are, in column order between fixed positions.
+_IDENTITY_STRINGS = TABLE.api_run("thread_id", "intervention_id")
+_TEXT_STRINGS = TABLE.api_run("body_input_format", "synchronization_error")
+_BOOLS = TABLE.api_run("public", "first_in_thread")
+_STRING_LISTS = TABLE.api_run("category_ids", "capabilities_supported")
 _NO_AUTHOR = AuthorInfo(None, None)
 _NO_CREATOR = CreatorInfo(None, None, None)
 
@@ -401,9 +511,9 @@ def _row(
     status = _typed(get, "status", str, "string", errors)
     content_direction = _typed(get, "contentDirection", str, "string", errors)
     if content_direction is not None:
-        direction = _CONTENT_DIRECTION.get(content_direction)
+        direction = CONTENT_DIRECTION.get(content_direction)
     else:
-        direction = _STATUS_DIRECTION.get(status) if status is not None else None
+        direction = STATUS_DIRECTION.get(status) if status is not None else None
     content_type = _typed(get, "type", str, "string", errors)
     body = _typed(get, "body", str, "string", errors)
 
@@ -520,13 +630,6 @@ def _normalise(
 _UNSTAMPED = {"archived_at": 0, "run_id": "", "batch_id": ""}
 
 
-def _columnar() -> ModuleType:
-    """The fast path's module, imported late: it reads this module's schema and vocabularies."""
-    from schemas import contents_columnar
-
-    return contents_columnar
-
-
 class ContentsBatch:
     """Contents converted to Arrow page by page, then validated and stamped once per batch.
 
@@ -572,11 +675,10 @@ class ContentsBatch:
         self._buffer.extend(records)
         self._digests.extend(digests if digests is not None else [None] * len(records))
         self.records += len(records)
-        if len(self._buffer) >= _columnar().CHUNK_RECORDS:
+        if len(self._buffer) >= contents_columnar.CHUNK_RECORDS:
             self._convert()
 
     def _convert(self) -> None:
-        contents_columnar = _columnar()
         records, self._buffer = self._buffer, []
         digests, self._digests = self._digests, []
         tail = list(_UNSTAMPED.values())
@@ -616,7 +718,7 @@ class ContentsBatch:
         tables, quarantine = self._tables, self._quarantine
         self._tables, self._quarantine, self.records = [], self._new_quarantine(), 0
         table = concat_or_empty(tables, ARROW_SCHEMA)
-        failures = failing_rows(ContentsModel, ARROW_SCHEMA, table, CHECKED_COLUMNS)
+        failures = failing_rows(TABLE, table)
         if failures:
             raw = table.column("raw_json")
             for row_index in sorted(failures):

@@ -25,12 +25,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.common import TIMESTAMP_TYPE, received_json
-from schemas.contents import (
-    _CONTENT_DIRECTION,
-    _STATUS_DIRECTION,
+from schemas.contents_vocabulary import (
     ATTACHMENT_TYPE,
+    CONTENT_DIRECTION,
     INT32_MAX,
     INT64_MAX,
+    STATUS_DIRECTION,
 )
 
 # Records are converted in chunks: bounded temporary memory, and one record Arrow refuses
@@ -428,8 +428,8 @@ def _columns(
 
 def _direction(content_direction: pa.Array, status: pa.Array) -> pa.Array:
     """Reference §3.1: contentDirection decides when present (unknown -> null); else status."""
-    by_content = _lookup(content_direction, _CONTENT_DIRECTION)
-    by_status = _lookup(status, _STATUS_DIRECTION)
+    by_content = _lookup(content_direction, CONTENT_DIRECTION)
+    by_status = _lookup(status, STATUS_DIRECTION)
     return pc.if_else(pc.is_valid(content_direction), by_content, by_status)
 
 

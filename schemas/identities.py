@@ -9,12 +9,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import pandera.pandas as pandera
 import pyarrow as pa
-from pandera.typing import Series
 
+from schemas.columns import (
+    ID_PATTERN,
+    STRING_LIST,
+    Column,
+    TableSchema,
+    matches,
+    one_of,
+    record_columns,
+    source_id_column,
+    text,
+    utc_time,
+)
 from schemas.common import (
-    TIMESTAMP_TYPE,
     Normalised,
     RecordRejected,
     datetime_to_ms,
@@ -24,84 +33,122 @@ from schemas.common import (
 )
 from schemas.ids import validate_source_id
 from schemas.quarantine import QuarantineBuilder
-from schemas.validation import UtcMillis, failing_rows
+from schemas.validation import failing_rows
 
 TABLE_NAME = "identities"
 
-ARROW_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("source_id", pa.string(), nullable=False),
-        pa.field("identity_type", pa.string()),
-        pa.field("type", pa.string()),
-        pa.field("display_name", pa.string()),
-        pa.field("screen_name", pa.string()),
-        pa.field("first_name", pa.string()),
-        pa.field("last_name", pa.string()),
-        pa.field("company", pa.string()),
-        pa.field("email_address", pa.string()),
-        pa.field("mobile_phone", pa.string()),
-        pa.field("home_phone", pa.string()),
-        pa.field("avatar_uri", pa.string()),
-        pa.field("identity_group_id", pa.string()),
-        pa.field("user_ids", pa.list_(pa.string())),
-        pa.field("uuid", pa.string()),
-        pa.field("creation_time", TIMESTAMP_TYPE),
-        pa.field("last_modified_time", TIMESTAMP_TYPE),
-        pa.field("raw_json", pa.string(), nullable=False),
-        pa.field("record_sha256", pa.string(), nullable=False),
-        pa.field("archived_at", TIMESTAMP_TYPE, nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("batch_id", pa.string(), nullable=False),
-    ]
+TABLE = TableSchema(
+    TABLE_NAME,
+    "Every archived version of every identity (a customer's or agent's account on a channel) "
+    "that wrote a message.",
+    (
+        text(
+            "id",
+            "The identity's id in RingCentral (`id`): a customer's or agent's account on one "
+            "channel; contents.author_identity_id points here.",
+            api_key="id",
+            nullable=False,
+            checks=matches(ID_PATTERN),
+        ),
+        source_id_column(
+            "The channel (RingCentral source) the identity was read for: its 24-hex id (the "
+            "archive partition)."
+        ),
+        text(
+            "identity_type",
+            "Agent or Customer, from `identityType`; when RingCentral omits it, Agent if the "
+            "identity has `userIds`, else Customer.",
+            api_key="identityType",
+            checks=one_of(["Agent", "Customer"]),
+        ),
+        text(
+            "type",
+            "The kind of channel the identity belongs to (e.g. Facebook, WhatsApp), from the "
+            "identity's `type`.",
+            api_key="type",
+        ),
+        text(
+            "display_name",
+            "The name shown for the identity, from `displayName`.",
+            api_key="displayName",
+        ),
+        text(
+            "screen_name",
+            "The identity's handle on the channel, from `screenName`.",
+            api_key="screenName",
+        ),
+        text(
+            "first_name",
+            "The person's first name, from `firstName`.",
+            api_key="firstName",
+        ),
+        text(
+            "last_name",
+            "The person's last name, from `lastName`.",
+            api_key="lastName",
+        ),
+        text(
+            "company",
+            "The company, from `company`.",
+            api_key="company",
+        ),
+        text(
+            "email_address",
+            "The e-mail address, from `emailAddress`.",
+            api_key="emailAddress",
+        ),
+        text(
+            "mobile_phone",
+            "The mobile phone number, from `mobilePhone`.",
+            api_key="mobilePhone",
+        ),
+        text(
+            "home_phone",
+            "The home phone number, from `homePhone`.",
+            api_key="homePhone",
+        ),
+        text(
+            "avatar_uri",
+            "The address of the identity's picture, from `avatarUri`.",
+            api_key="avatarUri",
+        ),
+        text(
+            "identity_group_id",
+            "RingCentral's link between identities of the same person across channels, from "
+            "`identityGroupId`.",
+            api_key="identityGroupId",
+        ),
+        Column(
+            "user_ids",
+            STRING_LIST,
+            "The RingCentral extensions (agent users) behind an agent identity, from `userIds`.",
+            api_key="userIds",
+        ),
+        text(
+            "uuid",
+            "RingCentral's UUID of the identity, from `uuid`.",
+            api_key="uuid",
+        ),
+        utc_time(
+            "creation_time",
+            "When the identity was created in RingCentral, in UTC, from `creationTime`.",
+            api_key="creationTime",
+        ),
+        utc_time(
+            "last_modified_time",
+            "When RingCentral last changed the identity, in UTC, from `lastModifiedTime`; this row "
+            "is the version with the latest one.",
+            api_key="lastModifiedTime",
+        ),
+        *record_columns(),
+    ),
+    id_column="id",
+    ledger="identities",
 )
+ARROW_SCHEMA = TABLE.arrow_schema
 
-
-class IdentitiesModel(pandera.DataFrameModel):
-    id: Series[str] = pandera.Field(str_matches=r"^\S+$")
-    source_id: Series[str] = pandera.Field(str_matches=r"^[0-9a-f]{24}$")
-    identity_type: Series[str] = pandera.Field(nullable=True, isin=["Agent", "Customer"])
-    type: Series[str] = pandera.Field(nullable=True)
-    display_name: Series[str] = pandera.Field(nullable=True)
-    screen_name: Series[str] = pandera.Field(nullable=True)
-    first_name: Series[str] = pandera.Field(nullable=True)
-    last_name: Series[str] = pandera.Field(nullable=True)
-    company: Series[str] = pandera.Field(nullable=True)
-    email_address: Series[str] = pandera.Field(nullable=True)
-    mobile_phone: Series[str] = pandera.Field(nullable=True)
-    home_phone: Series[str] = pandera.Field(nullable=True)
-    avatar_uri: Series[str] = pandera.Field(nullable=True)
-    identity_group_id: Series[str] = pandera.Field(nullable=True)
-    user_ids: Series[object] = pandera.Field(nullable=True)
-    uuid: Series[str] = pandera.Field(nullable=True)
-    creation_time: Series[UtcMillis] = pandera.Field(nullable=True)
-    last_modified_time: Series[UtcMillis] = pandera.Field(nullable=True)
-    raw_json: Series[str]
-    record_sha256: Series[str] = pandera.Field(str_matches=r"^[0-9a-f]{64}$")
-    archived_at: Series[UtcMillis]
-    run_id: Series[str]
-    batch_id: Series[str]
-
-    class Config:
-        strict = True
-        coerce = False
-
-
-CHECKED_COLUMNS = ["id", "source_id", "identity_type", "record_sha256"]
-
-_STRINGS = (
-    "type",
-    "displayName",
-    "screenName",
-    "firstName",
-    "lastName",
-    "company",
-    "emailAddress",
-    "mobilePhone",
-    "homePhone",
-    "avatarUri",
-    "identityGroupId",
-)
+# The fields copied as they are, in column order after identity_type.
+_STRINGS = tuple(key for key, _ in TABLE.api_run("type", "identity_group_id"))
 
 
 def _row(record: Any, source_id: str, raw_json: bytes, digest: str) -> list[Any]:
@@ -195,7 +242,7 @@ def normalise_identities(
         ARROW_SCHEMA, rows, kept, [datetime_to_ms(archived_at), run_id, batch_id], quarantine
     )
     kept = [kept[index] for index in kept_indices]
-    failures = failing_rows(IdentitiesModel, ARROW_SCHEMA, table, CHECKED_COLUMNS)
+    failures = failing_rows(TABLE, table)
     if failures:
         for row_index in sorted(failures):
             quarantine.add(kept[row_index], ["validation: " + r for r in failures[row_index]])

@@ -13,40 +13,45 @@ from typing import Any
 
 import pandera.pandas as pandera
 import pyarrow as pa
-from pandera.typing import Series
 
+from schemas import columns
 from schemas.common import TIMESTAMP_TYPE, datetime_to_ms, record_sha256
-from schemas.validation import UtcMillis
 
 TABLE_NAME = "quarantine"
 
-ARROW_SCHEMA = pa.schema(
-    [
-        pa.field("table_name", pa.string(), nullable=False),
-        pa.field("source_id", pa.string()),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("raw_json", pa.string(), nullable=False),
-        pa.field("record_sha256", pa.string(), nullable=False),
-        pa.field("quarantined_at", TIMESTAMP_TYPE, nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("batch_id", pa.string(), nullable=False),
-    ]
+# The tables whose records can be set aside here.
+QUARANTINED_TABLES = ("contents", "identities", "agents", "attachments")
+
+TABLE = columns.TableSchema(
+    TABLE_NAME,
+    "Every record that could not be archived as a row, with the reason: nothing is dropped "
+    "silently.",
+    (
+        columns.text(
+            "table_name",
+            "The table the record was meant for: contents, identities, agents or attachments.",
+            nullable=False,
+            checks=columns.one_of(QUARANTINED_TABLES),
+        ),
+        columns.source_id_column(
+            "The channel (RingCentral source) the record was read from (its 24-hex id); empty "
+            "for an agent (extensions belong to the account).",
+            nullable=True,
+        ),
+        columns.text(
+            "reason",
+            "Why the record could not be archived as a row (each field that failed a check, "
+            "separated by `; `).",
+            nullable=False,
+            checks=(pandera.Check.str_length(min_value=1),),
+        ),
+        *columns.record_columns(
+            stamped_at=("quarantined_at", "When the archive set the record aside, in UTC.")
+        ),
+    ),
+    id_column=None,
 )
-
-
-class QuarantineModel(pandera.DataFrameModel):
-    table_name: Series[str] = pandera.Field(isin=["contents", "identities", "agents"])
-    source_id: Series[str] = pandera.Field(nullable=True)
-    reason: Series[str] = pandera.Field(str_length={"min_value": 1})
-    raw_json: Series[str]
-    record_sha256: Series[str] = pandera.Field(str_matches=r"^[0-9a-f]{64}$")
-    quarantined_at: Series[UtcMillis]
-    run_id: Series[str]
-    batch_id: Series[str]
-
-    class Config:
-        strict = True
-        coerce = False
+ARROW_SCHEMA = TABLE.arrow_schema
 
 
 def quarantine_raw_json(record: Any) -> str:

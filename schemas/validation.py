@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from typing import Annotated
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pandera.pandas as pandera
 import pyarrow as pa
 
-# The pandas dtype of an Arrow timestamp[ms, tz=UTC] column, for pandera models.
-UtcMillis = Annotated[pd.DatetimeTZDtype, "ms", "UTC"]
+if TYPE_CHECKING:  # columns imports this module for the dtype mapping
+    from schemas.columns import TableSchema
 
 
 def arrow_to_pandera_dtype(arrow_type: pa.DataType) -> str:
-    """The pandera dtype name a column of this Arrow type must have (schema agreement test)."""
+    """The pandera dtype name of a column of this Arrow type (a pandas frame's dtype)."""
     if pa.types.is_string(arrow_type):
         return "str"
     if pa.types.is_timestamp(arrow_type):
@@ -44,36 +44,28 @@ def arrow_to_pandera_dtype(arrow_type: pa.DataType) -> str:
     raise TypeError(f"no pandera dtype mapped for Arrow type {arrow_type}")
 
 
-def failing_rows(
-    model: type[pandera.DataFrameModel],
-    arrow_schema: pa.Schema,
-    table: pa.Table,
-    columns: list[str],
-) -> dict[int, list[str]]:
+def failing_rows(schema: TableSchema, table: pa.Table) -> dict[int, list[str]]:
     """Row index -> every check that row failed (empty dict when all rows pass).
 
-    `arrow_schema` is the table's declared storage schema: a column of another type fails the
-    dtype check (for every row), as it would against the model's pandas dtype.
+    Only the schema's checked columns are validated, each typed as its declared Arrow type: a
+    column of another type fails the dtype check (for every row).
     """
     if table.num_rows == 0:
         return {}
-    schema = _arrow_backed_schema(model, arrow_schema, tuple(columns))
-    frame = table.select(columns).to_pandas(types_mapper=pd.ArrowDtype)
+    frame = table.select(list(schema.checked_columns)).to_pandas(types_mapper=pd.ArrowDtype)
     try:
-        schema.validate(frame, lazy=True)
+        _arrow_backed_schema(schema).validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as errors:
         return _group_failures(errors.failure_cases, table.num_rows)
     return {}
 
 
 @functools.cache
-def _arrow_backed_schema(
-    model: type[pandera.DataFrameModel], arrow_schema: pa.Schema, columns: tuple[str, ...]
-) -> pandera.DataFrameSchema:
-    """The model's checks on `columns`, each column typed as its declared Arrow type."""
-    schema = model.to_schema().select_columns(list(columns))
-    return schema.update_columns(
-        {name: {"dtype": pd.ArrowDtype(arrow_schema.field(name).type)} for name in columns}
+def _arrow_backed_schema(schema: TableSchema) -> pandera.DataFrameSchema:
+    """The table's checks on its checked columns, each column typed as its Arrow type."""
+    checked = list(schema.checked_columns)
+    return schema.pandera_schema.select_columns(checked).update_columns(
+        {name: {"dtype": pd.ArrowDtype(schema.column(name).type)} for name in checked}
     )
 
 

@@ -10,6 +10,7 @@ import secrets
 from datetime import date
 
 from schemas.ids import ACCOUNT_STREAM, source_id_of_stream, source_stream, validate_stream
+from schemas.tables import LEDGER_TABLES, TABLES
 
 __all__ = ["ACCOUNT_STREAM", "source_stream"]
 
@@ -24,8 +25,7 @@ SUBSCRIPTIONS_ROOT = "_subscriptions"  # pipelines/webhooks/subscription.py
 # rebuildable from it (`rc-archive tables --rebuild`), so verify neither checks nor flags it.
 ICEBERG_ROOT = "_iceberg"
 RECORD_AREAS = (ACCESS_ROOT, HOLDS_ROOT, EVENTS_ROOT, SUBSCRIPTIONS_ROOT, ICEBERG_ROOT)
-DATA_TABLES = ("contents", "identities", "agents", "quarantine", "attachments")
-LEDGER_TABLES = ("contents", "identities", "agents")
+DATA_TABLES = tuple(TABLES)
 MANIFEST_NAME = re.compile(r"^(\d{10})\.json$")
 CHECKPOINT_NAME = re.compile(r"^(\d{10})\.json$")
 VERSION_INDEX_NAME = re.compile(r"^(\d{10})\.versions\.parquet$")

@@ -42,6 +42,7 @@ from pipelines.archive.parquet import (
 from pipelines.archive.store import ObjectExistsError, ObjectStore
 from schemas.common import iso_ms
 from schemas.ids import validate_stream
+from schemas.tables import BATCH_TABLES
 
 MANIFEST_FORMAT = "rc-archive/manifest/1"
 INTENT_FORMAT = "rc-archive/intent/1"
@@ -51,11 +52,6 @@ JSON_TYPE = "application/json"
 # S3 round trips all release the GIL. The manifest is still written after every one succeeded.
 WRITE_THREADS = 4
 # Which data tables a batch of each ledger may hold.
-BATCH_TABLES = {
-    "contents": ("contents", "attachments", "quarantine"),
-    "identities": ("identities", "quarantine"),
-    "agents": ("agents", "quarantine"),
-}
 
 
 class ConcurrentCommitError(RuntimeError):
@@ -427,6 +423,28 @@ class Ledger:
     def head(self, table: str, stream: str) -> Manifest | None:
         """The latest committed manifest of one stream."""
         return self.state(table, stream).head
+
+    def run_manifests(self, table: str, stream: str, run_id: str) -> list[Manifest]:
+        """The batch manifests one run committed to a stream, newest first.
+
+        Reads back from the head (one GET per manifest) until a batch of another run: the cost
+        is the run's own commits, never the stream's history. Compactions (another run, any
+        time) are stepped over. Runs of one source do not overlap (one run per source at a
+        time), so the run's batches are contiguous.
+        """
+        head = self.head(table, stream)
+        found: list[Manifest] = []
+        seq = head.seq if head is not None else -1
+        while seq >= 0:
+            manifest = head if head is not None and seq == head.seq else None
+            if manifest is None:
+                manifest = self._load(keys.manifest_key(table, stream, seq))
+            if not manifest.is_compaction:
+                if manifest.run_id != run_id:
+                    break
+                found.append(manifest)
+            seq -= 1
+        return found
 
     def streams(self, table: str) -> list[str]:
         """Streams with a ledger of `table` (one LIST of folder names, not of manifests)."""

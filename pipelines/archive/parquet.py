@@ -16,18 +16,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.archive.checkpoint import VERSION_INDEX_SCHEMA
-from schemas import agents, attachments, contents, identities, quarantine
+from schemas.tables import LEDGER_TABLES, TABLES
 
-SCHEMAS: dict[str, pa.Schema] = {
-    "contents": contents.ARROW_SCHEMA,
-    "identities": identities.ARROW_SCHEMA,
-    "agents": agents.ARROW_SCHEMA,
-    "quarantine": quarantine.ARROW_SCHEMA,
-    "attachments": attachments.ARROW_SCHEMA,
+SCHEMAS: dict[str, pa.Schema] = {name: t.arrow_schema for name, t in TABLES.items()} | {
     "version_index": VERSION_INDEX_SCHEMA,
 }
 # The column that identifies a record version together with record_sha256.
-ID_COLUMNS = {"contents": "id", "identities": "id", "agents": "extension_id"}
+ID_COLUMNS: dict[str, str] = {t: TABLES[t].id_column for t in LEDGER_TABLES}  # type: ignore[misc]
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 

@@ -46,7 +46,6 @@ from pipelines.audit.connection import (
     archive_root_sql,
     configure_s3,
 )
-from pipelines.audit.table_schemas import TABLES, arrow_schema
 from pipelines.audit.views import (
     BUILD_TABLES,
     CONTENTS_DUPLICATE_KEYS,
@@ -59,6 +58,7 @@ from pipelines.governance.catalog_tables import (
     refresh_governance,
     write_governance_tables,
 )
+from schemas.tables import TABLES, table_schema
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ def _create_views(
         uris = [store.uri_for(key) for key in keys]
         source = f"{INTERNAL_SCHEMA}._src_{table}"
         if not uris:
-            _create_view(conn, source, empty_relation_sql(arrow_schema(table)))
+            _create_view(conn, source, empty_relation_sql(table_schema(table).arrow_schema))
             continue
         try:
             uniform = files_share_one_schema(conn, uris)

@@ -18,101 +18,15 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from pipelines.audit.table_schemas import arrow_schema
 from pipelines.audit.views import PUBLIC_VIEWS
+from schemas.tables import TABLES
 
 if TYPE_CHECKING:  # DuckDB loads only in the steps that query (the assets import this module)
     from pipelines.audit.queries import QueryResult
 
 # Descriptions shared by every view that has the column (the message columns are those of
 # `contents`, which contents_latest, messages and edits pass on unchanged).
-SHARED: dict[str, str] = {
-    # -- the message, as RingCentral returned it (one row per archived version in `contents`)
-    "id": "The message's id in RingCentral (the content's `id`). Several versions of one "
-    "message share it.",
-    "source_id": "The channel (RingCentral source) the row belongs to: its 24-hex id, from "
-    "`sourceId` (`channelId` in newer API responses) or the archive partition.",
-    "source_type": "The kind of channel, e.g. Facebook, WhatsApp, Email, from `sourceType` "
-    "(`channelType` in newer API responses).",
-    "source_uri": "The channel's own address for the message (a link or URI), from "
-    "`sourceUri` (`channelUri` in newer API responses).",
-    "thread_id": "The conversation (thread) the message is part of, from `threadId`.",
-    "author_identity_id": "The identity (customer or agent account on the channel) that wrote "
-    "the message, from `authorIdentityId`; look it up in identities_latest.id.",
-    "identity_group_id": "RingCentral's link between identities of the same person across "
-    "channels, from `identityGroupId`.",
-    "in_reply_to_content_id": "The message this one replies to, from `inReplyToContentId`.",
-    "in_reply_to_author_identity_id": "The identity that wrote the message this one replies "
-    "to, from `inReplyToAuthorIdentityId`.",
-    "intervention_id": "The RingCentral intervention (case handled by agents) the message "
-    "belongs to, from `interventionId`.",
-    "creator_id": "The RingCentral extension (agent user) that sent the message, from "
-    "`creatorId`; empty for customer messages. Look it up in agents.extension_id.",
-    "creation_time": "When the message was created on the channel, in UTC, from "
-    "`creationTime`. It never changes between versions.",
-    "last_modified_time": "When RingCentral last changed the message, in UTC, from "
-    "`lastModifiedTime`: each archived version of a message has its own.",
-    "creation_date": "The UTC day of creation_time (the archive's partition by day).",
-    "status": "The message's status in RingCentral as of this version, e.g. New, Replied, "
-    "Ignored, Assigned, UserReply, UserInitiated, PendingApproval, from `status`.",
-    "content_direction": "The direction exactly as RingCentral sent it (`contentDirection`: "
-    "Incoming or Outgoing); often empty, see direction.",
-    "direction": "inbound (written by the customer) or outbound (sent by an agent): from "
-    "`contentDirection` when RingCentral sends it, otherwise derived from `status`; empty "
-    "when neither tells.",
-    "type": "The kind of message on the channel (e.g. Message, Comment, Photo, Email, Tweet, "
-    "Review), from `type`.",
-    "body": "The message text as RingCentral sent it, from `body`.",
-    "body_text": "The plain-text rendering of the message, from `bodyFormatted.Text`.",
-    "body_html": "The HTML rendering of the message, from `bodyFormatted.Html`.",
-    "body_input_format": "How the body was written (Text or Html), from `bodyInputFormat`.",
-    "title": "The message's title or e-mail subject, from `title`.",
-    "language": "The message's language code, from `language`.",
-    "created_from": "Where the message was created: Synchronizer (came from the channel), "
-    "Interface (written in the agent app) or Api, from `createdFrom`.",
-    "synchronization_status": "Whether RingCentral synchronised the message with the channel "
-    "(e.g. Success), from `synchronizationStatus`.",
-    "synchronization_error": "The channel's error when delivery failed, from "
-    "`synchronizationError`.",
-    "public": "True when the message is public on the channel (e.g. a post, not a private "
-    "message), from `public`.",
-    "published": "True when the message was published on the channel, from `published`.",
-    "remotely_deleted": "True when the message was deleted on the channel itself, from "
-    "`remotelyDeleted`; the archive keeps the versions from before the deletion.",
-    "auto_submitted": "True when the message was sent automatically (e.g. an auto-reply), "
-    "from `autoSubmitted`.",
-    "first_in_thread": "True when the message started its conversation, from `firstInThread`.",
-    "rating": "The satisfaction rating given on the channel, from `rating`.",
-    "category_ids": "The RingCentral categories (tags) set on the message, from `categoryIds`.",
-    "foreign_categories": "The channel's own categories for the message, from `foreignCategories`.",
-    "capabilities_supported": "What can be done with the message on its channel (e.g. reply, "
-    "delete), from `capabilitiesSupported`.",
-    "context_data_json": "Extra channel data attached to the message, as JSON text, from "
-    "`contextData`.",
-    "structured_content_json": "Rich content (cards, buttons, carousels), as JSON text, from "
-    "`structuredContent`.",
-    "attachments": "The files attached to the message (id, content type, file name, size, "
-    "URI, embedded, public, creation time), from `attachments`. The files themselves are "
-    "referenced by URI, not copied.",
-    "author_display_name": "The author's display name as the archive knew it when it archived "
-    "this version (from the identity's `displayName`); empty if not known then.",
-    "author_is_agent": "True when the author identity is an agent's, as the archive knew it "
-    "when it archived this version (from the identity's `identityType`).",
-    "creator_name": "The sending agent's name as the archive knew it when it archived this "
-    "version (from the extension behind `creatorId`, field `name`).",
-    "creator_extension_number": "The sending agent's extension number (from the extension "
-    "behind `creatorId`, field `extensionNumber`).",
-    "creator_email": "The sending agent's e-mail address (from the extension behind "
-    "`creatorId`, field `contact.email`).",
-    # -- how the archive holds the record (every table)
-    "raw_json": "The whole record exactly as RingCentral returned it, as JSON text: the "
-    "evidence every other column was read from.",
-    "record_sha256": "SHA-256 of the record as received, with its keys sorted: identifies "
-    "this version of the record (a changed record gets a new hash).",
-    "archived_at": "When the archive received this version, in UTC.",
-    "run_id": "The archive run (Dagster run id) that wrote this row.",
-    "batch_id": "The committed batch that holds the row (`<seq>-<random>`); the ledger view "
-    "has one row per batch.",
+SHARED: dict[str, str] = TABLES["contents"].descriptions() | {
     # -- names resolved for the reader (messages; reply_pairs and threads pass them on)
     "author_name": "Who wrote the message: the display name of its author identity "
     "(identities_latest), or the name archived with the message when the identity is unknown.",
@@ -120,13 +34,10 @@ SHARED: dict[str, str] = {
     "behind `creatorId`), or the name archived with the message; empty for customer messages.",
     "customer_identity_id": "The identity of the customer: the author of the inbound message.",
     "customer_name": "The customer's name (see messages.author_name).",
-    # -- the identity and agent tables
-    "first_name": "First name, from `firstName` (identities) or `contact.firstName` (agents).",
-    "last_name": "Last name, from `lastName` (identities) or `contact.lastName` (agents).",
 }
 
 # The columns of the `contents` table, passed on unchanged by contents and contents_latest.
-_CONTENTS_COLUMNS = list(arrow_schema("contents").names)
+_CONTENTS_COLUMNS = TABLES["contents"].names
 _MESSAGE_HIDDEN = {"author_display_name", "creator_name", "content_direction"}
 
 
@@ -139,6 +50,13 @@ def _view(shared: list[str] | str, own: Mapping[str, str] | None = None) -> dict
     if overlap:
         raise ValueError(f"columns both shared and described by the view: {sorted(overlap)}")
     return docs | dict(own or {})
+
+
+def _table(table: str, views_own: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A view that passes on every column of an archived table: the descriptions declared
+    with the table (schemas/), where the view changes a column's meaning `views_own` says so,
+    plus the view's own columns."""
+    return TABLES[table].descriptions() | dict(views_own or {})
 
 
 # What one row of each view is (written as the view's comment).
@@ -174,57 +92,15 @@ VIEW_DOCS: dict[str, str] = {
 COLUMN_DOCS: dict[str, dict[str, str]] = {
     "contents": _view(_CONTENTS_COLUMNS),
     "contents_latest": _view(_CONTENTS_COLUMNS),
-    "identities_latest": _view(
-        "source_id first_name last_name identity_group_id raw_json record_sha256 archived_at "
-        "run_id batch_id",
+    "identities_latest": _table(
+        "identities",
         {
-            "id": "The identity's id in RingCentral (`id`): a customer's or agent's account "
-            "on one channel; contents.author_identity_id points here.",
-            "identity_type": "Agent or Customer, from `identityType`; when RingCentral omits "
-            "it, Agent if the identity has `userIds`, else Customer.",
-            "type": "The kind of channel the identity belongs to (e.g. Facebook, WhatsApp), "
-            "from the identity's `type`.",
-            "display_name": "The name shown for the identity, from `displayName`.",
-            "screen_name": "The identity's handle on the channel, from `screenName`.",
-            "company": "The company, from `company`.",
-            "email_address": "The e-mail address, from `emailAddress`.",
-            "mobile_phone": "The mobile phone number, from `mobilePhone`.",
-            "home_phone": "The home phone number, from `homePhone`.",
-            "avatar_uri": "The address of the identity's picture, from `avatarUri`.",
-            "user_ids": "The RingCentral extensions (agent users) behind an agent identity, "
-            "from `userIds`.",
-            "uuid": "RingCentral's UUID of the identity, from `uuid`.",
-            "creation_time": "When the identity was created in RingCentral, in UTC, from "
-            "`creationTime`.",
             "last_modified_time": "When RingCentral last changed the identity, in UTC, from "
             "`lastModifiedTime`; this row is the version with the latest one.",
         },
     ),
-    "agents": _view(
-        "first_name last_name raw_json record_sha256 archived_at run_id batch_id",
-        {
-            "extension_id": "The RingCentral extension (agent user) id: the `creatorId` of "
-            "the messages the agent sent.",
-            "name": "The extension's name, from the Extension API's `name`.",
-            "email": "The agent's e-mail address, from `contact.email`.",
-            "extension_number": "The extension's number in the RingCentral account, from "
-            "`extensionNumber`.",
-            "type": "The kind of extension (e.g. User, Department), from `type`.",
-            "status": "The extension's status (e.g. Enabled, Disabled), from `status`.",
-            "resolution": "found when RingCentral returned the extension; not_found when it "
-            "answered that the extension does not exist (e.g. deleted: error CMN-102).",
-            "fetched_at": "When the archive asked RingCentral for the extension, in UTC.",
-        },
-    ),
-    "quarantine": _view(
-        "source_id raw_json record_sha256 run_id batch_id",
-        {
-            "table_name": "The table the record was meant for: contents, identities or agents.",
-            "reason": "Why the record could not be archived as a row (each field that failed "
-            "a check, separated by `; `).",
-            "quarantined_at": "When the archive set the record aside, in UTC.",
-        },
-    ),
+    "agents": _table("agents"),
+    "quarantine": _table("quarantine"),
     "messages": _view(
         [c for c in _CONTENTS_COLUMNS if c not in _MESSAGE_HIDDEN] + ["author_name", "agent_name"],
         {
@@ -343,29 +219,8 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         },
     ),
     "attachments": _view(
-        "source_id source_type thread_id direction author_identity_id author_name agent_name "
-        "run_id batch_id",
-        {
-            "id": "The attachment's id in RingCentral (`attachments[].id` of the message).",
-            "content_id": "The message the file is attached to (messages.id).",
-            "filename": "The file name RingCentral listed, from `attachments[].filename`.",
-            "content_type": "The file's MIME type as RingCentral listed it, from "
-            "`attachments[].contentType`.",
-            "declared_size": "The size in bytes RingCentral declared, from "
-            "`attachments[].size`; empty when it declared none.",
-            "size": "How many bytes the archive received and stored.",
-            "size_matches": "True when size equals declared_size; false when the file host "
-            "sent the same other size twice (recorded as received, not hidden).",
-            "sha256": "SHA-256 of the stored bytes (hex): the file's name in the archive.",
-            "object_key": "Where the bytes are stored, `attachments/sha256=<sha256>` under the "
-            "archive root: once per distinct file, shared by every message that sent it.",
-            "creation_time": "When the message the file is attached to was created, in UTC "
-            "(its `creationTime`).",
-            "fetched_at": "When the archive downloaded the bytes, in UTC.",
-            "record_sha256": "SHA-256 of what identifies the capture (message, attachment, "
-            "file name, type, declared size, size and the bytes' sha256), not of when.",
-            "archived_at": "When the archive committed this row, in UTC.",
-        },
+        "source_type thread_id direction author_identity_id author_name agent_name",
+        _table("attachments"),
     ),
     "access_log": _view(
         [],

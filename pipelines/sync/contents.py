@@ -68,7 +68,6 @@ class ContentsSyncReport:
     new_records: int = 0
     new_versions: int = 0
     quarantined: int = 0
-    quarantine_reasons: dict[str, int] = field(default_factory=dict)
     pages: int = 0
     batches: int = 0
     files: int = 0
@@ -145,9 +144,6 @@ class _Batcher:
         self.report.new_versions += rows - min(self.pending_new_ids, rows)
         self.report.new_records += min(self.pending_new_ids, rows)
         self.report.quarantined += normalised.quarantine.num_rows
-        for reason in normalised.quarantine.column("reason").to_pylist():
-            key = reason.split(":", 1)[0][:120]
-            self.report.quarantine_reasons[key] = self.report.quarantine_reasons.get(key, 0) + 1
         cursor = dict(self.cursor)  # the crawl moves self.cursor on while this batch commits
         self.committer.submit(lambda: self._commit(normalised, cursor))
         self.pending_new_ids = 0

@@ -1,21 +1,32 @@
-"""What a run quarantined, for the schema check and the run summary (invariant 7)."""
+"""What a run quarantined, for the schema check (invariant 7)."""
 
 from __future__ import annotations
 
 from pipelines.archive.ledger import Ledger
-from pipelines.sync.versions import committed_tables
 from schemas.ids import source_stream
+
+# The ledgers with one stream per source (agents are per account).
+SOURCE_LEDGERS = ("contents", "identities")
 
 
 def quarantine_summary(ledger: Ledger, source_id: str, run_id: str) -> dict[str, int]:
-    """Reasons (first clause) and counts of records quarantined by one run for one source."""
+    """Reasons (first clause) and counts of records one run quarantined for a source.
+
+    Reads the quarantine files of the run's own manifests in the source's contents and
+    identities ledgers (`Ledger.run_manifests`), never the source's earlier quarantine.
+    """
     reasons: dict[str, int] = {}
     stream = source_stream(source_id)
-    for table in committed_tables(ledger, "quarantine", stream, ["reason", "run_id"]):
-        for reason, run in zip(
-            table.column("reason").to_pylist(), table.column("run_id").to_pylist(), strict=True
-        ):
-            if run == run_id:
-                key = (reason or "").split(";", 1)[0][:160]
-                reasons[key] = reasons.get(key, 0) + 1
+    manifests = [
+        manifest
+        for table in SOURCE_LEDGERS
+        for manifest in ledger.run_manifests(table, stream, run_id)
+    ]
+    for manifest in manifests:
+        entries = [entry for entry in manifest.files if entry.table == "quarantine"]
+        if not entries:
+            continue
+        for reason in ledger.read_table(entries, ["reason"]).column("reason").to_pylist():
+            key = (reason or "").split(";", 1)[0][:160]
+            reasons[key] = reasons.get(key, 0) + 1
     return reasons

@@ -28,10 +28,11 @@ import pyarrow as pa
 
 from pipelines import settings
 from pipelines.archive import keys
-from pipelines.archive.ledger import BATCH_TABLES, Ledger
+from pipelines.archive.ledger import Ledger
 from pipelines.archive.parquet import SCHEMAS
 from pipelines.archive.store import ObjectStore
 from pipelines.audit.committed import archive_root_uri
+from schemas.tables import BATCH_TABLES, TABLES
 
 NAMESPACE = "rc_archive"
 CATALOG_NAME = "rc_archive"
@@ -39,7 +40,6 @@ CATALOG_URI_ENV = settings.ARCHIVE_ICEBERG_CATALOG_URI
 CATALOG_FILE = "iceberg.db"
 # Table metadata (metadata JSON, manifest lists, manifests) under the archive root.
 METADATA_PREFIX = keys.ICEBERG_ROOT
-DATA_TABLES = ("contents", "identities", "agents", "quarantine", "attachments")
 # Table property per ledger stream: the last manifest seq applied to the table.
 POSITION_PROPERTY = "rc-archive.applied-seq"
 NAME_MAPPING_PROPERTY = "schema.name-mapping.default"
@@ -202,7 +202,7 @@ def refresh_tables(
     catalog = open_catalog(config)
     root = archive_root_uri(store)
     results = []
-    for table in DATA_TABLES:
+    for table in TABLES:
         iceberg = _load_or_create(catalog, config, table)
         pending = _pending(ledger, table, iceberg.properties)
         result = TableRefresh(table, len(pending.adds), len(pending.deletes), pending.manifests)
@@ -310,7 +310,7 @@ def check_tables(
             ).fetchall()
         }
         ledger = Ledger(store) if store is not None else None
-        for table in DATA_TABLES:
+        for table in TABLES:
             if f"_src_{table}" in views:
                 audit = conn.execute(
                     f"SELECT record_sha256 FROM {INTERNAL_SCHEMA}._src_{table}"

@@ -1,4 +1,4 @@
-"""Normalisation: the real QS sample, both field dialects, nasty inputs, schema agreement."""
+"""Normalisation: the real QS sample, both field dialects, nasty inputs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from schemas import agents, contents, identities, quarantine
 from schemas.common import record_sha256
 from schemas.contents import AuthorInfo, CreatorInfo, Resolved, normalise_contents
 from schemas.ids import InvalidSourceIdError, validate_source_id
-from schemas.validation import arrow_to_pandera_dtype
 from tests.archive.support import SOURCE_ID
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -23,25 +22,6 @@ def _normalise(records, **kwargs):
     return normalise_contents(
         records, source_id=SOURCE_ID, run_id="r", batch_id="b", archived_at=NOW, **kwargs
     )
-
-
-@pytest.mark.parametrize(
-    "module, model",
-    [
-        (contents, contents.ContentsModel),
-        (identities, identities.IdentitiesModel),
-        (agents, agents.AgentsModel),
-        (quarantine, quarantine.QuarantineModel),
-    ],
-)
-def test_arrow_schema_agrees_with_pandera_model(module, model):
-    columns = model.to_schema().columns
-    assert list(columns) == module.ARROW_SCHEMA.names
-    for arrow_field in module.ARROW_SCHEMA:
-        column = columns[arrow_field.name]
-        assert column.nullable == arrow_field.nullable, arrow_field.name
-        assert str(column.dtype) == arrow_to_pandera_dtype(arrow_field.type), arrow_field.name
-        assert str(arrow_field.type) != "null"
 
 
 def test_real_sample_round_trips(sample):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.audit.table_schemas import arrow_schema
+from schemas.tables import table_schema
 
 
 def test_archived_tables_show_their_described_column_schema():
@@ -14,7 +14,7 @@ def test_archived_tables_show_their_described_column_schema():
     for table in ("contents", "identities", "agents"):
         node = graph.get(dg.AssetKey(table))
         schema = node.metadata["dagster/column_schema"]
-        assert [c.name for c in schema.columns] == arrow_schema(table).names
+        assert [c.name for c in schema.columns] == table_schema(table).arrow_schema.names
         undescribed = [c.name for c in schema.columns if not c.description]
         assert undescribed == [], (table, undescribed)
         assert node.owners == ["team:compliance"]

@@ -13,7 +13,7 @@ import pyarrow as pa
 from pipelines.archive.ledger import Ledger, Manifest
 from pipelines.archive.parquet import table_to_parquet
 from pipelines.archive.store import ObjectStore, open_store
-from pipelines.audit.table_schemas import arrow_schema
+from schemas.tables import table_schema
 
 
 def canonical_sha256(record: Mapping[str, Any]) -> str:
@@ -25,7 +25,7 @@ def canonical_sha256(record: Mapping[str, Any]) -> str:
 
 def rows_to_arrow(table: str, rows: list[dict[str, Any]]) -> pa.Table:
     """Rows (dicts, missing columns = null) -> an Arrow table in the table's schema."""
-    schema = arrow_schema(table)
+    schema = table_schema(table).arrow_schema
     columns = {
         f.name: [row.get(f.name, "" if f.name == "batch_id" else None) for row in rows]
         for f in schema

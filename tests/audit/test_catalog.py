@@ -10,8 +10,8 @@ from pipelines.archive.ledger import Ledger
 from pipelines.audit import catalog
 from pipelines.audit.catalog import build_catalog, duckdb_column_types
 from pipelines.audit.connection import connect
-from pipelines.audit.table_schemas import arrow_schema
 from pipelines.audit.views import PUBLIC_VIEWS
+from schemas.tables import table_schema
 from tests.audit import expected
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import ORPHAN_BODY, S1, make_dataset, write_dataset
@@ -114,7 +114,9 @@ def test_empty_archive_gives_typed_views(tmp_path):
             ("quarantine", "quarantine"),
         ]:
             described = conn.execute(f"DESCRIBE {view}").fetchall()
-            assert [(r[0], r[1]) for r in described] == duckdb_column_types(arrow_schema(table))
+            assert [(r[0], r[1]) for r in described] == duckdb_column_types(
+                table_schema(table).arrow_schema
+            )
             assert conn.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
         for view in PUBLIC_VIEWS:
             conn.execute(f"SELECT * FROM {view}").fetchall()

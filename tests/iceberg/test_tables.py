@@ -22,7 +22,8 @@ from pipelines.tables import (
     refresh_tables,
     tables_config,
 )
-from pipelines.tables.iceberg import DATA_TABLES, scan_hashes
+from pipelines.tables.iceberg import scan_hashes
+from schemas.tables import TABLES
 from tests.archive.support import SOURCE_ID, STREAM, commit_records
 from tests.archive.test_checkpoints import FailingStore
 
@@ -49,7 +50,7 @@ def iceberg_rows(config, table: str) -> Counter:
 
 def assert_tables_match(store, config) -> None:
     ledger = Ledger(store)
-    for table in DATA_TABLES:
+    for table in TABLES:
         assert iceberg_rows(config, table) == committed(ledger, table), table
 
 
@@ -173,7 +174,7 @@ def test_check_compares_with_the_audit_catalog(archive, tmp_path):
     build_catalog(store, audit_db, {})
     refresh_tables(store, config)
     checks = check_tables(config, audit_db, {}, store)
-    assert [c.table for c in checks] == list(DATA_TABLES)
+    assert [c.table for c in checks] == list(TABLES)
     assert {c.compared_with for c in checks} == {"audit view"}  # attachments has a view now
     assert all(c.ok for c in checks), checks
     commit_records(ledger, 20, 5)

@@ -1,0 +1,191 @@
+"""One declaration per column: every other form of a table's schema is derived from it.
+
+A `Column` says once what the archive stores (name, Arrow type, nullability), what it checks
+(pandera checks), where it comes from (the API key, for the column reference) and what it means
+(the description shown by `rc-archive sql --describe`, written as DuckDB comments, given to the
+Dagster UI as the asset's column schema, and generated into docs/columns.md). A `TableSchema`
+derives the Arrow schema the Parquet files are written with and the pandera schema rows are
+validated against, so the two can never disagree. Adding a column is one `Column(...)` in the
+table's module (plus the converter that fills it); adding a table is one module and one entry
+in `schemas.tables.TABLES`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pandera.pandas as pandera
+import pyarrow as pa
+
+from schemas.common import TIMESTAMP_TYPE
+from schemas.validation import arrow_to_pandera_dtype
+
+ID_PATTERN = r"^\S+$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+SOURCE_ID_PATTERN = r"^[0-9a-f]{24}$"
+STRING_LIST = pa.list_(pa.string())
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an archived table."""
+
+    name: str
+    type: pa.DataType
+    description: str
+    nullable: bool = True
+    checks: tuple[pandera.Check, ...] = ()
+    api_key: str | None = None  # the API field the value is read from, when there is one
+    # Validate even without value checks: a non-null guard on a column the converters derive.
+    always_validated: bool = False
+
+    @property
+    def arrow_field(self) -> pa.Field:
+        return pa.field(self.name, self.type, nullable=self.nullable)
+
+    def pandera_column(self) -> pandera.Column:
+        return pandera.Column(
+            arrow_to_pandera_dtype(self.type),
+            checks=list(self.checks),
+            nullable=self.nullable,
+            name=self.name,
+        )
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """An archived table: its columns in storage order, and the forms derived from them."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    # The column that, with record_sha256, identifies one version of a record (None: no index).
+    id_column: str | None = None
+    # The ledger whose batches commit the table's files (None: every ledger's, as quarantine).
+    ledger: str | None = None
+    _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_name = {c.name: c for c in self.columns}
+        if len(by_name) != len(self.columns):
+            seen: set[str] = set()
+            twice = sorted({c.name for c in self.columns if c.name in seen or seen.add(c.name)})
+            raise ValueError(f"table {self.name!r} declares {', '.join(twice)} twice")
+        object.__setattr__(self, "_by_name", by_name)
+
+    @functools.cached_property
+    def arrow_schema(self) -> pa.Schema:
+        """The schema every Parquet file of the table is written with."""
+        return pa.schema([c.arrow_field for c in self.columns])
+
+    @functools.cached_property
+    def pandera_schema(self) -> pandera.DataFrameSchema:
+        """Every column's dtype, nullability and checks; strict (no other column), no coercion."""
+        return pandera.DataFrameSchema(
+            {c.name: c.pandera_column() for c in self.columns},
+            strict=True,
+            coerce=False,
+            name=self.name,
+        )
+
+    @functools.cached_property
+    def checked_columns(self) -> tuple[str, ...]:
+        """The columns with value checks: the only ones converted to pandas to validate."""
+        return tuple(c.name for c in self.columns if c.checks or c.always_validated)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"table {self.name!r} has no column {name!r}") from None
+
+    def descriptions(self) -> dict[str, str]:
+        return {c.name: c.description for c in self.columns}
+
+    def api_run(self, first: str, last: str) -> tuple[tuple[str, str], ...]:
+        """(API key, column) of the columns from `first` to `last` in storage order.
+
+        For converters that append fields as they are, by position: the run is read from the
+        declaration, so a column added inside it is converted without another edit.
+        """
+        names = self.names
+        run = self.columns[names.index(first) : names.index(last) + 1]
+        missing = [c.name for c in run if c.api_key is None]
+        if missing:
+            raise ValueError(f"{self.name}: {', '.join(missing)} declare no API key")
+        return tuple((c.api_key, c.name) for c in run)  # type: ignore[misc]
+
+
+def text(name: str, description: str, api_key: str | None = None, **kwargs) -> Column:
+    """An optional string column (the most common kind)."""
+    return Column(name, pa.string(), description, api_key=api_key, **kwargs)
+
+
+def flag(name: str, description: str, api_key: str | None = None) -> Column:
+    return Column(name, pa.bool_(), description, api_key=api_key)
+
+
+def utc_time(name: str, description: str, api_key: str | None = None, **kwargs) -> Column:
+    return Column(name, TIMESTAMP_TYPE, description, api_key=api_key, **kwargs)
+
+
+def matches(pattern: str) -> tuple[pandera.Check, ...]:
+    return (pandera.Check.str_matches(pattern),)
+
+
+def one_of(values: Iterable[str]) -> tuple[pandera.Check, ...]:
+    return (pandera.Check.isin(list(values)),)
+
+
+def source_id_column(description: str, *, nullable: bool = False) -> Column:
+    return text(
+        "source_id",
+        description,
+        nullable=nullable,
+        checks=() if nullable else matches(SOURCE_ID_PATTERN),
+    )
+
+
+RAW_JSON_DESCRIPTION = (
+    "The whole record exactly as RingCentral returned it, as JSON text: the evidence every "
+    "other column was read from."
+)
+RECORD_SHA256_DESCRIPTION = (
+    "SHA-256 of the record as received, with its keys sorted: identifies this version of the "
+    "record (a changed record gets a new hash)."
+)
+RUN_ID_DESCRIPTION = "The archive run (Dagster run id) that wrote this row."
+BATCH_ID_DESCRIPTION = (
+    "The committed batch that holds the row (`<seq>-<random>`); the ledger view has one row "
+    "per batch."
+)
+
+
+def record_columns(
+    *,
+    raw_json: bool = True,
+    record_sha256: str = RECORD_SHA256_DESCRIPTION,
+    stamped_at: tuple[str, str] = (
+        "archived_at",
+        "When the archive received this version, in UTC.",
+    ),
+) -> tuple[Column, ...]:
+    """The trailing columns of every table: the evidence, its hash, and the batch's stamps.
+
+    The stamps (`stamped_at`, run_id, batch_id) are the last three columns: they are only known
+    when a batch is committed, after its rows were converted (schemas.common.with_constants).
+    """
+    evidence = (text("raw_json", RAW_JSON_DESCRIPTION, nullable=False),) if raw_json else ()
+    return (
+        *evidence,
+        text("record_sha256", record_sha256, nullable=False, checks=matches(SHA256_PATTERN)),
+        utc_time(stamped_at[0], stamped_at[1], nullable=False),
+        text("run_id", RUN_ID_DESCRIPTION, nullable=False),
+        text("batch_id", BATCH_ID_DESCRIPTION, nullable=False),
+    )
