@@ -19,11 +19,9 @@ from schemas.common import (
     Normalised,
     RecordRejected,
     datetime_to_ms,
-    raw_and_digest,
-    rows_to_table,
 )
 from schemas.quarantine import QuarantineBuilder
-from schemas.validation import failing_rows
+from schemas.rows import normalise_records
 
 TABLE_NAME = "agents"
 
@@ -171,33 +169,24 @@ def normalise_extensions(
         batch_id=batch_id,
         quarantined_at=archived_at,
     )
-    rows: list[list[Any]] = []
-    kept: list[Any] = []
-    inputs: list[tuple[Any, bool]] = [(r, True) for r in records]
+    answered_404: list[Any] = []
     for missing in not_found_ids:
         try:
-            inputs.append((not_found_record(missing), False))
+            answered_404.append(not_found_record(missing))
         except ValueError as exc:
             quarantine.add({"id": missing}, [f"not_found id: {exc}"])
-    for record, found in inputs:
-        try:
-            raw_json, digest = raw_and_digest(record)
-            rows.append(_row(record, fetched_ms, raw_json, digest, found))
-            kept.append(record)
-        except RecordRejected as rejected:
-            quarantine.add(record, rejected.reasons)
-        except Exception as exc:  # total by contract
-            quarantine.add(record, [f"unexpected {type(exc).__name__}: {str(exc)[:200]}"])
-    table, kept_indices = rows_to_table(
-        ARROW_SCHEMA, rows, kept, [datetime_to_ms(archived_at), run_id, batch_id], quarantine
+    synthetic = {id(record) for record in answered_404}
+    return normalise_records(
+        TABLE,
+        [*records, *answered_404],
+        lambda record, raw, digest: _row(
+            record, fetched_ms, raw, digest, id(record) not in synthetic
+        ),
+        quarantine=quarantine,
+        run_id=run_id,
+        batch_id=batch_id,
+        archived_at=archived_at,
     )
-    kept = [kept[index] for index in kept_indices]
-    failures = failing_rows(TABLE, table)
-    if failures:
-        for row_index in sorted(failures):
-            quarantine.add(kept[row_index], ["validation: " + r for r in failures[row_index]])
-        table = table.filter(pa.array([i not in failures for i in range(table.num_rows)]))
-    return Normalised(table=table, quarantine=quarantine.to_table())
 
 
 def not_found_agent_row(

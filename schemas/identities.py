@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import pyarrow as pa
-
 from schemas.columns import (
     ID_PATTERN,
     STRING_LIST,
@@ -26,14 +24,11 @@ from schemas.columns import (
 from schemas.common import (
     Normalised,
     RecordRejected,
-    datetime_to_ms,
     parse_timestamp_ms,
-    raw_and_digest,
-    rows_to_table,
 )
 from schemas.ids import validate_source_id
 from schemas.quarantine import QuarantineBuilder
-from schemas.validation import failing_rows
+from schemas.rows import normalise_records
 
 TABLE_NAME = "identities"
 
@@ -227,24 +222,12 @@ def normalise_identities(
         batch_id=batch_id,
         quarantined_at=archived_at,
     )
-    rows: list[list[Any]] = []
-    kept: list[Any] = []
-    for record in records:
-        try:
-            raw_json, digest = raw_and_digest(record)
-            rows.append(_row(record, source_id, raw_json, digest))
-            kept.append(record)
-        except RecordRejected as rejected:
-            quarantine.add(record, rejected.reasons)
-        except Exception as exc:  # total by contract
-            quarantine.add(record, [f"unexpected {type(exc).__name__}: {str(exc)[:200]}"])
-    table, kept_indices = rows_to_table(
-        ARROW_SCHEMA, rows, kept, [datetime_to_ms(archived_at), run_id, batch_id], quarantine
+    return normalise_records(
+        TABLE,
+        records,
+        lambda record, raw, digest: _row(record, source_id, raw, digest),
+        quarantine=quarantine,
+        run_id=run_id,
+        batch_id=batch_id,
+        archived_at=archived_at,
     )
-    kept = [kept[index] for index in kept_indices]
-    failures = failing_rows(TABLE, table)
-    if failures:
-        for row_index in sorted(failures):
-            quarantine.add(kept[row_index], ["validation: " + r for r in failures[row_index]])
-        table = table.filter(pa.array([i not in failures for i in range(table.num_rows)]))
-    return Normalised(table=table, quarantine=quarantine.to_table())

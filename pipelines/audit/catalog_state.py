@@ -81,7 +81,7 @@ def ledger_table(manifests: list[Manifest]) -> pa.Table:
                 "rows": sum(entry.rows for entry in files),
                 "run_id": manifest.run_id,
                 "code_version": _text(manifest.code_version),
-                "committed_at": _parse_time(manifest.committed_at),
+                "committed_at": parse_record_time(manifest.committed_at),
                 "cursor_page_token": _text(cursor.get("page_token")),
                 "cursor_high_water_time": _text(cursor.get("high_water_time")),
                 "cursor_high_water_id": _text(cursor.get("high_water_id")),
@@ -96,10 +96,11 @@ def ledger_table(manifests: list[Manifest]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_record_time(value: Any) -> datetime | None:
+    """An ISO time of a stored record (a `Z` or offset; none means UTC); None when absent."""
     if not isinstance(value, str) or not value:
         return None
-    moment = datetime.fromisoformat(value)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -154,8 +155,10 @@ class CatalogState:
         return pa.concat_tables([part.cast(schema) for part in self.ledger_rows])
 
 
-def previous_state(audit_db: Path, root_uri: str) -> CatalogState | None:
-    """The state a catalog at `audit_db` recorded for this archive (None: rebuild)."""
+def open_previous_catalog(audit_db: Path, root_uri: str) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection to the catalog at `audit_db` when it was built for this archive
+    (the caller closes it); None when there is none, it cannot be opened, or it describes
+    another archive: the caller then reads what it needs in full, once."""
     if not audit_db.exists():
         return None
     try:
@@ -169,11 +172,27 @@ def previous_state(audit_db: Path, root_uri: str) -> CatalogState | None:
         return None
     try:
         recorded = conn.execute(f"SELECT archive_uri FROM {CATALOG_INFO_TABLE}").fetchone()
-        if recorded is None or recorded[0] != root_uri:
-            return None
-        ledger_rows = conn.execute(f"SELECT * FROM {LEDGER_SNAPSHOT_TABLE}").arrow()
-        if isinstance(ledger_rows, pa.RecordBatchReader):
-            ledger_rows = ledger_rows.read_all()  # before the connection closes
+    except duckdb.Error:
+        recorded = None
+    if recorded is None or recorded[0] != root_uri:
+        conn.close()
+        return None
+    return conn
+
+
+def arrow_rows(conn: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """A query's rows as one Arrow table, read whole before the connection closes."""
+    result = conn.execute(sql).arrow()
+    return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
+
+
+def previous_state(audit_db: Path, root_uri: str) -> CatalogState | None:
+    """The state a catalog at `audit_db` recorded for this archive (None: rebuild)."""
+    conn = open_previous_catalog(audit_db, root_uri)
+    if conn is None:
+        return None
+    try:
+        ledger_rows = arrow_rows(conn, f"SELECT * FROM {LEDGER_SNAPSHOT_TABLE}")
         if ledger_rows.schema.names != LEDGER_SCHEMA.names:
             return None  # a catalog of an older layout: one full rebuild
         live_rows = conn.execute(f"SELECT key, table_name, rows FROM {LIVE_FILES_TABLE}").fetchall()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,8 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.archive.store import ObjectStore
-from pipelines.audit.connection import CATALOG_INFO_TABLE, INTERNAL_SCHEMA
+from pipelines.audit.catalog_state import arrow_rows, open_previous_catalog, parse_record_time
+from pipelines.audit.connection import INTERNAL_SCHEMA
 from pipelines.governance.access_trail import iter_events
 from pipelines.governance.holds import iter_hold_records
 
@@ -90,13 +90,6 @@ class GovernanceState:
     holds_read: int = 0
 
 
-def _time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
 
@@ -109,7 +102,7 @@ def _access_row(key: str, sha256: str, body: dict[str, Any]) -> dict[str, Any]:
         "event_sha256": sha256,
         "day": body.get("day"),
         "seq": body.get("seq"),
-        "at": _time(body.get("at")),
+        "at": parse_record_time(body.get("at")),
         "user": body.get("user"),
         "user_from": body.get("user_from"),
         "host": body.get("host"),
@@ -136,7 +129,7 @@ def _hold_row(key: str, sha256: str, body: dict[str, Any]) -> dict[str, Any]:
         "record_sha256": sha256,
         "matter": body.get("matter"),
         "action": body.get("action"),
-        "at": _time(body.get("at")),
+        "at": parse_record_time(body.get("at")),
         "user": body.get("user"),
         "reason": body.get("reason"),
         "selector_json": _json(body.get("selector")),
@@ -151,22 +144,12 @@ def _hold_row(key: str, sha256: str, body: dict[str, Any]) -> dict[str, Any]:
 
 def previous_governance(audit_db: Path, root_uri: str) -> GovernanceState | None:
     """The rows a catalog at `audit_db` recorded for this archive (None: read in full)."""
-    if not audit_db.exists():
+    conn = open_previous_catalog(audit_db, root_uri)
+    if conn is None:
         return None
     try:
-        conn = duckdb.connect(
-            str(audit_db),
-            read_only=True,
-            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-        )
-    except duckdb.Error:
-        return None
-    try:
-        recorded = conn.execute(f"SELECT archive_uri FROM {CATALOG_INFO_TABLE}").fetchone()
-        if recorded is None or recorded[0] != root_uri:
-            return None
-        access = _read_all(conn.execute(f"SELECT * FROM {ACCESS_TABLE}").arrow())
-        holds = _read_all(conn.execute(f"SELECT * FROM {HOLDS_TABLE}").arrow())
+        access = arrow_rows(conn, f"SELECT * FROM {ACCESS_TABLE}")
+        holds = arrow_rows(conn, f"SELECT * FROM {HOLDS_TABLE}")
     except duckdb.Error:
         return None  # built before these tables existed
     finally:
@@ -174,10 +157,6 @@ def previous_governance(audit_db: Path, root_uri: str) -> GovernanceState | None
     if access.schema.names != ACCESS_SCHEMA.names or holds.schema.names != HOLDS_SCHEMA.names:
         return None
     return GovernanceState(access=access.cast(ACCESS_SCHEMA), holds=holds.cast(HOLDS_SCHEMA))
-
-
-def _read_all(result: Any) -> pa.Table:
-    return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
 
 
 def refresh_governance(store: ObjectStore, previous: GovernanceState | None) -> GovernanceState:

@@ -16,10 +16,15 @@ STREAM = source_stream(SOURCE_ID)
 
 def _commit(ledger: Ledger, run_id: str, n: int, bad: int, batch: int = 0) -> None:
     good = [
-        {"id": f"{run_id}-{batch}-{i}", "creationTime": f"2026-01-01T00:00:{i:02d}.000Z", "body": "hi"}
+        {
+            "id": f"{run_id}-{batch}-{i}",
+            "creationTime": f"2026-01-01T00:00:{i:02d}.000Z",
+            "body": "hi",
+        }
         for i in range(n)
     ]
-    rejected = [{"id": f"{run_id}-{batch}-bad-{i}"} for i in range(bad)]  # no creationTime
+    # no creationTime: quarantined
+    rejected = [{"id": f"{run_id}-{batch}-bad-{i}"} for i in range(bad)]
     result = normalise_contents(
         good + rejected,
         source_id=SOURCE_ID,
