@@ -51,3 +51,19 @@ def test_the_check_sees_a_reversed_import(tmp_path: Path) -> None:
     module = tmp_path / "reversed.py"
     module.write_text("from assets.runner import run_sources\nimport pipelines.cli\n")
     assert _imported_packages(module) == {"assets", "pipelines"}
+
+
+def test_tests_share_helpers_through_support_modules_and_fixtures() -> None:
+    """A test module imported by another runs its tests twice and couples unrelated files:
+    shared helpers live in `support.py` modules, shared set-ups in fixtures."""
+    wrong: list[str] = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                last = node.module.split(".")[-1]
+                if node.module.startswith("tests.") and (
+                    last.startswith("test_") or last == "conftest"
+                ):
+                    wrong.append(f"{path.relative_to(ROOT).as_posix()} imports {node.module}")
+    assert not wrong, "\n".join(wrong)

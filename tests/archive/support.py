@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.archive.counting import CountingStore
 from schemas.contents import normalise_contents
 
 SOURCE_ID = "65c3fdd9527bf900079cefcb"
@@ -51,3 +52,40 @@ def commit_records(ledger, start: int, n: int, *, days: int = 2):
         cursor={"high_water_time": f"2024-04-01T{seq // 60:02d}:{seq % 60:02d}:00.000Z"},
         run_id=f"run-{seq}",
     )
+
+
+# Records every normaliser must take without losing one (rows + quarantine == input).
+NASTY = [
+    "not a dict",
+    None,
+    [1, 2],
+    {},
+    {"id": None},
+    {"id": 17, "creationTime": "2024-01-01T00:00:00Z"},
+    {"id": "a", "creationTime": "yesterday"},
+    {"id": "a", "creationTime": 1700000000},
+    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "body": 5},
+    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "public": "yes"},
+    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "rating": 2**40},
+    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "categoryIds": "abc"},
+    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "attachments": [{"size": "big"}]},
+    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "sourceId": "0" * 24},
+    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "body": "x\ud800y"},
+    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "body": "nul\x00 rtl\u202e emoji 🧨"},
+    {"id": "b", "creationTime": "2024-01-01T00:00:00Z", "body": "x" * 1_000_000},
+    {"id": "c", "creationTime": "2024-01-01T00:00:00", "unknownField": {"deep": [1]}},
+    {"id": "a b", "creationTime": "2024-01-01T00:00:00Z"},
+]
+
+
+class FailingStore(CountingStore):
+    """Fault injection: the put of a chosen key fails as a killed process would leave it."""
+
+    def __init__(self, store, fail_on) -> None:
+        super().__init__(store)
+        self._fail_on = fail_on
+
+    def put(self, key, data, *, content_type):
+        if self._fail_on(key):
+            raise OSError(f"injected crash before writing {key}")
+        return self._store.put(key, data, content_type=content_type)

@@ -22,7 +22,7 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.parquet import parquet_to_table, table_to_parquet
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
-from tests.archive.support import SOURCE_ID, STREAM, commit_records
+from tests.archive.support import SOURCE_ID, STREAM, FailingStore, commit_records
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -251,19 +251,6 @@ def test_a_crash_during_compaction_leaves_nothing_a_reader_sees(tmp_path):
     # A later compaction succeeds and verify is clean apart from the leftover.
     assert compact_month(Ledger(store), SOURCE_ID, "2024-02", "compact-2", now=NOW).manifest
     assert [f.kind for f in verify(store).findings] == ["uncommitted"]
-
-
-class FailingStore(CountingStore):
-    """Fault injection: the put of a chosen key fails as a killed process would leave it."""
-
-    def __init__(self, store, fail_on) -> None:
-        super().__init__(store)
-        self._fail_on = fail_on
-
-    def put(self, key, data, *, content_type):
-        if self._fail_on(key):
-            raise OSError(f"injected crash before writing {key}")
-        return self._store.put(key, data, content_type=content_type)
 
 
 def test_the_per_run_check_reads_the_tail_and_a_sample_only(tmp_path):

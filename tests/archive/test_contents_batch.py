@@ -16,8 +16,7 @@ import pytest
 from schemas import contents_columnar
 from schemas.common import record_sha256
 from schemas.contents import ContentsBatch, normalise_contents
-from tests.archive.support import SOURCE_ID, make_records
-from tests.archive.test_normalise import NASTY
+from tests.archive.support import NASTY, SOURCE_ID, make_records
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
 

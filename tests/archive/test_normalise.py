@@ -13,7 +13,7 @@ from schemas import agents, contents, identities, quarantine
 from schemas.common import record_sha256
 from schemas.contents import AuthorInfo, CreatorInfo, Resolved, normalise_contents
 from schemas.ids import InvalidSourceIdError, validate_source_id
-from tests.archive.support import SOURCE_ID
+from tests.archive.support import NASTY, SOURCE_ID
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -78,29 +78,6 @@ def test_gen2_dialect_and_resolution(sample):
 def test_direction_from_status(sample, status, direction):
     sample["status"] = status
     assert _normalise([sample]).table.column("direction")[0].as_py() == direction
-
-
-NASTY = [
-    "not a dict",
-    None,
-    [1, 2],
-    {},
-    {"id": None},
-    {"id": 17, "creationTime": "2024-01-01T00:00:00Z"},
-    {"id": "a", "creationTime": "yesterday"},
-    {"id": "a", "creationTime": 1700000000},
-    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "body": 5},
-    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "public": "yes"},
-    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "rating": 2**40},
-    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "categoryIds": "abc"},
-    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "attachments": [{"size": "big"}]},
-    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "sourceId": "0" * 24},
-    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "body": "x\ud800y"},
-    {"id": "a", "creationTime": "2024-01-01T00:00:00Z", "body": "nul\x00 rtl\u202e emoji 🧨"},
-    {"id": "b", "creationTime": "2024-01-01T00:00:00Z", "body": "x" * 1_000_000},
-    {"id": "c", "creationTime": "2024-01-01T00:00:00", "unknownField": {"deep": [1]}},
-    {"id": "a b", "creationTime": "2024-01-01T00:00:00Z"},
-]
 
 
 def test_nasty_inputs_are_never_lost():

@@ -12,38 +12,31 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.archive.ledger import Ledger
-from pipelines.archive.store import open_store
 from pipelines.attachments.sync import archived_attachment_table
 from pipelines.audit.catalog import build_catalog
 from pipelines.audit.connection import connect
 from pipelines.audit.export import export
 from pipelines.audit.transcript import render_transcript, thread_transcript
 from sandbox import files
-from tests.attachments.test_capture import _attachments, _contents, _listed
+from tests.attachments.support import (
+    archive_attachments,
+    archive_contents,
+    listed_attachments,
+    one_source_sandbox,
+)
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
-    from sandbox.config import SandboxConfig
-    from sandbox.server import SandboxServer
-    from tests.fixtures.sandbox import SESSION_CONFIG
-
     tmp = tmp_path_factory.mktemp("attachments-audit")
-    sb = SandboxServer(SandboxConfig(**{**SESSION_CONFIG, "contents": 150, "sources": 1}))
-    sb.start()
-    try:
-        ledger = Ledger(open_store(str(tmp / "archive"), {}))
-        source_id = sb.world.source_ids[0]
-        listed = _listed(sb, source_id)
+    with one_source_sandbox(tmp, contents=150) as (sb, ledger, source_id):
+        listed = listed_attachments(sb, source_id)
         (_, gone), *_ = sorted(listed)
         sb.faults.set(f"{files.FILES_PREFIX}{gone}", error_status=404)
-        _contents(sb, ledger, source_id)
-        report = _attachments(sb, ledger, source_id)
+        archive_contents(sb, ledger, source_id)
+        report = archive_attachments(sb, ledger, source_id)
         assert [f["id"] for f in report.failed] == [gone]
         contents = {c["id"]: c for c in sb.world.all_contents(source_id)}
-    finally:
-        sb.stop()
     rows = archived_attachment_table(ledger, source_id).to_pylist()
     catalog = build_catalog(ledger.store, str(tmp / "audit.duckdb"), {})
     return {

@@ -11,56 +11,35 @@ from pipelines.attachments.sync import (
     AttachmentsSyncSettings,
     archived_attachment_table,
     pending_downloads,
-    sync_attachments,
 )
-from pipelines.sync.contents import sync_contents
 from sandbox import files
 from schemas.ids import source_stream
-from tests.sync.support import client_for
-
-FAST = AttachmentsSyncSettings(
-    downloads_per_second=0, fetch=FetchSettings(backoff_seconds=0.01, attempts=4)
+from tests.attachments.support import (
+    archive_attachments,
+    archive_contents,
+    blob_sha,
+    listed_attachments,
 )
-
-
-def _contents(sb, ledger, source_id, run_id="run-1"):
-    with client_for(sb) as client:
-        sync_contents(client, ledger, source_id, run_id=run_id)
-
-
-def _attachments(sb, ledger, source_id, run_id="run-1", settings=FAST):
-    with client_for(sb) as client:
-        return sync_attachments(client, ledger, source_id, run_id=run_id, settings=settings)
-
-
-def _listed(sb, source_id):
-    return {
-        (c["id"], a["id"]): a for c in sb.world.all_contents(source_id) for a in c["attachments"]
-    }
-
-
-def _blob_sha(sb, attachment_id):
-    return files.blob_sha256(sb.cfg.seed, sb.world.attachment(attachment_id))
 
 
 def test_capture_stores_every_attachment_once_by_hash_and_verify_covers_it(sandbox_factory, ledger):
     sb = sandbox_factory(contents=300, sources=1)
     source_id = sb.world.source_ids[0]
-    listed = _listed(sb, source_id)
+    listed = listed_attachments(sb, source_id)
     first, second = sorted(a for _, a in listed)[:2]
     sb.world.set_attachment(second, same_bytes_as=first)  # the same file sent twice
-    listed = _listed(sb, source_id)
-    _contents(sb, ledger, source_id)
+    listed = listed_attachments(sb, source_id)
+    archive_contents(sb, ledger, source_id)
     before = sb.stats.requests(group="Light")
 
-    report = _attachments(sb, ledger, source_id)
+    report = archive_attachments(sb, ledger, source_id)
 
     assert sb.stats.requests(group="Light") == before  # downloads are not API calls
     assert report.downloaded == len(listed) > 5 and not report.failed
     rows = archived_attachment_table(ledger, source_id).to_pylist()
     assert {(r["content_id"], r["id"]) for r in rows} == set(listed)
     for row in rows:
-        assert row["sha256"] == _blob_sha(sb, row["id"])
+        assert row["sha256"] == blob_sha(sb, row["id"])
         assert row["size"] == row["declared_size"] and row["size_matches"]
         data = ledger.store.get(row["object_key"])
         assert hashlib.sha256(data).hexdigest() == row["sha256"]
@@ -69,22 +48,22 @@ def test_capture_stores_every_attachment_once_by_hash_and_verify_covers_it(sandb
     assert report.stored == len({r["sha256"] for r in rows}) == len(rows) - 1
     assert verify(ledger.store).ok
 
-    again = _attachments(sb, ledger, source_id, run_id="run-2")  # nothing new: no request
+    again = archive_attachments(sb, ledger, source_id, run_id="run-2")  # nothing new: no request
     assert again.idle and sb.stats.requests(group="Files") == len(listed)
 
 
 def test_contents_keep_their_cursor_and_new_contents_are_picked_up(sandbox_factory, ledger):
     sb = sandbox_factory(contents=200, sources=1)
     source_id = sb.world.source_ids[0]
-    _contents(sb, ledger, source_id)
-    _attachments(sb, ledger, source_id)
+    archive_contents(sb, ledger, source_id)
+    archive_attachments(sb, ledger, source_id)
     head = ledger.head("contents", source_stream(source_id))
     assert "high_water_time" in head.cursor and "attachments" in head.cursor
     # A content edited later: its attachments are listed again by the new version.
-    content_id = next(iter(_listed(sb, source_id)))[0]
+    content_id = next(iter(listed_attachments(sb, source_id)))[0]
     sb.world.edit_content(content_id, body="edited")
-    _contents(sb, ledger, source_id, run_id="run-2")
-    report = _attachments(sb, ledger, source_id, run_id="run-2")
+    archive_contents(sb, ledger, source_id, run_id="run-2")
+    report = archive_attachments(sb, ledger, source_id, run_id="run-2")
     assert report.downloaded >= 1 and report.stored == 0  # same bytes: no second object
     rows = archived_attachment_table(ledger, source_id).to_pylist()
     assert len(rows) == len({(r["content_id"], r["id"]) for r in rows})  # exactly once
@@ -93,10 +72,10 @@ def test_contents_keep_their_cursor_and_new_contents_are_picked_up(sandbox_facto
 def test_expired_link_is_refreshed_through_get_content(sandbox_factory, ledger):
     sb = sandbox_factory(contents=200, sources=1)
     source_id = sb.world.source_ids[0]
-    _contents(sb, ledger, source_id)
+    archive_contents(sb, ledger, source_id)
     sb.faults.expire_links_now()  # every archived uri now answers 403 ATT-403
     before = sb.stats.requests(path_prefix="/cx/social-messaging/v1/contents/")
-    report = _attachments(sb, ledger, source_id)
+    report = archive_attachments(sb, ledger, source_id)
     assert not report.failed and report.refreshed_links == report.downloaded > 0
     assert sb.stats.requests(path_prefix="/cx/social-messaging/v1/contents/") - before == (
         report.downloaded
@@ -107,15 +86,15 @@ def test_expired_link_is_refreshed_through_get_content(sandbox_factory, ledger):
 def test_truncated_bodies_are_detected_by_size_and_fetched_again(sandbox_factory, ledger):
     sb = sandbox_factory(contents=200, sources=1)
     source_id = sb.world.source_ids[0]
-    _contents(sb, ledger, source_id)
+    archive_contents(sb, ledger, source_id)
     sb.faults.set("attachment", truncate_ratio=0.5, error_5xx_ratio=0.2)
     settings = AttachmentsSyncSettings(
         downloads_per_second=0, fetch=FetchSettings(backoff_seconds=0.01, attempts=30)
     )
-    report = _attachments(sb, ledger, source_id, settings=settings)
+    report = archive_attachments(sb, ledger, source_id, settings=settings)
     assert not report.failed
     for row in archived_attachment_table(ledger, source_id).to_pylist():
-        assert row["sha256"] == _blob_sha(sb, row["id"]) and row["size_matches"]
+        assert row["sha256"] == blob_sha(sb, row["id"]) and row["size_matches"]
     assert verify(ledger.store).ok
 
 
@@ -124,11 +103,11 @@ def test_a_permanent_404_is_quarantined_kept_pending_and_fetched_by_a_later_run(
 ):
     sb = sandbox_factory(contents=200, sources=1)
     source_id = sb.world.source_ids[0]
-    _contents(sb, ledger, source_id)
-    gone = sorted(a for _, a in _listed(sb, source_id))[0]
+    archive_contents(sb, ledger, source_id)
+    gone = sorted(a for _, a in listed_attachments(sb, source_id))[0]
     sb.faults.set(f"{files.FILES_PREFIX}{gone}", error_status=404)
 
-    report = _attachments(sb, ledger, source_id)
+    report = archive_attachments(sb, ledger, source_id)
 
     assert [f["id"] for f in report.failed] == [gone]
     assert "404" in report.failed[0]["reason"]
@@ -139,7 +118,7 @@ def test_a_permanent_404_is_quarantined_kept_pending_and_fetched_by_a_later_run(
     assert [r["table_name"] for r in rows] == ["attachments"] and "404" in rows[0]["reason"]
 
     sb.faults.clear()
-    later = _attachments(sb, ledger, source_id, run_id="run-2")
+    later = archive_attachments(sb, ledger, source_id, run_id="run-2")
     assert later.downloaded == 1 and not later.failed
     assert pending_downloads(ledger, source_id) == []
     ids = {r["id"] for r in archived_attachment_table(ledger, source_id).to_pylist()}
@@ -149,8 +128,8 @@ def test_a_permanent_404_is_quarantined_kept_pending_and_fetched_by_a_later_run(
 def test_verify_reports_a_changed_or_missing_attachment_object(sandbox_factory, ledger, tmp_path):
     sb = sandbox_factory(contents=200, sources=1)
     source_id = sb.world.source_ids[0]
-    _contents(sb, ledger, source_id)
-    _attachments(sb, ledger, source_id)
+    archive_contents(sb, ledger, source_id)
+    archive_attachments(sb, ledger, source_id)
     row = archived_attachment_table(ledger, source_id).to_pylist()[0]
     path = ledger.store.root / row["object_key"]
     path.chmod(0o644)
@@ -170,12 +149,12 @@ def test_a_50_mb_attachment_is_streamed_with_bounded_memory(sandbox_factory, led
 
     sb = sandbox_factory(contents=120, sources=1)
     source_id = sb.world.source_ids[0]
-    (content_id, attachment_id), *_ = sorted(_listed(sb, source_id))
+    (content_id, attachment_id), *_ = sorted(listed_attachments(sb, source_id))
     sb.world.set_attachment(attachment_id, size=50_000_000)
-    _contents(sb, ledger, source_id)
+    archive_contents(sb, ledger, source_id)
     tracemalloc.start()
     try:
-        report = _attachments(sb, ledger, source_id)
+        report = archive_attachments(sb, ledger, source_id)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -186,7 +165,7 @@ def test_a_50_mb_attachment_is_streamed_with_bounded_memory(sandbox_factory, led
         for r in archived_attachment_table(ledger, source_id).to_pylist()
         if r["id"] == attachment_id
     )
-    assert row["size"] == 50_000_000 and row["sha256"] == _blob_sha(sb, attachment_id)
+    assert row["size"] == 50_000_000 and row["sha256"] == blob_sha(sb, attachment_id)
     assert verify(ledger.store).ok
 
 
@@ -197,6 +176,6 @@ def test_the_audit_catalog_still_builds_with_attachments_in_the_contents_ledger(
 
     sb = sandbox_factory(contents=120, sources=1)
     source_id = sb.world.source_ids[0]
-    _contents(sb, ledger, source_id)
-    _attachments(sb, ledger, source_id)
+    archive_contents(sb, ledger, source_id)
+    archive_attachments(sb, ledger, source_id)
     build_catalog(ledger.store, str(tmp_path / "audit.duckdb"), {})

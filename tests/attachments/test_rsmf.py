@@ -17,13 +17,15 @@ import jsonschema
 import pytest
 
 from pipelines import cli
-from pipelines.archive.ledger import Ledger
-from pipelines.archive.store import open_store
 from pipelines.attachments.sync import archived_attachment_table
 from pipelines.audit.catalog import build_catalog
 from pipelines.audit.connection import connect
 from pipelines.audit.export import export
-from tests.attachments.test_capture import _attachments, _contents
+from tests.attachments.support import (
+    archive_attachments,
+    archive_contents,
+    one_source_sandbox,
+)
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "audit" / "data" / "rsmf"
 SCHEMA = json.loads((SCHEMA_DIR / "rsmf_schema_2_0_0.json").read_text(encoding="utf-8"))
@@ -32,17 +34,9 @@ SCHEMA_SHA256 = "9658446c8ced7c92b1413dac0509a7645cf1578d25e30cb88d3e9c18696e233
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
-    from sandbox.config import SandboxConfig
-    from sandbox.server import SandboxServer
-    from tests.fixtures.sandbox import SESSION_CONFIG
-
     tmp = tmp_path_factory.mktemp("rsmf")
-    sb = SandboxServer(SandboxConfig(**{**SESSION_CONFIG, "contents": 120, "sources": 1}))
-    sb.start()
-    try:
-        ledger = Ledger(open_store(str(tmp / "archive"), {}))
-        source_id = sb.world.source_ids[0]
-        _contents(sb, ledger, source_id)
+    with one_source_sandbox(tmp, contents=120) as (sb, ledger, source_id):
+        archive_contents(sb, ledger, source_id)
         contents = sorted(sb.world.all_contents(source_id), key=lambda c: c["creationTime"])
         with_attachment = next(c for c in contents if c["attachments"])
         thread_id = with_attachment["threadId"]
@@ -52,13 +46,11 @@ def archive(tmp_path_factory):
         sb.world.edit_content(edited, body="edited after it was archived")
         reply = sb.world.reply(edited, body="a reply in the same thread")
         deleted = sb.world.reply(edited, body="soon deleted")
-        _contents(sb, ledger, source_id, run_id="run-2")
+        archive_contents(sb, ledger, source_id, run_id="run-2")
         sb.world.delete_remotely(deleted)
-        _contents(sb, ledger, source_id, run_id="run-3")
-        _attachments(sb, ledger, source_id)
+        archive_contents(sb, ledger, source_id, run_id="run-3")
+        archive_attachments(sb, ledger, source_id)
         final = {c["id"]: c for c in sb.world.all_contents(source_id)}
-    finally:
-        sb.stop()
     rows = archived_attachment_table(ledger, source_id).to_pylist()
     catalog = build_catalog(ledger.store, str(tmp / "audit.duckdb"), {})
     return {

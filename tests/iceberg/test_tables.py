@@ -24,8 +24,7 @@ from pipelines.tables import (
 )
 from pipelines.tables.iceberg import scan_hashes
 from schemas.tables import TABLES
-from tests.archive.support import SOURCE_ID, STREAM, commit_records
-from tests.archive.test_checkpoints import FailingStore
+from tests.archive.support import SOURCE_ID, STREAM, FailingStore, commit_records
 
 NOW = datetime(2024, 4, 2, tzinfo=UTC)
 
