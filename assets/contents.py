@@ -39,6 +39,7 @@ def contents(
     settings = ContentsSyncSettings(
         full_refresh=wants_full_refresh(context, config.full_refresh),
         batch_records=config.batch_records,
+        policies=archive.policies(),
     )
     with failing_fast_for_people(), ringcentral.client() as client:
         # The client is shared by the process's steps: count this asset's requests only.

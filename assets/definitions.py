@@ -46,6 +46,7 @@ def build_resources(config: Settings | None = None) -> dict[str, dg.Configurable
             retention_days=config.retention_days,
             legal_hold=config.legal_hold,
             witness_uri=config.witness_uri or "",
+            policies_path=config.policies_path or "",
         ),
         "audit": AuditResource(audit_db=config.audit_db),
     }

@@ -15,6 +15,7 @@ from pydantic import Field
 from pipelines import settings as names
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import ObjectStore, open_store
+from pipelines.governance.policies import PolicySet, load_policies
 from pipelines.ringcentral import ClientSettings, RingCentralClient
 from pipelines.ringcentral.shared import shared_client
 
@@ -59,6 +60,8 @@ class ArchiveResource(dg.ConfigurableResource):
     legal_hold: bool = False
     # A second write-once store recording every commit point (docs/integrity.md); "" = none.
     witness_uri: str = ""
+    # policies.yaml applied to each new message by the contents asset ("" = none).
+    policies_path: str = ""
 
     def store(self) -> ObjectStore:
         """The store this resource describes. Its fields are authoritative: a resource
@@ -79,6 +82,12 @@ class ArchiveResource(dg.ConfigurableResource):
 
             witness = Witness.open(self.witness_uri.strip(), dict(os.environ))
         return Ledger(self.store(), witness=witness)
+
+    def policies(self) -> PolicySet | None:
+        """The supervision policies, parsed (a mistake fails the step naming file and policy)."""
+        if not self.policies_path.strip():
+            return None
+        return load_policies(self.policies_path.strip())
 
 
 class AuditResource(dg.ConfigurableResource):

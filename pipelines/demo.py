@@ -20,6 +20,8 @@ from pipelines import settings as names
 DEMO_DIR = Path(".demo")
 ANCHOR_FILE = DEMO_DIR / "anchor"
 ENV_FILE = DEMO_DIR / "sandbox.env"
+# The sample supervision policies at the root of the checkout (terms in several languages).
+SAMPLE_POLICIES = Path(__file__).resolve().parents[1] / "policies.example.yaml"
 DAGSTER_HOME = DEMO_DIR / "dagster_home"
 
 # The real Light limit (50 requests / 60 s) applies with a 10x shorter window, so the demo's few
@@ -57,6 +59,10 @@ def main() -> int:
         env.setdefault(
             names.ARCHIVE_WITNESS_URI,
             os.environ.get(names.ARCHIVE_WITNESS_URI, str(DEMO_DIR / "witness")),
+        )
+        # Supervision: the sample policies flag messages as they are archived.
+        env.setdefault(
+            names.ARCHIVE_POLICIES, os.environ.get(names.ARCHIVE_POLICIES, str(SAMPLE_POLICIES))
         )
         ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         os.environ.update(env)
@@ -147,6 +153,18 @@ def _certify(cli) -> int:
     return cli(verify_args)
 
 
+FLAGS_PER_POLICY = """
+SELECT policy, kind, count(*) AS flags, count(DISTINCT content_id) AS messages
+FROM flags GROUP BY policy, kind ORDER BY policy, kind
+"""
+
+REVIEW_QUEUE = """
+SELECT creation_time, source_type, policy, coalesce(matched, '(sample)') AS matched,
+       left(excerpt, 50) AS excerpt
+FROM flags ORDER BY creation_time DESC, policy LIMIT 8
+"""
+
+
 def _show_queries() -> None:
     from pipelines.audit import queries
     from pipelines.audit.connection import connect
@@ -156,6 +174,8 @@ def _show_queries() -> None:
         ("Messages per channel", MESSAGES_PER_CHANNEL, None),
         ("First-reply time per channel", REPLY_TIME_PER_CHANNEL, None),
         ("Oldest inbound messages never answered", queries.UNANSWERED_INBOUND + " LIMIT 5", None),
+        ("Supervision flags per policy (policies.example.yaml)", FLAGS_PER_POLICY, None),
+        ("Review queue: the newest flagged messages", REVIEW_QUEUE, None),
     ]
     conn = connect(os.environ[names.AUDIT_DB], dict(os.environ), read_only=True)
     try:

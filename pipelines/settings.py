@@ -42,6 +42,9 @@ ARCHIVE_LEGAL_HOLD = "ARCHIVE_LEGAL_HOLD"
 # A second write-once store (directory or bucket) outside the archive writers' reach that
 # records every commit point (docs/integrity.md); unset: verify cannot see truncation.
 ARCHIVE_WITNESS_URI = "ARCHIVE_WITNESS_URI"
+# Supervision policies (YAML: lexicon terms, patterns, review sampling; docs/governance.md),
+# applied to every new message as it is archived; unset: nothing is flagged.
+ARCHIVE_POLICIES = "ARCHIVE_POLICIES"
 # Who is reading or placing a hold, as recorded in the access trail and hold records
 # (docs/governance.md); unset: the operating-system user.
 RC_ARCHIVE_USER = "RC_ARCHIVE_USER"
@@ -145,6 +148,7 @@ class Settings:
     retention_days: int = 0
     legal_hold: bool = False
     witness_uri: str | None = None
+    policies_path: str | None = None
     iceberg_catalog_uri: str | None = None
     source_ids: tuple[str, ...] = ()
     server_url: str = DEFAULT_RC_SERVER_URL
@@ -172,6 +176,7 @@ class Settings:
             retention_days=parse_retention_days(env.get(ARCHIVE_RETENTION_DAYS)),
             legal_hold=parse_flag(ARCHIVE_LEGAL_HOLD, env.get(ARCHIVE_LEGAL_HOLD)),
             witness_uri=text(ARCHIVE_WITNESS_URI),
+            policies_path=text(ARCHIVE_POLICIES),
             iceberg_catalog_uri=text(ARCHIVE_ICEBERG_CATALOG_URI),
             source_ids=source_ids,
             server_url=text(RC_SERVER_URL) or DEFAULT_RC_SERVER_URL,

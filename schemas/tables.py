@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas import agents, attachments, contents, identities, quarantine
+from schemas import agents, attachments, contents, flags, identities, quarantine
 from schemas.columns import TableSchema
 
 TABLES: dict[str, TableSchema] = {
@@ -12,6 +12,7 @@ TABLES: dict[str, TableSchema] = {
         identities.TABLE,
         agents.TABLE,
         attachments.TABLE,
+        flags.TABLE,
         quarantine.TABLE,
     )
 }

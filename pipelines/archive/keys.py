@@ -26,6 +26,8 @@ SUBSCRIPTIONS_ROOT = "_subscriptions"  # pipelines/webhooks/subscription.py
 ICEBERG_ROOT = "_iceberg"
 RECORD_AREAS = (ACCESS_ROOT, HOLDS_ROOT, EVENTS_ROOT, SUBSCRIPTIONS_ROOT, ICEBERG_ROOT)
 DATA_TABLES = tuple(TABLES)
+# Tables whose files sit in one folder per source (agents are per account; quarantine per stream).
+PER_SOURCE_TABLES = tuple(t for t in TABLES if t not in ("agents", "quarantine"))
 MANIFEST_NAME = re.compile(r"^(\d{10})\.json$")
 CHECKPOINT_NAME = re.compile(r"^(\d{10})\.json$")
 VERSION_INDEX_NAME = re.compile(r"^(\d{10})\.versions\.parquet$")
@@ -72,8 +74,14 @@ def contents_key(stream: str, creation_date: date, batch_id: str) -> str:
     )
 
 
+def source_table_key(table: str, stream: str, batch_id: str) -> str:
+    """A batch's file of a per-source table other than contents (identities, attachments,
+    flags): one file per batch under the source's folder."""
+    return f"{table}/source_id={_source(stream)}/{batch_id}.parquet"
+
+
 def identities_key(stream: str, batch_id: str) -> str:
-    return f"identities/source_id={_source(stream)}/{batch_id}.parquet"
+    return source_table_key("identities", stream, batch_id)
 
 
 def agents_key(batch_id: str) -> str:
@@ -85,7 +93,7 @@ ATTACHMENTS_TABLE_PREFIX = "attachments/source_id="
 
 def attachments_key(stream: str, batch_id: str) -> str:
     """Rows of the `attachments` table (committed in the source's contents ledger)."""
-    return f"{ATTACHMENTS_TABLE_PREFIX}{_source(stream)}/{batch_id}.parquet"
+    return source_table_key("attachments", stream, batch_id)
 
 
 ATTACHMENT_BLOB_PREFIX = "attachments/sha256="
@@ -109,9 +117,7 @@ def stream_data_prefixes(stream: str) -> list[str]:
     source_id = source_id_of_stream(stream)
     if source_id is not None:
         prefixes += [
-            f"contents/source_id={source_id}/",
-            f"identities/source_id={source_id}/",
-            f"{ATTACHMENTS_TABLE_PREFIX}{source_id}/",
+            f"{table}/source_id={source_id}/" for table in TABLES if table in PER_SOURCE_TABLES
         ]
     return prefixes
 

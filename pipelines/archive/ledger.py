@@ -189,15 +189,13 @@ class BatchWriter:
                 for day, chunk in split_contents_by_day(data):
                     key = keys.contents_key(self.stream, day, self.batch_id)
                     planned.append((key, table_name, chunk))
-            elif table_name == "identities":
-                planned.append((keys.identities_key(self.stream, self.batch_id), table_name, data))
             elif table_name == "agents":
                 planned.append((keys.agents_key(self.batch_id), table_name, data))
-            elif table_name == "attachments":
-                key = keys.attachments_key(self.stream, self.batch_id)
-                planned.append((key, table_name, data))
-            else:
+            elif table_name == "quarantine":
                 planned.append((keys.quarantine_key(self.stream, self.batch_id), table_name, data))
+            else:
+                key = keys.source_table_key(table_name, self.stream, self.batch_id)
+                planned.append((key, table_name, data))
 
         self.write_intent([key for key, _, _ in planned])
         with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="archive-write") as pool:

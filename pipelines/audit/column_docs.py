@@ -85,6 +85,8 @@ VIEW_DOCS: dict[str, str] = {
     "author. An attachment a message lists without a row here is not archived yet.",
     "access_log": "One row per access event: who ran which audit command (sql, thread, export, "
     "prove), when, what it asked and what it got, as of the catalog build.",
+    "flags": "One row per supervision hit: a message version a policy (policies.yaml) flagged by "
+    "a term, a pattern or its review sample, written in the run that archived the message.",
     "holds": "One row per legal-hold record: a placement or release of a matter's hold on the "
     "archived objects holding its records, as of the catalog build.",
 }
@@ -222,6 +224,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "source_type thread_id direction author_identity_id author_name agent_name",
         _table("attachments"),
     ),
+    "flags": _view("source_type direction author_name agent_name", _table("flags")),
     "access_log": _view(
         [],
         {

@@ -273,6 +273,16 @@ SELECT
 FROM latest AS a
 LEFT JOIN messages AS m ON m.source_id = a.source_id AND m.id = a.content_id
 """,
+    # Supervision hits (pipelines/governance/policies.py): one row per flag, with who sent the
+    # flagged message; newest flags first is the order a reviewer works in.
+    "flags": """
+SELECT
+    f.content_id, f.content_sha256, f.source_id, m.source_type, f.thread_id, f.creation_time,
+    m.direction, m.author_name, m.agent_name, f.policy, f.kind, f.matched, f.excerpt,
+    f.record_sha256, f.archived_at, f.run_id, f.batch_id
+FROM internal._src_flags AS f
+LEFT JOIN messages AS m ON m.source_id = f.source_id AND m.id = f.content_id
+""",
     # Governance (pipelines/governance, docs/governance.md): snapshots taken at build time of
     # the access trail and the hold records, which the build reads itself (no view reads them).
     "access_log": "SELECT * FROM internal._access_events",

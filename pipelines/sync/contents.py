@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from pipelines.archive.committer import BackgroundCommitter
 from pipelines.archive.ledger import Ledger
+from pipelines.governance.policies import PolicySet, flag_contents
 from pipelines.process_memory import release_free_memory
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
@@ -60,6 +61,8 @@ class ContentsSyncSettings:
     full_refresh: bool = False
     # Used only when the server refuses orderBy=-lastModifiedTime (older API generations).
     lookback_when_no_modified_order: timedelta = timedelta(days=7)
+    # Supervision policies applied to each batch's new versions (flags committed with them).
+    policies: PolicySet | None = None
 
 
 @dataclass
@@ -153,7 +156,11 @@ class _Batcher:
         manifest = self.ledger.commit_batch(
             TABLE,
             self.stream,
-            {"contents": normalised.table, "quarantine": normalised.quarantine},
+            {
+                "contents": normalised.table,
+                "flags": flag_contents(self.settings.policies, normalised.table),
+                "quarantine": normalised.quarantine,
+            },
             cursor=ContentsCursor.from_dict(cursor).to_dict(),
             run_id=self.run_id,
             # ArchivedVersions (loaded from this ledger's version index) dropped what the

@@ -8,7 +8,7 @@ import pytest
 from pipelines.archive.keys import DATA_TABLES
 from pipelines.archive.parquet import SCHEMAS
 from pipelines.audit.column_docs import COLUMN_DOCS
-from schemas import agents, attachments, contents, identities, quarantine
+from schemas import agents, attachments, contents, flags, identities, quarantine
 from schemas.columns import Column, TableSchema, matches, record_columns, text
 from schemas.tables import BATCH_TABLES, LEDGER_TABLES, TABLES, table_schema
 from schemas.validation import arrow_to_pandera_dtype, failing_rows
@@ -30,9 +30,9 @@ def test_arrow_and_pandera_schemas_are_derived_from_the_same_columns(name):
 def test_the_tables_are_listed_once():
     assert list(TABLES) == list(DATA_TABLES)
     assert LEDGER_TABLES == ("contents", "identities", "agents")
-    assert BATCH_TABLES["contents"] == ("contents", "attachments", "quarantine")
+    assert BATCH_TABLES["contents"] == ("contents", "attachments", "flags", "quarantine")
     assert all(SCHEMAS[name] is TABLES[name].arrow_schema for name in TABLES)
-    modules = (contents, identities, agents, attachments, quarantine)
+    modules = (contents, identities, agents, attachments, flags, quarantine)
     assert {m.TABLE_NAME: m.ARROW_SCHEMA for m in modules} == {
         n: t.arrow_schema for n, t in TABLES.items()
     }
