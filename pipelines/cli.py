@@ -32,6 +32,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from pipelines import settings as names
 from pipelines.ringcentral.errors import RingCentralError
@@ -77,6 +78,9 @@ EXAMPLES = {
     '--reason "litigation hold, counsel 2026-11-02"\n  rc-archive hold list\n  '
     'rc-archive hold release --matter acme-v-us --reason "case closed"',
     "access": "rc-archive access verify",
+    "review": "rc-archive review next --policy marketing-promises\n  "
+    'rc-archive review decide 3f9a0c1e --decision cleared --note "standard offer, approved"\n  '
+    "rc-archive review verify",
     "tables": "rc-archive tables\n  rc-archive tables --check\n  rc-archive tables --rebuild",
 }
 
@@ -947,6 +951,93 @@ def cmd_hold(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+REVIEW_NEXT = """
+SELECT record_sha256 AS flag_id, creation_time, source_type, direction, agent_name, policy,
+       kind, matched, excerpt, content_id
+FROM review_queue
+WHERE $policy IS NULL OR policy = $policy
+ORDER BY creation_time DESC, policy, flag_id
+LIMIT $limit
+"""
+
+FLAG_BY_ID = """
+SELECT record_sha256, content_id, content_sha256, source_id, policy, kind
+FROM flags WHERE starts_with(record_sha256, $flag) ORDER BY record_sha256 LIMIT 2
+"""
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """Supervision review (pipelines/governance/review.py): `next` lists undecided flags (an
+    audited read), `decide` records a decision write-once in `_reviews/`, `verify` replays the
+    decisions' hash chain."""
+    from pipelines.governance import review
+
+    if args.review_action == "verify":
+        store = _open_store()
+        count, findings = review.review_log(store).verify()
+        for finding in findings:
+            print(f"  {finding}")
+        if findings:
+            print(
+                f"rc-archive review: TAMPERING FOUND: {len(findings)} finding(s) in the review "
+                f"decisions of {store.describe()}",
+                file=sys.stderr,
+            )
+            return EXIT_TAMPERING
+        print(f"review decisions intact: {count} decisions in {store.describe()}")
+        return EXIT_OK
+    audit_db = _audit_db()
+    if args.review_action == "next":
+        from pipelines.governance.audited import query_fields, run_audited
+        from pipelines.governance.sql import sql_command
+
+        if args.limit < 1:
+            raise UsageError("--limit must be at least 1")
+        params = {"policy": args.policy, "limit": args.limit}
+        details = query_fields(REVIEW_NEXT, params, "review next")
+
+        def work() -> tuple[str, dict[str, Any]]:
+            text, rows = sql_command(audit_db, REVIEW_NEXT, params, args.format, dict(os.environ))
+            return text, {"rows": rows}
+
+        print(run_audited(_catalog_trail(audit_db), "review", details, work))
+        return EXIT_OK
+    flag = _flag(audit_db, args.flag_id)
+    from pipelines.governance.audited import catalog_archive
+
+    store = catalog_archive(audit_db, dict(os.environ))
+    record = review.record_decision(store, flag, args.decision, args.note, dict(os.environ))
+    print(
+        f"{args.decision} flag {flag['record_sha256'][:16]} ({flag['policy']}, message "
+        f"{flag['content_id']}); {record.key}"
+    )
+    return EXIT_OK
+
+
+def _flag(audit_db: str, flag_id: str) -> dict[str, Any]:
+    """The flag whose id (record_sha256) starts with `flag_id` (at least 8 hex digits)."""
+    from pipelines.audit.connection import connect
+    from pipelines.audit.queries import run_query
+
+    flag_id = flag_id.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{8,64}", flag_id):
+        raise UsageError(f"flag id {flag_id!r}: give at least 8 hex digits of flags.record_sha256")
+    conn = connect(audit_db, dict(os.environ), read_only=True)
+    try:
+        result = run_query(conn, FLAG_BY_ID, {"flag": flag_id})
+    finally:
+        conn.close()
+    rows = result.as_dicts()
+    if not rows:
+        raise UsageError(
+            f"no flag {flag_id} in the catalog; `rc-archive review next` lists them (run "
+            "`rc-archive catalog` first if the flag is new)"
+        )
+    if len(rows) > 1:
+        raise UsageError(f"flag id {flag_id} is ambiguous: give more of its digits")
+    return rows[0]
+
+
 def cmd_access(args: argparse.Namespace) -> int:
     """`access verify`: replay the access trail's chain; exit 3 when it is broken."""
     from pipelines.governance.access_trail import verify_trail
@@ -1221,6 +1312,17 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("--reason", required=True)
     hold_list = hold_sub.add_parser("list", help="every matter with its status")
     hold_list.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    review = add("review", cmd_review, "Work the supervision review queue (policies.yaml flags).")
+    review_sub = review.add_subparsers(dest="review_action", required=True)
+    review_next = review_sub.add_parser("next", help="the undecided flags, newest first")
+    review_next.add_argument("--policy", help="only this policy's flags")
+    review_next.add_argument("--limit", type=int, default=20)
+    review_next.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    decide = review_sub.add_parser("decide", help="record a decision on one flag (write-once)")
+    decide.add_argument("flag_id", help="the flag's id (flags.record_sha256, 8+ hex digits)")
+    decide.add_argument("--decision", required=True, choices=["cleared", "escalated"])
+    decide.add_argument("--note", required=True, help="why (kept with the decision)")
+    review_sub.add_parser("verify", help="replay the decisions' hash chain")
     access = add("access", cmd_access, "Check the access trail (who read the archive).")
     access_sub = access.add_subparsers(dest="access_action", required=True)
     access_sub.add_parser("verify", help="replay the trail's hash chain")

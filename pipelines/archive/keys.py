@@ -18,13 +18,21 @@ LEDGER_ROOT = "_ledger"
 # Write-once areas beside the data and the ledger, each owned (and checked) by its own part:
 # `verify` knows them, so their objects are not reported as strangers.
 ACCESS_ROOT = "_access"  # pipelines/governance/access_trail.py (rc-archive access verify)
+REVIEWS_ROOT = "_reviews"  # pipelines/governance/review.py (rc-archive review verify)
 HOLDS_ROOT = "_holds"  # pipelines/governance/holds.py
 EVENTS_ROOT = "_events"  # pipelines/webhooks/events.py
 SUBSCRIPTIONS_ROOT = "_subscriptions"  # pipelines/webhooks/subscription.py
 # Iceberg metadata of the committed state (pipelines/tables): derived from the ledger and
 # rebuildable from it (`rc-archive tables --rebuild`), so verify neither checks nor flags it.
 ICEBERG_ROOT = "_iceberg"
-RECORD_AREAS = (ACCESS_ROOT, HOLDS_ROOT, EVENTS_ROOT, SUBSCRIPTIONS_ROOT, ICEBERG_ROOT)
+RECORD_AREAS = (
+    ACCESS_ROOT,
+    REVIEWS_ROOT,
+    HOLDS_ROOT,
+    EVENTS_ROOT,
+    SUBSCRIPTIONS_ROOT,
+    ICEBERG_ROOT,
+)
 DATA_TABLES = tuple(TABLES)
 # Tables whose files sit in one folder per source (agents are per account; quarantine per stream).
 PER_SOURCE_TABLES = tuple(t for t in TABLES if t not in ("agents", "quarantine"))

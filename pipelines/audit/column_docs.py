@@ -59,6 +59,12 @@ def _table(table: str, views_own: Mapping[str, str] | None = None) -> dict[str, 
     return TABLES[table].descriptions() | dict(views_own or {})
 
 
+def _columns_of(table: str, names: str) -> dict[str, str]:
+    """Some columns of an archived table, described as declared (names separated by spaces)."""
+    declared = TABLES[table].descriptions()
+    return {name: declared[name] for name in names.split()}
+
+
 # What one row of each view is (written as the view's comment).
 VIEW_DOCS: dict[str, str] = {
     "contents": "Every archived version of every message, once: a message edited on "
@@ -87,6 +93,10 @@ VIEW_DOCS: dict[str, str] = {
     "prove), when, what it asked and what it got, as of the catalog build.",
     "flags": "One row per supervision hit: a message version a policy (policies.yaml) flagged by "
     "a term, a pattern or its review sample, written in the run that archived the message.",
+    "review_decisions": "One row per reviewer decision on a supervision flag (cleared or "
+    "escalated, with the reviewer's note), as recorded write-once in the archive.",
+    "review_queue": "The supervision flags no reviewer has decided yet: what `rc-archive review "
+    "next` lists.",
     "holds": "One row per legal-hold record: a placement or release of a matter's hold on the "
     "archived objects holding its records, as of the catalog build.",
 }
@@ -225,6 +235,25 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         _table("attachments"),
     ),
     "flags": _view("source_type direction author_name agent_name", _table("flags")),
+    "review_decisions": _columns_of("flags", "content_id content_sha256 source_id policy kind")
+    | _view(
+        [],
+        {
+            "decision_key": "Where the decision is stored: `_reviews/<day>/<seq>.json` under the "
+            "archive root (write-once).",
+            "decision_sha256": "SHA-256 of the decision file's bytes; the next decision names it.",
+            "flag_id": "The flag decided (flags.record_sha256).",
+            "decision": "cleared (nothing wrong) or escalated (passed to compliance).",
+            "note": "The reviewer's reason, as given with --note.",
+            "at": "When the decision was recorded, in UTC.",
+            "user": "Who decided: RC_ARCHIVE_USER when set, else the operating-system user.",
+            "prev_sha256": "SHA-256 of the previous decision's bytes: the chain `rc-archive "
+            "review verify` checks; empty for the first.",
+            "is_current": "True for the newest decision on its flag (a later decision on the "
+            "same flag supersedes, never overwrites, an earlier one).",
+        },
+    ),
+    "review_queue": _view("source_type direction author_name agent_name", _table("flags")),
     "access_log": _view(
         [],
         {

@@ -283,6 +283,21 @@ SELECT
 FROM internal._src_flags AS f
 LEFT JOIN messages AS m ON m.source_id = f.source_id AND m.id = f.content_id
 """,
+    # Reviewer decisions (pipelines/governance/review.py): every decision, newest last; a flag's
+    # current decision is its newest (is_current).
+    "review_decisions": """
+SELECT
+    *,
+    row_number() OVER (PARTITION BY flag_id ORDER BY decision_key DESC) = 1 AS is_current
+FROM internal._review_events
+""",
+    # The flags nobody has decided yet, newest message first: what `rc-archive review next`
+    # shows.
+    "review_queue": """
+SELECT f.*
+FROM flags AS f
+ANTI JOIN internal._review_events AS r ON r.flag_id = f.record_sha256
+""",
     # Governance (pipelines/governance, docs/governance.md): snapshots taken at build time of
     # the access trail and the hold records, which the build reads itself (no view reads them).
     "access_log": "SELECT * FROM internal._access_events",

@@ -1,16 +1,18 @@
-"""The access trail and the hold records as tables of the audit catalog (views `access_log`,
-`holds`).
+"""The access trail, the hold records and the review decisions as tables of the audit catalog
+(views `access_log`, `holds`, `review_decisions`, `review_queue`).
 
 Why tables and not views over files: the catalog's query connection may read exactly the
 committed data files (`connection.lock_down`), and no view may glob. So the build reads the
-JSON records itself and stores them in `internal._access_events` and `internal._hold_events`,
+JSON records itself and stores them in `internal._access_events`, `internal._hold_events` and
+`internal._review_events`,
 like the ledger snapshot: a snapshot as of the build, read again by nobody.
 
 Steady cost (invariant 9): the previous catalog's rows are kept and a refresh reads only what
 is new. For the trail: the day folders from the newest known event's day on (one delimited
 LIST of `_access/`, then one LIST per new day starting after the known key) and one GET per
-new event. For holds: one delimited LIST of `_holds/` (matters are few), one LIST per matter
-starting after its newest known record, one GET per new record. A catalog of another archive,
+new event; the review decisions the same way in `_reviews/`. For holds: one delimited LIST of
+`_holds/` (matters are few), one LIST per matter starting after its newest known record, one
+GET per new record. A catalog of another archive,
 or one built before these tables existed, reads them in full once.
 """
 
@@ -30,11 +32,13 @@ from pipelines.audit.catalog_state import arrow_rows, open_previous_catalog, par
 from pipelines.audit.connection import INTERNAL_SCHEMA
 from pipelines.governance.access_trail import iter_events
 from pipelines.governance.holds import iter_hold_records
+from pipelines.governance.review import decision_row, review_log
 
 log = logging.getLogger(__name__)
 
 ACCESS_TABLE = f"{INTERNAL_SCHEMA}._access_events"
 HOLDS_TABLE = f"{INTERNAL_SCHEMA}._hold_events"
+REVIEWS_TABLE = f"{INTERNAL_SCHEMA}._review_events"
 
 ACCESS_SCHEMA = pa.schema(
     [
@@ -82,12 +86,33 @@ HOLDS_SCHEMA = pa.schema(
 )
 
 
+REVIEWS_SCHEMA = pa.schema(
+    [
+        ("decision_key", pa.string()),
+        ("decision_sha256", pa.string()),
+        ("flag_id", pa.string()),
+        ("content_id", pa.string()),
+        ("content_sha256", pa.string()),
+        ("source_id", pa.string()),
+        ("policy", pa.string()),
+        ("kind", pa.string()),
+        ("decision", pa.string()),
+        ("note", pa.string()),
+        ("at", pa.timestamp("us", tz="UTC")),
+        ("user", pa.string()),
+        ("prev_sha256", pa.string()),
+    ]
+)
+
+
 @dataclass
 class GovernanceState:
     access: pa.Table
     holds: pa.Table
+    reviews: pa.Table
     access_read: int = 0
     holds_read: int = 0
+    reviews_read: int = 0
 
 
 def _json(value: Any) -> str | None:
@@ -150,22 +175,34 @@ def previous_governance(audit_db: Path, root_uri: str) -> GovernanceState | None
     try:
         access = arrow_rows(conn, f"SELECT * FROM {ACCESS_TABLE}")
         holds = arrow_rows(conn, f"SELECT * FROM {HOLDS_TABLE}")
+        reviews = arrow_rows(conn, f"SELECT * FROM {REVIEWS_TABLE}")
     except duckdb.Error:
         return None  # built before these tables existed
     finally:
         conn.close()
-    if access.schema.names != ACCESS_SCHEMA.names or holds.schema.names != HOLDS_SCHEMA.names:
+    known = ((access, ACCESS_SCHEMA), (holds, HOLDS_SCHEMA), (reviews, REVIEWS_SCHEMA))
+    if any(table.schema.names != schema.names for table, schema in known):
         return None
-    return GovernanceState(access=access.cast(ACCESS_SCHEMA), holds=holds.cast(HOLDS_SCHEMA))
+    return GovernanceState(
+        access=access.cast(ACCESS_SCHEMA),
+        holds=holds.cast(HOLDS_SCHEMA),
+        reviews=reviews.cast(REVIEWS_SCHEMA),
+    )
 
 
 def refresh_governance(store: ObjectStore, previous: GovernanceState | None) -> GovernanceState:
-    """`previous` plus the access events and hold records stored since (all when None)."""
+    """`previous` plus the access events, hold records and review decisions stored since (all
+    when None)."""
     access = previous.access if previous else ACCESS_SCHEMA.empty_table()
     holds = previous.holds if previous else HOLDS_SCHEMA.empty_table()
-    keys = access.column("event_key").to_pylist()
-    last_event = max(keys) if keys else None
-    new_access = [_access_row(e.key, e.sha256, e.body) for e in iter_events(store, last_event)]
+    reviews = previous.reviews if previous else REVIEWS_SCHEMA.empty_table()
+    new_access = [
+        _access_row(e.key, e.sha256, e.body) for e in iter_events(store, _last(access, "event_key"))
+    ]
+    new_reviews = [
+        decision_row(r.key, r.sha256, r.body)
+        for r in review_log(store).records(_last(reviews, "decision_key"))
+    ]
     known: dict[str, str] = {}
     for matter, key in zip(
         holds.column("matter").to_pylist(), holds.column("record_key").to_pylist(), strict=True
@@ -176,7 +213,17 @@ def refresh_governance(store: ObjectStore, previous: GovernanceState | None) -> 
         access = pa.concat_tables([access, pa.Table.from_pylist(new_access, ACCESS_SCHEMA)])
     if new_holds:
         holds = pa.concat_tables([holds, pa.Table.from_pylist(new_holds, HOLDS_SCHEMA)])
-    return GovernanceState(access, holds, len(new_access), len(new_holds))
+    if new_reviews:
+        reviews = pa.concat_tables([reviews, pa.Table.from_pylist(new_reviews, REVIEWS_SCHEMA)])
+    return GovernanceState(
+        access, holds, reviews, len(new_access), len(new_holds), len(new_reviews)
+    )
+
+
+def _last(table: pa.Table, key_column: str) -> str | None:
+    """The newest key a snapshot holds (keys sort in chain order), None when empty."""
+    keys = table.column(key_column).to_pylist()
+    return max(keys) if keys else None
 
 
 def write_governance_tables(conn: duckdb.DuckDBPyConnection, state: GovernanceState) -> None:
@@ -185,3 +232,5 @@ def write_governance_tables(conn: duckdb.DuckDBPyConnection, state: GovernanceSt
     conn.execute(f"CREATE TABLE {ACCESS_TABLE} AS SELECT * FROM access_rows ORDER BY event_key")
     hold_rows = state.holds  # noqa: F841 (read by DuckDB's replacement scan)
     conn.execute(f"CREATE TABLE {HOLDS_TABLE} AS SELECT * FROM hold_rows ORDER BY record_key")
+    review_rows = state.reviews  # noqa: F841 (read by DuckDB's replacement scan)
+    conn.execute(f"CREATE TABLE {REVIEWS_TABLE} AS SELECT * FROM review_rows ORDER BY decision_key")

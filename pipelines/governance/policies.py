@@ -277,11 +277,7 @@ def flag_contents(policies: PolicySet | None, contents: pa.Table) -> pa.Table:
     ).to_pydict()
     rows: dict[str, list[Any]] = {name: [] for name in FLAGS_SCHEMA.names}
     for i in range(contents.num_rows):
-        text = "\n".join(
-            part
-            for part in (columns["title"][i], columns["body"][i], columns["body_text"][i])
-            if part
-        )
+        text = _message_text(columns["title"][i], columns["body"][i], columns["body_text"][i])
         content_sha256 = columns["record_sha256"][i]
         for hit in policies.hits(
             text,
@@ -312,6 +308,13 @@ def flag_contents(policies: PolicySet | None, contents: pa.Table) -> pa.Table:
             for name, value in values.items():
                 rows[name].append(value)
     return pa.Table.from_pydict(rows, schema=FLAGS_SCHEMA)
+
+
+def _message_text(title: str | None, body: str | None, body_text: str | None) -> str:
+    """What a policy reads: the title and the body, plus the plain-text body when it differs
+    (usually it is the body again)."""
+    parts = [title, body] + ([body_text] if body_text != body else [])
+    return "\n".join(part for part in parts if part)
 
 
 def _excerpt(text: str, hit: Hit) -> str:
