@@ -19,6 +19,8 @@ from assets.maintenance import (
     compaction_schedule,
     deep_verify_job,
     deep_verify_schedule,
+    supervision_report_job,
+    supervision_report_schedule,
 )
 from assets.resources import ArchiveResource, AuditResource, RingCentralResource
 from assets.schedules import archive_schedule
@@ -55,11 +57,18 @@ def build_resources(config: Settings | None = None) -> dict[str, dg.Configurable
 defs = dg.Definitions(
     assets=[*ARCHIVE_ASSETS, *MAINTENANCE_ASSETS],
     asset_checks=ARCHIVE_CHECKS,
-    jobs=[archive_job, compaction_job, deep_verify_job, webhook_subscription_job],
+    jobs=[
+        archive_job,
+        compaction_job,
+        deep_verify_job,
+        supervision_report_job,
+        webhook_subscription_job,
+    ],
     schedules=[
         archive_schedule,
         compaction_schedule,
         deep_verify_schedule,
+        supervision_report_schedule,
         webhook_subscription_schedule,
     ],
     sensors=[source_discovery, webhook_events],

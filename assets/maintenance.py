@@ -12,7 +12,7 @@ import dagster as dg
 from assets.common import source_of
 from assets.contents import contents
 from assets.partitions import sources_partitions
-from assets.resources import ArchiveResource
+from assets.resources import ArchiveResource, AuditResource
 from pipelines.archive.compaction import compact_source
 from pipelines.archive.verify import verify
 
@@ -72,7 +72,47 @@ def archive_deep_verify(archive: ArchiveResource) -> dg.MaterializeResult:
     )
 
 
-MAINTENANCE_ASSETS = [contents_compaction, archive_deep_verify]
+@dg.asset(
+    group_name=MAINTENANCE_GROUP,
+    kinds={"duckdb", "html"},
+    owners=["team:compliance"],
+    description=(
+        "Today's supervision report (flags per policy and agent, review backlog, decisions and "
+        "time to decision, active legal holds) as HTML, stored write-once in the archive under "
+        "_reports/supervision/; reading the catalog for it leaves an access event."
+    ),
+)
+def supervision_report(
+    context: dg.AssetExecutionContext, archive: ArchiveResource, audit: AuditResource
+) -> dg.MaterializeResult:
+    import os
+
+    from pipelines.governance.access_trail import AccessTrail
+    from pipelines.governance.audited import run_audited
+    from pipelines.governance.supervision_report import store_report
+
+    env = dict(os.environ)
+    store = archive.store()
+    details = {"arguments": {"dagster_run_id": context.run_id}}
+
+    stored = []
+
+    def work() -> tuple[str, dict]:
+        stored.append(store_report(store, audit.audit_db, env))
+        return stored[0].key, {"rows": None}
+
+    run_audited(AccessTrail(store, env), "review", details, work)
+    report = stored[0]
+    return dg.MaterializeResult(
+        metadata={
+            "report_key": report.key,
+            "stored_now": report.written,
+            "report_uri": dg.MetadataValue.url(store.uri_for(report.key)),
+        }
+    )
+
+
+MAINTENANCE_ASSETS = [contents_compaction, archive_deep_verify, supervision_report]
 
 compaction_job = dg.define_asset_job(
     name="compact_sources",
@@ -99,6 +139,23 @@ def compaction_schedule(context: dg.ScheduleEvaluationContext):
         return dg.SkipReason("no sources yet")
     tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""
     return [dg.RunRequest(run_key=f"{tick}:{key}", partition_key=key) for key in source_keys]
+
+
+supervision_report_job = dg.define_asset_job(
+    name="supervision_report",
+    selection=dg.AssetSelection.assets(supervision_report),
+    description="Store today's supervision report in the archive (daily).",
+)
+
+
+@dg.schedule(
+    job=supervision_report_job,
+    cron_schedule="30 6 * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily: the supervision report, after the night's runs and deep verify.",
+)
+def supervision_report_schedule(context: dg.ScheduleEvaluationContext):
+    return dg.RunRequest(run_key=context.scheduled_execution_time.isoformat())
 
 
 @dg.schedule(

@@ -987,6 +987,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         print(f"review decisions intact: {count} decisions in {store.describe()}")
         return EXIT_OK
     audit_db = _audit_db()
+    if args.review_action == "report":
+        return _supervision_report(audit_db, args.out)
     if args.review_action == "next":
         from pipelines.governance.audited import query_fields, run_audited
         from pipelines.governance.sql import sql_command
@@ -1011,6 +1013,28 @@ def cmd_review(args: argparse.Namespace) -> int:
         f"{args.decision} flag {flag['record_sha256'][:16]} ({flag['policy']}, message "
         f"{flag['content_id']}); {record.key}"
     )
+    return EXIT_OK
+
+
+def _supervision_report(audit_db: str, out: str | None) -> int:
+    """Store today's supervision report in the archive (write-once) and, with --out, copy it;
+    an audited read like `review next`."""
+    from pipelines.governance.audited import catalog_archive, run_audited
+    from pipelines.governance.supervision_report import store_report
+
+    env = dict(os.environ)
+    store = catalog_archive(audit_db, env)
+
+    def work() -> tuple[str, dict[str, Any]]:
+        report = store_report(store, audit_db, env)
+        if out:
+            with open(out, "w", encoding="utf-8") as handle:
+                handle.write(report.html)
+        how = "stored" if report.written else "already stored today"
+        copied = f"; copied to {out}" if out else ""
+        return f"supervision report {how} at {report.key}{copied}", {"rows": None}
+
+    print(run_audited(_catalog_trail(audit_db), "review", {"arguments": {"report": out}}, work))
     return EXIT_OK
 
 
@@ -1323,6 +1347,10 @@ def _parser() -> argparse.ArgumentParser:
     decide.add_argument("--decision", required=True, choices=["cleared", "escalated"])
     decide.add_argument("--note", required=True, help="why (kept with the decision)")
     review_sub.add_parser("verify", help="replay the decisions' hash chain")
+    report = review_sub.add_parser(
+        "report", help="store today's supervision report (HTML) in the archive, write-once"
+    )
+    report.add_argument("--out", help="also write a copy to this file")
     access = add("access", cmd_access, "Check the access trail (who read the archive).")
     access_sub = access.add_subparsers(dest="access_action", required=True)
     access_sub.add_parser("verify", help="replay the trail's hash chain")

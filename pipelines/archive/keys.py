@@ -19,6 +19,7 @@ LEDGER_ROOT = "_ledger"
 # `verify` knows them, so their objects are not reported as strangers.
 ACCESS_ROOT = "_access"  # pipelines/governance/access_trail.py (rc-archive access verify)
 REVIEWS_ROOT = "_reviews"  # pipelines/governance/review.py (rc-archive review verify)
+REPORTS_ROOT = "_reports"  # pipelines/governance/supervision_report.py (write-once pages)
 HOLDS_ROOT = "_holds"  # pipelines/governance/holds.py
 EVENTS_ROOT = "_events"  # pipelines/webhooks/events.py
 SUBSCRIPTIONS_ROOT = "_subscriptions"  # pipelines/webhooks/subscription.py
@@ -28,6 +29,7 @@ ICEBERG_ROOT = "_iceberg"
 RECORD_AREAS = (
     ACCESS_ROOT,
     REVIEWS_ROOT,
+    REPORTS_ROOT,
     HOLDS_ROOT,
     EVENTS_ROOT,
     SUBSCRIPTIONS_ROOT,

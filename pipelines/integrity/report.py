@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipelines.audit.charts import bar_chart
+
 BAR_AREA = (720, 160)  # width, height of the chart's bars area in px
 
 
@@ -64,7 +66,6 @@ rc-archive {e(body["tool_version"])} for the archive <code>{e(body["archive_uri"
 
 def _lag(lag: dict[str, Any] | None) -> str:
     """How long the period's versions waited to be archived: figures and one bar per bucket."""
-    e = html.escape
     if not lag or not lag.get("versions"):
         return "<p>No versions in the period.</p>"
     figures = (
@@ -72,23 +73,7 @@ def _lag(lag: dict[str, Any] | None) -> str:
         f"{lag['p95_seconds']:,} s, longest {lag['max_seconds']:,} s (archived_at minus the "
         "version's lastModifiedTime).</p>"
     )
-    buckets: dict[str, int] = lag["buckets"]
-    top = max(buckets.values()) or 1
-    bars = []
-    for i, (label, count) in enumerate(buckets.items()):
-        width = round(500 * count / top, 1)
-        y = 6 + i * 24
-        bars.append(
-            f'<text x="0" y="{y + 13}" font-size="11">{e(label)}</text>'
-            f'<rect x="90" y="{y}" width="{width}" height="16" fill="#4a78b0">'
-            f"<title>{e(label)}: {count}</title></rect>"
-            f'<text x="{95 + width}" y="{y + 13}" font-size="11">{count:,}</text>'
-        )
-    svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="680" height="{12 + 24 * len(buckets)}" '
-        f'role="img" aria-label="capture lag">{"".join(bars)}</svg>'
-    )
-    return figures + svg
+    return figures + bar_chart(list(lag["buckets"].items()), "capture lag")
 
 
 def _reconcile(fact: dict[str, Any] | None) -> str:

@@ -90,6 +90,7 @@ def test_definitions_load_and_asset_keys_do_not_change_by_accident():
         "contents",
         "contents_compaction",
         "identities",
+        "supervision_report",
     ]
     checks = sorted(k.name for k in defs.resolve_asset_graph().asset_check_keys)
     assert checks == [

@@ -121,3 +121,38 @@ def test_bad_review_input_is_one_line_exit_2(flagged, capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert list(review_log(store).records()) == []  # nothing recorded
+
+
+def test_the_supervision_report_is_stored_once_a_day_from_the_cli_and_the_asset(
+    flagged, capsys, tmp_path
+):
+    import dagster as dg
+
+    from assets.maintenance import supervision_report
+    from assets.resources import ArchiveResource, AuditResource
+
+    store, audit_db = flagged
+    flag = _queue(audit_db)[0][0]
+    assert main(["review", "decide", flag, "--decision", "escalated", "--note", "why"]) == 0
+    build_catalog(store, str(audit_db), {})
+    copy = tmp_path / "report.html"
+    assert main(["review", "report", "--out", str(copy)]) == 0
+    assert "supervision report stored at _reports/supervision/" in capsys.readouterr().out
+    page = copy.read_text(encoding="utf-8")
+    assert "<svg" in page and "routine" in page and "thanks" in page and "escalated" in page
+    (key,) = [k for k in store.list("_reports/")]
+    assert store.get(key).decode("utf-8") == page
+
+    resources = {
+        "archive": ArchiveResource(archive_uri=str(store.root)),
+        "audit": AuditResource(audit_db=str(audit_db)),
+    }
+    result = dg.materialize([supervision_report], resources=resources)
+    metadata = result.asset_materializations_for_node("supervision_report")[0].metadata
+    assert metadata["report_key"].value == key and metadata["stored_now"].value is False
+    assert list(store.list("_reports/")) == [key]  # write-once: the day's page is not replaced
+    build_catalog(store, str(audit_db), {})
+    commands = catalog_rows(audit_db, "SELECT command, arguments_json FROM access_log")
+    assert [c for c, _ in commands] == ["review", "review"]  # the CLI's read, then the asset's
+    assert result.run_id in commands[1][1]
+    assert verify(store).ok
