@@ -142,7 +142,7 @@ def compaction_schedule(context: dg.ScheduleEvaluationContext):
 
 
 supervision_report_job = dg.define_asset_job(
-    name="supervision_report",
+    name="report_supervision",
     selection=dg.AssetSelection.assets(supervision_report),
     description="Store today's supervision report in the archive (daily).",
 )

@@ -296,7 +296,8 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "record_sha256": "SHA-256 of the record file's bytes; the matter's next record "
             "names it.",
             "matter": "The legal matter (case) name the hold is for.",
-            "action": "place (a hold was put on objects) or release (the matter's hold ended).",
+            "action": "place (a hold was put on objects), landed (new messages the matter "
+            "selects were held as they were archived) or release (the matter's hold ended).",
             "at": "When the record was written, in UTC.",
             "user": "Who placed or released the hold (RC_ARCHIVE_USER, else the OS user).",
             "reason": "Why, as given with --reason.",

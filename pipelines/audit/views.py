@@ -304,7 +304,7 @@ ANTI JOIN internal._review_events AS r ON r.flag_id = f.record_sha256
     "holds": """
 SELECT
     *,
-    last_value(action) OVER (
+    last_value(CASE WHEN action <> 'landed' THEN action END IGNORE NULLS) OVER (
         PARTITION BY matter ORDER BY record_key
         ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) = 'place' AS matter_active
 FROM internal._hold_events

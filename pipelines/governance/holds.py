@@ -5,8 +5,8 @@ file, and a file holds many records. A hold on a selector (a source, a thread or
 optionally within a creation-time range) therefore holds every committed data file that holds
 at least one matching record: found through the audit catalog, by DuckDB's `filename` virtual
 column of read_parquet over the catalog's live (committed) files, on the catalog's locked,
-read-only connection. What was committed after the last catalog build is not seen: build the
-catalog first (`rc-archive catalog`), or see docs/governance.md for the hook after commit.
+read-only connection. What lands later is held by the contents sync as it commits
+(`hold_landed`, docs/governance.md).
 
 Records. Each placement and each release is a write-once JSON record
 `_holds/<matter>/<UTC time>-<place|release>.json` (who, why, the selector, the object keys, the
@@ -157,11 +157,18 @@ def held_objects(audit_db: str, env: Mapping[str, str], selector: Selector) -> l
     return sorted(found)
 
 
-def _matter_keys(store: ObjectStore, matter: str, after: str | None = None) -> list[str]:
+DECISION_SUFFIXES = ("-place.json", "-release.json")
+LANDED_SUFFIX = "-landed.json"
+
+
+def _matter_keys(
+    store: ObjectStore,
+    matter: str,
+    after: str | None = None,
+    suffixes: tuple[str, ...] = DECISION_SUFFIXES,
+) -> list[str]:
     return [
-        key
-        for key in store.list_after(f"{HOLDS_PREFIX}{matter}/", after)
-        if key.endswith(("-place.json", "-release.json"))
+        key for key in store.list_after(f"{HOLDS_PREFIX}{matter}/", after) if key.endswith(suffixes)
     ]
 
 
@@ -179,8 +186,9 @@ def iter_hold_records(
 ) -> Iterator[HoldRecord]:
     """Every hold record after each matter's newest key in `known` (all when empty)."""
     known = known or {}
+    every = (*DECISION_SUFFIXES, LANDED_SUFFIX)
     for matter in store.list_folders(HOLDS_PREFIX):
-        for key in _matter_keys(store, matter, known.get(matter)):
+        for key in _matter_keys(store, matter, known.get(matter), every):
             yield _read(store, key)
 
 
@@ -289,6 +297,7 @@ def release_hold(
     active, held = _state(records)
     if not active:
         raise HoldError(f"matter {matter!r} has no active hold (`rc-archive hold list`)")
+    held |= _landed_since(store, matter, _last_release(records))
     others: set[str] = set()
     for other, held_keys in active_holds(store).items():
         if other != matter:
@@ -311,6 +320,112 @@ def release_hold(
         },
         env,
     )
+
+
+def _last_release(records: list[HoldRecord]) -> str | None:
+    releases = [r.key for r in records if r.body.get("action") == "release"]
+    return releases[-1] if releases else None
+
+
+def _landed_since(store: ObjectStore, matter: str, after: str | None) -> set[str]:
+    """Objects held as their messages landed since `after` (a release's key; None: ever)."""
+    held: set[str] = set()
+    for key in _matter_keys(store, matter, after, (LANDED_SUFFIX,)):
+        held |= set(_read(store, key).body.get("object_keys") or [])
+    return held
+
+
+@dataclass(frozen=True)
+class ActiveMatter:
+    """A matter in force: its placements since its last release (the selectors that new
+    messages are tested against as they land)."""
+
+    matter: str
+    placements: tuple[HoldRecord, ...]
+
+
+def active_matters(store: ObjectStore) -> list[ActiveMatter]:
+    """Every active matter with its placements. Reads one LIST of `_holds/` and each matter's
+    placement and release records: people's decisions, few, never the landed records a long
+    matter accumulates run after run."""
+    found = []
+    for matter in store.list_folders(HOLDS_PREFIX):
+        records = matter_records(store, matter)
+        if not records or records[-1].body.get("action") != "place":
+            continue
+        since = _last_release(records)
+        placements = tuple(
+            r
+            for r in records
+            if r.body.get("action") == "place" and (since is None or r.key > since)
+        )
+        found.append(ActiveMatter(matter, placements))
+    return found
+
+
+def _matching_days(selector: Mapping[str, Any], rows: Any) -> set[Any]:
+    """The creation dates of the batch rows (an Arrow table of contents) a selector matches."""
+    import pyarrow.compute as pc
+
+    column = {"source": "source_id", "thread": "thread_id", "identity": "author_identity_id"}
+    mask = None
+    for field_name, column_name in column.items():
+        if selector.get(field_name):
+            mask = pc.equal(rows.column(column_name), selector[field_name])
+    if mask is None:
+        return set()
+    for bound, compare in (("from", pc.greater_equal), ("to", pc.less)):
+        if selector.get(bound):
+            moment = datetime.fromisoformat(selector[bound])
+            mask = pc.and_(mask, compare(rows.column("creation_time"), moment))
+    matched = rows.filter(pc.fill_null(mask, False))
+    return set(matched.column("creation_date").to_pylist())
+
+
+def hold_landed(
+    store: ObjectStore,
+    matters: list[ActiveMatter],
+    rows: Any,
+    files: Mapping[Any, str],
+    env: Mapping[str, str],
+) -> list[HoldRecord]:
+    """Hold the files of a just-committed batch that hold a message an active matter selects.
+
+    `rows` is the batch's contents table and `files` maps each creation date to the committed
+    file of that day (a batch writes one contents file per day). Each matter with a match gets
+    the legal hold on those files and one `<time>-landed.json` record naming them and the
+    placements whose selectors matched (not chained to the matter's decisions: a long matter's
+    landed records must not be read back by every run; a release reads them)."""
+    written = []
+    for active in matters:
+        days: set[Any] = set()
+        extends = []
+        for placement in active.placements:
+            matched = _matching_days(placement.body.get("selector") or {}, rows)
+            if matched:
+                days |= matched
+                extends.append(placement.key)
+        object_keys = sorted({files[day] for day in days if day in files})
+        if not object_keys:
+            continue
+        applied = [_set_hold(store, key, True) for key in object_keys]
+        written.append(
+            _write_record(
+                store,
+                active.matter,
+                "landed",
+                [],
+                {
+                    "reason": "new messages matching the matter's selector landed",
+                    "extends": extends,
+                    "selector": None,
+                    "object_keys": object_keys,
+                    "lock_applied": all(applied),
+                },
+                env,
+            )
+        )
+    return written
 
 
 def list_holds(store: ObjectStore) -> list[tuple]:

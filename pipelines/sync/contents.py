@@ -20,6 +20,7 @@ edited, re-statused or deleted since, and the crawl and the sweep are skipped.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,8 +28,10 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.archive import keys
 from pipelines.archive.committer import BackgroundCommitter
 from pipelines.archive.ledger import Ledger
+from pipelines.governance.holds import ActiveMatter, active_matters, hold_landed
 from pipelines.governance.policies import PolicySet, flag_contents
 from pipelines.process_memory import release_free_memory
 from pipelines.ringcentral import RingCentralClient
@@ -71,6 +74,7 @@ class ContentsSyncReport:
     new_records: int = 0
     new_versions: int = 0
     quarantined: int = 0
+    held_objects: int = 0  # files held as they landed (a legal hold's thread, source, identity)
     pages: int = 0
     batches: int = 0
     files: int = 0
@@ -124,6 +128,8 @@ class _Batcher:
         self.pending = ContentsBatch(source_id=source_id, resolved=load_resolved(ledger, source_id))
         self.pending_new_ids = 0
         self.dirty = False
+        # Legal holds in force, read at the first commit of the run (an idle run reads none).
+        self.active_matters: list[ActiveMatter] | None = None
 
     def add(self, unseen: Unseen, *, cursor_update: dict) -> None:
         if unseen.records:
@@ -167,10 +173,31 @@ class _Batcher:
             # stream already holds, page by page: the ledger need not hold a second index.
             prefiltered=True,
         )
+        self._hold_landed(normalised.table, manifest)
         self.report.batches += 1
         self.report.files += len(manifest.files)
         self.report.bytes += sum(f.bytes for f in manifest.files)
         release_free_memory()
+
+    def _hold_landed(self, rows: pa.Table, manifest) -> None:
+        """A message that lands in a held thread, source or identity is held as it lands: the
+        batch's files with a match get the legal hold (pipelines/governance/holds.py)."""
+        if rows.num_rows == 0:
+            return
+        if self.active_matters is None:
+            self.active_matters = active_matters(self.ledger.store)
+        if not self.active_matters:
+            return
+        committed = {entry.key for entry in manifest.files}
+        files = {}
+        for day in set(rows.column("creation_date").to_pylist()):
+            key = keys.contents_key(self.stream, day, manifest.batch_id)
+            if key in committed:
+                files[day] = key
+        for record in hold_landed(
+            self.ledger.store, self.active_matters, rows, files, dict(os.environ)
+        ):
+            self.report.held_objects += len(record.body["object_keys"])
 
 
 def sync_contents(

@@ -81,6 +81,7 @@ def test_invalid_source_id_is_refused_before_any_key_is_built(pipeline_env):
 def test_definitions_load_and_asset_keys_do_not_change_by_accident():
     from assets.definitions import defs
 
+    dg.Definitions.validate_loadable(defs)  # unique op and job names, resolvable selections
     keys = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
     assert keys == [
         "agents",

@@ -146,3 +146,75 @@ def test_a_local_archive_records_the_hold_without_a_lock(archive: Path, capsys):
     body = json.loads(record.read_text())
     assert body["lock_applied"] is False and body["object_keys"]
     assert all((archive / key).is_file() for key in body["object_keys"])
+
+
+def test_a_message_that_lands_in_a_held_thread_is_held_as_it_lands(
+    s3_server, s3_bucket, sandbox_factory, tmp_path, monkeypatch, capsys
+):
+    import boto3
+
+    from pipelines.archive.ledger import Ledger
+    from pipelines.archive.store import open_store
+    from pipelines.sync.contents import sync_contents
+    from tests.sync.support import client_for
+
+    uri = f"s3://{s3_bucket}/arc"
+    env = dict(s3_server.env)
+    store = open_store(uri, env)
+    ledger = Ledger(store)
+    sb = sandbox_factory(contents=120, sources=1)
+    source_id = sb.world.source_ids[0]
+    with client_for(sb) as client:
+        sync_contents(client, ledger, source_id, run_id="run-1")
+    audit_db = tmp_path / "audit.duckdb"
+    build_catalog(uri, audit_db, env | {"ARCHIVE_URI": uri})
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ARCHIVE_URI", uri)
+    monkeypatch.setenv("AUDIT_DB", str(audit_db))
+    monkeypatch.setenv("RC_ARCHIVE_USER", "counsel@example.com")
+    held_message = next(c for c in sb.world.all_contents(source_id) if c.get("threadId"))
+    thread = held_message["threadId"]
+    assert main(["hold", "place", "--matter", "m1", "--thread", thread, "--reason", "r"]) == 0
+    capsys.readouterr()
+    placed = set(_data_keys(store))
+
+    other = next(c for c in sb.world.all_contents(source_id) if c.get("threadId") != thread)
+    sb.world.reply(held_message["id"], body="a new message in the held thread")
+    sb.world.reply(other["id"], body="a new message elsewhere")
+    with client_for(sb) as client:
+        report = sync_contents(client, Ledger(store), source_id, run_id="run-2")
+
+    new_files = sorted(set(_data_keys(store)) - placed)
+    client = boto3.client("s3", endpoint_url=s3_server.endpoint_url)
+    status = _status(client, s3_bucket, new_files)
+    landed = [
+        json.loads(store.get(k)) for k in store.list("_holds/m1/") if k.endswith("-landed.json")
+    ]
+    assert len(landed) == 1 and landed[0]["lock_applied"] is True
+    assert report.held_objects == len(landed[0]["object_keys"]) >= 1
+    # Exactly the run-2 files that hold a message of the thread are held.
+    with_thread = {k for k in new_files if thread in _threads(store, k)}
+    assert {k for k, s in status.items() if s == "ON"} == set(landed[0]["object_keys"])
+    assert set(landed[0]["object_keys"]) == with_thread
+
+    assert main(["hold", "release", "--matter", "m1", "--reason", "done"]) == 0
+    assert set(landed[0]["object_keys"]) <= set(_release_record(store)["released_keys"])
+    assert all(s == "OFF" for s in _status(client, s3_bucket, landed[0]["object_keys"]).values())
+
+    build_catalog(uri, audit_db, env | {"ARCHIVE_URI": uri})
+    rows = catalog_rows(audit_db, "SELECT action, matter_active FROM holds ORDER BY record_key")
+    assert rows == [("place", False), ("landed", False), ("release", False)]
+
+
+def _release_record(store) -> dict:
+    (key,) = [k for k in store.list("_holds/m1/") if k.endswith("-release.json")]
+    return json.loads(store.get(key))
+
+
+def _threads(store, key: str) -> set[str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(pa.BufferReader(store.get(key)), columns=["thread_id"])
+    return set(table.column("thread_id").to_pylist())
