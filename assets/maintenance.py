@@ -148,21 +148,34 @@ supervision_report_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(
-    job=supervision_report_job,
-    cron_schedule="30 6 * * *",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily: the supervision report, after the night's runs and deep verify.",
-)
-def supervision_report_schedule(context: dg.ScheduleEvaluationContext):
-    return dg.RunRequest(run_key=context.scheduled_execution_time.isoformat())
+def _daily(name: str, job, cron: str, description: str) -> dg.ScheduleDefinition:
+    """A schedule that runs `job` once per tick; the tick's time is the run key, so a daemon
+    restart never launches the same day twice."""
+
+    @dg.schedule(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=description,
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        return dg.RunRequest(run_key=context.scheduled_execution_time.isoformat())
+
+    return _schedule
 
 
-@dg.schedule(
-    job=deep_verify_job,
-    cron_schedule="0 3 * * *",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily: the deep verify of the whole archive.",
+supervision_report_schedule = _daily(
+    "supervision_report_schedule",
+    supervision_report_job,
+    "30 6 * * *",
+    "Daily: the supervision report, after the night's runs and deep verify.",
 )
-def deep_verify_schedule(context: dg.ScheduleEvaluationContext):
-    return dg.RunRequest(run_key=context.scheduled_execution_time.isoformat())
+
+
+deep_verify_schedule = _daily(
+    "deep_verify_schedule",
+    deep_verify_job,
+    "0 3 * * *",
+    "Daily: the deep verify of the whole archive.",
+)
