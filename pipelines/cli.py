@@ -78,6 +78,7 @@ EXAMPLES = {
     '--reason "litigation hold, counsel 2026-11-02"\n  rc-archive hold list\n  '
     'rc-archive hold release --matter acme-v-us --reason "case closed"',
     "access": "rc-archive access verify",
+    "disposition": "rc-archive disposition --as-of 2033-01-01 --retention retention.yaml",
     "review": "rc-archive review next --policy marketing-promises\n  "
     'rc-archive review decide 3f9a0c1e --decision cleared --note "standard offer, approved"\n  '
     "rc-archive review verify",
@@ -1062,6 +1063,41 @@ def _flag(audit_db: str, flag_id: str) -> dict[str, Any]:
     return rows[0]
 
 
+def cmd_disposition(args: argparse.Namespace) -> int:
+    """Report which archived files are past retention and not held, per source and month, as
+    of a date (pipelines/governance/retention.py). Deletes nothing."""
+    from dataclasses import astuple
+
+    from pipelines.archive.ledger import Ledger
+    from pipelines.governance.retention import as_of_time, disposition_report, load_retention
+
+    try:
+        as_of = as_of_time(args.as_of)
+    except ValueError:
+        raise UsageError(f"--as-of {args.as_of!r}: expected an ISO-8601 date") from None
+    policy = load_retention(args.retention)
+    rows = disposition_report(Ledger(_open_store()), policy, as_of, _source_types())
+    header = ["source_id", "source_type", "period", "retention_years", "files", "rows", "status"]
+    print(_render(header, [astuple(row) for row in rows], args.format))
+    return EXIT_OK
+
+
+def _source_types() -> dict[str, str | None]:
+    """source id -> channel type, from the audit catalog when there is one ({} otherwise: then
+    only source ids and the default retention apply)."""
+    from pipelines.audit.connection import connect
+
+    audit_db = _audit_db()
+    if not os.path.exists(audit_db):
+        return {}
+    conn = connect(audit_db, dict(os.environ), read_only=True)
+    try:
+        sql = "SELECT source_id, any_value(source_type) FROM contents GROUP BY 1"
+        return dict(conn.execute(sql).fetchall())
+    finally:
+        conn.close()
+
+
 def cmd_access(args: argparse.Namespace) -> int:
     """`access verify`: replay the access trail's chain; exit 3 when it is broken."""
     from pipelines.governance.access_trail import verify_trail
@@ -1351,6 +1387,14 @@ def _parser() -> argparse.ArgumentParser:
         "report", help="store today's supervision report (HTML) in the archive, write-once"
     )
     report.add_argument("--out", help="also write a copy to this file")
+    disposition = add(
+        "disposition",
+        cmd_disposition,
+        "Report what is past retention and not held (deletes nothing).",
+    )
+    disposition.add_argument("--as-of", required=True, help="the date to judge retention at")
+    disposition.add_argument("--retention", required=True, help="retention.yaml")
+    disposition.add_argument("--format", choices=["table", "csv", "json"], default="table")
     access = add("access", cmd_access, "Check the access trail (who read the archive).")
     access_sub = access.add_subparsers(dest="access_action", required=True)
     access_sub.add_parser("verify", help="replay the trail's hash chain")

@@ -205,13 +205,15 @@ def _state(records: list[HoldRecord]) -> tuple[bool, set[str]]:
 
 
 def active_holds(store: ObjectStore) -> dict[str, set[str]]:
-    """matter -> objects it holds, for every active matter (read from the records now, not
-    from the catalog: a release must see every placement)."""
+    """matter -> objects it holds (its placements' and those held as they landed), for every
+    active matter (read from the records now, not from the catalog: a release must see every
+    placement)."""
     result = {}
     for matter in store.list_folders(HOLDS_PREFIX):
-        active, held = _state(matter_records(store, matter))
+        records = matter_records(store, matter)
+        active, held = _state(records)
         if active:
-            result[matter] = held
+            result[matter] = held | _landed_since(store, matter, _last_release(records))
     return result
 
 

@@ -1,0 +1,143 @@
+"""Retention classes and the disposition report: which archived files are past retention and
+not held, per source and month, as of a date.
+
+`retention.yaml`:
+
+```yaml
+default_years: 7            # every source unless a line below says otherwise
+channel_types:              # by source type (as in messages.source_type)
+  WhatsApp: 5
+sources:                    # by source id (wins over its channel type)
+  65c3fdd9527bf900079cefcb: 10
+```
+
+A contents file is eligible for disposition when its newest message (`max_creation_time` in
+its manifest entry) is older than the as-of date minus its source's retention, and no active
+legal hold holds it (placements and messages held as they landed). The report reads the ledger
+state of each source (checkpoint and tail) and the hold records; it deletes nothing: deleting
+needs a write-once disposition record that `verify` accepts in place of the file, which is not
+built yet (docs/governance.md).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.archive.ledger import Ledger
+from pipelines.governance.holds import active_holds
+from schemas.common import parse_api_time
+from schemas.ids import source_id_of_stream
+
+
+class RetentionError(ValueError):
+    """retention.yaml cannot be read or says something that cannot be applied."""
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    default_years: int
+    channel_types: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)
+
+    def years_for(self, source_id: str, source_type: str | None) -> int:
+        if source_id in self.sources:
+            return self.sources[source_id]
+        if source_type is not None and source_type in self.channel_types:
+            return self.channel_types[source_type]
+        return self.default_years
+
+
+def load_retention(path: str | Path) -> RetentionPolicy:
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RetentionError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise RetentionError(f"{path}: not valid YAML ({exc})".splitlines()[0]) from None
+    return parse_retention(document, str(path))
+
+
+def parse_retention(document: Any, where: str = "retention") -> RetentionPolicy:
+    if not isinstance(document, dict):
+        raise RetentionError(f"{where}: expected a mapping with `default_years`")
+    unknown = set(document) - {"default_years", "channel_types", "sources"}
+    if unknown:
+        raise RetentionError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    default = _years(document.get("default_years"), f"{where}.default_years")
+    classes = {}
+    for name in ("channel_types", "sources"):
+        entries = document.get(name) or {}
+        if not isinstance(entries, dict):
+            raise RetentionError(f"{where}.{name}: expected a mapping of name to years")
+        classes[name] = {str(k): _years(v, f"{where}.{name}.{k}") for k, v in entries.items()}
+    return RetentionPolicy(default, classes["channel_types"], classes["sources"])
+
+
+def _years(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+        raise RetentionError(f"{where}: expected whole years from 1 to 100, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class DispositionRow:
+    source_id: str
+    source_type: str | None
+    period: str  # YYYY-MM of the files' newest message
+    retention_years: int
+    files: int
+    rows: int
+    status: str  # eligible | held | retained
+
+
+def disposition_report(
+    ledger: Ledger,
+    policy: RetentionPolicy,
+    as_of: datetime,
+    source_types: dict[str, str | None],
+) -> list[DispositionRow]:
+    """Per source and month: how many contents files (and rows) are eligible, held or still
+    retained as of `as_of`."""
+    held: set[str] = set()
+    for matter_keys in active_holds(ledger.store).values():
+        held |= matter_keys
+    groups: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    years_of: dict[str, int] = {}
+    for stream in ledger.streams("contents"):
+        source_id = source_id_of_stream(stream)
+        if source_id is None:
+            continue
+        years = policy.years_for(source_id, source_types.get(source_id))
+        years_of[source_id] = years
+        cutoff = as_of.replace(year=as_of.year - years)
+        for entry in ledger.committed_files("contents", stream):
+            newest = parse_api_time(entry.max_creation_time)
+            if newest is None:
+                continue
+            if entry.key in held:
+                status = "held"
+            elif newest < cutoff:
+                status = "eligible"
+            else:
+                status = "retained"
+            counts = groups[(source_id, f"{newest:%Y-%m}", status)]
+            counts[0] += 1
+            counts[1] += entry.rows
+    return [
+        DispositionRow(
+            source_id, source_types.get(source_id), period, years_of[source_id], files, rows, status
+        )
+        for (source_id, period, status), (files, rows) in sorted(groups.items())
+    ]
+
+
+def as_of_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
