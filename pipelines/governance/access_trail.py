@@ -26,15 +26,10 @@ from pipelines.governance.chained_log import (
     ChainedLog,
     LogFinding,
     StoredRecord,
-    canonical_bytes,
-    current_user,
 )
 
 ACCESS_PREFIX = f"{keys.ACCESS_ROOT}/"
 ACCESS_FORMAT = "rc-archive/access/1"
-AUDIT_COMMANDS = ("sql", "thread", "export", "prove", "review")
-
-__all__ = ["AccessTrail", "AccessTrailError", "canonical_bytes", "current_user", "iter_events"]
 
 
 class AccessTrailError(OSError):

@@ -33,7 +33,7 @@ from typing import Any
 
 from pipelines.archive import keys
 from pipelines.archive.store import ObjectStore
-from pipelines.governance.access_trail import canonical_bytes, current_user
+from pipelines.governance.chained_log import StoredRecord, canonical_bytes, current_user
 
 HOLDS_PREFIX = f"{keys.HOLDS_ROOT}/"
 HOLD_FORMAT = "rc-archive/hold/1"
@@ -46,11 +46,8 @@ class HoldError(ValueError):
     """Bad hold input (matter name, selector, nothing matched, nothing to release): exit 2."""
 
 
-@dataclass(frozen=True)
-class HoldRecord:
-    key: str
-    sha256: str
-    body: dict[str, Any]
+# A stored hold record: (key, SHA-256 of its bytes, parsed body), as every chained record.
+HoldRecord = StoredRecord
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from typing import Any
 
 import ahocorasick
 import pyarrow as pa
-import yaml
 
+from pipelines.governance.yaml_file import read_yaml
 from schemas.flags import ARROW_SCHEMA as FLAGS_SCHEMA
 from schemas.flags import flag_record_sha256
 
@@ -81,16 +81,7 @@ class Policy:
 
 def load_policies(path: str | Path) -> PolicySet:
     """The policies of a YAML file; PolicyError naming the file and policy on any mistake."""
-    path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PolicyError(f"{path}: not valid YAML{at} ({problem})") from None
+    document = read_yaml(path, PolicyError)
     return PolicySet(parse_policies(document, str(path)))
 
 

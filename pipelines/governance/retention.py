@@ -27,10 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipelines.archive.ledger import Ledger
 from pipelines.governance.holds import active_holds
+from pipelines.governance.yaml_file import read_yaml
 from schemas.common import parse_api_time
 from schemas.ids import source_id_of_stream
 
@@ -54,13 +53,7 @@ class RetentionPolicy:
 
 
 def load_retention(path: str | Path) -> RetentionPolicy:
-    path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RetentionError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise RetentionError(f"{path}: not valid YAML ({exc})".splitlines()[0]) from None
+    document = read_yaml(path, RetentionError)
     return parse_retention(document, str(path))
 
 
