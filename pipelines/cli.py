@@ -78,7 +78,9 @@ EXAMPLES = {
     '--reason "litigation hold, counsel 2026-11-02"\n  rc-archive hold list\n  '
     'rc-archive hold release --matter acme-v-us --reason "case closed"',
     "access": "rc-archive access verify",
-    "disposition": "rc-archive disposition --as-of 2033-01-01 --retention retention.yaml",
+    "disposition": "rc-archive disposition --as-of 2033-01-01 --retention retention.yaml\n  "
+    "rc-archive disposition --as-of 2026-12-01 --retention retention.yaml --execute \\\n"
+    '      --reason "retention schedule RS-4, approved by compliance 2026-11-30"',
     "review": "rc-archive review next --policy marketing-promises\n  "
     'rc-archive review decide 3f9a0c1e --decision cleared --note "standard offer, approved"\n  '
     "rc-archive review verify",
@@ -1065,7 +1067,8 @@ def _flag(audit_db: str, flag_id: str) -> dict[str, Any]:
 
 def cmd_disposition(args: argparse.Namespace) -> int:
     """Report which archived files are past retention and not held, per source and month, as
-    of a date (pipelines/governance/retention.py). Deletes nothing."""
+    of a date (pipelines/governance/retention.py); with --execute, dispose of exactly those
+    (pipelines/governance/disposition.py): exit 1 when an object could not be deleted."""
     from dataclasses import astuple
 
     from pipelines.archive.ledger import Ledger
@@ -1076,10 +1079,40 @@ def cmd_disposition(args: argparse.Namespace) -> int:
     except ValueError:
         raise UsageError(f"--as-of {args.as_of!r}: expected an ISO-8601 date") from None
     policy = load_retention(args.retention)
-    rows = disposition_report(Ledger(_open_store()), policy, as_of, _source_types())
-    header = ["source_id", "source_type", "period", "retention_years", "files", "rows", "status"]
-    print(_render(header, [astuple(row) for row in rows], args.format))
-    return EXIT_OK
+    ledger = Ledger(_open_store())
+    if not args.execute:
+        rows = disposition_report(ledger, policy, as_of, _source_types())
+        header = ["source_id", "source_type", "period", "retention_years", "files", "rows"]
+        print(_render([*header, "status"], [astuple(row) for row in rows], args.format))
+        return EXIT_OK
+    import uuid
+
+    from pipelines.governance.disposition import execute_disposition
+
+    if not (args.reason or "").strip():
+        raise UsageError("--execute needs --reason (it is recorded with the disposition)")
+    source_types = _source_types()
+    if policy.channel_types and not source_types:
+        raise UsageError(
+            "the retention classes name channel types, and there is no audit catalog to tell "
+            "each source's type: run `rc-archive catalog` first (nothing was deleted)"
+        )
+    try:
+        outcomes = execute_disposition(
+            ledger,
+            policy,
+            as_of,
+            source_types,
+            reason=args.reason.strip(),
+            env=dict(os.environ),
+            run_id=f"disposition-{uuid.uuid4().hex[:12]}",
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    header = ["source_id", "key", "rows", "objects", "result"]
+    print(_render(header, [astuple(outcome) for outcome in outcomes], args.format))
+    refused = [o for o in outcomes if o.result.startswith("refused")]
+    return EXIT_FAILED if refused else EXIT_OK
 
 
 def _source_types() -> dict[str, str | None]:
@@ -1087,8 +1120,9 @@ def _source_types() -> dict[str, str | None]:
     only source ids and the default retention apply)."""
     from pipelines.audit.connection import connect
 
-    audit_db = _audit_db()
-    if not os.path.exists(audit_db):
+    try:
+        audit_db = _audit_db()
+    except UsageError:
         return {}
     conn = connect(audit_db, dict(os.environ), read_only=True)
     try:
@@ -1390,10 +1424,17 @@ def _parser() -> argparse.ArgumentParser:
     disposition = add(
         "disposition",
         cmd_disposition,
-        "Report what is past retention and not held (deletes nothing).",
+        "Report what is past retention and not held; --execute deletes exactly that.",
     )
     disposition.add_argument("--as-of", required=True, help="the date to judge retention at")
     disposition.add_argument("--retention", required=True, help="retention.yaml")
+    disposition.add_argument(
+        "--execute",
+        action="store_true",
+        help="delete the eligible files (recorded first in each source's ledger; not after "
+        "today; held or locked files are kept and listed)",
+    )
+    disposition.add_argument("--reason", help="why (recorded with the disposition)")
     disposition.add_argument("--format", choices=["table", "csv", "json"], default="table")
     access = add("access", cmd_access, "Check the access trail (who read the archive).")
     access_sub = access.add_subparsers(dest="access_action", required=True)

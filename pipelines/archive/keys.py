@@ -41,6 +41,7 @@ PER_SOURCE_TABLES = tuple(t for t in TABLES if t not in ("agents", "quarantine")
 MANIFEST_NAME = re.compile(r"^(\d{10})\.json$")
 CHECKPOINT_NAME = re.compile(r"^(\d{10})\.json$")
 VERSION_INDEX_NAME = re.compile(r"^(\d{10})\.versions\.parquet$")
+DISPOSED_HASHES_NAME = re.compile(r"^(\d{10})\.hashes\.parquet$")
 
 
 def new_batch_id(seq: int) -> str:
@@ -65,6 +66,11 @@ def checkpoint_key(table: str, stream: str, seq: int) -> str:
 
 def version_index_key(table: str, stream: str, seq: int) -> str:
     return f"{checkpoint_prefix(table, stream)}{seq:010d}.versions.parquet"
+
+
+def disposed_hashes_key(table: str, stream: str, seq: int) -> str:
+    """The record hashes of what the disposition manifest at `seq` deleted."""
+    return f"{ledger_prefix(table, stream)}_disposed/{seq:010d}.hashes.parquet"
 
 
 def compacted_contents_key(stream: str, month: str, batch_id: str) -> str:

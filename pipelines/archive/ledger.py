@@ -32,6 +32,7 @@ from pipelines.archive.checkpoint import (
     FileEntry,
     LiveFiles,
 )
+from pipelines.archive.disposed_hashes import read_disposed_hashes
 from pipelines.archive.key_set import DIGEST_WIDTH, KeySet, key_of
 from pipelines.archive.parquet import (
     ID_COLUMNS,
@@ -63,6 +64,46 @@ class LedgerError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Disposal:
+    """What a disposition manifest deleted (pipelines/governance/disposition.py).
+
+    `objects`: every object deleted: the live files the manifest removes and the compacted
+    inputs behind them (they hold the same rows). `hashes`: a Parquet object in the ledger
+    (`_disposed/`) of the (file key, id, record_sha256, last_modified_time) of every row of
+    those objects, so the Merkle log and the version index still prove what existed, without
+    its content.
+    """
+
+    objects: tuple[FileEntry, ...]
+    hashes: FileEntry
+    as_of: str
+    user: str
+    user_from: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "objects": [asdict(f) for f in self.objects],
+            "hashes": asdict(self.hashes),
+            "as_of": self.as_of,
+            "user": self.user,
+            "user_from": self.user_from,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Disposal:
+        return cls(
+            objects=tuple(FileEntry(**f) for f in body["objects"]),
+            hashes=FileEntry(**body["hashes"]),
+            as_of=body["as_of"],
+            user=body["user"],
+            user_from=body["user_from"],
+            reason=body["reason"],
+        )
+
+
+@dataclass(frozen=True)
 class Manifest:
     table: str
     stream: str
@@ -77,13 +118,26 @@ class Manifest:
     # A compaction manifest's inputs: files it replaces with its own `files` (the same rows).
     # Written only when non-empty, so a batch manifest's bytes are as before.
     replaces: tuple[FileEntry, ...] = ()
+    # A disposition manifest (retention ended): `replaces` are the live files it removes,
+    # `files` is empty, and this says what was deleted, by whom and why. Written only when
+    # set, so every other manifest's bytes are as before.
+    disposal: Disposal | None = None
     # Where and what it was read from (not part of the JSON).
     key: str = ""
     sha256: str = ""
 
     @property
     def is_compaction(self) -> bool:
-        return bool(self.replaces)
+        return bool(self.replaces) and self.disposal is None
+
+    @property
+    def is_disposition(self) -> bool:
+        return self.disposal is not None
+
+    @property
+    def is_batch(self) -> bool:
+        """A run's batch: the only kind of manifest that adds record versions."""
+        return not self.replaces and self.disposal is None
 
     def to_json_bytes(self) -> bytes:
         body = {
@@ -101,6 +155,8 @@ class Manifest:
         }
         if self.replaces:
             body["replaces"] = [asdict(f) for f in self.replaces]
+        if self.disposal is not None:
+            body["disposal"] = self.disposal.to_json()
         return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
     @classmethod
@@ -122,6 +178,7 @@ class Manifest:
                 committed_at=body["committed_at"],
                 prev_sha256=body["prev_sha256"],
                 replaces=tuple(FileEntry(**f) for f in body.get("replaces") or ()),
+                disposal=Disposal.from_json(body["disposal"]) if "disposal" in body else None,
                 key=key,
                 sha256=hashlib.sha256(data).hexdigest(),
             )
@@ -229,6 +286,7 @@ class BatchWriter:
         entries: list[FileEntry],
         cursor: dict[str, Any],
         replaces: tuple[FileEntry, ...] = (),
+        disposal: Disposal | None = None,
     ) -> Manifest:
         """The commit point: once this put succeeds the files are part of the archive."""
         store = self.ledger.store
@@ -244,6 +302,7 @@ class BatchWriter:
             committed_at=iso_ms(datetime.now(UTC)),
             prev_sha256=self.prev_sha256,
             replaces=replaces,
+            disposal=disposal,
         )
         data = manifest.to_json_bytes()
         key = keys.manifest_key(self.table, self.stream, self.seq)
@@ -411,7 +470,7 @@ class Ledger:
         state.live.apply(manifest.files, manifest.replaces)
         if manifest.key in self._indexed:
             self._indexed.discard(manifest.key)
-        elif not manifest.is_compaction:
+        elif manifest.is_batch:
             for entry in manifest.files:
                 digests = self._committed_digests.get((state.table, state.stream, entry.table))
                 if digests is not None:
@@ -437,7 +496,7 @@ class Ledger:
             manifest = head if head is not None and seq == head.seq else None
             if manifest is None:
                 manifest = self._load(keys.manifest_key(table, stream, seq))
-            if not manifest.is_compaction:
+            if manifest.is_batch:
                 if manifest.run_id != run_id:
                     break
                 found.append(manifest)
@@ -486,7 +545,7 @@ class Ledger:
         return [
             entry
             for manifest in manifests
-            if not manifest.is_compaction
+            if manifest.is_batch
             for entry in manifest.files
             if entry.table == table
         ]
@@ -512,15 +571,25 @@ class Ledger:
                 yield index.read_row_group(group).cast(VERSION_INDEX_SCHEMA)
             del data, index
         id_column = ID_COLUMNS[table]
-        for manifest in list(state.tail):
-            if manifest.is_compaction:
+        tail = list(state.tail)
+        disposed: dict[str, pa.Table] = {}  # a file deleted since: the hashes its disposal kept
+        for manifest in tail:
+            if manifest.is_disposition:
+                disposed.update(read_disposed_hashes(self.store, manifest.disposal.hashes))
+        for manifest in tail:
+            if not manifest.is_batch:
                 continue
             for entry in manifest.files:
                 if entry.table not in (table, "quarantine"):
                     continue  # another table the ledger carries (attachments): not versions
                 quarantined = entry.table == "quarantine"
                 columns = ["record_sha256"] if quarantined else [id_column, "record_sha256"]
-                part = parquet_to_table(self.store.get(entry.key), columns)
+                part = disposed.get(entry.key)
+                if part is None:
+                    part = parquet_to_table(self.store.get(entry.key), columns)
+                else:
+                    part = part.rename_columns(["id", "record_sha256", "last_modified_time"])
+                    part = part.select(columns)
                 ids = (
                     pa.nulls(part.num_rows, pa.string())
                     if quarantined

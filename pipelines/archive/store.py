@@ -1,10 +1,12 @@
 """Write-once object stores: a local directory and S3 (or any S3-compatible server).
 
 Invariant 2 (docs/internals.md, "Invariants"): the archive never overwrites or deletes an
-object. Both stores refuse a `put` to an existing key (ObjectExistsError) and have no delete at
-all. On S3 the refusal is
+object. Both stores refuse a `put` to an existing key (ObjectExistsError). On S3 the refusal is
 enforced by the server too (`If-None-Match: *`), and Object Lock retention/legal hold make the
-objects immutable for the regulator's retention period (SEC 17a-4(f)).
+objects immutable for the regulator's retention period (SEC 17a-4(f)). The one delete is
+`dispose`, called only by disposition after retention (pipelines/governance/disposition.py),
+after a disposition manifest recorded what it deletes; the server still refuses it for an
+object whose retention date or legal hold has not ended.
 """
 
 from __future__ import annotations
@@ -261,6 +263,17 @@ class LocalStore:
             raise FileNotFoundError(f"{self.uri_for(key)}: no such archived object to hold")
         return False
 
+    def lock_of(self, key: str) -> str | None:
+        """A directory locks nothing: None (what would stop a delete now)."""
+        del key
+        return None
+
+    def dispose(self, key: str) -> None:
+        """Delete one object past retention (disposition only; gone already is fine, so an
+        interrupted disposition can be finished)."""
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+
     def head(self, key: str) -> dict[str, Any]:
         stat = self._path(key).stat()
         return {"key": key, "bytes": stat.st_size, "mode": oct(stat.st_mode & 0o777)}
@@ -278,7 +291,7 @@ class LocalStore:
 class S3Store:
     """An S3 bucket/prefix. Puts carry a SHA-256 checksum (the server rejects corrupted bodies),
     `If-None-Match: *` (the server refuses an existing key even under a race) and, when set,
-    Object Lock retention and legal hold. No DeleteObject call exists in this module."""
+    Object Lock retention and legal hold. DeleteObject is sent only by `dispose`."""
 
     def __init__(
         self,
@@ -567,6 +580,48 @@ class S3Store:
                 code=code or None,
             ) from exc
         return True
+
+    def lock_of(self, key: str) -> str | None:
+        """What would make the server refuse to delete the object now: its legal hold, or a
+        retention date still ahead (None when nothing does)."""
+        head = self.head(key)
+        if head["object_lock_legal_hold"] == "ON":
+            return "Object Lock legal hold ON"
+        until = head["object_lock_retain_until"]
+        if until is not None and until > datetime.now(UTC):
+            return f"Object Lock {head['object_lock_mode']} retention until {until:%Y-%m-%d}"
+        return None
+
+    def dispose(self, key: str) -> None:
+        """Delete one object past retention, for disposition only: its version, because on a
+        versioned (Object Lock) bucket a plain delete only adds a delete marker and keeps the
+        bytes. The server refuses while a retention date or a legal hold locks the version
+        (in COMPLIANCE mode nobody can shorten it): StoreWriteError. Gone already is fine, so
+        an interrupted disposition can be finished."""
+        full_key = self._full(key)
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=full_key)
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return
+            raise
+        request = {"Bucket": self.bucket, "Key": full_key}
+        version = head.get("VersionId")
+        if version and version != "null":
+            request["VersionId"] = version
+        try:
+            self.client.delete_object(**request)
+        except self.client.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            raise StoreWriteError(
+                f"{self.describe()} refused to delete {self.uri_for(key)} (version {version}): "
+                f"{code or 'error'} (HTTP {status}); Object Lock keeps it until its retention "
+                "date passes and its legal hold is released, or the credentials lack "
+                "s3:DeleteObjectVersion",
+                needs_person=True,
+                code=code or None,
+            ) from exc
 
     def head(self, key: str) -> dict[str, Any]:
         head = self.client.head_object(

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from pipelines.archive import keys, merkle
 from pipelines.archive.checkpoint import Checkpoint, FileEntry, LiveFiles
+from pipelines.archive.disposed_hashes import rows_by_file
 from pipelines.archive.ledger import INTENT_FORMAT, Ledger, LedgerError, Manifest
 from pipelines.archive.multiset import MultisetDigest
 from pipelines.archive.parquet import ID_COLUMNS, parquet_to_table
@@ -36,6 +37,8 @@ TAMPERING = {
     "intent_invalid": "pending intent is not valid JSON",
     "checkpoint_invalid": "checkpoint disagrees with the manifests it summarises",
     "compaction_invalid": "compacted file does not hold exactly the rows of its inputs",
+    "disposal_invalid": "disposition removes files that were not live, or its record hashes "
+    "differ from what it names",
     # Against a witness or a certificate (pipelines/integrity/, docs/integrity.md).
     "truncated": "manifests the witness recorded are missing from the archive's chain",
     "source_missing": "the witness recorded a ledger of which the archive has no manifest",
@@ -47,6 +50,9 @@ NOT_TAMPERING = {
     "between the commit and its witness entry)",
     "uncommitted": "file of a batch that never committed (interrupted run)",
     "checkpoint_unfinished": "version index of a checkpoint that was never written (crash)",
+    "disposal_incomplete": "object a disposition recorded is still stored (a crash or an "
+    "Object Lock refusal): `rc-archive disposition --execute` finishes it",
+    "disposal_unfinished": "record hashes of a disposition that was never committed (crash)",
 }
 
 
@@ -117,12 +123,19 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
     manifests_by_stream: dict[tuple[str, str], list[str]] = defaultdict(list)
     intents_by_stream: dict[tuple[str, str], list[str]] = defaultdict(list)
     checkpoints_by_stream: dict[tuple[str, str], list[str]] = defaultdict(list)
+    hashes_by_stream: dict[tuple[str, str], list[str]] = defaultdict(list)
     data_keys: list[str] = []
     for key in sorted(all_keys):
         parts = key.split("/")
         if parts[0] == keys.LEDGER_ROOT:
             _sort_ledger_key(
-                key, parts, manifests_by_stream, intents_by_stream, report, checkpoints_by_stream
+                key,
+                parts,
+                manifests_by_stream,
+                intents_by_stream,
+                report,
+                checkpoints_by_stream,
+                hashes_by_stream,
             )
         elif parts[0] in keys.DATA_TABLES:
             data_keys.append(key)
@@ -133,7 +146,9 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
 
     committed_keys: set[str] = set()
     committed_batches: dict[tuple[str, str], set[str]] = defaultdict(set)
+    disposals = _Disposals()
     for stream_id, manifest_keys in sorted(manifests_by_stream.items()):
+        disposals.read_hashes(store, hashes_by_stream.pop(stream_id, []))
         replay = _check_chain(
             store,
             stream_id,
@@ -143,6 +158,7 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
             committed_batches,
             all_keys,
             deep,
+            disposals,
         )
         _check_checkpoints(
             store, stream_id, checkpoints_by_stream.pop(stream_id, []), replay, report, deep
@@ -179,7 +195,11 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
                         )
                     )
 
-    for key in committed_keys - all_keys:
+    for key in sorted(disposals.unnamed() | {k for ks in hashes_by_stream.values() for k in ks}):
+        report.findings.append(
+            Finding("disposal_unfinished", key, NOT_TAMPERING["disposal_unfinished"])
+        )
+    for key in committed_keys - all_keys - disposals.objects:
         report.findings.append(Finding("missing", key, TAMPERING["missing"]))
     named = _check_attachment_blobs(store, committed_keys & all_keys, all_keys, report, deep)
     for key in data_keys:
@@ -262,7 +282,13 @@ def _unnamed_blob(store: ObjectStore, key: str, report: VerifyReport, deep: bool
 
 
 def _sort_ledger_key(
-    key, parts, manifests_by_stream, intents_by_stream, report, checkpoints_by_stream=None
+    key,
+    parts,
+    manifests_by_stream,
+    intents_by_stream,
+    report,
+    checkpoints_by_stream=None,
+    hashes_by_stream=None,
 ) -> None:
     try:
         table, stream = parts[1], validate_stream(parts[2])
@@ -282,6 +308,13 @@ def _sort_ledger_key(
         and (keys.CHECKPOINT_NAME.match(parts[4]) or keys.VERSION_INDEX_NAME.match(parts[4]))
     ):
         checkpoints_by_stream[(table, stream)].append(key)
+    elif (
+        len(parts) == 5
+        and parts[3] == "_disposed"
+        and hashes_by_stream is not None
+        and keys.DISPOSED_HASHES_NAME.match(parts[4])
+    ):
+        hashes_by_stream[(table, stream)].append(key)
     else:
         report.findings.append(Finding("extra", key, "not a manifest or an intent"))
 
@@ -295,9 +328,12 @@ def _check_chain(
     committed_batches: dict[tuple[str, str], set[str]],
     all_keys: set[str],
     deep: bool,
+    disposals: _Disposals | None = None,
 ) -> dict[int, _Replayed]:
     """Walk one stream's manifests in seq order; returns what they add up to at each seq
-    (for the checkpoints' check)."""
+    (for the checkpoints' check). A file a later disposition deleted counts with the record
+    hashes that disposition kept, so the version index and Merkle checks still hold."""
+    disposals = disposals or _Disposals()
     table, stream = stream_id
     replay: dict[int, _Replayed] = {}
     live = LiveFiles()
@@ -356,10 +392,21 @@ def _check_chain(
             committed_keys.add(entry.key)
             if entry.key in all_keys:
                 _check_file(store, entry, report, deep)
-        if manifest.is_compaction:
+        if manifest.is_disposition:
+            _check_disposition(manifest, live, all_keys, report, disposals)
+        elif manifest.is_compaction:
             _check_compaction(store, manifest, live, all_keys, report, deep)
         elif deep:
             for entry in manifest.files:
+                kept = disposals.rows.get(entry.key) if entry.key not in all_keys else None
+                if kept is not None:
+                    hashes = kept.column("record_sha256").to_pylist()
+                    if entry.table == table:
+                        ids = kept.column("id").to_pylist()
+                        index_digest.add_rows(hashes, ids, [False] * len(hashes))
+                    if tree is not None and entry.table == table:
+                        tree.extend_record_hashes(hashes)
+                    continue
                 if entry.key in all_keys and entry.table in (table, "quarantine"):
                     index_digest.add_file(store, entry, ID_COLUMNS[table])
                 if tree is not None and entry.table == table and entry.key not in all_keys:
@@ -380,6 +427,65 @@ def _check_chain(
             None if tree is None else (tree.size, tree.root().hex()),
         )
     return replay
+
+
+@dataclass
+class _Disposals:
+    """What the archive's dispositions deleted: the record hashes they kept (file key ->
+    rows), the objects their manifests name, and which hashes objects a manifest names."""
+
+    rows: dict[str, pa.Table] = field(default_factory=dict)
+    objects: set[str] = field(default_factory=set)
+    hashes_read: dict[str, str] = field(default_factory=dict)  # key -> sha256 of its bytes
+    hashes_named: set[str] = field(default_factory=set)
+
+    def read_hashes(self, store: ObjectStore, hash_keys: list[str]) -> None:
+        for key in hash_keys:
+            data = store.get(key)
+            self.hashes_read[key] = hashlib.sha256(data).hexdigest()
+            try:
+                self.rows.update(rows_by_file(parquet_to_table(data)))
+            except (pa.ArrowException, OSError, KeyError):
+                continue  # its manifest's check reports the SHA-256 mismatch
+
+    def unnamed(self) -> set[str]:
+        return set(self.hashes_read) - self.hashes_named
+
+
+def _check_disposition(
+    manifest: Manifest,
+    live: LiveFiles,
+    all_keys: set[str],
+    report: VerifyReport,
+    disposals: _Disposals,
+) -> None:
+    """A disposition may only remove live files, must name them among its objects, and its
+    hashes object must be the one it names, holding a row per row of each object."""
+    disposal = manifest.disposal
+    named = {entry.key for entry in disposal.objects}
+    problem = None
+    for entry in manifest.replaces:
+        if live.entries.get(entry.key) != entry:
+            problem = f"removes {entry.key}, which is not a live file with that SHA-256"
+        elif entry.key not in named:
+            problem = f"removes {entry.key} without naming it among the objects it deletes"
+    hashes = disposal.hashes
+    disposals.hashes_named.add(hashes.key)
+    if disposals.hashes_read.get(hashes.key) != hashes.sha256:
+        problem = f"its record hashes {hashes.key} are missing or differ from their SHA-256"
+    else:
+        for entry in disposal.objects:
+            kept = disposals.rows.get(entry.key)
+            if entry.table == manifest.table and (kept is None or kept.num_rows != entry.rows):
+                problem = f"its record hashes do not hold the {entry.rows} rows of {entry.key}"
+    if problem:
+        report.findings.append(Finding("disposal_invalid", manifest.key, problem))
+    for entry in disposal.objects:
+        disposals.objects.add(entry.key)
+        if entry.key in all_keys:
+            report.findings.append(
+                Finding("disposal_incomplete", entry.key, NOT_TAMPERING["disposal_incomplete"])
+            )
 
 
 def _check_compaction(
@@ -558,6 +664,7 @@ def verify_recent(store: ObjectStore, stream: str, *, sample: int = SAMPLE_FILES
         )
         recent: set[str] = set()
         read: list[FileEntry] = []
+        disposed = {o.key for m in state.tail if m.is_disposition for o in m.disposal.objects}
         for manifest in state.tail:
             report.manifests_checked += 1
             if manifest.seq != previous_seq + 1:
@@ -576,7 +683,8 @@ def verify_recent(store: ObjectStore, stream: str, *, sample: int = SAMPLE_FILES
             previous_high = max(filter(None, [high, previous_high]), default=None)
             for entry in manifest.files:
                 recent.add(entry.key)
-                read.append(entry)
+                if entry.key not in disposed:
+                    read.append(entry)
             previous_sha, previous_seq = manifest.sha256, manifest.seq
         older = sorted((e for e in state.live_files() if e.key not in recent), key=lambda e: e.key)
         if older:

@@ -54,7 +54,7 @@ LEDGER_SCHEMA = pa.schema(
         ("manifest_key", pa.string()),
         ("manifest_sha256", pa.string()),
         ("prev_sha256", pa.string()),
-        # 'batch' (new rows) or 'compaction' (the same rows in fewer files)
+        # 'batch' (new rows), 'compaction' (the same rows in fewer files) or 'disposition'
         ("kind", pa.string()),
     ]
 )
@@ -90,10 +90,16 @@ def ledger_table(manifests: list[Manifest]) -> pa.Table:
                 "manifest_key": manifest.key,
                 "manifest_sha256": manifest.sha256,
                 "prev_sha256": manifest.prev_sha256,
-                "kind": "compaction" if manifest.is_compaction else "batch",
+                "kind": manifest_kind(manifest),
             }
         )
     return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
+
+
+def manifest_kind(manifest: Manifest) -> str:
+    if manifest.is_disposition:
+        return "disposition"
+    return "compaction" if manifest.is_compaction else "batch"
 
 
 def parse_record_time(value: Any) -> datetime | None:

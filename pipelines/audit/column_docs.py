@@ -211,7 +211,9 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "prev_sha256": "SHA-256 of the stream's previous manifest (empty for seq 0): the "
             "chain `rc-archive verify` checks.",
             "kind": "`batch` for a manifest that archived new rows, `compaction` for one that "
-            "rewrote a closed month's files into one (the same rows; the inputs stay stored).",
+            "rewrote a closed month's files into one (the same rows; the inputs stay stored), "
+            "`disposition` for one that removed files past retention (`rc-archive disposition "
+            "--execute`; their record hashes stay in the ledger).",
         },
     ),
     "capture_lag": _view(

@@ -14,20 +14,22 @@ sources:                    # by source id (wins over its channel type)
 A contents file is eligible for disposition when its newest message (`max_creation_time` in
 its manifest entry) is older than the as-of date minus its source's retention, and no active
 legal hold holds it (placements and messages held as they landed). The report reads the ledger
-state of each source (checkpoint and tail) and the hold records; it deletes nothing: deleting
-needs a write-once disposition record that `verify` accepts in place of the file, which is not
-built yet (docs/governance.md).
+state of each source (checkpoint and tail) and the hold records; it deletes nothing (that is
+`execute_disposition`, pipelines/governance/disposition.py).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines.archive.checkpoint import FileEntry
 from pipelines.archive.ledger import Ledger
+from pipelines.archive.store import ObjectStore
 from pipelines.governance.holds import active_holds
 from pipelines.governance.yaml_file import read_yaml
 from schemas.common import parse_api_time
@@ -90,25 +92,36 @@ class DispositionRow:
     status: str  # eligible | held | retained
 
 
-def disposition_report(
+@dataclass(frozen=True)
+class ClassifiedFile:
+    source_id: str
+    retention_years: int
+    entry: FileEntry
+    status: str  # eligible | held | retained
+
+
+def held_keys(store: ObjectStore) -> set[str]:
+    """Keys any active matter holds (placements and messages held as they landed)."""
+    held: set[str] = set()
+    for matter_keys in active_holds(store).values():
+        held |= matter_keys
+    return held
+
+
+def classify_files(
     ledger: Ledger,
     policy: RetentionPolicy,
     as_of: datetime,
     source_types: dict[str, str | None],
-) -> list[DispositionRow]:
-    """Per source and month: how many contents files (and rows) are eligible, held or still
-    retained as of `as_of`."""
-    held: set[str] = set()
-    for matter_keys in active_holds(ledger.store).values():
-        held |= matter_keys
-    groups: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    years_of: dict[str, int] = {}
+) -> Iterator[ClassifiedFile]:
+    """Each live contents file with its status as of `as_of`. Reads each source's ledger
+    state (checkpoint and tail) and the hold records."""
+    held = held_keys(ledger.store)
     for stream in ledger.streams("contents"):
         source_id = source_id_of_stream(stream)
         if source_id is None:
             continue
         years = policy.years_for(source_id, source_types.get(source_id))
-        years_of[source_id] = years
         cutoff = as_of.replace(year=as_of.year - years)
         for entry in ledger.committed_files("contents", stream):
             newest = parse_api_time(entry.max_creation_time)
@@ -120,9 +133,25 @@ def disposition_report(
                 status = "eligible"
             else:
                 status = "retained"
-            counts = groups[(source_id, f"{newest:%Y-%m}", status)]
-            counts[0] += 1
-            counts[1] += entry.rows
+            yield ClassifiedFile(source_id, years, entry, status)
+
+
+def disposition_report(
+    ledger: Ledger,
+    policy: RetentionPolicy,
+    as_of: datetime,
+    source_types: dict[str, str | None],
+) -> list[DispositionRow]:
+    """Per source and month: how many contents files (and rows) are eligible, held or still
+    retained as of `as_of`."""
+    groups: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    years_of: dict[str, int] = {}
+    for found in classify_files(ledger, policy, as_of, source_types):
+        years_of[found.source_id] = found.retention_years
+        newest = found.entry.max_creation_time or ""
+        counts = groups[(found.source_id, newest[:7], found.status)]
+        counts[0] += 1
+        counts[1] += found.entry.rows
     return [
         DispositionRow(
             source_id, source_types.get(source_id), period, years_of[source_id], files, rows, status

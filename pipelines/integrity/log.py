@@ -2,7 +2,8 @@
 
 Leaves, in commit order: the `record_sha256` (32 raw bytes) of every row of every `contents`
 file the source's batch manifests committed, by manifest seq, files in manifest order, rows in
-file order. Compaction manifests add no leaves (their output holds the same rows as their
+file order (for a file a disposition deleted, the record hashes it kept). Compaction and
+disposition manifests add no leaves (their output holds the same rows as their
 inputs, which stay in the archive), so compacting or checkpointing never changes the tree, and
 each new batch only appends: the tree of today extends the tree of any earlier day, which is
 what a consistency proof shows.
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipelines.archive import keys, merkle
+from pipelines.archive.disposed_hashes import read_disposed_hashes
 from pipelines.archive.ledger import Ledger, LedgerError
 from pipelines.archive.parquet import parquet_to_table
 from schemas.ids import source_stream
@@ -78,20 +80,24 @@ def read_log(ledger: Ledger, source_id: str, *, content_id: str | None = None) -
     except ValueError as exc:
         log.problems.append((keys.ledger_prefix(TABLE, stream), str(exc)))
         return log
+    manifests = []
     for key in manifest_keys:
         try:
-            manifest = ledger.read_manifest(key)
+            manifests.append(ledger.read_manifest(key))
         except (LedgerError, OSError) as exc:
             log.problems.append((key, f"manifest cannot be read ({exc})"))
-            continue
-        if manifest.is_compaction:
+    disposed = _disposed_rows(ledger, manifests, log)
+    for manifest in manifests:
+        if not manifest.is_batch:
             continue
         for entry in manifest.files:
             if entry.table != TABLE:
                 continue
             columns = ["id", "record_sha256", "last_modified_time"]
             try:
-                part = parquet_to_table(ledger.store.get(entry.key), columns)
+                part = disposed.get(entry.key)
+                if part is None:
+                    part = parquet_to_table(ledger.store.get(entry.key), columns)
             except Exception as exc:  # noqa: BLE001 (missing local file, S3 NoSuchKey, bad bytes)
                 log.problems.append((entry.key, f"file cannot be read ({type(exc).__name__})"))
                 continue
@@ -111,3 +117,16 @@ def read_log(ledger: Ledger, source_id: str, *, content_id: str | None = None) -
                             )
                         )
     return log
+
+
+def _disposed_rows(ledger: Ledger, manifests, log: SourceLog) -> dict:
+    """file key -> the record hashes a disposition kept of a file it deleted (the leaves stay
+    the same after a disposition, so every earlier certificate's root still checks)."""
+    rows = {}
+    for manifest in manifests:
+        if manifest.is_disposition:
+            try:
+                rows.update(read_disposed_hashes(ledger.store, manifest.disposal.hashes))
+            except Exception as exc:  # noqa: BLE001 (missing local file, S3 NoSuchKey, bad bytes)
+                log.problems.append((manifest.disposal.hashes.key, f"cannot be read ({exc})"))
+    return rows

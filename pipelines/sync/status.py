@@ -78,7 +78,7 @@ def _last_batch(ledger: Ledger, head: Manifest) -> Manifest:
     """The newest manifest that archived rows: compactions (a few a month) only rewrite
     files, so they do not make a source look fresh."""
     manifest = head
-    while manifest.is_compaction and manifest.seq > 0:
+    while not manifest.is_batch and manifest.seq > 0:
         manifest = ledger.read_manifest(
             keys.manifest_key(manifest.table, manifest.stream, manifest.seq - 1)
         )

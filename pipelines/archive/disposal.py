@@ -1,0 +1,140 @@
+"""Deleting files past retention without breaking the write-once ledger.
+
+A disposition is a manifest in the stream's own hash chain, like a compaction: it removes live
+files (`replaces`, no `files`) and its `disposal` names every object it deletes (the live files
+and the compacted inputs behind them, which hold the same rows), who decided it and why. The
+order makes every state explainable:
+
+1. the `id`, `record_sha256` and `last_modified_time` of every row of those objects are
+   written to `_ledger/<table>/<stream>/_disposed/<seq>.hashes.parquet`, so the version index
+   and the Merkle log still prove what existed, without its content;
+2. the disposition manifest is committed (the decision point);
+3. the objects are deleted (`store.dispose`);
+4. a checkpoint, so readers start after it.
+
+A crash after 2 leaves objects that the manifest disposed of still stored: `verify` reports
+them as `disposal_incomplete` (not tampering) and the next `disposition --execute` finishes
+them. A crash before 2 leaves an unnamed hashes object that nothing reads (`disposal_unfinished`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.archive import keys
+from pipelines.archive.checkpoint import FileEntry
+from pipelines.archive.disposed_hashes import HASH_COLUMNS, HASHES_TABLE
+from pipelines.archive.ledger import PARQUET_TYPE, Disposal, Ledger, Manifest
+from pipelines.archive.parquet import parquet_to_table
+from pipelines.archive.store import ObjectExistsError, ObjectStore
+
+
+def compacted_inputs(ledger: Ledger, table: str, stream: str) -> dict[str, tuple[FileEntry, ...]]:
+    """Output key -> the inputs each compaction of the stream replaced.
+
+    Reads every manifest of the stream (a full replay): disposition is a rare command a person
+    runs, never a step of a run, and the objects behind a live file are named only by the
+    compactions that made it."""
+    produced_by: dict[str, tuple[FileEntry, ...]] = {}
+    for manifest in ledger.manifests(table, stream):
+        if manifest.is_compaction:
+            for entry in manifest.files:
+                produced_by[entry.key] = manifest.replaces
+    return produced_by
+
+
+def dispositions(ledger: Ledger, table: str, stream: str) -> list[Manifest]:
+    """The stream's disposition manifests, found by one LIST of its `_disposed/` hashes
+    objects (one per disposition) and one GET per disposition, not by a replay."""
+    prefix = keys.disposed_hashes_key(table, stream, 0).rsplit("/", 1)[0] + "/"
+    found = []
+    head_seq = ledger.state(table, stream).head_seq
+    for key in ledger.store.list_after(prefix):
+        match = keys.DISPOSED_HASHES_NAME.match(key.rsplit("/", 1)[1])
+        seq = int(match.group(1)) if match else head_seq + 1
+        if seq <= head_seq:  # else a hashes object whose manifest was never written
+            manifest = ledger.read_manifest(keys.manifest_key(table, stream, seq))
+            if manifest.is_disposition:
+                found.append(manifest)
+    return found
+
+
+def objects_behind(
+    entry: FileEntry, produced_by: dict[str, tuple[FileEntry, ...]]
+) -> list[FileEntry]:
+    """The file and every compacted input it was made of (depth first, each once)."""
+    found: list[FileEntry] = []
+    pending = [entry]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending.extend(produced_by.get(current.key, ()))
+    return found
+
+
+def hashes_table(store: ObjectStore, objects: Iterable[FileEntry]) -> pa.Table:
+    """`file_key` plus HASH_COLUMNS of every row of the objects, in file and row order."""
+    parts = []
+    for entry in objects:
+        part = parquet_to_table(store.get(entry.key), HASH_COLUMNS)
+        keys_column = pa.array([entry.key] * part.num_rows, pa.string())
+        parts.append(part.add_column(0, "file_key", keys_column))
+    if not parts:
+        raise ValueError("a disposition needs at least one object")
+    return pa.concat_tables(parts, promote_options="default")
+
+
+def commit_disposition(
+    ledger: Ledger,
+    table: str,
+    stream: str,
+    live: list[FileEntry],
+    objects: list[FileEntry],
+    *,
+    as_of: str,
+    user: str,
+    user_from: str,
+    reason: str,
+    run_id: str,
+) -> Manifest:
+    """Steps 1 and 2 of the module docstring: the hashes object, then the manifest. Deletes
+    nothing (`dispose_objects` does, after)."""
+    store = ledger.store
+    writer = ledger.begin_batch(table, stream, run_id)
+    head = ledger.head(table, stream)
+    rows = hashes_table(store, [o for o in objects if o.table == table])
+    sink = pa.BufferOutputStream()
+    pq.write_table(rows, sink, compression="zstd")
+    data = sink.getvalue().to_pybytes()
+    key = keys.disposed_hashes_key(table, stream, writer.seq)
+    try:
+        store.put(key, data, content_type=PARQUET_TYPE)
+    except ObjectExistsError:
+        if store.get(key) != data:  # an interrupted attempt of the same disposition is fine
+            raise ValueError(
+                f"{store.uri_for(key)} exists and holds other hashes; run `rc-archive verify`"
+            ) from None
+    hashes = FileEntry(
+        key, HASHES_TABLE, hashlib.sha256(data).hexdigest(), len(data), rows.num_rows, None, None
+    )
+    disposal = Disposal(tuple(objects), hashes, as_of, user, user_from, reason)
+    cursor = dict(head.cursor) if head is not None else {}
+    manifest = writer.write_manifest([], cursor, replaces=tuple(live), disposal=disposal)
+    ledger._committed(manifest, [])
+    return manifest
+
+
+def dispose_objects(store: ObjectStore, objects: Iterable[FileEntry]) -> dict[str, str | None]:
+    """Step 3: key -> None when deleted (or gone already), else why the store refused."""
+    outcome: dict[str, str | None] = {}
+    for entry in objects:
+        try:
+            store.dispose(entry.key)
+            outcome[entry.key] = None
+        except OSError as exc:
+            outcome[entry.key] = str(exc)
+    return outcome
