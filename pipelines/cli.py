@@ -63,6 +63,7 @@ EXAMPLES = {
     "\n  rc-archive sql --list-queries\n  rc-archive sql -f report.sql\n  echo 'SELECT 1' | "
     "rc-archive sql -",
     "thread": "rc-archive thread 65c40163c092e4000768f688 --as-of 2026-11-01T12:00:00Z",
+    "search": 'rc-archive search "cancel contract" --limit 10',
     "export": "rc-archive export --source 65c3fdd9527bf900079cefcb --format eml --out ./production",
     "verify": "rc-archive verify",
     "catalog": "rc-archive catalog",
@@ -564,6 +565,48 @@ def cmd_thread(args: argparse.Namespace) -> int:
 
     print(run_audited(_catalog_trail(audit_db), "thread", details, work))
     return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Ranked full-text search over every archived version (pipelines/audit/search.py); an
+    audited read like `sql`."""
+    from dataclasses import astuple
+
+    from pipelines.audit.connection import connect
+    from pipelines.audit.search import SearchError, index_path, open_index, refresh_index, search
+    from pipelines.governance.audited import query_fields, run_audited
+
+    audit_db = _audit_db()
+    arguments = {"terms": args.terms, "limit": args.limit}
+    details = {"arguments": arguments, **query_fields(None, arguments, "search")}
+
+    def work() -> tuple[str, dict]:
+        try:
+            index = open_index(index_path(audit_db))
+        except duckdb_errors() as exc:
+            message = f"the search index {index_path(audit_db)} cannot be opened: {exc}"
+            raise SearchError(message) from None
+        try:
+            with connect(audit_db, dict(os.environ), read_only=True) as audit:
+                refresh_index(audit, index)
+            hits = search(index, args.terms, args.limit)
+        finally:
+            index.close()
+        header = ["score", "creation_time", "source_id", "thread_id", "id", "record_sha256"]
+        rows = [astuple(hit) for hit in hits]
+        return _render([*header, "author_name", "snippet"], rows, args.format), {"rows": len(hits)}
+
+    try:
+        print(run_audited(_catalog_trail(audit_db), "search", details, work))
+    except SearchError as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK
+
+
+def duckdb_errors() -> tuple[type[Exception], ...]:
+    import duckdb
+
+    return (duckdb.IOException, duckdb.BinderException)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -1298,6 +1341,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     thread.add_argument("thread_id")
     thread.add_argument("--as-of", help="ISO-8601 time (default: now)")
+
+    search_cmd = add(
+        "search", cmd_search, "Ranked full-text search over every archived message version."
+    )
+    search_cmd.add_argument("terms", help="words to find (any of them; best matches first)")
+    search_cmd.add_argument("--limit", type=int, default=20)
+    search_cmd.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     export_cmd = add("export", cmd_export, "Produce messages for eDiscovery, with a load file.")
     export_cmd.add_argument("--source")

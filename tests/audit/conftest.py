@@ -12,6 +12,7 @@ from pipelines.audit.catalog import CatalogReport, build_catalog
 from pipelines.audit.connection import connect
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import Dataset, make_dataset, write_dataset
+from tests.governance.support import archive  # noqa: F401 (a fixture pytest collects here)
 
 
 @pytest.fixture(scope="module")

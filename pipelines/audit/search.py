@@ -1,0 +1,199 @@
+"""`rc-archive search "terms"`: ranked full-text search (BM25) over every archived version.
+
+DuckDB's `fts` extension (loaded from the pinned wheel, never downloaded) indexes a table once;
+it has no incremental update. An index of the whole archive rebuilt at every catalog refresh
+would cost the archive's size every 15 minutes, so the index is cut in segments, one per month
+of `creation_time`, in a file of its own next to the catalog (`<catalog>.search.duckdb`, a
+cache: delete it and the next search rebuilds it). Each segment remembers the live contents
+files of its month it was built from (a SHA-256 of their sorted keys); a search rebuilds only
+the segments whose files changed since (the current month after new runs; an older month after
+a late edit, a compaction or a disposition, so disposed messages leave the index too), then
+asks every segment and merges by score.
+
+What a search reads: the catalog's live-file list, the rows of the stale months (through the
+audit views), and the index. Scores are BM25 within each month's segment (term statistics are
+per segment), so a rare word in a quiet month ranks a little higher than the same word in a
+busy one.
+
+Tokens: lower case, accents stripped, split on anything that is not a letter or a digit in any
+script, English Porter stemming (`promises` finds `promise`). Scripts written without spaces
+(Chinese, Japanese) index a run of characters as one token: search them with the supervision
+lexicon (`flags`) or `sql` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.audit.connection import INTERNAL_SCHEMA, _wheel_extension_path
+
+INDEX_FORMAT = "rc-archive/search/1"
+# Anything that is not a letter, a mark or a digit of any script separates tokens.
+TOKEN_SEPARATORS = r"[^\p{L}\p{M}\p{N}]+"
+MONTH_OF_KEY = re.compile(r"/creation_(?:date|month)=(\d{4}-\d{2})")
+SNIPPET_CHARS = 120
+
+
+class SearchError(ValueError):
+    """The terms or the index cannot be used; one line for the person searching."""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    score: float
+    creation_time: object
+    source_id: str
+    thread_id: str | None
+    id: str
+    record_sha256: str
+    author_name: str | None
+    snippet: str
+
+
+def index_path(audit_db: str | Path) -> Path:
+    path = Path(audit_db)
+    return path.with_name(f"{path.stem}.search.duckdb")
+
+
+def fts_extension_path() -> Path:
+    return _wheel_extension_path("duckdb_extension_fts", "fts")
+
+
+def month_signatures(audit: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """month -> SHA-256 of the sorted keys of its live contents files (from the catalog)."""
+    keys_by_month: dict[str, list[str]] = defaultdict(list)
+    sql = f"SELECT key FROM {INTERNAL_SCHEMA}._live_files WHERE table_name = 'contents'"
+    for (key,) in audit.execute(sql).fetchall():
+        match = MONTH_OF_KEY.search(key)
+        if match:
+            keys_by_month[match.group(1)].append(key)
+    return {
+        month: hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
+        for month, keys in keys_by_month.items()
+    }
+
+
+def open_index(path: Path) -> duckdb.DuckDBPyConnection:
+    conn = duckdb.connect(
+        str(path),
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
+    conn.execute(f"LOAD '{fts_extension_path()}'")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS segments (month VARCHAR PRIMARY KEY, files_sha256 VARCHAR, "
+        "documents BIGINT, format VARCHAR)"
+    )
+    return conn
+
+
+def _segment_table(month: str) -> str:
+    return "seg_" + month.replace("-", "_")
+
+
+def refresh_index(
+    audit: duckdb.DuckDBPyConnection, index: duckdb.DuckDBPyConnection
+) -> tuple[int, int]:
+    """Rebuild the stale segments, drop the months that have no live file any more.
+    Returns (segments rebuilt, segments in the index)."""
+    wanted = month_signatures(audit)
+    have = dict(index.execute("SELECT month, files_sha256 FROM segments").fetchall())
+    for month in sorted(set(have) - set(wanted)):
+        _drop_segment(index, month)
+    rebuilt = 0
+    for month, signature in sorted(wanted.items()):
+        if have.get(month) == signature:
+            continue
+        _drop_segment(index, month)
+        _build_segment(audit, index, month, signature)
+        rebuilt += 1
+    return rebuilt, len(wanted)
+
+
+def _drop_segment(index: duckdb.DuckDBPyConnection, month: str) -> None:
+    table = _segment_table(month)
+    index.execute(f"DROP SCHEMA IF EXISTS fts_main_{table} CASCADE")
+    index.execute(f"DROP TABLE IF EXISTS {table}")
+    index.execute("DELETE FROM segments WHERE month = ?", [month])
+
+
+def _build_segment(
+    audit: duckdb.DuckDBPyConnection, index: duckdb.DuckDBPyConnection, month: str, signature: str
+) -> None:
+    """One month's versions (every version: an edited-away phrase is still found) into a
+    table of the index, then its fts index."""
+    start = f"{month}-01"
+    rows = audit.execute(
+        """
+        SELECT row_number() OVER (ORDER BY c.creation_time, c.id, c.record_sha256) AS doc_id,
+               c.id, c.record_sha256, c.source_id, c.thread_id, c.creation_time,
+               coalesce(i.display_name, c.author_display_name) AS author_name,
+               concat_ws(' ', c.title, c.body) AS text
+        FROM contents AS c
+        LEFT JOIN identities_latest AS i ON i.id = c.author_identity_id
+        WHERE c.creation_time >= CAST($start AS DATE)
+          AND c.creation_time < CAST($start AS DATE) + INTERVAL 1 MONTH
+        """,
+        {"start": start},
+    ).fetch_arrow_table()
+    table = _segment_table(month)
+    index.register("segment_rows", rows)
+    try:
+        index.execute(f"CREATE TABLE {table} AS SELECT * FROM segment_rows")
+    finally:
+        index.unregister("segment_rows")
+    if rows.num_rows:
+        separators = TOKEN_SEPARATORS.replace("'", "''")
+        index.execute(
+            f"PRAGMA create_fts_index('{table}', 'doc_id', 'text', stemmer = 'porter', "
+            f"stopwords = 'none', ignore = '{separators}', strip_accents = 1, lower = 1)"
+        )
+    index.execute(
+        "INSERT INTO segments VALUES (?, ?, ?, ?)", [month, signature, rows.num_rows, INDEX_FORMAT]
+    )
+
+
+def search(index: duckdb.DuckDBPyConnection, terms: str, limit: int) -> list[SearchHit]:
+    """The best `limit` versions for `terms` over every segment, by BM25 score."""
+    if not terms.strip():
+        raise SearchError("give the words to search for")
+    if limit < 1:
+        raise SearchError(f"--limit {limit}: expected 1 or more")
+    months = [
+        m for (m,) in index.execute("SELECT month FROM segments WHERE documents > 0").fetchall()
+    ]
+    if not months:
+        return []
+    parts = [
+        f"""SELECT fts_main_{t}.match_bm25(doc_id, $terms) AS score, creation_time, source_id,
+                   thread_id, id, record_sha256, author_name, text FROM {t}"""
+        for t in map(_segment_table, months)
+    ]
+    sql = f"""
+        SELECT * FROM ({" UNION ALL ".join(parts)}) WHERE score IS NOT NULL
+        ORDER BY score DESC, creation_time, id LIMIT $limit
+    """
+    rows = index.execute(sql, {"terms": terms, "limit": limit}).fetchall()
+    return [
+        SearchHit(
+            score=round(score, 4),
+            creation_time=created,
+            source_id=source_id,
+            thread_id=thread_id,
+            id=content_id,
+            record_sha256=record_sha256,
+            author_name=author,
+            snippet=_snippet(text or ""),
+        )
+        for score, created, source_id, thread_id, content_id, record_sha256, author, text in rows
+    ]
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1] + "…"
