@@ -84,7 +84,8 @@ EXAMPLES = {
     '      --reason "retention schedule RS-4, approved by compliance 2026-11-30"',
     "review": "rc-archive review next --policy marketing-promises\n  "
     'rc-archive review decide 3f9a0c1e --decision cleared --note "standard offer, approved"\n  '
-    "rc-archive review verify",
+    "rc-archive review verify\n  "
+    "rc-archive review rescan --policies policies.yaml --policy marketing-promises",
     "tables": "rc-archive tables\n  rc-archive tables --check\n  rc-archive tables --rebuild",
 }
 
@@ -1032,6 +1033,8 @@ def cmd_review(args: argparse.Namespace) -> int:
             return EXIT_TAMPERING
         print(f"review decisions intact: {count} decisions in {store.describe()}")
         return EXIT_OK
+    if args.review_action == "rescan":
+        return _rescan(args)
     audit_db = _audit_db()
     if args.review_action == "report":
         return _supervision_report(audit_db, args.out)
@@ -1106,6 +1109,29 @@ def _flag(audit_db: str, flag_id: str) -> dict[str, Any]:
     if len(rows) > 1:
         raise UsageError(f"flag id {flag_id} is ambiguous: give more of its digits")
     return rows[0]
+
+
+def _rescan(args: argparse.Namespace) -> int:
+    """`review rescan`: flag the archived history with a policy (pipelines/governance/rescan.py)."""
+    import uuid
+    from dataclasses import astuple
+
+    from pipelines.archive.ledger import ConcurrentCommitError, Ledger
+    from pipelines.governance.policies import load_policies
+    from pipelines.governance.rescan import choose_policies, rescan
+
+    path = args.policies or os.environ.get("ARCHIVE_POLICIES")
+    if not path:
+        raise UsageError("give --policies FILE (or set ARCHIVE_POLICIES)")
+    policies = choose_policies(load_policies(path), args.policy)
+    run_id = f"rescan-{uuid.uuid4().hex[:12]}"
+    try:
+        results = rescan(Ledger(_open_store()), policies, run_id, args.source)
+    except ConcurrentCommitError as exc:
+        raise UsageError(f"{exc} (a re-scan is safe to run again)") from None
+    header = ["source_id", "files", "versions", "flags_found", "flags_committed"]
+    print(_render(header, [astuple(r) for r in results], args.format))
+    return EXIT_OK
 
 
 def cmd_disposition(args: argparse.Namespace) -> int:
@@ -1467,6 +1493,13 @@ def _parser() -> argparse.ArgumentParser:
     decide.add_argument("--decision", required=True, choices=["cleared", "escalated"])
     decide.add_argument("--note", required=True, help="why (kept with the decision)")
     review_sub.add_parser("verify", help="replay the decisions' hash chain")
+    rescan_cmd = review_sub.add_parser(
+        "rescan", help="apply policies to the messages archived before them (new flags only)"
+    )
+    rescan_cmd.add_argument("--policies", help="policies.yaml (default: ARCHIVE_POLICIES)")
+    rescan_cmd.add_argument("--policy", action="append", help="only this policy (repeatable)")
+    rescan_cmd.add_argument("--source", action="append", help="only this source (repeatable)")
+    rescan_cmd.add_argument("--format", choices=["table", "csv", "json"], default="table")
     report = review_sub.add_parser(
         "report", help="store today's supervision report (HTML) in the archive, write-once"
     )
