@@ -24,7 +24,7 @@ from assets.maintenance import (
 )
 from assets.resources import ArchiveResource, AuditResource, RingCentralResource
 from assets.schedules import archive_schedule
-from assets.sensors import source_discovery, webhook_events
+from assets.sensors import access_trail_runs, source_discovery, webhook_events
 from assets.webhooks import webhook_subscription_job, webhook_subscription_schedule
 from pipelines import settings as names
 from pipelines.settings import Settings
@@ -46,6 +46,7 @@ def build_resources(config: Settings | None = None) -> dict[str, dg.Configurable
             archive_uri=config.archive_uri,
             object_lock_mode=config.object_lock_mode or "",
             retention_days=config.retention_days,
+            retention_classes_path=config.retention_classes_path or "",
             legal_hold=config.legal_hold,
             witness_uri=config.witness_uri or "",
             policies_path=config.policies_path or "",
@@ -71,6 +72,6 @@ defs = dg.Definitions(
         supervision_report_schedule,
         webhook_subscription_schedule,
     ],
-    sensors=[source_discovery, webhook_events],
+    sensors=[source_discovery, webhook_events, access_trail_runs],
     resources=build_resources(),
 )

@@ -57,6 +57,8 @@ class ArchiveResource(dg.ConfigurableResource):
     archive_uri: str = names.DEFAULT_ARCHIVE_URI
     object_lock_mode: str = ""
     retention_days: int = 0
+    # retention.yaml: per-object retention by the source's class ("" = retention_days only).
+    retention_classes_path: str = ""
     legal_hold: bool = False
     # A second write-once store recording every commit point (docs/integrity.md); "" = none.
     witness_uri: str = ""
@@ -71,6 +73,7 @@ class ArchiveResource(dg.ConfigurableResource):
         env[names.ARCHIVE_URI] = self.archive_uri
         env[names.ARCHIVE_OBJECT_LOCK_MODE] = self.object_lock_mode
         env[names.ARCHIVE_RETENTION_DAYS] = str(self.retention_days) if self.retention_days else ""
+        env[names.ARCHIVE_RETENTION_CLASSES] = self.retention_classes_path
         env[names.ARCHIVE_LEGAL_HOLD] = "true" if self.legal_hold else "false"
         return open_store(self.archive_uri, env)
 

@@ -12,6 +12,7 @@ import dagster as dg
 from assets.jobs import SOURCE_TAG, archive_job
 from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, RingCentralResource
+from pipelines.governance.run_access import record_run_access
 from pipelines.settings import Settings
 from pipelines.webhooks.planning import WEBHOOK_TAG, load_cursor, plan_event_runs
 from schemas.ids import valid_source_keys
@@ -111,3 +112,22 @@ def webhook_events(
         cursor=plan.cursor_json,
         dynamic_partitions_requests=[sources_partitions.build_add_request(new)] if new else [],
     )
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.STARTED,
+    name="access_trail_runs",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Appends an access event for every run a person launched (UI, GraphQL, CLI).",
+)
+def access_trail_runs(context: dg.RunStatusSensorContext, archive: ArchiveResource):
+    """pipelines/governance/run_access.py: one event per run not started by a schedule or
+    sensor, written once (the sensor's cursor moves past each run)."""
+    run = context.dagster_run
+    assets = [key.to_user_string() for key in run.asset_selection or ()]
+    recorded = record_run_access(
+        archive.store(), dict(os.environ), run.job_name, run.run_id, run.tags, assets
+    )
+    if not recorded:
+        return dg.SkipReason(f"run {run.run_id} was started by a schedule or sensor")
+    return None

@@ -39,6 +39,9 @@ AUDIT_DB = "AUDIT_DB"
 ARCHIVE_OBJECT_LOCK_MODE = "ARCHIVE_OBJECT_LOCK_MODE"
 ARCHIVE_RETENTION_DAYS = "ARCHIVE_RETENTION_DAYS"
 ARCHIVE_LEGAL_HOLD = "ARCHIVE_LEGAL_HOLD"
+# retention.yaml (years per channel type and source, docs/governance.md): with an Object Lock
+# mode, each data object is locked for its source's class (never less than the days above).
+ARCHIVE_RETENTION_CLASSES = "ARCHIVE_RETENTION_CLASSES"
 # A second write-once store (directory or bucket) outside the archive writers' reach that
 # records every commit point (docs/integrity.md); unset: verify cannot see truncation.
 ARCHIVE_WITNESS_URI = "ARCHIVE_WITNESS_URI"
@@ -146,6 +149,7 @@ class Settings:
     audit_db: str = DEFAULT_AUDIT_DB
     object_lock_mode: str | None = None
     retention_days: int = 0
+    retention_classes_path: str | None = None
     legal_hold: bool = False
     witness_uri: str | None = None
     policies_path: str | None = None
@@ -174,6 +178,7 @@ class Settings:
             audit_db=text(AUDIT_DB) or DEFAULT_AUDIT_DB,
             object_lock_mode=parse_lock_mode(env.get(ARCHIVE_OBJECT_LOCK_MODE)),
             retention_days=parse_retention_days(env.get(ARCHIVE_RETENTION_DAYS)),
+            retention_classes_path=text(ARCHIVE_RETENTION_CLASSES),
             legal_hold=parse_flag(ARCHIVE_LEGAL_HOLD, env.get(ARCHIVE_LEGAL_HOLD)),
             witness_uri=text(ARCHIVE_WITNESS_URI),
             policies_path=text(ARCHIVE_POLICIES),

@@ -132,6 +132,15 @@ def parse_api_time(value: Any) -> datetime | None:
         return None
 
 
+def years_after(moment: datetime, years: int) -> datetime:
+    """The same day and time `years` later (negative: earlier); 29 February becomes the 28th in
+    a year without one, so a retention of N years never ends early by a day."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, day=28)
+
+
 def day_of(ms: int) -> date:
     return (EPOCH + timedelta(days=ms // MS_PER_DAY)).date()
 

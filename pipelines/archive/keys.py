@@ -48,6 +48,15 @@ def new_batch_id(seq: int) -> str:
     return f"{seq:010d}-{secrets.token_hex(6)}"
 
 
+_SOURCE_SEGMENT = re.compile(r"(?:^|/)source_id=([^/]+)/")
+
+
+def source_id_of_key(key: str) -> str | None:
+    """The source an object belongs to, from its key (None for account-wide objects)."""
+    match = _SOURCE_SEGMENT.search(key)
+    return match.group(1) if match else None
+
+
 def ledger_prefix(table: str, stream: str) -> str:
     return f"{LEDGER_ROOT}/{_ledger_table(table)}/{validate_stream(stream)}/"
 

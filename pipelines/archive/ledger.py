@@ -328,7 +328,15 @@ class BatchWriter:
 
 
 def _write_file(store: ObjectStore, key: str, table_name: str, data: pa.Table) -> FileEntry:
-    written = store.put(key, table_to_parquet(data, table_name), content_type=PARQUET_TYPE)
+    lock = {}
+    retain_until = getattr(store, "retain_until", None)  # S3 with Object Lock only
+    if retain_until is not None and "source_type" in data.column_names:
+        # The rows say the channel type, which the key does not: its retention class.
+        types = pc.unique(data.column("source_type").drop_null()).to_pylist() or [None]
+        dates = [d for t in types if (d := retain_until(key, t)) is not None]
+        if dates:
+            lock["retain_until"] = max(dates)
+    written = store.put(key, table_to_parquet(data, table_name), content_type=PARQUET_TYPE, **lock)
     low, high = _time_range(data)
     return FileEntry(key, table_name, written.sha256, written.bytes, data.num_rows, low, high)
 

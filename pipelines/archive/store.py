@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from pipelines import settings
+from pipelines.archive import keys
 from pipelines.settings import SettingError, parse_flag, parse_retention_days
+from schemas.common import years_after
 
 
 class ObjectExistsError(FileExistsError):
@@ -107,6 +109,14 @@ class ObjectStore(Protocol):
     def head(self, key: str) -> dict[str, Any]: ...
     def uri_for(self, key: str) -> str: ...
     def describe(self) -> str: ...
+
+
+class RetentionClasses(Protocol):
+    """Years of retention per source (pipelines/governance/retention.py, RetentionPolicy)."""
+
+    def years_for(self, source_id: str, source_type: str | None) -> int: ...
+
+    def longest_years(self) -> int: ...
 
 
 def _check_key(key: str) -> str:
@@ -302,6 +312,7 @@ class S3Store:
         object_lock_mode: str | None = None,
         retention_days: int | None = None,
         legal_hold: bool = False,
+        retention: RetentionClasses | None = None,
     ) -> None:
         if object_lock_mode not in (None, "GOVERNANCE", "COMPLIANCE"):
             raise StoreConfigError(
@@ -324,11 +335,35 @@ class S3Store:
         self.object_lock_mode = object_lock_mode
         self.retention_days = retention_days
         self.legal_hold = legal_hold
+        # Years per source and channel type (ARCHIVE_RETENTION_CLASSES), or None.
+        self.retention = retention
 
     def _full(self, key: str) -> str:
         return self.prefix + _check_key(key)
 
-    def put(self, key: str, data: bytes, *, content_type: str) -> PutResult:
+    def retain_until(self, key: str, source_type: str | None = None) -> datetime | None:
+        """The Object Lock retain-until date of a new object (None without a lock mode): the
+        retention days from now, or the end of the retention class of the key's source (by
+        its channel type when the writer knows it) when that is later. Classes are applied
+        at write time because COMPLIANCE retention can be lengthened later, never shortened."""
+        if self.object_lock_mode is None:
+            return None
+        now = datetime.now(UTC)
+        until = now + timedelta(days=self.retention_days or 0)
+        if self.retention is not None:
+            if key.startswith(keys.LEDGER_ROOT + "/"):
+                # The ledger outlives every file it names: the longest class.
+                years = self.retention.longest_years()
+            else:
+                # An object of no one source (agents, attachment bytes): the default class.
+                source_id = keys.source_id_of_key(key) or ""
+                years = self.retention.years_for(source_id, source_type)
+            until = max(until, years_after(now, years))
+        return until
+
+    def put(
+        self, key: str, data: bytes, *, content_type: str, retain_until: datetime | None = None
+    ) -> PutResult:
         full_key = self._full(key)
         # Ask first, so an existing key is refused without even sending a PutObject; the
         # If-None-Match condition below still closes the race with a concurrent writer.
@@ -346,13 +381,7 @@ class S3Store:
             "ChecksumSHA256": base64.b64encode(digest).decode("ascii"),
             "IfNoneMatch": "*",
         }
-        if self.object_lock_mode is not None:
-            request["ObjectLockMode"] = self.object_lock_mode
-            request["ObjectLockRetainUntilDate"] = datetime.now(UTC) + timedelta(
-                days=self.retention_days or 0
-            )
-        if self.legal_hold:
-            request["ObjectLockLegalHoldStatus"] = "ON"
+        request.update(self._lock_args(key, retain_until))
         try:
             self.client.put_object(**request)
         except self.client.exceptions.ClientError as exc:
@@ -366,13 +395,11 @@ class S3Store:
         self._check_written(key, len(data), digest)
         return PutResult(key=key, sha256=digest.hex(), bytes=len(data))
 
-    def _lock_args(self) -> dict[str, Any]:
+    def _lock_args(self, key: str, retain_until: datetime | None) -> dict[str, Any]:
         extra: dict[str, Any] = {}
         if self.object_lock_mode is not None:
             extra["ObjectLockMode"] = self.object_lock_mode
-            extra["ObjectLockRetainUntilDate"] = datetime.now(UTC) + timedelta(
-                days=self.retention_days or 0
-            )
+            extra["ObjectLockRetainUntilDate"] = retain_until or self.retain_until(key)
         if self.legal_hold:
             extra["ObjectLockLegalHoldStatus"] = "ON"
         return extra
@@ -399,7 +426,7 @@ class S3Store:
                 Key=full_key,
                 ContentType=content_type,
                 ChecksumAlgorithm="SHA256",
-                **self._lock_args(),
+                **self._lock_args(key, None),
             )
             upload_id = upload["UploadId"]
             parts = []
@@ -669,6 +696,14 @@ def open_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
     mode = (env.get(settings.ARCHIVE_OBJECT_LOCK_MODE) or "").strip().upper() or None
     days = parse_retention_days(env.get(settings.ARCHIVE_RETENTION_DAYS)) or None
     legal_hold = parse_flag(settings.ARCHIVE_LEGAL_HOLD, env.get(settings.ARCHIVE_LEGAL_HOLD))
+    retention = None
+    classes_path = (env.get(settings.ARCHIVE_RETENTION_CLASSES) or "").strip()
+    if classes_path and mode is not None:
+        # Imported here: governance reads the archive, so the archive layer does not import it
+        # at module level.
+        from pipelines.governance.retention import load_retention
+
+        retention = load_retention(classes_path)
 
     import boto3  # imported here: a local archive needs no AWS SDK start-up
     from botocore.config import Config
@@ -691,4 +726,5 @@ def open_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
         object_lock_mode=mode,
         retention_days=days,
         legal_hold=legal_hold,
+        retention=retention,
     )

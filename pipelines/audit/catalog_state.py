@@ -56,6 +56,8 @@ LEDGER_SCHEMA = pa.schema(
         ("prev_sha256", pa.string()),
         # 'batch' (new rows), 'compaction' (the same rows in fewer files) or 'disposition'
         ("kind", pa.string()),
+        # For a disposition: who, why, as of when, and how much it removed (JSON text)
+        ("disposal_json", pa.string()),
     ]
 )
 
@@ -91,9 +93,27 @@ def ledger_table(manifests: list[Manifest]) -> pa.Table:
                 "manifest_sha256": manifest.sha256,
                 "prev_sha256": manifest.prev_sha256,
                 "kind": manifest_kind(manifest),
+                "disposal_json": _disposal_json(manifest),
             }
         )
     return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
+
+
+def _disposal_json(manifest: Manifest) -> str | None:
+    disposal = manifest.disposal
+    if disposal is None:
+        return None
+    summary = {
+        "user": disposal.user,
+        "user_from": disposal.user_from,
+        "reason": disposal.reason,
+        "as_of": disposal.as_of,
+        "removed_files": len(manifest.replaces),
+        "removed_rows": sum(entry.rows for entry in manifest.replaces),
+        "objects_deleted": len(disposal.objects),
+        "hashes_key": disposal.hashes.key,
+    }
+    return json.dumps(summary, sort_keys=True)
 
 
 def manifest_kind(manifest: Manifest) -> str:

@@ -84,6 +84,8 @@ VIEW_DOCS: dict[str, str] = {
     "threads": "One row per conversation: who, when, how many messages, answered or open.",
     "edits": "One row per message version after the first: what changed from the version before.",
     "ledger": "One row per committed manifest: the archive's commit log, as of the catalog build.",
+    "dispositions": "One row per disposition (`rc-archive disposition --execute`): the files "
+    "it removed past retention, who decided it and why.",
     "capture_lag": "Per channel: how far behind the archive was at its last commit and how "
     "long ago that commit was.",
     "attachments": "One row per attachment file the archive holds: the newest committed "
@@ -214,6 +216,9 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "rewrote a closed month's files into one (the same rows; the inputs stay stored), "
             "`disposition` for one that removed files past retention (`rc-archive disposition "
             "--execute`; their record hashes stay in the ledger).",
+            "disposal_json": "For a disposition: who, why, the as-of date and how many files, "
+            "rows and objects it removed, as JSON text (the `dispositions` view reads it); "
+            "empty for other manifests.",
         },
     ),
     "capture_lag": _view(
@@ -288,6 +293,26 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "for the first event.",
             "prev_sha256": "SHA-256 of the previous event's bytes: the chain `rc-archive "
             "access verify` checks.",
+        },
+    ),
+    "dispositions": _view(
+        [],
+        {
+            "disposed_at": "When the disposition manifest was committed, in UTC.",
+            "source_id": "The source whose files were disposed of.",
+            "seq": "The manifest's sequence number in the source's contents ledger.",
+            "user": "Who ran it (RC_ARCHIVE_USER, else the OS user).",
+            "reason": "Why, as given with --reason.",
+            "as_of": "The date retention was judged at (--as-of).",
+            "removed_files": "Live contents files the disposition removed from the views.",
+            "removed_rows": "Message versions those files held.",
+            "objects_deleted": "Objects deleted: the removed files and the compacted inputs "
+            "behind them.",
+            "hashes_key": "The ledger object keeping the id and record_sha256 of every deleted "
+            "row (so proofs and the version index still check).",
+            "manifest_key": "Where the disposition manifest is stored (write-once).",
+            "manifest_sha256": "SHA-256 of the manifest's bytes; the source's next manifest "
+            "names it.",
         },
     ),
     "holds": _view(

@@ -235,6 +235,24 @@ FROM versions
 WHERE version_number > 1
 """,
     "ledger": "SELECT * FROM internal._ledger_snapshot",
+    # Each disposition (rc-archive disposition --execute): its manifest, who, why, how much.
+    "dispositions": """
+SELECT
+    committed_at AS disposed_at,
+    source_id,
+    seq,
+    disposal_json ->> 'user' AS "user",
+    disposal_json ->> 'reason' AS reason,
+    CAST(disposal_json ->> 'as_of' AS TIMESTAMPTZ) AS as_of,
+    CAST(disposal_json ->> 'removed_files' AS BIGINT) AS removed_files,
+    CAST(disposal_json ->> 'removed_rows' AS BIGINT) AS removed_rows,
+    CAST(disposal_json ->> 'objects_deleted' AS BIGINT) AS objects_deleted,
+    disposal_json ->> 'hashes_key' AS hashes_key,
+    manifest_key,
+    manifest_sha256
+FROM internal._ledger_snapshot
+WHERE kind = 'disposition'
+""",
     # Capture lag per source: see CAPTURE_LAG_COLUMNS. The newest creation_time is taken from
     # the archived rows; the last commit is the newest batch manifest (highest seq, compactions
     # left out: they archive nothing new) of the source's contents ledger, as `rc-archive

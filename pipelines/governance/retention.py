@@ -32,7 +32,7 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import ObjectStore
 from pipelines.governance.holds import active_holds
 from pipelines.governance.yaml_file import read_yaml
-from schemas.common import parse_api_time
+from schemas.common import parse_api_time, years_after
 from schemas.ids import source_id_of_stream
 
 
@@ -52,6 +52,9 @@ class RetentionPolicy:
         if source_type is not None and source_type in self.channel_types:
             return self.channel_types[source_type]
         return self.default_years
+
+    def longest_years(self) -> int:
+        return max([self.default_years, *self.channel_types.values(), *self.sources.values()])
 
 
 def load_retention(path: str | Path) -> RetentionPolicy:
@@ -122,7 +125,7 @@ def classify_files(
         if source_id is None:
             continue
         years = policy.years_for(source_id, source_types.get(source_id))
-        cutoff = as_of.replace(year=as_of.year - years)
+        cutoff = years_after(as_of, -years)
         for entry in ledger.committed_files("contents", stream):
             newest = parse_api_time(entry.max_creation_time)
             if newest is None:

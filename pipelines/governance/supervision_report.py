@@ -46,6 +46,13 @@ SELECT matter, max("at") AS since, max_by("user", record_key) AS placed_by,
 FROM holds WHERE matter_active GROUP BY matter ORDER BY matter
 """
 
+DISPOSITIONS = """
+SELECT strftime(disposed_at, '%Y-%m') AS month, count(*) AS dispositions,
+       sum(removed_files) AS files, sum(removed_rows) AS message_versions,
+       string_agg(DISTINCT "user", ', ') AS by
+FROM dispositions GROUP BY 1 ORDER BY 1 DESC LIMIT 12
+"""
+
 
 @dataclass(frozen=True)
 class SupervisionReport:
@@ -66,6 +73,7 @@ def render_report(audit_db: str, env: Mapping[str, str], now: datetime) -> str:
                 ("backlog", BACKLOG_PER_POLICY),
                 ("decisions", DECISIONS),
                 ("holds", HOLDS),
+                ("dispositions", DISPOSITIONS),
             )
         }
     finally:
@@ -95,6 +103,8 @@ td{{font-variant-numeric:tabular-nums}}
 {_table(results["decisions"])}
 <h2>Active legal holds</h2>
 {_table(results["holds"])}
+<h2>Dispositions (last 12 months with any)</h2>
+{_table(results["dispositions"])}
 </body></html>
 """
 

@@ -114,6 +114,10 @@ def test_execute_deletes_only_what_is_eligible_and_verify_accepts_it(
         assert conn.execute("SELECT count(*) FROM contents").fetchone()[0] == 5
         kinds = conn.execute("SELECT kind FROM ledger ORDER BY seq").fetchall()
         assert kinds[-1] == ("disposition",)
+        disposed = conn.execute(
+            'SELECT "user", reason, removed_files, removed_rows, objects_deleted FROM dispositions'
+        ).fetchall()
+        assert disposed == [("alice@example.com", "schedule RS-4", 1, 5, 1)]
     finally:
         conn.close()
 
