@@ -7,6 +7,8 @@ day, while each run's
 `ledger_intact` check looks at what the run committed.
 """
 
+import os
+
 import dagster as dg
 
 from assets.common import source_of
@@ -15,6 +17,7 @@ from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, AuditResource
 from pipelines.archive.compaction import compact_source
 from pipelines.archive.verify import verify
+from pipelines.governance.holds import hold_compacted
 
 MAINTENANCE_GROUP = "rc_archive_maintenance"
 
@@ -34,7 +37,9 @@ MAINTENANCE_GROUP = "rc_archive_maintenance"
 def contents_compaction(
     context: dg.AssetExecutionContext, archive: ArchiveResource
 ) -> dg.MaterializeResult:
-    results = compact_source(archive.ledger(), source_of(context), run_id=context.run_id)
+    ledger = archive.ledger()
+    results = compact_source(ledger, source_of(context), run_id=context.run_id)
+    held = hold_compacted(ledger.store, [r.manifest for r in results], dict(os.environ))
     done = [r for r in results if r.manifest is not None]
     return dg.MaterializeResult(
         metadata={
@@ -42,6 +47,7 @@ def contents_compaction(
             "input_files": sum(r.inputs for r in done),
             "rows": sum(r.rows for r in done),
             "manifests": [r.manifest.key for r in done],
+            "held_outputs": sum(len(record.body["object_keys"]) for record in held),
         }
     )
 

@@ -894,6 +894,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
     import uuid
 
     from pipelines.archive.compaction import compact_period, compact_source
+    from pipelines.governance.holds import hold_compacted
 
     ledger = _writable_ledger()
     run_id = f"compact-{uuid.uuid4().hex[:12]}"
@@ -904,6 +905,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
             ledger.write_checkpoint("contents", f"source_id={source_id}")
         else:
             results = compact_source(ledger, source_id, run_id)
+        hold_compacted(ledger.store, [r.manifest for r in results], dict(os.environ))
         for result in results:
             rows.append(
                 (

@@ -69,7 +69,7 @@ class StoredRecord:
 
 @dataclass(frozen=True)
 class LogFinding:
-    kind: str  # chain_broken | seq_gap | event_invalid
+    kind: str  # chain_broken | seq_gap | event_invalid | truncated | rewritten (witness)
     key: str
     detail: str
 
@@ -93,6 +93,16 @@ class ChainedLog:
         self.format = record_format
         self.env = os.environ if env is None else env
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._witness: Any = None
+
+    def witness(self) -> Any:
+        """The witness of ARCHIVE_WITNESS_URI (pipelines/integrity/witness.py), or None."""
+        uri = (self.env.get(settings.ARCHIVE_WITNESS_URI) or "").strip()
+        if uri and self._witness is None:
+            from pipelines.integrity.witness import Witness
+
+            self._witness = Witness.open(uri, dict(self.env))
+        return self._witness if uri else None
 
     def key(self, day: str, seq: int) -> str:
         return f"{self.prefix}{day}/{seq:010d}.json"
@@ -152,7 +162,11 @@ class ChainedLog:
                 self.store.put(key, data, content_type="application/json")
             except ObjectExistsError:
                 continue  # another writer took this seq: re-read the head
-            return StoredRecord(key, hashlib.sha256(data).hexdigest(), body)
+            sha256 = hashlib.sha256(data).hexdigest()
+            witness = self.witness()
+            if witness is not None:  # after the record: a crash between is `unwitnessed`
+                witness.record_log(key, sha256, body["at"])
+            return StoredRecord(key, sha256, body)
         raise ObjectExistsError(
             f"{self.prefix} of {self.store.describe()}: {MAX_APPEND_ATTEMPTS} writers in a row "
             "took the next record number; try again"
@@ -203,4 +217,21 @@ class ChainedLog:
                         )
                     )
                 previous = (key, sha)
-        return count, findings
+        return count, findings + self._against_witness()
+
+    def _against_witness(self) -> list[LogFinding]:
+        """Records the witness saw that the log lost (`truncated`: the chain alone cannot show
+        its newest records deleted) or holds other bytes of (`rewritten`)."""
+        witness = self.witness()
+        if witness is None:
+            return []
+        findings = []
+        for key, sha in sorted(witness.log_entries(self.prefix).items()):
+            try:
+                actual = hashlib.sha256(self.store.get(key)).hexdigest()
+            except Exception:  # noqa: BLE001 (missing local file, S3 NoSuchKey)
+                findings.append(LogFinding("truncated", key, "witnessed, and gone from the log"))
+                continue
+            if actual != sha:
+                findings.append(LogFinding("rewritten", key, f"sha256 != witnessed {sha[:12]}"))
+        return findings

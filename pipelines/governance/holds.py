@@ -26,12 +26,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.archive import keys
+from pipelines.archive.ledger import Manifest
 from pipelines.archive.store import ObjectStore
 from pipelines.governance.chained_log import StoredRecord, canonical_bytes, current_user
 
@@ -424,6 +425,34 @@ def hold_landed(
                 env,
             )
         )
+    return written
+
+
+def hold_compacted(
+    store: ObjectStore, manifests: Iterable[Manifest | None], env: Mapping[str, str]
+) -> list[HoldRecord]:
+    """A compaction's output holds the rows of its inputs: each active matter holding an input
+    holds the output too (legal hold on, a `landed` record naming it, so a release turns it
+    off). Reads the hold records once; nothing when no compaction ran or no matter is active."""
+    done = [m for m in manifests if m is not None and m.is_compaction]
+    if not done:
+        return []
+    written = []
+    for matter, held in active_holds(store).items():
+        outputs = sorted(
+            {e.key for m in done if held & {i.key for i in m.replaces} for e in m.files}
+        )
+        if not outputs:
+            continue
+        applied = [_set_hold(store, key, True) for key in outputs]
+        fields = {
+            "reason": "compacted from files the matter holds",
+            "extends": [],
+            "selector": None,
+            "object_keys": outputs,
+            "lock_applied": all(applied),
+        }
+        written.append(_write_record(store, matter, "landed", [], fields, env))
     return written
 
 

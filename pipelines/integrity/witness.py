@@ -12,6 +12,13 @@ that receives one small object per commit and per checkpoint:
 each holding table, stream, seq, the SHA-256 of the committed object's bytes and its commit
 time. `compare_with_witness` then names what the archive lost or changed against it.
 
+The chained logs of the archive (the access trail `_access/`, the review decisions
+`_reviews/`) are witnessed the same way, one entry per record:
+
+    _logs/<log prefix><YYYY-MM-DD>/<seq:010d>.json   (kind "log": the record's key and SHA-256)
+
+so deleting the newest access events, which the chain alone cannot show, is `truncated`.
+
 The ledger calls `Witness.record` after the manifest (or checkpoint) put succeeded: a crash
 between the two leaves a committed manifest the witness has not seen, which `verify` reports
 as `unwitnessed` (not tampering); the hook's error fails the run, so it does not go unseen.
@@ -33,6 +40,8 @@ from schemas.common import iso_ms
 from schemas.ids import validate_stream
 
 WITNESS_FORMAT = "rc-archive/witness/1"
+LOG_WITNESS_FORMAT = "rc-archive/witness-log/1"
+LOGS_AREA = "_logs/"
 KINDS = ("manifest", "checkpoint")
 CHECKPOINTS = "_checkpoints"
 JSON_TYPE = "application/json"
@@ -111,10 +120,35 @@ class Witness:
             return existing
         return WitnessEntry(table, stream, seq, kind, sha256, committed_at, key)
 
+    def record_log(self, key: str, sha256: str, at: str | None) -> None:
+        """Witness one record of a chained log (idempotent for the same hash; another hash
+        for the same key raises WitnessConflictError)."""
+        body = {"format": LOG_WITNESS_FORMAT, "key": key, "sha256": sha256, "at": at}
+        data = json.dumps(body, indent=1, sort_keys=True).encode("utf-8")
+        try:
+            self.store.put(LOGS_AREA + key, data, content_type=JSON_TYPE)
+        except ObjectExistsError:
+            existing = json.loads(self.store.get(LOGS_AREA + key)).get("sha256")
+            if existing != sha256:
+                raise WitnessConflictError(
+                    f"witness {self.store.uri_for(LOGS_AREA + key)} holds sha256 {existing} "
+                    f"for {key}, not {sha256}: the log was rewritten"
+                ) from None
+
+    def log_entries(self, prefix: str) -> dict[str, str]:
+        """record key -> witnessed SHA-256, for every record of the log at `prefix`."""
+        found = {}
+        for key in self.store.list(LOGS_AREA + prefix):
+            body = json.loads(self.store.get(key))
+            found[body["key"]] = body["sha256"]
+        return found
+
     def entries(self) -> dict[tuple[str, str], dict[str, dict[int, WitnessEntry]]]:
         """(table, stream) -> kind -> seq -> entry, for every entry the witness holds."""
         found: dict = defaultdict(lambda: {kind: {} for kind in KINDS})
         for key in self.store.list(""):
+            if key.startswith(LOGS_AREA):
+                continue  # chained logs' entries (log_entries)
             entry = parse_entry(key, self.store.get(key))
             found[(entry.table, entry.stream)][entry.kind][entry.seq] = entry
         return dict(found)

@@ -121,6 +121,22 @@ def test_verify_finds_a_changed_or_removed_event(archive, capsys):
     assert count == 2 and {f.kind for f in findings} == {"seq_gap", "chain_broken"}
 
 
+def test_a_witness_sees_the_newest_events_deleted(archive, tmp_path, capsys, monkeypatch):
+    """The chain alone cannot show its last events removed; the witness can."""
+    monkeypatch.setenv("ARCHIVE_WITNESS_URI", str(tmp_path / "witness"))
+    for query in ("SELECT 1", "SELECT 2", "SELECT 3"):
+        assert main(["sql", query]) == 0
+    assert main(["access", "verify"]) == 0
+    capsys.readouterr()
+    newest = sorted((archive / "_access").glob("*/*.json"))[-1]
+    newest.unlink()
+    assert main(["access", "verify"]) == 3
+    out = capsys.readouterr().out
+    assert "truncated" in out and newest.name in out
+    monkeypatch.delenv("ARCHIVE_WITNESS_URI")
+    assert verify_trail(LocalStore(archive))[1] == []  # without it, nothing shows
+
+
 def test_the_chain_runs_across_days_and_another_writer_continues_it(tmp_path):
     store = LocalStore(tmp_path / "arc")
     moments = iter(

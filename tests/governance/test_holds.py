@@ -207,6 +207,26 @@ def test_a_message_that_lands_in_a_held_thread_is_held_as_it_lands(
     assert rows == [("place", False), ("landed", False), ("release", False)]
 
 
+def test_a_compaction_of_held_files_holds_its_output(s3_server, s3_archive, capsys):
+    bucket, store = s3_archive
+    client = s3_server.client()
+    source = catalog_rows(
+        os.environ["AUDIT_DB"], "SELECT min(source_id) FROM messages", dict(os.environ)
+    )[0][0]
+    argv = ["hold", "place", "--matter", "m1", "--source", source, "--reason", "litigation"]
+    assert main(argv) == 0
+    before = set(_data_keys(store))
+    assert main(["compact", "--source", source]) == 0
+    capsys.readouterr()
+    outputs = sorted(set(_data_keys(store)) - before)
+    assert outputs, "the dataset's closed month has several files"
+    assert set(_status(client, bucket, outputs).values()) == {"ON"}
+    landed = [json.loads(store.get(k)) for k in store.list("_holds/m1/") if "-landed" in k]
+    assert [record["object_keys"] for record in landed] == [outputs]
+    assert main(["hold", "release", "--matter", "m1", "--reason", "settled"]) == 0
+    assert set(_status(client, bucket, outputs).values()) == {"OFF"}
+
+
 def _release_record(store) -> dict:
     (key,) = [k for k in store.list("_holds/m1/") if k.endswith("-release.json")]
     return json.loads(store.get(key))
