@@ -1,3 +1,3 @@
 """Fixtures of the governance tests; shared helpers live in tests/governance/support.py."""
 
-from tests.governance.support import archive  # noqa: F401 (a fixture pytest collects here)
+from tests.governance.support import archive, s3_archive  # noqa: F401 (fixtures pytest collects here)

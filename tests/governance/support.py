@@ -30,3 +30,25 @@ def catalog_rows(audit_db: str | Path, sql: str, env=None) -> list[tuple]:
         return conn.execute(sql).fetchall()
     finally:
         conn.close()
+
+
+@pytest.fixture
+def s3_archive(s3_server, s3_bucket, tmp_path, monkeypatch):
+    uri = f"s3://{s3_bucket}/arc"
+    env = dict(s3_server.env)
+    builder = ArchiveBuilder(uri, env)
+    write_dataset(builder, make_dataset())
+    catalog_for_the_cli(uri, env, tmp_path, monkeypatch)
+    return s3_bucket, builder.store
+
+
+def catalog_for_the_cli(uri: str, env: dict, tmp_path, monkeypatch) -> Path:
+    """Build the archive's catalog and point the command line at both, as counsel."""
+    audit_db = tmp_path / "audit.duckdb"
+    build_catalog(uri, audit_db, env | {"ARCHIVE_URI": uri})
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ARCHIVE_URI", uri)
+    monkeypatch.setenv("AUDIT_DB", str(audit_db))
+    monkeypatch.setenv("RC_ARCHIVE_USER", "counsel@example.com")
+    return audit_db

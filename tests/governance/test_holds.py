@@ -9,35 +9,9 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
 from pipelines.audit.catalog import build_catalog
 from pipelines.cli import main
-from tests.audit.archive_builder import ArchiveBuilder
-from tests.audit.dataset import make_dataset, write_dataset
-from tests.governance.support import catalog_rows
-
-
-@pytest.fixture
-def s3_archive(s3_server, s3_bucket, tmp_path, monkeypatch):
-    uri = f"s3://{s3_bucket}/arc"
-    env = dict(s3_server.env)
-    builder = ArchiveBuilder(uri, env)
-    write_dataset(builder, make_dataset())
-    _catalog_for_the_cli(uri, env, tmp_path, monkeypatch)
-    return s3_bucket, builder.store
-
-
-def _catalog_for_the_cli(uri: str, env: dict, tmp_path, monkeypatch) -> Path:
-    """Build the archive's catalog and point the command line at both, as counsel."""
-    audit_db = tmp_path / "audit.duckdb"
-    build_catalog(uri, audit_db, env | {"ARCHIVE_URI": uri})
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("ARCHIVE_URI", uri)
-    monkeypatch.setenv("AUDIT_DB", str(audit_db))
-    monkeypatch.setenv("RC_ARCHIVE_USER", "counsel@example.com")
-    return audit_db
+from tests.governance.support import catalog_for_the_cli, catalog_rows
 
 
 def _status(client, bucket: str, keys) -> dict[str, str]:
@@ -172,7 +146,7 @@ def test_a_message_that_lands_in_a_held_thread_is_held_as_it_lands(
     source_id = sb.world.source_ids[0]
     with client_for(sb) as client:
         sync_contents(client, ledger, source_id, run_id="run-1")
-    audit_db = _catalog_for_the_cli(uri, env, tmp_path, monkeypatch)
+    audit_db = catalog_for_the_cli(uri, env, tmp_path, monkeypatch)
     held_message = next(c for c in sb.world.all_contents(source_id) if c.get("threadId"))
     thread = held_message["threadId"]
     assert main(["hold", "place", "--matter", "m1", "--thread", thread, "--reason", "r"]) == 0
