@@ -1,4 +1,12 @@
-"""The `audit_catalog` asset: the DuckDB file of audit views, rebuilt after each archive run."""
+"""The audit views, one unpartitioned asset each, refreshed after the sources' runs.
+
+`audit_catalog` (the DuckDB file of audit views) and `iceberg_tables` (the Iceberg tables of
+the committed state) cover the whole archive, so they are not per source: the automation
+sensor `refresh_audit_views` requests them when any source's assets were materialised since
+they last ran (one refresh for a wave of 15-minute runs), and `rc-archive run` refreshes them
+once after its last source. Both read only what was committed since their previous build
+(the catalog's and the tables' own checkpoints), so a refresh costs the new commits.
+"""
 
 import os
 
@@ -7,16 +15,24 @@ import dagster as dg
 from assets.agents import agents
 from assets.attachments import attachments
 from assets.common import GROUP
-from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, AuditResource
 from pipelines.process_memory import release_garbage
+
+# Requested when a source's assets were materialised since the last request, and not while a
+# refresh is already running. Not `eager()`: that waits until no source partition is missing,
+# and a newly discovered source is missing until its first run.
+AFTER_SOURCES = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.in_progress()
+)
 
 
 @dg.asset(
     deps=[agents, attachments],
-    partitions_def=sources_partitions,
     group_name=GROUP,
     kinds={"duckdb"},
+    owners=["team:compliance"],
+    automation_condition=AFTER_SOURCES,
     description=(
         "DuckDB views (contents, contents_latest, messages, threads, reply_pairs, edits, "
         "identities_latest, agents, quarantine, ledger, capture_lag) over the committed files "
@@ -43,3 +59,46 @@ def audit_catalog(
             "build_seconds": dg.MetadataValue.float(report.seconds),
         }
     )
+
+
+@dg.asset(
+    deps=[audit_catalog],
+    group_name=GROUP,
+    kinds={"iceberg", "sqlite"},
+    owners=["team:compliance"],
+    automation_condition=AFTER_SOURCES,
+    description=(
+        "Apache Iceberg tables of the committed state (one per archive table): each refresh "
+        "adds one snapshot per changed table with exactly the files the new manifests "
+        "committed, and replaces compacted or disposed files (docs/tables.md)."
+    ),
+)
+def iceberg_tables(
+    context: dg.AssetExecutionContext, archive: ArchiveResource, audit: AuditResource
+) -> dg.MaterializeResult:
+    from pipelines.tables import refresh_tables, tables_config
+
+    store = archive.store()
+    config = tables_config(store, audit.audit_db, dict(os.environ))
+    results = refresh_tables(store, config)
+    context.log.info("Iceberg catalog %s refreshed", config.catalog_uri)
+    return dg.MaterializeResult(
+        metadata={
+            "catalog_uri": config.catalog_uri,
+            "manifests_applied": sum(r.manifests for r in results),
+            "files_added": dg.MetadataValue.json({r.table: r.added for r in results}),
+            "files_removed": dg.MetadataValue.json({r.table: r.removed for r in results}),
+            "snapshots": dg.MetadataValue.json({r.table: r.snapshot_id for r in results}),
+        }
+    )
+
+
+refresh_audit_views = dg.AutomationConditionSensorDefinition(
+    "refresh_audit_views",
+    target=[audit_catalog, iceberg_tables],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Refreshes the audit views and the Iceberg tables after sources' runs.",
+)
+
+AUDIT_VIEW_ASSETS = [audit_catalog, iceberg_tables]

@@ -11,8 +11,9 @@ import os
 
 import dagster as dg
 
+from assets.audit_catalog import refresh_audit_views
 from assets.checks import ARCHIVE_CHECKS
-from assets.jobs import ARCHIVE_ASSETS, archive_job
+from assets.jobs import ARCHIVE_ASSETS, archive_job, audit_views_job
 from assets.maintenance import (
     MAINTENANCE_ASSETS,
     compaction_job,
@@ -60,6 +61,7 @@ defs = dg.Definitions(
     asset_checks=ARCHIVE_CHECKS,
     jobs=[
         archive_job,
+        audit_views_job,
         compaction_job,
         deep_verify_job,
         supervision_report_job,
@@ -72,6 +74,6 @@ defs = dg.Definitions(
         supervision_report_schedule,
         webhook_subscription_schedule,
     ],
-    sensors=[source_discovery, webhook_events, access_trail_runs],
+    sensors=[source_discovery, webhook_events, access_trail_runs, refresh_audit_views],
     resources=build_resources(),
 )

@@ -13,18 +13,15 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from assets.audit_catalog import audit_catalog
+from assets.audit_catalog import AUDIT_VIEW_ASSETS
 from assets.checks import ARCHIVE_CHECKS, contents_reconciled
 from assets.common import ERROR_KIND, FULL_REFRESH_TAG
 from assets.contents import contents
 from assets.definitions import build_resources
-from assets.jobs import ARCHIVE_ASSETS, SOURCE_TAG
+from assets.jobs import SOURCE_ASSETS, SOURCE_TAG
 from assets.partitions import sources_partitions
 from pipelines.process_memory import release_garbage
 from schemas.ids import valid_source_keys
-
-# Chosen by key, not by position in ARCHIVE_ASSETS.
-PER_SOURCE_ASSETS = [asset for asset in ARCHIVE_ASSETS if asset.key != audit_catalog.key]
 
 # Every check a source's run evaluates when its steps get that far.
 CHECK_NAMES = tuple(spec.name for check in ARCHIVE_CHECKS for spec in check.check_specs)
@@ -106,10 +103,8 @@ def run_sources(
         tags = {SOURCE_TAG: key}
         if full_refresh:
             tags[FULL_REFRESH_TAG] = "true"
-        # The catalog covers the whole archive: refresh it once, after the last source.
-        selection = ARCHIVE_ASSETS if number == len(keys) else PER_SOURCE_ASSETS
         result = dg.materialize(
-            [*selection, *ARCHIVE_CHECKS],
+            [*SOURCE_ASSETS, *ARCHIVE_CHECKS],
             partition_key=key,
             instance=instance,
             resources=resources,
@@ -125,7 +120,30 @@ def run_sources(
             new = summary.metadata.get("contents", {}).get("new_records", 0)
             state = "ok" if summary.success else f"FAILED: {summary.error}"
             on_progress(f"[{number}/{len(keys)}] {key}: {state}, {new} new records")
+    if summaries:
+        _refresh_audit_views(summaries[-1], instance, resources, log_level)
     return summaries
+
+
+def _refresh_audit_views(
+    last: SourceRunSummary, instance: dg.DagsterInstance, resources: dict, log_level: str
+) -> None:
+    """The audit views cover every source: refreshed once, after the last source's run, as
+    the automation sensor does after scheduled runs. Reported with the last source (its
+    metadata, and its failure if the refresh failed)."""
+    result = dg.materialize(
+        AUDIT_VIEW_ASSETS,
+        instance=instance,
+        resources=resources,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        raise_on_error=False,
+    )
+    views = _summarise(last.source_id, result)
+    last.metadata.update(views.metadata)
+    if not views.success and last.success:
+        last.success = False
+        last.error, last.error_kind = f"audit views: {views.error}", views.error_kind
+    release_garbage()
 
 
 def _run_config(reconcile_mode: str, batch_records: int | None, log_level: str) -> dict:

@@ -82,6 +82,8 @@ def main() -> int:
         cli(["verify"])
         print()
         _show_queries()
+        print('-- Full-text search (ranked, every version): rc-archive search "cancel contract"')
+        code = code or cli(["search", "cancel contract", "--limit", "3"])
         print()
         code = code or _export_thread_as_rsmf(cli)
         print()

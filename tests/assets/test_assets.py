@@ -90,6 +90,7 @@ def test_definitions_load_and_asset_keys_do_not_change_by_accident():
         "audit_catalog",
         "contents",
         "contents_compaction",
+        "iceberg_tables",
         "identities",
         "supervision_report",
     ]

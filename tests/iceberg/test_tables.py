@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.archive import keys
@@ -22,9 +20,9 @@ from pipelines.tables import (
     refresh_tables,
     tables_config,
 )
-from pipelines.tables.iceberg import scan_hashes
 from schemas.tables import TABLES
 from tests.archive.support import SOURCE_ID, STREAM, FailingStore, commit_records
+from tests.iceberg.support import assert_tables_match, committed, iceberg_duckdb, iceberg_rows
 
 NOW = datetime(2024, 4, 2, tzinfo=UTC)
 
@@ -34,23 +32,6 @@ def archive(tmp_path):
     store = LocalStore(tmp_path / "archive")
     config = tables_config(store, tmp_path / "audit.duckdb", {})
     return store, Ledger(store), config
-
-
-def committed(ledger: Ledger, table: str) -> Counter:
-    files = ledger.committed_files(table)
-    if not files:
-        return Counter()
-    return Counter(ledger.read_table(files, ["record_sha256"]).column("record_sha256").to_pylist())
-
-
-def iceberg_rows(config, table: str) -> Counter:
-    return Counter(scan_hashes(open_catalog(config), table).column("record_sha256").to_pylist())
-
-
-def assert_tables_match(store, config) -> None:
-    ledger = Ledger(store)
-    for table in TABLES:
-        assert iceberg_rows(config, table) == committed(ledger, table), table
 
 
 def iceberg_paths(config, table: str) -> set[str]:
@@ -134,19 +115,6 @@ def test_first_build_after_compaction_and_rebuild(archive, tmp_path):
     assert_tables_match(store, config)
 
 
-def _iceberg_duckdb() -> duckdb.DuckDBPyConnection:
-    import duckdb_extension_avro
-    import duckdb_extension_iceberg
-
-    conn = duckdb.connect()
-    conn.execute("SET autoinstall_known_extensions=false")
-    conn.execute("SET autoload_known_extensions=false")
-    for module, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
-        path = Path(module.__file__).parent / "extensions" / "v1.5.5" / f"{name}.duckdb_extension"
-        conn.execute(f"LOAD '{path}'")
-    return conn
-
-
 def test_duckdb_iceberg_scan_reads_the_committed_rows(archive):
     store, ledger, config = archive
     for i in range(3):
@@ -155,7 +123,7 @@ def test_duckdb_iceberg_scan_reads_the_committed_rows(archive):
     compact_month(Ledger(store), SOURCE_ID, "2024-02", "compact-1", now=NOW)
     commit_records(ledger, 30, 5)
     results = {r.table: r for r in refresh_tables(store, config)}
-    conn = _iceberg_duckdb()
+    conn = iceberg_duckdb()
     location = results["contents"].metadata_location
     hashes = conn.execute(
         "SELECT record_sha256, creation_time FROM iceberg_scan(?)", [location]
