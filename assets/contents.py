@@ -52,6 +52,8 @@ def contents(
     head = ledger.head("contents", f"source_id={source_id}")
     return dg.MaterializeResult(
         metadata={
+            # Partition keys are channel ids; the partition's page shows what the channel is.
+            "channel_type": report.source_type or "unknown (no message in this run)",
             "new_records": report.new_records,
             "new_versions": report.new_versions,
             "quarantined": report.quarantined,

@@ -75,6 +75,7 @@ class ContentsSyncReport:
     new_versions: int = 0
     quarantined: int = 0
     held_objects: int = 0  # files held as they landed (a legal hold's thread, source, identity)
+    source_type: str | None = None  # the channel type (WhatsApp, ...) of this run's messages
     pages: int = 0
     batches: int = 0
     files: int = 0
@@ -150,6 +151,9 @@ class _Batcher:
             run_id=self.run_id, batch_id="", archived_at=datetime.now(UTC)
         )
         rows = normalised.table.num_rows
+        if self.report.source_type is None and rows:
+            types = normalised.table.column("source_type").drop_null()
+            self.report.source_type = types[0].as_py() if len(types) else None
         self.report.new_versions += rows - min(self.pending_new_ids, rows)
         self.report.new_records += min(self.pending_new_ids, rows)
         self.report.quarantined += normalised.quarantine.num_rows

@@ -90,6 +90,18 @@ def tables_config(
                 io["s3.session-token"] = env["AWS_SESSION_TOKEN"]
         io["s3.region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
         io["py-io-impl"] = "pyiceberg.io.pyarrow.PyArrowFileIO"
+        lock_mode = getattr(store, "object_lock_mode", None)
+        if lock_mode:
+            # Table metadata is written like every archive object: locked (locked_io.py).
+            from pipelines.tables import locked_io
+
+            io["py-io-impl"] = locked_io.IMPL
+            io[locked_io.LOCK_MODE] = lock_mode
+            io[locked_io.RETENTION_DAYS] = str(getattr(store, "retention_days", None) or 1)
+            io[locked_io.LEGAL_HOLD] = "true" if getattr(store, "legal_hold", False) else "false"
+            classes = (env.get("ARCHIVE_RETENTION_CLASSES") or "").strip()
+            if classes:
+                io[locked_io.RETENTION_CLASSES] = classes
     return TablesConfig(uri, root, io)
 
 
@@ -225,7 +237,16 @@ def refresh_tables(
         result.snapshot_id = None if snapshot is None else snapshot.snapshot_id
         result.metadata_location = iceberg.metadata_location
         results.append(result)
+    close_catalog(catalog)
     return results
+
+
+def close_catalog(catalog) -> None:
+    """Close the catalog's database connections now, in this thread: left to the garbage
+    collector, SQLite connections get closed from another thread and log errors."""
+    engine = getattr(catalog, "engine", None)
+    if engine is not None:
+        engine.dispose()
 
 
 def _commit_files(tx, iceberg, root: str, pending: _Pending, summary, to_data_file) -> None:
@@ -263,6 +284,7 @@ def rebuild_tables(
     catalog = open_catalog(config)
     for identifier in catalog.list_tables(NAMESPACE):
         catalog.drop_table(identifier)
+    close_catalog(catalog)
     return refresh_tables(store, config, ledger)
 
 
@@ -324,6 +346,7 @@ def check_tables(
             checks.append(compare(table, scan_hashes(catalog, table), audit, source))
     finally:
         conn.close()
+        close_catalog(catalog)
     return checks
 
 

@@ -64,3 +64,23 @@ def test_tables_on_s3_follow_crashes_compaction_and_disposition(s3_server, s3_bu
     assert refreshed["contents"].removed >= 1
     assert_tables_match(store, config)
     assert sum(committed(Ledger(store), "contents").values()) == 0
+
+
+def test_table_metadata_on_a_compliance_bucket_is_locked_like_the_archive(
+    s3_server, s3_bucket, tmp_path
+):
+    env = dict(s3_server.env) | {
+        "ARCHIVE_OBJECT_LOCK_MODE": "COMPLIANCE",
+        "ARCHIVE_RETENTION_DAYS": "1",
+    }
+    store = open_store(f"s3://{s3_bucket}/arc", env)
+    commit_records(Ledger(store), 0, 10)
+    config = tables_config(store, tmp_path / "audit.duckdb", env)
+    refresh_tables(store, config)
+    assert_tables_match(store, config)
+    client = s3_server.client()
+    metadata = [k for k in store.list("_iceberg/")]
+    assert metadata  # metadata JSON, manifest lists, manifests
+    for key in metadata:
+        head = client.head_object(Bucket=s3_bucket, Key=f"arc/{key}")
+        assert head.get("ObjectLockMode") == "COMPLIANCE", key

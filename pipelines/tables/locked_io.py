@@ -1,0 +1,96 @@
+"""pyiceberg's file IO for an Object Lock archive: table metadata written like archive objects.
+
+pyiceberg writes a table's metadata JSON, manifest lists and manifests with its own S3 client,
+which sends no Object Lock headers: on a COMPLIANCE bucket without a default retention those
+objects would be the only unlocked ones in the archive (invariant 2). This file IO reads like
+pyiceberg's pyarrow one and writes every new object through the archive's S3 store instead:
+write-once (`If-None-Match: *`), with its SHA-256, and with the archive's Object Lock mode,
+retention (days, or the retention class of ARCHIVE_RETENTION_CLASSES) and legal hold.
+`tables_config` selects it when the archive store locks objects.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+from pyiceberg.io import InputFile, OutputFile, OutputStream
+from pyiceberg.io.pyarrow import PyArrowFileIO
+
+LOCK_MODE = "rc-archive.object-lock-mode"
+RETENTION_DAYS = "rc-archive.retention-days"
+RETENTION_CLASSES = "rc-archive.retention-classes"
+LEGAL_HOLD = "rc-archive.legal-hold"
+IMPL = "pipelines.tables.locked_io.LockedArchiveFileIO"
+
+
+class _PutOnClose(io.BytesIO):
+    """The object's bytes, stored once when pyiceberg closes the stream."""
+
+    def __init__(self, store_bytes: Callable[[bytes], None]) -> None:
+        super().__init__()
+        self._store_bytes = store_bytes
+        self._stored = False
+
+    def close(self) -> None:
+        if not self._stored and not self.closed:
+            self._stored = True
+            self._store_bytes(self.getvalue())
+        super().close()
+
+
+class _LockedOutputFile(OutputFile):
+    def __init__(self, location: str, file_io: LockedArchiveFileIO) -> None:
+        super().__init__(location)
+        self._io = file_io
+
+    def __len__(self) -> int:
+        return len(self.to_input_file())
+
+    def exists(self) -> bool:
+        return self.to_input_file().exists()
+
+    def to_input_file(self) -> InputFile:
+        return self._io.new_input(self.location)
+
+    def create(self, overwrite: bool = False) -> OutputStream:
+        del overwrite  # archive objects are write-once: the store refuses an existing key
+        return _PutOnClose(lambda data: self._io.put_locked(self.location, data))
+
+
+class LockedArchiveFileIO(PyArrowFileIO):
+    """PyArrowFileIO whose writes to s3:// go through the archive's S3 store."""
+
+    def new_output(self, location: str) -> OutputFile:
+        if self.properties.get(LOCK_MODE) and location.startswith("s3://"):
+            return _LockedOutputFile(location, self)
+        return super().new_output(location)
+
+    def put_locked(self, location: str, data: bytes) -> None:
+        import boto3
+
+        from pipelines.archive.store import S3Store
+        from pipelines.governance.retention import load_retention
+
+        bucket, _, key = location[len("s3://") :].partition("/")
+        props = self.properties
+        client = boto3.client(
+            "s3",
+            endpoint_url=props.get("s3.endpoint") or None,
+            region_name=props.get("s3.region") or None,
+            aws_access_key_id=props.get("s3.access-key-id") or None,
+            aws_secret_access_key=props.get("s3.secret-access-key") or None,
+            aws_session_token=props.get("s3.session-token") or None,
+        )
+        classes = props.get(RETENTION_CLASSES)
+        store = S3Store(
+            bucket,
+            "",
+            client,
+            object_lock_mode=props[LOCK_MODE],
+            retention_days=int(props.get(RETENTION_DAYS) or 1),
+            legal_hold=props.get(LEGAL_HOLD) == "true",
+            retention=load_retention(classes) if classes else None,
+        )
+        kind = "application/json" if key.endswith(".json") else "application/octet-stream"
+        store.put(key, data, content_type=kind)
