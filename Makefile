@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock 2>/dev/null | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-fast dev bench lint format clean
+.PHONY: venv demo test test-fast dev bench lint format clean postgres
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,7 +19,14 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/python -m pipelines.demo
 
-test: venv
+# PostgreSQL from Debian's package, for the production-topology test (a cluster per test run,
+# started and stopped by the test itself; nothing is left running).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; }
+
+test: venv postgres
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: venv
