@@ -9,17 +9,24 @@ from schemas.ids import source_stream
 SOURCE_LEDGERS = ("contents", "identities")
 
 
-def quarantine_summary(ledger: Ledger, source_id: str, run_id: str) -> dict[str, int]:
+def quarantine_summary(
+    ledger: Ledger,
+    source_id: str,
+    run_id: str,
+    tables: tuple[str, ...] = SOURCE_LEDGERS,
+    stream: str | None = None,
+) -> dict[str, int]:
     """Reasons (first clause) and counts of records one run quarantined for a source.
 
-    Reads the quarantine files of the run's own manifests in the source's contents and
-    identities ledgers (`Ledger.run_manifests`), never the source's earlier quarantine.
+    Reads the quarantine files of the run's own manifests in the source's ledgers of `tables`
+    (`Ledger.run_manifests`), never the source's earlier quarantine. `stream`: the account's
+    stream for the agents ledger (one per account, not per source).
     """
     reasons: dict[str, int] = {}
-    stream = source_stream(source_id)
+    stream = stream or source_stream(source_id)
     manifests = [
         manifest
-        for table in SOURCE_LEDGERS
+        for table in tables
         for manifest in ledger.run_manifests(table, stream, run_id)
     ]
     for manifest in manifests:

@@ -34,8 +34,10 @@ def test_run_archives_every_source_and_all_checks_pass(pipeline_env):
     ledger = Ledger(open_store(str(tmp_path / "archive"), {}))
     for summary in summaries:
         assert summary.checks == {
+            "agents_schema_valid": True,
             "attachments_complete": True,
             "contents_schema_valid": True,
+            "identities_schema_valid": True,
             "contents_reconciled": True,
             "ledger_intact": True,
         }
@@ -96,9 +98,11 @@ def test_definitions_load_and_asset_keys_do_not_change_by_accident():
     ]
     checks = sorted(k.name for k in defs.resolve_asset_graph().asset_check_keys)
     assert checks == [
+        "agents_schema_valid",
         "attachments_complete",
         "contents_reconciled",
         "contents_schema_valid",
+        "identities_schema_valid",
         "ledger_intact",
     ]
 

@@ -53,3 +53,12 @@ def test_a_runs_quarantine_is_counted_from_its_own_manifests_only(ledger):
     assert [k for k in counting.gets if k.startswith("_ledger/")] == []  # the tail is known
     assert len([k for k in counting.gets if k.startswith("quarantine/")]) == 2  # its own files
     assert quarantine_summary(ledger, SOURCE_ID, "a-run-that-committed-nothing") == {}
+
+
+def test_each_tables_check_counts_its_own_ledger(ledger):
+    _commit(ledger, "this-run", 3, 2)  # contents quarantine only
+    assert quarantine_summary(ledger, SOURCE_ID, "this-run", ("contents",)) == {
+        "creationTime: missing": 2
+    }
+    assert quarantine_summary(ledger, SOURCE_ID, "this-run", ("identities",)) == {}
+    assert quarantine_summary(ledger, SOURCE_ID, "this-run", ("agents",), "account") == {}
