@@ -3,7 +3,12 @@ stored write-once by SHA-256 and named by `attachments` rows in the contents led
 
 import dagster as dg
 
-from assets.common import failing_fast_for_people, source_of, source_table_asset
+from assets.common import (
+    failing_fast_for_people,
+    source_of,
+    source_table_asset,
+    stored_table_metadata,
+)
 from assets.contents import contents
 from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, RingCentralResource
@@ -12,6 +17,7 @@ from pipelines.attachments.sync import (
     pending_downloads,
     sync_attachments,
 )
+from schemas.ids import source_stream
 
 
 class AttachmentsConfig(dg.Config):
@@ -39,12 +45,15 @@ def attachments(
     settings = AttachmentsSyncSettings(
         threads=config.threads, downloads_per_second=config.downloads_per_second
     )
+    ledger = archive.ledger()
+    stream = source_stream(source_of(context))
     with failing_fast_for_people(), ringcentral.client() as client:
         report = sync_attachments(
-            client, archive.ledger(), source_of(context), run_id=context.run_id, settings=settings
+            client, ledger, source_of(context), run_id=context.run_id, settings=settings
         )
     return dg.MaterializeResult(
         metadata={
+            **stored_table_metadata(ledger, "contents", "attachments", stream),
             "attachments_seen": report.attachments_seen,
             "downloaded": report.downloaded,
             "stored_new_objects": report.stored,

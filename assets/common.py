@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from assets.partitions import sources_partitions
+from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import StoreWriteError
 from pipelines.ringcentral.errors import RingCentralError, TransportError
 from schemas.ids import validate_source_id
@@ -112,6 +113,20 @@ def table_metadata(table: str, view: str) -> dict[str, object]:
         for column in declared.columns
     ]
     return {"dagster/column_schema": dg.TableSchema(columns=columns), "view": view}
+
+
+def stored_table_metadata(
+    ledger: Ledger, ledger_table: str, table: str, stream: str
+) -> dict[str, object]:
+    """`dagster/row_count` (rows of the live committed files of `table` in this stream, as the
+    audit views read them) and `dagster/uri` (where those files are). Reads the stream's ledger
+    state, which the asset's run has loaded already: no extra object read."""
+    files = ledger.state(ledger_table, stream).live_files(table)
+    folder = f"{table}/{stream}" if stream.startswith("source_id=") else table
+    return {
+        "dagster/row_count": sum(entry.rows for entry in files),
+        "dagster/uri": ledger.store.uri_for(folder),
+    }
 
 
 def source_table_asset(

@@ -6,6 +6,7 @@ from assets.common import (
     failing_fast_for_people,
     source_of,
     source_table_asset,
+    stored_table_metadata,
     table_metadata,
     wants_full_refresh,
 )
@@ -54,6 +55,7 @@ def contents(
         metadata={
             # Partition keys are channel ids; the partition's page shows what the channel is.
             "channel_type": report.source_type or "unknown (no message in this run)",
+            **stored_table_metadata(ledger, "contents", "contents", f"source_id={source_id}"),
             "new_records": report.new_records,
             "new_versions": report.new_versions,
             "quarantined": report.quarantined,

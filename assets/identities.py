@@ -6,11 +6,13 @@ from assets.common import (
     failing_fast_for_people,
     source_of,
     source_table_asset,
+    stored_table_metadata,
     table_metadata,
 )
 from assets.contents import contents
 from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.sync.identities import sync_identities
+from schemas.ids import source_stream
 
 
 @source_table_asset(
@@ -25,12 +27,13 @@ from pipelines.sync.identities import sync_identities
 def identities(
     context: dg.AssetExecutionContext, ringcentral: RingCentralResource, archive: ArchiveResource
 ) -> dg.MaterializeResult:
+    ledger = archive.ledger()
+    stream = source_stream(source_of(context))
     with failing_fast_for_people(), ringcentral.client() as client:
-        report = sync_identities(
-            client, archive.ledger(), source_of(context), run_id=context.run_id
-        )
+        report = sync_identities(client, ledger, source_of(context), run_id=context.run_id)
     return dg.MaterializeResult(
         metadata={
+            **stored_table_metadata(ledger, "identities", "identities", stream),
             "referenced": report.referenced,
             "unknown_before": report.unknown_before,
             "new_versions": report.new_versions,

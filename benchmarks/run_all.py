@@ -26,6 +26,8 @@ QUICK: dict[str, list[str]] = {
     "audit_bench": ["--contents", "100000"],
     "peer_dlt": ["--contents", "50000", "--rounds", "1", "--quick"],
     "scale": ["--contents", "100000", "--new", "200"],
+    "policies": ["--policies", "50", "--terms", "100", "--messages", "100000"],
+    "search": ["--months", "6", "--messages", "20000"],
 }
 
 
