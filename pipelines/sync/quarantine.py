@@ -25,9 +25,7 @@ def quarantine_summary(
     reasons: dict[str, int] = {}
     stream = stream or source_stream(source_id)
     manifests = [
-        manifest
-        for table in tables
-        for manifest in ledger.run_manifests(table, stream, run_id)
+        manifest for table in tables for manifest in ledger.run_manifests(table, stream, run_id)
     ]
     for manifest in manifests:
         entries = [entry for entry in manifest.files if entry.table == "quarantine"]
