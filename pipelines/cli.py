@@ -977,12 +977,15 @@ def cmd_hold(args: argparse.Namespace) -> int:
 
     store = open_store(uri, dict(os.environ))
     if args.hold_action == "place":
+        content_ids = _held_by_query(args.query) if args.query else None
         selector = holds.Selector(
             source=args.source,
             thread=args.thread,
             identity=args.identity,
             from_=_parse_time(args.from_, "--from"),
             to=_parse_time(args.to, "--to"),
+            content_ids=content_ids,
+            query=args.query,
         )
         record = holds.place_hold(
             store, _audit_db(), dict(os.environ), args.matter, selector, args.reason
@@ -998,6 +1001,40 @@ def cmd_hold(args: argparse.Namespace) -> int:
         f"{len(body['kept_keys'])} kept for other matters; {record.key}"
     )
     return EXIT_OK
+
+
+def _held_by_query(sql: str) -> tuple[str, ...]:
+    """The message ids a `hold place --query` selects: its SQL runs read-only on the catalog,
+    as an audited read, and must return an `id` column (messages.id / contents.id)."""
+    from pipelines.audit.connection import connect
+    from pipelines.audit.formatting import check_read_only
+    from pipelines.audit.queries import run_query
+    from pipelines.governance.audited import query_fields, run_audited
+
+    audit_db = _audit_db()
+    found: list[str] = []
+
+    def work() -> tuple[str, dict]:
+        check_read_only(sql)  # inside: a refused query is logged like any other
+        conn = connect(audit_db, dict(os.environ), read_only=True)
+        try:
+            result = run_query(conn, sql)
+        finally:
+            conn.close()
+        if "id" not in result.columns:
+            raise UsageError(
+                f"--query must return an `id` column of message ids; it returned "
+                f"{', '.join(result.columns)}"
+            )
+        column = result.columns.index("id")
+        found.extend(sorted({str(row[column]) for row in result.rows if row[column]}))
+        return "", {"rows": len(result.rows)}
+
+    details = {"arguments": {"hold": "place"}, **query_fields(sql, None, "hold place --query")}
+    run_audited(_catalog_trail(audit_db), "hold", details, work)
+    if not found:
+        raise UsageError("--query returned no message id: nothing to hold")
+    return tuple(found)
 
 
 REVIEW_NEXT = """
@@ -1476,6 +1513,9 @@ def _parser() -> argparse.ArgumentParser:
     place.add_argument("--source", help="hold a source's records")
     place.add_argument("--thread", help="hold a thread's messages")
     place.add_argument("--identity", help="hold an identity and the messages it wrote")
+    place.add_argument(
+        "--query", help="hold the messages whose ids this read-only SQL returns (column `id`)"
+    )
     place.add_argument("--from", dest="from_", help="creation time from (ISO-8601)")
     place.add_argument("--to", help="creation time before (ISO-8601)")
     place.add_argument("--reason", required=True)

@@ -58,11 +58,14 @@ class Selector:
     identity: str | None = None
     from_: datetime | None = None
     to: datetime | None = None
+    # --query: the message ids its SQL returned (fixed when the hold is placed), and the SQL
+    content_ids: tuple[str, ...] | None = None
+    query: str | None = None
 
     def __post_init__(self) -> None:
-        given = [x for x in (self.source, self.thread, self.identity) if x]
+        given = [x for x in (self.source, self.thread, self.identity, self.content_ids) if x]
         if len(given) != 1:
-            raise HoldError("a hold names exactly one of --source, --thread or --identity")
+            raise HoldError("a hold names exactly one of --source, --thread, --identity or --query")
         if self.from_ and self.to and self.from_ >= self.to:
             raise HoldError("--from must be before --to")
 
@@ -73,6 +76,11 @@ class Selector:
             "identity": self.identity,
             "from": self.from_.isoformat() if self.from_ else None,
             "to": self.to.isoformat() if self.to else None,
+            **(
+                {"query": self.query, "content_ids": list(self.content_ids)}
+                if self.content_ids
+                else {}
+            ),
         }
 
 
@@ -96,6 +104,9 @@ def _contents_filter(selector: Selector) -> tuple[str, dict[str, Any]]:
     if selector.identity:
         clauses.append("author_identity_id = $identity")
         params["identity"] = selector.identity
+    if selector.content_ids:
+        clauses.append("list_contains($ids, id)")
+        params["ids"] = list(selector.content_ids)
     if selector.from_:
         clauses.append("creation_time >= $from_")
         params["from_"] = selector.from_
@@ -365,6 +376,7 @@ def active_matters(store: ObjectStore) -> list[ActiveMatter]:
 
 def _matching_days(selector: Mapping[str, Any], rows: Any) -> set[Any]:
     """The creation dates of the batch rows (an Arrow table of contents) a selector matches."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     column = {"source": "source_id", "thread": "thread_id", "identity": "author_identity_id"}
@@ -372,6 +384,8 @@ def _matching_days(selector: Mapping[str, Any], rows: Any) -> set[Any]:
     for field_name, column_name in column.items():
         if selector.get(field_name):
             mask = pc.equal(rows.column(column_name), selector[field_name])
+    if selector.get("content_ids"):  # a --query hold: new versions of the messages it held
+        mask = pc.is_in(rows.column("id"), value_set=pa.array(selector["content_ids"]))
     if mask is None:
         return set()
     for bound, compare in (("from", pc.greater_equal), ("to", pc.less)):

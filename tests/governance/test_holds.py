@@ -201,6 +201,59 @@ def test_a_compaction_of_held_files_holds_its_output(s3_server, s3_archive, caps
     assert set(_status(client, bucket, outputs).values()) == {"OFF"}
 
 
+def test_a_query_hold_holds_the_files_of_the_messages_it_returns(s3_server, s3_archive, capsys):
+    bucket, store = s3_archive
+    client = s3_server.client()
+    sql = "SELECT id FROM messages WHERE body ILIKE '%order%'"
+    argv = ["hold", "place", "--matter", "orders", "--query", sql, "--reason", "subpoena 12"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    [record] = [json.loads(store.get(k)) for k in store.list("_holds/orders/")]
+    assert record["selector"]["query"] == sql
+    assert sorted(record["selector"]["content_ids"]) == ["c1", "c10", "c2", "c3", "c9"]
+    held = set(record["object_keys"])
+    status = _status(client, bucket, _data_keys(store))
+    assert held and {k for k, s in status.items() if s == "ON"} == held
+    # The query ran as an audited read.
+    commands = [json.loads(store.get(k))["query_name"] for k in store.list("_access/")]
+    assert commands == ["hold place --query"]
+
+
+def test_a_new_version_of_a_query_held_message_is_held_as_it_lands(archive, capsys):
+    from datetime import date
+
+    import pyarrow as pa
+
+    from pipelines.archive.store import LocalStore
+    from pipelines.governance.holds import active_matters, hold_landed
+
+    sql = "SELECT id FROM messages WHERE id = 'c1'"
+    assert main(["hold", "place", "--matter", "m", "--query", sql, "--reason", "r"]) == 0
+    store = LocalStore(archive)
+    day = date(2026, 3, 2)
+    batch = pa.table(
+        {
+            "id": ["c1", "c2"],
+            "source_id": ["s", "s"],
+            "thread_id": ["t", "t"],
+            "author_identity_id": ["a", "a"],
+            "creation_time": pa.array([None, None], pa.timestamp("ms", tz="UTC")),
+            "creation_date": [day, day],
+        }
+    )
+    # Only the edit of c1 (held by the query) makes its file held; c2's would not.
+    landed = next(k for k in store.list("contents/") if k.endswith(".parquet"))
+    [record] = hold_landed(store, active_matters(store), batch, {day: landed}, {})
+    assert record.body["object_keys"] == [landed]
+    assert hold_landed(store, active_matters(store), batch.slice(1), {day: landed}, {}) == []
+
+
+def test_a_query_that_returns_no_id_column_is_one_line_exit_2(archive, capsys):
+    argv = ["hold", "place", "--matter", "m", "--query", "SELECT 1 AS n", "--reason", "r"]
+    assert main(argv) == 2
+    assert "must return an `id` column" in capsys.readouterr().err
+
+
 def _release_record(store) -> dict:
     (key,) = [k for k in store.list("_holds/m1/") if k.endswith("-release.json")]
     return json.loads(store.get(key))
