@@ -11,7 +11,7 @@ import os
 
 import dagster as dg
 
-from assets.audit_catalog import refresh_audit_views
+from assets.audit_catalog import AUDIT_VIEW_CHECKS, refresh_audit_views
 from assets.checks import ARCHIVE_CHECKS
 from assets.jobs import ARCHIVE_ASSETS, archive_job, audit_views_job
 from assets.maintenance import (
@@ -58,7 +58,7 @@ def build_resources(config: Settings | None = None) -> dict[str, dg.Configurable
 
 defs = dg.Definitions(
     assets=[*ARCHIVE_ASSETS, *MAINTENANCE_ASSETS],
-    asset_checks=ARCHIVE_CHECKS,
+    asset_checks=[*ARCHIVE_CHECKS, *AUDIT_VIEW_CHECKS],
     jobs=[
         archive_job,
         audit_views_job,

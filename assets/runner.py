@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from assets.audit_catalog import AUDIT_VIEW_ASSETS
+from assets.audit_catalog import AUDIT_VIEW_ASSETS, AUDIT_VIEW_CHECKS
 from assets.checks import ARCHIVE_CHECKS, contents_reconciled
 from assets.common import ERROR_KIND, FULL_REFRESH_TAG
 from assets.contents import contents
@@ -132,7 +132,7 @@ def _refresh_audit_views(
     the automation sensor does after scheduled runs. Reported with the last source (its
     metadata, and its failure if the refresh failed)."""
     result = dg.materialize(
-        AUDIT_VIEW_ASSETS,
+        [*AUDIT_VIEW_ASSETS, *AUDIT_VIEW_CHECKS],
         instance=instance,
         resources=resources,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
@@ -140,6 +140,7 @@ def _refresh_audit_views(
     )
     views = _summarise(last.source_id, result)
     last.metadata.update(views.metadata)
+    last.checks.update(views.checks)
     if not views.success and last.success:
         last.success = False
         last.error, last.error_kind = f"audit views: {views.error}", views.error_kind

@@ -263,3 +263,30 @@ def refresh_state(store: ObjectStore, previous: CatalogState | None) -> CatalogS
                 state.ledger_rows.append(ledger_table(new))
                 state.manifests_read += len(new)
     return state
+
+
+def behind_ledger(store: ObjectStore, audit_db: str | Path) -> dict[str, int]:
+    """`<table>/<stream>` -> manifests committed after the catalog's last build read that
+    stream ({} when the catalog is current). Reads the catalog's heads and one LIST per stream
+    starting after the known head: the cost of the streams, not of their history."""
+    path = Path(audit_db)
+    if not path.exists():
+        return {"(no catalog)": 1}
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        heads = {
+            (table, stream): seq
+            for table, stream, seq in conn.execute(
+                f"SELECT table_name, stream, max(seq) FROM {LEDGER_SNAPSHOT_TABLE} GROUP BY 1, 2"
+            ).fetchall()
+        }
+    finally:
+        conn.close()
+    ledger = Ledger(store)
+    behind = {}
+    for table in LEDGER_TABLES:
+        for stream in ledger.streams(table):
+            newer = ledger.manifest_keys(table, stream, heads.get((table, stream), -1))
+            if newer:
+                behind[f"{table}/{stream}"] = len(newer)
+    return behind

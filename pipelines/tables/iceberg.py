@@ -387,3 +387,32 @@ def reading_help(config: TablesConfig, table: str, metadata_location: str) -> st
             f".load_table('{NAMESPACE}.{table}').scan().to_arrow()",
         ]
     )
+
+
+def row_counts(config: TablesConfig, audit_db_path: str | os.PathLike[str]) -> dict[str, tuple]:
+    """table -> (rows in the Iceberg table's current snapshot, rows of the live files the audit
+    catalog lists): the cheap agreement check run after each refresh. It reads the snapshot
+    summaries and the catalog's live-file list, never a data file (`check_tables` compares
+    every row's hash, for `rc-archive tables --check`)."""
+    import duckdb
+
+    conn = duckdb.connect(str(audit_db_path), read_only=True)
+    try:
+        catalog_rows = dict(
+            conn.execute(
+                "SELECT table_name, sum(rows) FROM internal._live_files GROUP BY 1"
+            ).fetchall()
+        )
+    finally:
+        conn.close()
+    catalog = open_catalog(config)
+    counts = {}
+    try:
+        for table in TABLES:
+            snapshot = catalog.load_table((NAMESPACE, table)).current_snapshot()
+            summary = snapshot.summary if snapshot is not None else None
+            total = int(summary["total-records"]) if summary and "total-records" in summary else 0
+            counts[table] = (total, int(catalog_rows.get(table) or 0))
+    finally:
+        close_catalog(catalog)
+    return counts

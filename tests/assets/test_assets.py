@@ -32,8 +32,10 @@ def test_run_archives_every_source_and_all_checks_pass(pipeline_env):
     summaries = run_sources(sb.world.source_ids, reconcile_mode="full")
     assert [s.success for s in summaries] == [True, True]
     ledger = Ledger(open_store(str(tmp_path / "archive"), {}))
-    for summary in summaries:
+    views = {"audit_catalog_current": True, "iceberg_tables_match_views": True}
+    for number, summary in enumerate(summaries, start=1):
         assert summary.checks == {
+            **(views if number == len(summaries) else {}),
             "agents_schema_valid": True,
             "attachments_complete": True,
             "contents_schema_valid": True,
@@ -100,8 +102,10 @@ def test_definitions_load_and_asset_keys_do_not_change_by_accident():
     assert checks == [
         "agents_schema_valid",
         "attachments_complete",
+        "audit_catalog_current",
         "contents_reconciled",
         "contents_schema_valid",
+        "iceberg_tables_match_views",
         "identities_schema_valid",
         "ledger_intact",
     ]

@@ -103,3 +103,15 @@ def test_a_catalog_of_another_archive_is_rebuilt_not_extended(tmp_path):
     build_catalog(tmp_path / "one", tmp_path / "audit.duckdb", {})
     report = build_catalog(tmp_path / "two", tmp_path / "audit.duckdb", {})
     assert report.manifests == report.manifests_read == 2
+
+
+def test_behind_ledger_names_the_streams_committed_after_the_build(tmp_path):
+    from pipelines.audit.catalog_state import behind_ledger
+
+    store = LocalStore(tmp_path / "archive")
+    ledger = Ledger(store)
+    commit_records(ledger, 0, 10)
+    build_catalog(store, tmp_path / "audit.duckdb", {})
+    assert behind_ledger(store, tmp_path / "audit.duckdb") == {}
+    commit_records(ledger, 10, 5)
+    assert behind_ledger(store, tmp_path / "audit.duckdb") == {f"contents/source_id={SOURCE_ID}": 1}

@@ -172,3 +172,19 @@ def test_cli_tables_prints_how_to_read_and_checks(archive, tmp_path, monkeypatch
     assert main(["tables", "--rebuild"]) == 0
     build_catalog(store, audit_db, {})
     assert main(["tables", "--check"]) == 0
+
+
+def test_row_counts_agree_after_a_refresh_and_differ_when_one_side_is_behind(archive, tmp_path):
+    from pipelines.audit.catalog import build_catalog
+    from pipelines.tables.iceberg import row_counts
+
+    store, ledger, config = archive
+    commit_records(ledger, 0, 20)
+    audit_db = tmp_path / "audit.duckdb"
+    build_catalog(store, audit_db, {})
+    refresh_tables(store, config)
+    counts = row_counts(config, audit_db)
+    assert counts["contents"] == (20, 20) and all(a == b for a, b in counts.values())
+    commit_records(ledger, 20, 5)
+    build_catalog(store, audit_db, {})  # the views moved on, the tables did not
+    assert row_counts(config, audit_db)["contents"] == (20, 25)
