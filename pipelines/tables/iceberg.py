@@ -62,8 +62,34 @@ class TablesConfig:
     warehouse: str  # the archive root (a directory or s3://bucket/prefix)
     io_properties: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def catalog_type(self) -> str:
+        """`glue` (AWS Glue Data Catalog, `glue://`), `rest` (an Iceberg REST catalog,
+        `http(s)://...`) or `sql` (SQLAlchemy URI; SQLite beside the audit DB by default)."""
+        if self.catalog_uri.startswith("glue://"):
+            return "glue"
+        if self.catalog_uri.startswith(("http://", "https://")):
+            return "rest"
+        return "sql"
+
     def catalog_properties(self) -> dict[str, str]:
-        return {"uri": self.catalog_uri, "warehouse": self.warehouse, **self.io_properties}
+        """pyiceberg's `load_catalog` properties of this catalog (S3 file IO included)."""
+        props = {"type": self.catalog_type, "warehouse": self.warehouse, **self.io_properties}
+        if self.catalog_type == "glue":
+            # Glue is reached like S3: the same region, endpoint (S3-compatible test servers)
+            # and static keys when set, else the AWS credential chain.
+            for s3_key, glue_key in (
+                ("s3.region", "glue.region"),
+                ("s3.endpoint", "glue.endpoint"),
+                ("s3.access-key-id", "glue.access-key-id"),
+                ("s3.secret-access-key", "glue.secret-access-key"),
+                ("s3.session-token", "glue.session-token"),
+            ):
+                if s3_key in self.io_properties:
+                    props[glue_key] = self.io_properties[s3_key]
+        else:
+            props["uri"] = self.catalog_uri
+        return props
 
     def table_location(self, table: str) -> str:
         return f"{self.warehouse.rstrip('/')}/{METADATA_PREFIX}/{table}"
@@ -106,10 +132,10 @@ def tables_config(
 
 
 def open_catalog(config: TablesConfig):
-    """The SQL catalog (tables created on first use; namespace `rc_archive`)."""
-    from pyiceberg.catalog.sql import SqlCatalog
+    """The catalog of `config.catalog_type` (namespace `rc_archive` created on first use)."""
+    from pyiceberg.catalog import load_catalog
 
-    catalog = SqlCatalog(CATALOG_NAME, **config.catalog_properties())
+    catalog = load_catalog(CATALOG_NAME, **config.catalog_properties())
     if (NAMESPACE,) not in catalog.list_namespaces():
         catalog.create_namespace_if_not_exists(NAMESPACE)
     return catalog
@@ -378,12 +404,13 @@ def reading_help(config: TablesConfig, table: str, metadata_location: str) -> st
     return "\n".join(
         [
             f"{NAMESPACE}.{table}",
-            f"  catalog: type sql, uri {config.catalog_uri}, warehouse {config.warehouse}",
+            f"  catalog: type {config.catalog_type}, uri {config.catalog_uri}, "
+            f"warehouse {config.warehouse}",
             f"  metadata: {metadata_location}",
             "  DuckDB:   LOAD avro; LOAD iceberg; "
             f"SELECT count(*) FROM iceberg_scan('{metadata_location}');",
-            "  PyIceberg: from pyiceberg.catalog.sql import SqlCatalog; "
-            f"SqlCatalog({CATALOG_NAME!r}, **{{{settings}}})"
+            "  PyIceberg: from pyiceberg.catalog import load_catalog; "
+            f"load_catalog({CATALOG_NAME!r}, **{{{settings}}})"
             f".load_table('{NAMESPACE}.{table}').scan().to_arrow()",
         ]
     )

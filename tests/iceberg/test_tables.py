@@ -163,7 +163,7 @@ def test_cli_tables_prints_how_to_read_and_checks(archive, tmp_path, monkeypatch
     monkeypatch.delenv("ARCHIVE_ICEBERG_CATALOG_URI", raising=False)
     assert main(["tables"]) == 0
     out = capsys.readouterr().out
-    assert "rc_archive.contents" in out and "iceberg_scan(" in out and "SqlCatalog(" in out
+    assert "rc_archive.contents" in out and "iceberg_scan(" in out and "load_catalog(" in out
     assert main(["tables", "--check"]) == 0
     assert "contents: ok" in capsys.readouterr().out
     commit_records(ledger, 10, 3)

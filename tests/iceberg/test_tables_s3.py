@@ -84,3 +84,19 @@ def test_table_metadata_on_a_compliance_bucket_is_locked_like_the_archive(
     for key in metadata:
         head = client.head_object(Bucket=s3_bucket, Key=f"arc/{key}")
         assert head.get("ObjectLockMode") == "COMPLIANCE", key
+
+
+def test_tables_in_the_glue_data_catalog(s3_server, s3_bucket, tmp_path):
+    """ARCHIVE_ICEBERG_CATALOG_URI=glue:// keeps the catalog pointer in AWS Glue (here the S3
+    server's Glue API), reached with the same region, endpoint and keys as S3."""
+    env = dict(s3_server.env) | {"ARCHIVE_ICEBERG_CATALOG_URI": "glue://"}
+    store = open_store(f"s3://{s3_bucket}/arc", env)
+    commit_records(Ledger(store), 0, 10)
+    config = tables_config(store, tmp_path / "audit.duckdb", env)
+    assert config.catalog_type == "glue"
+    results = {r.table: r for r in refresh_tables(store, config)}
+    assert_tables_match(store, config)
+    assert results["contents"].metadata_location.startswith(f"s3://{s3_bucket}/arc/_iceberg/")
+    commit_records(Ledger(store), 10, 5)
+    assert {r.table: r for r in refresh_tables(store, config)}["contents"].manifests == 1
+    assert_tables_match(store, config)
