@@ -140,10 +140,20 @@ def _refresh_audit_views(
     )
     views = _summarise(last.source_id, result)
     last.metadata.update(views.metadata)
-    last.checks.update(views.checks)
-    if not views.success and last.success:
+    # The views' checks are about the whole archive, not this source: kept apart from the
+    # source's checks, and a failed one fails the run like a failed refresh.
+    last.metadata["audit_views_checks"] = views.checks
+    # audit_catalog_current is a warning (a commit during the build; the next refresh catches
+    # up), not a failure of the run.
+    failed = [
+        name
+        for name, passed in views.checks.items()
+        if not passed and name != "audit_catalog_current"
+    ]
+    if last.success and (not views.success or failed):
         last.success = False
-        last.error, last.error_kind = f"audit views: {views.error}", views.error_kind
+        reason = views.error or f"check(s) failed: {', '.join(failed)}"
+        last.error, last.error_kind = f"audit views: {reason}", views.error_kind
     release_garbage()
 
 

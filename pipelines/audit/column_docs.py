@@ -34,6 +34,8 @@ SHARED: dict[str, str] = TABLES["contents"].descriptions() | {
     "behind `creatorId`), or the name archived with the message; empty for customer messages.",
     "customer_identity_id": "The identity of the customer: the author of the inbound message.",
     "customer_name": "The customer's name (see messages.author_name).",
+    # -- governance records (holds, dispositions)
+    "reason": "Why, as given with --reason.",
 }
 
 # The columns of the `contents` table, passed on unchanged by contents and contents_latest.
@@ -296,13 +298,12 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         },
     ),
     "dispositions": _view(
-        [],
+        ["reason"],
         {
             "disposed_at": "When the disposition manifest was committed, in UTC.",
             "source_id": "The source whose files were disposed of.",
             "seq": "The manifest's sequence number in the source's contents ledger.",
             "user": "Who ran it (RC_ARCHIVE_USER, else the OS user).",
-            "reason": "Why, as given with --reason.",
             "as_of": "The date retention was judged at (--as-of).",
             "removed_files": "Live contents files the disposition removed from the views.",
             "removed_rows": "Message versions those files held.",
@@ -316,7 +317,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         },
     ),
     "holds": _view(
-        [],
+        ["reason"],
         {
             "record_key": "Where the hold record is stored: `_holds/<matter>/<time>-<action>"
             ".json` under the archive root (write-once).",
@@ -327,7 +328,6 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "selects were held as they were archived) or release (the matter's hold ended).",
             "at": "When the record was written, in UTC.",
             "user": "Who placed or released the hold (RC_ARCHIVE_USER, else the OS user).",
-            "reason": "Why, as given with --reason.",
             "selector_json": "What the placement selected (source, thread or identity, and "
             "the from/to creation-time range), as JSON text; empty for a release.",
             "object_keys": "The archived data files the placement held, or for a release "
