@@ -67,14 +67,14 @@ def execute_disposition(
     object (files still retained are not listed)."""
     if as_of > datetime.now(UTC):
         raise ValueError(f"--as-of {as_of:%Y-%m-%d} is in the future: nothing can be disposed of")
+    held = held_keys(ledger.store)  # the hold records, read once for both uses below
     eligible: dict[str, list[ClassifiedFile]] = defaultdict(list)
     outcomes: list[DispositionOutcome] = []
-    for found in classify_files(ledger, policy, as_of, source_types):
+    for found in classify_files(ledger, policy, as_of, source_types, held):
         if found.status == "eligible":
             eligible[found.source_id].append(found)
         elif found.status == "held":  # past retention or not, a held file is listed as kept
             outcomes.append(_outcome(found.source_id, found, 1, "held"))
-    held = held_keys(ledger.store)
     user, user_from = current_user(env)
     for stream in ledger.streams(TABLE):
         source_id = source_id_of_stream(stream)

@@ -116,10 +116,11 @@ def classify_files(
     policy: RetentionPolicy,
     as_of: datetime,
     source_types: dict[str, str | None],
+    held: set[str] | None = None,
 ) -> Iterator[ClassifiedFile]:
     """Each live contents file with its status as of `as_of`. Reads each source's ledger
-    state (checkpoint and tail) and the hold records."""
-    held = held_keys(ledger.store)
+    state (checkpoint and tail) and the hold records (unless the caller read them: `held`)."""
+    held = held_keys(ledger.store) if held is None else held
     for stream in ledger.streams("contents"):
         source_id = source_id_of_stream(stream)
         if source_id is None:
