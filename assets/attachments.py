@@ -31,8 +31,9 @@ class AttachmentsConfig(dg.Config):
     deps=[contents],
     description=(
         "Downloads every attachment of the contents committed since the last run (plus the "
-        "ones still pending), stores each distinct file once at attachments/sha256=<hash>, and "
-        "commits an attachments row per (content, attachment) in the contents ledger; a file "
+        "ones still pending), stores each distinct file once at "
+        "attachment_files/sha256=<hash>, and commits an attachments row per (content, "
+        "attachment) in the contents ledger; a file "
         "that cannot be fetched is quarantined and retried by later runs."
     ),
 )

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from assets.partitions import sources_partitions
+from pipelines.archive import keys
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import StoreWriteError
 from pipelines.ringcentral.errors import RingCentralError, TransportError
@@ -122,7 +123,7 @@ def stored_table_metadata(
     audit views read them) and `dagster/uri` (where those files are). Reads the stream's ledger
     state, which the asset's run has loaded already: no extra object read."""
     files = ledger.state(ledger_table, stream).live_files(table)
-    folder = f"{table}/{stream}" if stream.startswith("source_id=") else table
+    folder = keys.source_folder(table, stream).rstrip("/") if table != "agents" else table
     return {
         "dagster/row_count": sum(entry.rows for entry in files),
         "dagster/uri": ledger.store.uri_for(folder),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.archive import keys
 from pipelines.audit.search import open_index, refresh_index, search
 
 WORDS = [
@@ -59,6 +60,9 @@ WORDS = [
 ]
 
 
+STREAM = "source_id=65c3fdd9527bf900079cefcb"
+
+
 def stand_in_catalog(months: int, messages: int, seed: int = 7) -> duckdb.DuckDBPyConnection:
     rng = random.Random(seed)
     conn = duckdb.connect()
@@ -88,7 +92,7 @@ def stand_in_catalog(months: int, messages: int, seed: int = 7) -> duckdb.DuckDB
             for i in range(messages)
         ]
         conn.executemany("INSERT INTO contents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        key = f"contents/source_id=65c3fdd9527bf900079cefcb/creation_month={first:%Y-%m}/f.parquet"
+        key = keys.compacted_contents_key(STREAM, f"{first:%Y-%m}", "f")
         conn.execute("INSERT INTO internal._live_files VALUES (?, 'contents', ?)", [key, messages])
     return conn
 
@@ -111,7 +115,7 @@ def main() -> None:
         print(f"  {total / first_build:,.0f} messages/s indexed")
 
         # A run changes the current month: one segment is rebuilt, the others are kept.
-        key = "contents/source_id=65c3fdd9527bf900079cefcb/creation_month=2026-12/g.parquet"
+        key = keys.compacted_contents_key(STREAM, "2026-12", "g")
         audit.execute("INSERT INTO internal._live_files VALUES (?, 'contents', 1)", [key])
         started = time.perf_counter()
         rebuilt, _ = refresh_index(audit, index)

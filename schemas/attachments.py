@@ -1,7 +1,7 @@
 """The `attachments` table: one row per (content, attachment, bytes) the archive holds.
 
 Rows are committed in the contents ledger of the source (so verify covers them and the bytes
-they name); the bytes sit once per distinct file at `attachments/sha256=<hash>`. `id` is the
+they name); the bytes sit once per distinct file at `attachment_files/sha256=<hash>`. `id` is the
 attachment id (the version index keys rows by it, like a content's id). `record_sha256` covers
 what identifies the capture (content, attachment, declared fields, bytes), not when it
 happened, so a re-run never adds a second row for the same bytes of the same content.
@@ -98,10 +98,11 @@ TABLE = TableSchema(
         ),
         text(
             "object_key",
-            "Where the bytes are stored, `attachments/sha256=<sha256>` under the archive root: "
-            "once per distinct file, shared by every message that sent it.",
+            "Where the bytes are stored, `attachment_files/sha256=<sha256>` under the archive "
+            "root (`attachments/sha256=<sha256>` for bytes stored before layout 2): once per "
+            "distinct file, shared by every message that sent it.",
             nullable=False,
-            checks=matches(r"^attachments/sha256=[0-9a-f]{64}$"),
+            checks=matches(r"^(attachment_files|attachments)/sha256=[0-9a-f]{64}$"),
         ),
         utc_time(
             "creation_time",

@@ -1,6 +1,14 @@
 """The archive's key layout (docs/internals.md, "Archive layout"), built in one place.
 
 Source ids are validated (24-hex) before they become key parts, so no key can escape the layout.
+
+Layout 2 (this module writes it) names data folders with hive keys that are no column of the
+files: `source=<id>` and `period=<YYYY-MM-DD | YYYY-MM>`. A raw hive reader (pyarrow's
+`partitioning="hive"`, pandas, Spark, Athena) then adds `source` and `period` beside the files'
+own `source_id` and `creation_date`, where layout 1 (`source_id=`, `creation_date=`,
+`creation_month=`) gave it the files' columns a second time with another type. Objects are
+write-once, so layout-1 files stay where they are; every reader here goes by the keys the
+manifests name, and the parsers below read both layouts.
 """
 
 from __future__ import annotations
@@ -48,7 +56,13 @@ def new_batch_id(seq: int) -> str:
     return f"{seq:010d}-{secrets.token_hex(6)}"
 
 
-_SOURCE_SEGMENT = re.compile(r"(?:^|/)source_id=([^/]+)/")
+LAYOUT_VERSION = 2
+SOURCE_KEY = "source"  # hive key of a data file's source folder (layout 1: `source_id`)
+PERIOD_KEY = "period"  # hive key of a contents file's day or month folder
+ACCOUNT_FOLDER = "account"  # the `source=` of account-wide quarantine rows
+# Layout 2 first, then layout 1: the data folders of one source.
+_SOURCE_SEGMENT = re.compile(r"(?:^|/)source(?:_id)?=([0-9a-f]{24})/")
+_PERIOD_SEGMENT = re.compile(r"/(?:period|creation_date|creation_month)=(\d{4}-\d{2}(?:-\d{2})?)/")
 
 
 def source_id_of_key(key: str) -> str | None:
@@ -82,9 +96,16 @@ def disposed_hashes_key(table: str, stream: str, seq: int) -> str:
     return f"{ledger_prefix(table, stream)}_disposed/{seq:010d}.hashes.parquet"
 
 
+def period_of_key(key: str) -> str | None:
+    """The day (`YYYY-MM-DD`) or month (`YYYY-MM`) folder a contents file sits in, either
+    layout; None for any other key."""
+    match = _PERIOD_SEGMENT.search(key)
+    return match.group(1) if match else None
+
+
 def compacted_contents_key(stream: str, month: str, batch_id: str) -> str:
     """One file per source and month (`YYYY-MM`), written by compaction."""
-    return f"contents/source_id={_source(stream)}/creation_month={month}/{batch_id}.parquet"
+    return f"{source_folder('contents', stream)}{PERIOD_KEY}={month}/{batch_id}.parquet"
 
 
 def intent_key(table: str, stream: str, batch_id: str) -> str:
@@ -92,17 +113,24 @@ def intent_key(table: str, stream: str, batch_id: str) -> str:
 
 
 def contents_key(stream: str, creation_date: date, batch_id: str) -> str:
-    source_id = _source(stream)
     return (
-        f"contents/source_id={source_id}/creation_date={creation_date.isoformat()}/"
+        f"{source_folder('contents', stream)}{PERIOD_KEY}={creation_date.isoformat()}/"
         f"{batch_id}.parquet"
     )
+
+
+def source_folder(table: str, stream: str) -> str:
+    """The folder of one stream's files of a table: `<table>/source=<id>/` (the account
+    stream's quarantine: `quarantine/source=account/`)."""
+    if table == "quarantine" and validate_stream(stream) == ACCOUNT_STREAM:
+        return f"quarantine/{SOURCE_KEY}={ACCOUNT_FOLDER}/"
+    return f"{table}/{SOURCE_KEY}={_source(stream)}/"
 
 
 def source_table_key(table: str, stream: str, batch_id: str) -> str:
     """A batch's file of a per-source table other than contents (identities, attachments,
     flags): one file per batch under the source's folder."""
-    return f"{table}/source_id={_source(stream)}/{batch_id}.parquet"
+    return f"{source_folder(table, stream)}{batch_id}.parquet"
 
 
 def identities_key(stream: str, batch_id: str) -> str:
@@ -113,7 +141,7 @@ def agents_key(batch_id: str) -> str:
     return f"agents/{batch_id}.parquet"
 
 
-ATTACHMENTS_TABLE_PREFIX = "attachments/source_id="
+ATTACHMENTS_TABLE_PREFIXES = (f"attachments/{SOURCE_KEY}=", "attachments/source_id=")
 
 
 def attachments_key(stream: str, batch_id: str) -> str:
@@ -121,29 +149,50 @@ def attachments_key(stream: str, batch_id: str) -> str:
     return source_table_key("attachments", stream, batch_id)
 
 
-ATTACHMENT_BLOB_PREFIX = "attachments/sha256="
+# An attachment's bytes sit outside the `attachments` table's folder (layout 2), so that a raw
+# reader of the table meets Parquet files only; layout 1 kept them in it.
+ATTACHMENT_FILES_ROOT = "attachment_files"
+ATTACHMENT_BLOB_PREFIXES = (f"{ATTACHMENT_FILES_ROOT}/sha256=", "attachments/sha256=")
+DATA_ROOTS = (*DATA_TABLES, ATTACHMENT_FILES_ROOT)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def attachment_blob_key(sha256: str) -> str:
     """An attachment's bytes, once per distinct file (content-addressed, shared by sources)."""
+    return attachment_blob_keys(sha256)[0]
+
+
+def attachment_blob_keys(sha256: str) -> tuple[str, ...]:
+    """Where a file's bytes are written (layout 2), then where an older archive may hold them."""
     if not _SHA256.match(sha256):
         raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
-    return f"{ATTACHMENT_BLOB_PREFIX}{sha256}"
+    return tuple(f"{prefix}{sha256}" for prefix in ATTACHMENT_BLOB_PREFIXES)
+
+
+def blob_sha256(key: str) -> str | None:
+    """The hash an attachment-bytes key is named by (either layout); None for other keys."""
+    for prefix in ATTACHMENT_BLOB_PREFIXES:
+        if key.startswith(prefix):
+            return key[len(prefix) :]
+    return None
+
+
+def is_attachments_table_key(key: str) -> bool:
+    return key.startswith(ATTACHMENTS_TABLE_PREFIXES)
 
 
 def quarantine_key(stream: str, batch_id: str) -> str:
-    return f"quarantine/{validate_stream(stream)}/{batch_id}.parquet"
+    return f"{source_folder('quarantine', stream)}{batch_id}.parquet"
 
 
 def stream_data_prefixes(stream: str) -> list[str]:
-    """Prefixes of the data files only this stream writes (agents files are shared)."""
-    prefixes = [f"quarantine/{validate_stream(stream)}/"]
+    """Prefixes of the data files only this stream writes (agents files are shared), in both
+    layouts (layout 1: `quarantine/<stream>/`, `<table>/source_id=<id>/`)."""
+    prefixes = [source_folder("quarantine", stream), f"quarantine/{validate_stream(stream)}/"]
     source_id = source_id_of_stream(stream)
     if source_id is not None:
-        prefixes += [
-            f"{table}/source_id={source_id}/" for table in TABLES if table in PER_SOURCE_TABLES
-        ]
+        for table in PER_SOURCE_TABLES:
+            prefixes += [source_folder(table, stream), f"{table}/source_id={source_id}/"]
     return prefixes
 
 

@@ -115,7 +115,7 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
     report = VerifyReport(store=store.describe())
     if stream is None:
         all_keys = set(store.list(""))
-        own_data = tuple(f"{table}/" for table in keys.DATA_TABLES)
+        own_data = tuple(f"{root}/" for root in keys.DATA_ROOTS)
     else:
         own_data = tuple(keys.stream_data_prefixes(stream))
         prefixes = [keys.ledger_prefix(t, stream) for t in keys.LEDGER_TABLES]
@@ -137,7 +137,7 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
                 checkpoints_by_stream,
                 hashes_by_stream,
             )
-        elif parts[0] in keys.DATA_TABLES:
+        elif parts[0] in keys.DATA_ROOTS:
             data_keys.append(key)
         elif parts[0] in keys.RECORD_AREAS:
             continue  # checked by the part that owns the area (keys.RECORD_AREAS)
@@ -203,7 +203,7 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
         report.findings.append(Finding("missing", key, TAMPERING["missing"]))
     named = _check_attachment_blobs(store, committed_keys & all_keys, all_keys, report, deep)
     for key in data_keys:
-        if key.startswith(keys.ATTACHMENT_BLOB_PREFIX):
+        if keys.blob_sha256(key) is not None:
             if stream is None and key not in named:
                 _unnamed_blob(store, key, report, deep)
             continue
@@ -217,10 +217,11 @@ def verify(store: ObjectStore, *, deep: bool = True, stream: str | None = None) 
 def _check_attachment_blobs(
     store: ObjectStore, committed: set[str], all_keys: set[str], report: VerifyReport, deep: bool
 ) -> set[str]:
-    """Attachment files (`attachments/sha256=<hash>`) named by committed `attachments` rows:
-    each must exist with the rows' size, and (deep) its bytes must hash to its name."""
+    """Attachment files (`attachment_files/sha256=<hash>`, layout 1 `attachments/sha256=<hash>`)
+    named by committed `attachments` rows: each must exist with the rows' size, and (deep) its
+    bytes must hash to its name."""
     expected: dict[str, int] = {}
-    for key in sorted(k for k in committed if k.startswith(keys.ATTACHMENTS_TABLE_PREFIX)):
+    for key in sorted(k for k in committed if keys.is_attachments_table_key(k)):
         try:
             rows = parquet_to_table(store.get(key), ["object_key", "size"])
         except (pa.ArrowException, OSError):
@@ -237,7 +238,7 @@ def _check_attachment_blobs(
             report.findings.append(Finding("missing", object_key, TAMPERING["missing"]))
             continue
         report.files_checked += 1
-        name = object_key[len(keys.ATTACHMENT_BLOB_PREFIX) :]
+        name = keys.blob_sha256(object_key)
         if deep:
             actual, actual_size = _hash_object(store, object_key)
             report.bytes_checked += actual_size
@@ -272,7 +273,7 @@ def _hash_object(store: ObjectStore, key: str) -> tuple[str, int]:
 def _unnamed_blob(store: ObjectStore, key: str, report: VerifyReport, deep: bool) -> None:
     """An attachment file no committed row names: a download whose batch never committed
     (not tampering) when its bytes hash to its name; otherwise extra."""
-    name = key[len(keys.ATTACHMENT_BLOB_PREFIX) :]
+    name = keys.blob_sha256(key)
     if deep and _hash_object(store, key)[0] != name:
         report.findings.append(Finding("extra", key, TAMPERING["extra"]))
         return
@@ -692,7 +693,7 @@ def verify_recent(store: ObjectStore, stream: str, *, sample: int = SAMPLE_FILES
             read += (older + older)[start : start + min(sample, len(older))]
         for entry in read:
             _check_present_file(store, entry, report)
-        attachment_tables = {e.key for e in read if e.key.startswith(keys.ATTACHMENTS_TABLE_PREFIX)}
+        attachment_tables = {e.key for e in read if keys.is_attachments_table_key(e.key)}
         if attachment_tables:
             _check_attachment_blobs(store, attachment_tables, set(), report, deep=True)
     report.findings.sort(key=lambda f: (not f.tampering, f.kind, f.key))

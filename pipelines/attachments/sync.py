@@ -3,7 +3,7 @@
 What a run reads: the contents files the source's contents ledger committed after the seq in
 this step's cursor (`cursor["attachments"]["contents_seq"]`), the `attachments` column of their
 rows, plus the downloads still pending from earlier runs. Each file is downloaded (bounded
-threads, own rate budget, retries, fresh links), stored once at `attachments/sha256=<hash>`,
+threads, own rate budget, retries, fresh links), stored once at `attachment_files/sha256=<hash>`,
 and named by a row of the `attachments` table committed in the SAME contents ledger, so
 `verify` covers the bytes. A download that fails for good is quarantined with its reason and
 kept in the cursor's `pending` list, so later runs try it again.
@@ -206,10 +206,12 @@ def _capture(
     except Exception as exc:  # noqa: BLE001 - total by contract
         return _failure(job, attachment, f"unexpected {type(exc).__name__}: {str(exc)[:200]}")
     store = ledger.store
-    object_key = keys.attachment_blob_key(got.sha256)
+    # Bytes an older archive stored in layout 1 are named, not written again.
+    existing = next((k for k in keys.attachment_blob_keys(got.sha256) if store.exists(k)), None)
+    object_key = existing or keys.attachment_blob_key(got.sha256)
     stored = False
     try:
-        if not store.exists(object_key):
+        if existing is None:
             try:
                 store.put_file(
                     object_key,

@@ -2,7 +2,7 @@
 
 A message lists its attachments (`attachments`, with a signed link that dies within hours); the
 `attachments` table says which of them the archive holds, with the bytes' SHA-256 and size, at
-`attachments/sha256=<hash>`. `archived_files` looks the committed rows up for a set of messages
+`attachment_files/sha256=<hash>`. `archived_files` looks the committed rows up for a set of messages
 (the newest row per message and attachment, as the `attachments` view picks it), and
 `copy_blob` streams the bytes out of the store, checking on the way that they still hash to
 their name: a production never carries bytes that differ from what was archived.

@@ -24,19 +24,18 @@ lexicon (`flags`) or `sql` instead.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from pipelines.archive.keys import period_of_key
 from pipelines.audit.connection import INTERNAL_SCHEMA, _wheel_extension_path
 
 INDEX_FORMAT = "rc-archive/search/1"
 # Anything that is not a letter, a mark or a digit of any script separates tokens.
 TOKEN_SEPARATORS = r"[^\p{L}\p{M}\p{N}]+"
-MONTH_OF_KEY = re.compile(r"/creation_(?:date|month)=(\d{4}-\d{2})")
 SNIPPET_CHARS = 120
 
 
@@ -70,9 +69,9 @@ def month_signatures(audit: duckdb.DuckDBPyConnection) -> dict[str, str]:
     keys_by_month: dict[str, list[str]] = defaultdict(list)
     sql = f"SELECT key FROM {INTERNAL_SCHEMA}._live_files WHERE table_name = 'contents'"
     for (key,) in audit.execute(sql).fetchall():
-        match = MONTH_OF_KEY.search(key)
-        if match:
-            keys_by_month[match.group(1)].append(key)
+        period = period_of_key(key)
+        if period:
+            keys_by_month[period[:7]].append(key)
     return {
         month: hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
         for month, keys in keys_by_month.items()

@@ -54,9 +54,9 @@ def test_commit_split_by_day_and_chain(tmp_path):
     ledger = Ledger(store)
     first = _commit(ledger, make_records(100))
     assert first.seq == 0 and first.prev_sha256 is None
-    assert sorted(f.key.split("/")[2] for f in first.files) == [
-        "creation_date=2024-02-20",
-        "creation_date=2024-02-21",
+    assert sorted(f.key.split("/", 3)[:3] for f in first.files) == [
+        ["contents", f"source={SOURCE_ID}", "period=2024-02-20"],
+        ["contents", f"source={SOURCE_ID}", "period=2024-02-21"],
     ]
     assert sum(f.rows for f in first.files) == 100
     second = _commit(ledger, make_records(50, start=100), "2024-02-22T00:00:00.000Z")
@@ -177,9 +177,13 @@ def test_verify_missing_file(archive):
     assert _only(verify(store), "missing") == [key]
 
 
-def test_verify_extra_file(archive):
+@pytest.mark.parametrize(
+    "folder", [f"source={SOURCE_ID}/period=2024-02-20", f"{STREAM}/creation_date=2024-02-20"]
+)
+def test_verify_extra_file(archive, folder):
+    """In the folders of either layout (layout 1 files stay in older archives)."""
     store, _, _ = archive
-    key = f"contents/{STREAM}/creation_date=2024-02-20/0000000009-aaaaaaaaaaaa.parquet"
+    key = f"contents/{folder}/0000000009-aaaaaaaaaaaa.parquet"
     store.put(key, b"PAR1 smuggled", content_type="x")
     assert _only(verify(store), "extra") == [key]
 
@@ -257,7 +261,7 @@ def test_verify_of_one_source_sees_its_own_files_only(tmp_path):
 
 def test_verify_of_one_source_finds_an_extra_file_in_its_own_prefix(tmp_path):
     store, _, _ = _two_sources(tmp_path)
-    extra = f"contents/source_id={SOURCE_ID}/creation_date=2024-02-20/smuggled.parquet"
+    extra = f"contents/source={SOURCE_ID}/period=2024-02-20/smuggled.parquet"
     store.put(extra, b"not parquet", content_type="application/octet-stream")
     assert _only(verify(store, stream=STREAM), "extra") == [extra]
     assert verify(store, stream=OTHER_STREAM).ok

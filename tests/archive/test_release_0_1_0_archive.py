@@ -5,17 +5,25 @@ catalog builds, and new commits and checkpoints continue its chains."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+import pyarrow.dataset as ds
+
+from pipelines.archive.compaction import compact_month
+from pipelines.archive.keys import ACCOUNT_STREAM
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
 from pipelines.audit.catalog import build_catalog
 from pipelines.audit.connection import connect
 from pipelines.sync.cursors import AgentsCursor, ContentsCursor, IdentitiesCursor
-from tests.archive.support import STREAM, make_records, normalised_batch
+from schemas.quarantine import QuarantineBuilder
+from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
 
 RELEASE_ARCHIVE = Path(__file__).parent / "data" / "archive_0_1_0"
+NOW = datetime(2024, 3, 5, tzinfo=UTC)
 
 
 def _copy(tmp_path: Path) -> LocalStore:
@@ -78,3 +86,51 @@ def test_cursors_keep_keys_a_newer_release_wrote_and_compare_by_their_fields():
     assert IdentitiesCursor().but(last_bulk_refresh="2026-01-02T03:04:05+00:00") == (
         IdentitiesCursor(last_bulk_refresh="2026-01-02T03:04:05.000Z")
     )
+
+
+def test_layout_1_files_stay_and_new_files_take_layout_2(tmp_path):
+    """Objects are write-once: the release's files keep their layout-1 keys; new batches and a
+    compaction of a month holding both write layout 2, and the catalog, verify and a raw hive
+    reader that skips layout-1 folders (docs/internals.md) read the result."""
+    store = _copy(tmp_path)
+    ledger = Ledger(store)
+    old_keys = {e.key for e in ledger.committed_files("contents", STREAM)}
+    assert all(k.startswith(f"contents/{STREAM}/creation_date=") for k in old_keys)
+    batch = normalised_batch(make_records(6, 100))
+    manifest = ledger.commit_batch(
+        "contents", STREAM, {"contents": batch.table}, cursor={}, run_id="run-new"
+    )
+    assert all(f.key.startswith(f"contents/source={SOURCE_ID}/period=") for f in manifest.files)
+    assert verify(store).findings == []
+    new_only = ds.dataset(
+        store.root / "contents", partitioning="hive", ignore_prefixes=[".", "_", "source_id="]
+    ).to_table()
+    assert new_only.num_rows == 6 and set(new_only.column("source").to_pylist()) == {SOURCE_ID}
+
+    result = compact_month(Ledger(store), SOURCE_ID, "2024-02", "compact-1", now=NOW)
+    assert result.inputs == len(old_keys) + len(manifest.files)
+    assert result.manifest.files[0].key.startswith(f"contents/source={SOURCE_ID}/period=2024-02/")
+    assert verify(store).findings == []
+    assert old_keys <= set(store.list("contents/"))  # the inputs stay stored
+    report = build_catalog(store, tmp_path / "audit.duckdb", {})
+    assert report.rows_per_table["contents"] == 15 + 6
+
+
+def test_quarantine_folders_of_sources_and_of_the_account_read_as_one_hive_table(tmp_path):
+    store = LocalStore(tmp_path / "archive")
+    ledger = Ledger(store)
+    batch = normalised_batch([*make_records(2), {"id": "no-creation-time"}])
+    ledger.commit_batch(
+        "contents", STREAM, {"contents": batch.table, "quarantine": batch.quarantine}, {}, "r1"
+    )
+    account = QuarantineBuilder(
+        table_name="agents", source_id=None, run_id="r2", batch_id="", quarantined_at=NOW
+    )
+    account.add({"id": 7}, ["not an extension"])
+    ledger.commit_batch("agents", ACCOUNT_STREAM, {"quarantine": account.to_table()}, {}, "r2")
+    assert verify(store).findings == []
+    frame = pd.read_parquet(store.root / "quarantine")
+    assert sorted(zip(frame["source"].astype(str), frame["source_id"].fillna(""), strict=True)) == [
+        ("65c3fdd9527bf900079cefcb", SOURCE_ID),
+        ("account", ""),
+    ]

@@ -13,6 +13,6 @@ def test_row_count_and_location_follow_the_live_files(ledger):
         commit_records(ledger, start, 10, days=2)
     shown = stored_table_metadata(ledger, "contents", "contents", STREAM)
     assert shown["dagster/row_count"] == 20
-    assert shown["dagster/uri"] == ledger.store.uri_for(f"contents/{STREAM}")
+    assert shown["dagster/uri"] == ledger.store.uri_for(f"contents/source={SOURCE_ID}")
     compact_month(ledger, SOURCE_ID, "2024-02", "compaction")  # same rows, fewer files
     assert stored_table_metadata(ledger, "contents", "contents", STREAM)["dagster/row_count"] == 20

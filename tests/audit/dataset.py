@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pipelines.archive import keys
 from tests.audit.archive_builder import ArchiveBuilder, canonical_sha256
 
 S1 = "5f0000000000000000000001"  # WhatsApp
@@ -368,12 +369,12 @@ def write_dataset(builder: ArchiveBuilder, data: Dataset) -> None:
         "c-orphan", S1, "t-a1", CUST_A, 1 * M, ORPHAN_BODY, direction="inbound", status="New"
     )
     orphan["batch_id"] = ORPHAN_BATCH
-    day = orphan["creation_date"].isoformat()
+    stream = f"source_id={S1}"
     builder.put_uncommitted(
-        f"contents/source_id={S1}/creation_date={day}/{ORPHAN_BATCH}.parquet", "contents", [orphan]
+        keys.contents_key(stream, orphan["creation_date"], ORPHAN_BATCH), "contents", [orphan]
     )
     builder.store.put(
-        f"_ledger/contents/source_id={S1}/_pending/{ORPHAN_BATCH}.json",
+        keys.intent_key("contents", stream, ORPHAN_BATCH),
         b"{}",
         content_type="application/json",
     )

@@ -119,9 +119,7 @@ def delete_source(store: LocalStore) -> None:
     root = Path(store.root)
     for path in [
         *(root / keys.LEDGER_ROOT / table / STREAM for table in keys.LEDGER_TABLES),
-        root / "contents" / f"source_id={SOURCE_ID}",
-        root / "identities" / f"source_id={SOURCE_ID}",
-        root / "quarantine" / STREAM,
+        *(root / prefix for prefix in keys.stream_data_prefixes(STREAM)),
     ]:
         if path.exists():
             for sub in [path, *path.rglob("*")]:
