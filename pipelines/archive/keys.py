@@ -56,7 +56,6 @@ def new_batch_id(seq: int) -> str:
     return f"{seq:010d}-{secrets.token_hex(6)}"
 
 
-LAYOUT_VERSION = 2
 SOURCE_KEY = "source"  # hive key of a data file's source folder (layout 1: `source_id`)
 PERIOD_KEY = "period"  # hive key of a contents file's day or month folder
 ACCOUNT_FOLDER = "account"  # the `source=` of account-wide quarantine rows

@@ -52,6 +52,26 @@ def test_capture_stores_every_attachment_once_by_hash_and_verify_covers_it(sandb
     assert again.idle and sb.stats.requests(group="Files") == len(listed)
 
 
+def test_bytes_an_older_archive_holds_in_layout_1_are_named_not_copied(sandbox_factory, ledger):
+    sb = sandbox_factory(contents=120, sources=1)
+    source_id = sb.world.source_ids[0]
+    attachment_id = sorted(a for _, a in listed_attachments(sb, source_id))[0]
+    sha = blob_sha(sb, attachment_id)
+    old_key = keys.attachment_blob_keys(sha)[1]
+    assert old_key == f"attachments/sha256={sha}"
+    data = b"".join(files.blob_chunks(sb.cfg.seed, sb.world.attachment(attachment_id)))
+    ledger.store.put(old_key, data, content_type="application/octet-stream")
+    archive_contents(sb, ledger, source_id)
+
+    report = archive_attachments(sb, ledger, source_id)
+
+    rows = archived_attachment_table(ledger, source_id).to_pylist()
+    assert {r["object_key"] for r in rows if r["id"] == attachment_id} == {old_key}
+    assert not ledger.store.exists(keys.attachment_blob_key(sha))
+    assert report.stored == len({r["sha256"] for r in rows}) - 1
+    assert verify(ledger.store).ok
+
+
 def test_contents_keep_their_cursor_and_new_contents_are_picked_up(sandbox_factory, ledger):
     sb = sandbox_factory(contents=200, sources=1)
     source_id = sb.world.source_ids[0]
