@@ -27,7 +27,7 @@ postgres:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; }
 
 test: venv postgres
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 test-fast: venv
 	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)

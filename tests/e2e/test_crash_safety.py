@@ -28,7 +28,9 @@ BATCH = "--batch-records=400"
 # Where in the initial load each trial kills the run, as fractions of an uninterrupted run's
 # duration after the child's ~1.5 s of start-up (seeded, so a failure is reproducible). Each
 # trial is its own test so that the trials spread over the test workers.
-KILL_FRACTIONS = sorted(random.Random(4).uniform(0.05, 0.8) for _ in range(6))
+# One moment drawn in each sixth of that span (stratified), so the trials cover the whole load.
+_KILL_MOMENTS = random.Random(4)
+KILL_FRACTIONS = [0.05 + 0.75 * (i + _KILL_MOMENTS.random()) / 6 for i in range(6)]
 START_UP_SECONDS = 1.5
 
 

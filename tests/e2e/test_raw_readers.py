@@ -36,9 +36,7 @@ def _stored_rows(folder: Path) -> int:
     return sum(pq.ParquetFile(p).metadata.num_rows for p in folder.rglob("*.parquet"))
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory, sandbox) -> Path:
-    work = tmp_path_factory.mktemp("raw")
+def _killed_rerun_and_compacted(work: Path, sandbox) -> Path:
     root = work / "archive"
     env = cli_env(sandbox.env, root, work / "audit.duckdb")
     child = start_run(env, "--batch-records=200")
@@ -56,8 +54,16 @@ def archive(tmp_path_factory, sandbox) -> Path:
     return root
 
 
-def test_every_table_folder_reads_with_hive_discovery(archive: Path):
+def test_raw_hive_readers_read_every_table_folder(tmp_path, sandbox):
+    """One archive for every reader (making it is most of the test's time)."""
+    archive = _killed_rerun_and_compacted(tmp_path, sandbox)
     assert verify(LocalStore(archive)).ok
+    _every_table_folder_reads_with_hive_discovery(archive)
+    _contents_periods_hold_their_rows_and_months_sit_beside_days(archive)
+    _duckdb_hive_partitioning_reads_the_contents_folder(archive)
+
+
+def _every_table_folder_reads_with_hive_discovery(archive: Path) -> None:
     folders = sorted(p for p in archive.iterdir() if p.name in keys.DATA_TABLES)
     assert {p.name for p in folders} >= {"contents", "identities", "agents"}
     for folder in folders:
@@ -71,7 +77,7 @@ def test_every_table_folder_reads_with_hive_discovery(archive: Path):
             assert (sources["source"].astype(str) == sources["source_id"]).all(), folder.name
 
 
-def test_contents_periods_hold_their_rows_and_months_sit_beside_days(archive: Path):
+def _contents_periods_hold_their_rows_and_months_sit_beside_days(archive: Path) -> None:
     contents = ds.dataset(archive / "contents", partitioning="hive").to_table(
         columns=["creation_date", "period", "id"]
     )
@@ -89,7 +95,7 @@ def test_contents_periods_hold_their_rows_and_months_sit_beside_days(archive: Pa
     assert contents.num_rows > sum(e.rows for e in committed)
 
 
-def test_duckdb_hive_partitioning_reads_the_contents_folder(archive: Path):
+def _duckdb_hive_partitioning_reads_the_contents_folder(archive: Path) -> None:
     glob = str(archive / "contents" / "**" / "*.parquet")
     rows, sources = duckdb.sql(
         f"SELECT count(*), count(DISTINCT source) FROM read_parquet('{glob}', "
