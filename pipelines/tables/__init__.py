@@ -3,6 +3,7 @@
 from pipelines.tables.iceberg import (
     CATALOG_URI_ENV,
     NAMESPACE,
+    OtherArchiveTableError,
     TableCheck,
     TablesConfig,
     check_tables,
@@ -15,6 +16,7 @@ from pipelines.tables.iceberg import (
 __all__ = [
     "CATALOG_URI_ENV",
     "NAMESPACE",
+    "OtherArchiveTableError",
     "TableCheck",
     "TablesConfig",
     "check_tables",

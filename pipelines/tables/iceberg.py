@@ -18,6 +18,7 @@ refresh reads only the manifests after it. A first build starts from each stream
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from collections.abc import Mapping
@@ -33,6 +34,8 @@ from pipelines.archive.parquet import SCHEMAS
 from pipelines.archive.store import ObjectStore
 from pipelines.audit.committed import archive_root_uri
 from schemas.tables import BATCH_TABLES, TABLES
+
+log = logging.getLogger(__name__)
 
 NAMESPACE = "rc_archive"
 CATALOG_NAME = "rc_archive"
@@ -210,14 +213,44 @@ def _pending(ledger: Ledger, table: str, properties: Mapping[str, str]) -> _Pend
     return pending
 
 
+class OtherArchiveTableError(ValueError):
+    """The catalog's table belongs to another archive (its location is not this warehouse)."""
+
+
 def _load_or_create(catalog, config: TablesConfig, table: str):
+    """The catalog's table of `table`; created (empty) when the catalog has none.
+
+    A catalog entry whose metadata file is gone (the archive was replaced or restored without
+    `_iceberg/`, the catalog kept) is a stale pointer: the entry is dropped and the table built
+    again from the ledger, with new metadata objects (the tables are derived, never the record).
+    An entry located in another archive is refused: refreshing it would register this
+    archive's files in that archive's table."""
     from pyiceberg.exceptions import NoSuchTableError
 
     identifier = (NAMESPACE, table)
     try:
-        return catalog.load_table(identifier)
+        iceberg = catalog.load_table(identifier)
     except NoSuchTableError:
         pass
+    except FileNotFoundError as gone:
+        log.warning(
+            "Iceberg table %s.%s points at metadata that no longer exists (%s); building it "
+            "again from the ledger",
+            NAMESPACE,
+            table,
+            gone,
+        )
+        catalog.drop_table(identifier)
+    else:
+        expected = config.table_location(table).rstrip("/")
+        if iceberg.location().rstrip("/") != expected:
+            raise OtherArchiveTableError(
+                f"Iceberg table {NAMESPACE}.{table} in the catalog is at {iceberg.location()}, "
+                f"not in this archive ({expected}): the catalog ({CATALOG_URI_ENV}) belongs to "
+                "another archive; give each archive its own catalog, or run "
+                "`rc-archive tables --rebuild` to point it at this one"
+            )
+        return iceberg
     return catalog.create_table(
         identifier,
         schema=SCHEMAS[table],

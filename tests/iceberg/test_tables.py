@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -14,6 +15,7 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.tables import (
     NAMESPACE,
+    OtherArchiveTableError,
     check_tables,
     open_catalog,
     rebuild_tables,
@@ -113,6 +115,35 @@ def test_first_build_after_compaction_and_rebuild(archive, tmp_path):
     assert_tables_match(store, config)
     rebuild_tables(store, config)  # over an existing catalog too
     assert_tables_match(store, config)
+
+
+def test_a_catalog_kept_while_the_archive_was_replaced_is_built_again(tmp_path, caplog):
+    """A fresh archive at the same place, the old catalog beside it (what `make demo` met after
+    the archive folder alone was removed): the stale entries are rebuilt from the ledger."""
+    first = LocalStore(tmp_path / "archive")
+    config = tables_config(first, tmp_path / "audit.duckdb", {})
+    commit_records(Ledger(first), 0, 10)
+    refresh_tables(first, config)
+    shutil.rmtree(tmp_path / "archive", onerror=lambda f, p, e: (os.chmod(p, 0o700), f(p)))
+    fresh = LocalStore(tmp_path / "archive")
+    commit_records(Ledger(fresh), 100, 6)
+    refresh_tables(fresh, config)
+    assert "no longer exists" in caplog.text
+    assert_tables_match(fresh, config)
+    assert sum(iceberg_rows(config, "contents").values()) == 6
+
+
+def test_a_catalog_of_another_archive_is_refused_with_the_way_out(tmp_path):
+    config = tables_config(LocalStore(tmp_path / "a"), tmp_path / "audit.duckdb", {})
+    other = LocalStore(tmp_path / "b")
+    commit_records(Ledger(LocalStore(tmp_path / "a")), 0, 4)
+    refresh_tables(LocalStore(tmp_path / "a"), config)
+    commit_records(Ledger(other), 0, 6)
+    misplaced = tables_config(other, tmp_path / "audit.duckdb", {})
+    with pytest.raises(OtherArchiveTableError, match="belongs to another archive"):
+        refresh_tables(other, misplaced)
+    rebuild_tables(other, misplaced)
+    assert_tables_match(other, misplaced)
 
 
 def test_duckdb_iceberg_scan_reads_the_committed_rows(archive):
