@@ -36,3 +36,9 @@ def _no_stale_dagster_state_storage_for_module_fixtures():
     is set up before the per-test reset above."""
     _forget_dagster_state_storage()
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slow end-to-end tests first (in their own order): the test workers take tests in
+    this order, so the longest start at once instead of finishing alone at the end of the run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
