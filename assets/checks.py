@@ -1,6 +1,5 @@
 """Asset checks: schema-valid (quarantine), reconciled against the API, ledger intact."""
 
-import warnings
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -18,12 +17,6 @@ from pipelines.archive.verify import verify_recent
 from pipelines.sync.quarantine import quarantine_summary
 from pipelines.sync.reconcile import committed_in_run, reconcile_due, reconcile_source
 from schemas.ids import ACCOUNT_STREAM, source_stream
-
-# Checks are partitioned like their asset so each source's run checks that source; Dagster
-# marks partitioned checks as preview (1.13). Chosen knowingly: silence the notice.
-warnings.filterwarnings(
-    "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
-)
 
 
 class ReconcileConfig(dg.Config):
