@@ -67,12 +67,24 @@ class LockedArchiveFileIO(PyArrowFileIO):
         return super().new_output(location)
 
     def put_locked(self, location: str, data: bytes) -> None:
+        bucket, _, key = location[len("s3://") :].partition("/")
+        kind = "application/json" if key.endswith(".json") else "application/octet-stream"
+        self._store_of(bucket).put(key, data, content_type=kind)
+
+    def _store_of(self, bucket: str):
+        """One locking store (and S3 client) per bucket for this file IO's life: a refresh
+        writes a metadata file, a manifest list and manifests per table."""
+        stores = self.__dict__.setdefault("_locked_stores", {})
+        if bucket not in stores:
+            stores[bucket] = self._new_store(bucket)
+        return stores[bucket]
+
+    def _new_store(self, bucket: str):
         import boto3
 
         from pipelines.archive.store import S3Store
         from pipelines.governance.retention import load_retention
 
-        bucket, _, key = location[len("s3://") :].partition("/")
         props = self.properties
         client = boto3.client(
             "s3",
@@ -83,7 +95,7 @@ class LockedArchiveFileIO(PyArrowFileIO):
             aws_session_token=props.get("s3.session-token") or None,
         )
         classes = props.get(RETENTION_CLASSES)
-        store = S3Store(
+        return S3Store(
             bucket,
             "",
             client,
@@ -92,5 +104,3 @@ class LockedArchiveFileIO(PyArrowFileIO):
             legal_hold=props.get(LEGAL_HOLD) == "true",
             retention=load_retention(classes) if classes else None,
         )
-        kind = "application/json" if key.endswith(".json") else "application/octet-stream"
-        store.put(key, data, content_type=kind)
