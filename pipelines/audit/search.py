@@ -24,6 +24,7 @@ lexicon (`flags`) or `sql` instead.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ INDEX_FORMAT = "rc-archive/search/1"
 # Anything that is not a letter, a mark or a digit of any script separates tokens.
 TOKEN_SEPARATORS = r"[^\p{L}\p{M}\p{N}]+"
 SNIPPET_CHARS = 120
+LOCK_WAIT_SECONDS = 60.0  # a first build of a large archive's index takes seconds, not minutes
 
 
 class SearchError(ValueError):
@@ -78,11 +80,26 @@ def month_signatures(audit: duckdb.DuckDBPyConnection) -> dict[str, str]:
     }
 
 
-def open_index(path: Path) -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect(
-        str(path),
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-    )
+def open_index(path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """The index, opened for writing. A second `rc-archive search` while one holds the file
+    (DuckDB locks it per process) waits its turn for up to `wait_seconds`, then says so."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            conn = duckdb.connect(
+                str(path),
+                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+            )
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise SearchError(
+                    f"the search index {path} is held by another search for more than "
+                    f"{wait_seconds:.0f} s; try again when it has finished"
+                ) from None
+            time.sleep(0.2)
     conn.execute(f"LOAD '{fts_extension_path()}'")
     conn.execute(
         "CREATE TABLE IF NOT EXISTS segments (month VARCHAR PRIMARY KEY, files_sha256 VARCHAR, "

@@ -4,11 +4,15 @@ only when their month's live files change (the audit tests' dataset, a local arc
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
+
+import pytest
 
 from pipelines.audit.catalog import build_catalog
 from pipelines.audit.connection import connect
-from pipelines.audit.search import index_path, open_index, refresh_index, search
+from pipelines.audit.search import SearchError, index_path, open_index, refresh_index, search
 from pipelines.cli import main
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import CUST_A, S1, content
@@ -127,3 +131,29 @@ def test_disposed_messages_leave_the_index(archive, capsys):
 def test_empty_terms_are_one_line_exit_2(archive, capsys):
     assert main(["search", "   "]) == 2
     assert "give the words to search for" in capsys.readouterr().err
+
+
+def test_a_second_search_waits_while_another_process_holds_the_index(tmp_path):
+    path = tmp_path / "audit.search.duckdb"
+    open_index(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_INDEX, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(SearchError, match="held by another search"):
+            open_index(path, wait_seconds=0.5)
+        index = open_index(path, wait_seconds=30)  # the holder lets go after 2 s
+        index.close()
+    finally:
+        holder.wait(timeout=30)
+    assert holder.returncode == 0
+
+
+HOLD_INDEX = """
+import sys, time, duckdb
+conn = duckdb.connect(sys.argv[1])
+print("held", flush=True)
+time.sleep(2)
+conn.close()
+"""
