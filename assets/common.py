@@ -123,7 +123,7 @@ def stored_table_metadata(
     audit views read them) and `dagster/uri` (where those files are). Reads the stream's ledger
     state, which the asset's run has loaded already: no extra object read."""
     files = ledger.state(ledger_table, stream).live_files(table)
-    folder = keys.source_folder(table, stream).rstrip("/") if table != "agents" else table
+    folder = keys.stream_folder(table, stream).rstrip("/")
     return {
         "dagster/row_count": sum(entry.rows for entry in files),
         "dagster/uri": ledger.store.uri_for(folder),

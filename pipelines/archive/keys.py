@@ -104,7 +104,7 @@ def period_of_key(key: str) -> str | None:
 
 def compacted_contents_key(stream: str, month: str, batch_id: str) -> str:
     """One file per source and month (`YYYY-MM`), written by compaction."""
-    return f"{source_folder('contents', stream)}{PERIOD_KEY}={month}/{batch_id}.parquet"
+    return f"{stream_folder('contents', stream)}{PERIOD_KEY}={month}/{batch_id}.parquet"
 
 
 def intent_key(table: str, stream: str, batch_id: str) -> str:
@@ -113,14 +113,16 @@ def intent_key(table: str, stream: str, batch_id: str) -> str:
 
 def contents_key(stream: str, creation_date: date, batch_id: str) -> str:
     return (
-        f"{source_folder('contents', stream)}{PERIOD_KEY}={creation_date.isoformat()}/"
+        f"{stream_folder('contents', stream)}{PERIOD_KEY}={creation_date.isoformat()}/"
         f"{batch_id}.parquet"
     )
 
 
-def source_folder(table: str, stream: str) -> str:
-    """The folder of one stream's files of a table: `<table>/source=<id>/` (the account
-    stream's quarantine: `quarantine/source=account/`)."""
+def stream_folder(table: str, stream: str) -> str:
+    """The folder holding one stream's files of a table: `<table>/source=<id>/`; the account
+    stream's quarantine: `quarantine/source=account/`; agents: the one shared `agents/`."""
+    if table == "agents":
+        return "agents/"
     if table == "quarantine" and validate_stream(stream) == ACCOUNT_STREAM:
         return f"quarantine/{SOURCE_KEY}={ACCOUNT_FOLDER}/"
     return f"{table}/{SOURCE_KEY}={_source(stream)}/"
@@ -129,7 +131,7 @@ def source_folder(table: str, stream: str) -> str:
 def source_table_key(table: str, stream: str, batch_id: str) -> str:
     """A batch's file of a per-source table other than contents (identities, attachments,
     flags): one file per batch under the source's folder."""
-    return f"{source_folder(table, stream)}{batch_id}.parquet"
+    return f"{stream_folder(table, stream)}{batch_id}.parquet"
 
 
 def identities_key(stream: str, batch_id: str) -> str:
@@ -181,17 +183,17 @@ def is_attachments_table_key(key: str) -> bool:
 
 
 def quarantine_key(stream: str, batch_id: str) -> str:
-    return f"{source_folder('quarantine', stream)}{batch_id}.parquet"
+    return f"{stream_folder('quarantine', stream)}{batch_id}.parquet"
 
 
 def stream_data_prefixes(stream: str) -> list[str]:
     """Prefixes of the data files only this stream writes (agents files are shared), in both
     layouts (layout 1: `quarantine/<stream>/`, `<table>/source_id=<id>/`)."""
-    prefixes = [source_folder("quarantine", stream), f"quarantine/{validate_stream(stream)}/"]
+    prefixes = [stream_folder("quarantine", stream), f"quarantine/{validate_stream(stream)}/"]
     source_id = source_id_of_stream(stream)
     if source_id is not None:
         for table in PER_SOURCE_TABLES:
-            prefixes += [source_folder(table, stream), f"{table}/source_id={source_id}/"]
+            prefixes += [stream_folder(table, stream), f"{table}/source_id={source_id}/"]
     return prefixes
 
 

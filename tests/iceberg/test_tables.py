@@ -163,14 +163,21 @@ def test_duckdb_iceberg_scan_reads_the_committed_rows(archive):
     assert all(t.tzinfo is not None for _, t in hashes)
 
 
-def test_check_compares_with_the_audit_catalog(archive, tmp_path):
+def _catalogued_and_refreshed(archive, tmp_path, rows: int):
+    """`rows` records committed, the audit catalog built and the Iceberg tables refreshed."""
     from pipelines.audit.catalog import build_catalog
 
     store, ledger, config = archive
-    commit_records(ledger, 0, 20)
+    commit_records(ledger, 0, rows)
     audit_db = tmp_path / "audit.duckdb"
     build_catalog(store, audit_db, {})
     refresh_tables(store, config)
+    return audit_db
+
+
+def test_check_compares_with_the_audit_catalog(archive, tmp_path):
+    store, ledger, config = archive
+    audit_db = _catalogued_and_refreshed(archive, tmp_path, rows=20)
     checks = check_tables(config, audit_db, {}, store)
     assert [c.table for c in checks] == list(TABLES)
     assert {c.compared_with for c in checks} == {"audit view"}  # attachments has a view now
@@ -210,10 +217,7 @@ def test_row_counts_agree_after_a_refresh_and_differ_when_one_side_is_behind(arc
     from pipelines.tables.iceberg import row_counts
 
     store, ledger, config = archive
-    commit_records(ledger, 0, 20)
-    audit_db = tmp_path / "audit.duckdb"
-    build_catalog(store, audit_db, {})
-    refresh_tables(store, config)
+    audit_db = _catalogued_and_refreshed(archive, tmp_path, rows=20)
     counts = row_counts(config, audit_db)
     assert counts["contents"] == (20, 20) and all(a == b for a, b in counts.values())
     commit_records(ledger, 20, 5)
