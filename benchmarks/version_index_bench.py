@@ -41,7 +41,7 @@ def _measure(variant: str, n: int) -> None:
     before = process.memory_info().rss
     started = time.perf_counter()
     if variant == "arrays":
-        index = ArchivedVersions()
+        index = ArchivedVersions("contents")
         for ids, digests in files:
             index.ids.extend_arrow(ids)
             index.digests.extend_arrow(digests)

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from schemas.common import TIMESTAMP_TYPE
 from schemas.validation import arrow_to_pandera_dtype
+from schemas.version_identity import TransportValue, VersionIdentity
 
 ID_PATTERN = r"^\S+$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -65,6 +66,9 @@ class TableSchema:
     id_column: str | None = None
     # The ledger whose batches commit the table's files (None: every ledger's, as quarantine).
     ledger: str | None = None
+    # Values of the API record that its serving makes, not the record (signed links, webhook-only
+    # keys): kept in the row and raw_json, left out of the version hash (schemas.version_identity).
+    transport: tuple[TransportValue, ...] = ()
     _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -89,6 +93,16 @@ class TableSchema:
             coerce=False,
             name=self.name,
         )
+
+    @functools.cached_property
+    def version_identity(self) -> VersionIdentity:
+        """How a record of this table is hashed into its version identity (`record_sha256`)."""
+        return VersionIdentity(self.transport)
+
+    def identity_columns(self) -> tuple[str, ...]:
+        """The columns read from the API record, hence part of a version's identity (with the
+        declared transport values left out); resolved names and batch stamps are not."""
+        return tuple(c.name for c in self.columns if c.api_key is not None)
 
     @functools.cached_property
     def checked_columns(self) -> tuple[str, ...]:

@@ -52,6 +52,7 @@ from schemas.common import (
 from schemas.contents_vocabulary import (
     ATTACHMENT_TYPE,
     CONTENT_DIRECTION,
+    CONTENTS_TRANSPORT,
     INT32_MAX,
     INT64_MAX,
     STATUS_DIRECTION,
@@ -59,6 +60,14 @@ from schemas.contents_vocabulary import (
 from schemas.ids import validate_source_id
 from schemas.quarantine import QuarantineBuilder
 from schemas.validation import failing_rows
+
+VERSION_SHA256_DESCRIPTION = (
+    "SHA-256 of this version's identity: the record as received with its keys sorted, less the "
+    "values RingCentral makes anew on every serving (the signed query string of attachment "
+    "links, webhook-only keys; docs/internals.md, 'Version identity'). One hash is one version of "
+    "one message: a changed message gets a new hash, a re-signed link does not. Rows archived "
+    "before this rule hash the whole record as received."
+)
 
 TABLE_NAME = "contents"
 
@@ -320,12 +329,18 @@ TABLE = TableSchema(
             "The sending agent's e-mail address (from the extension behind `creatorId`, field "
             "`contact.email`).",
         ),
-        *record_columns(),
+        *record_columns(record_sha256=VERSION_SHA256_DESCRIPTION),
     ),
     id_column="id",
     ledger="contents",
+    transport=CONTENTS_TRANSPORT,
 )
 ARROW_SCHEMA = TABLE.arrow_schema
+
+
+def version_sha256(record: Any) -> str:
+    """The `record_sha256` of a contents record: its version identity (schemas.version_identity)."""
+    return TABLE.version_identity.sha256(record)
 
 
 @dataclass(frozen=True)
@@ -660,6 +675,7 @@ class ContentsBatch:
             run_id="",
             batch_id="",
             quarantined_at=EPOCH,
+            hash_record=version_sha256,
         )
 
     def add(self, records: list[Any], *, digests: list[str] | None = None) -> None:
@@ -754,8 +770,8 @@ def _row_by_row(
     for position in positions:
         record = records[position]
         try:
-            raw_json, digest = raw_and_digest(record)
-            rows.append(_row(record, source_id, resolved, raw_json, digest))
+            raw_json, _ = raw_and_digest(record)
+            rows.append(_row(record, source_id, resolved, raw_json, version_sha256(record)))
             kept.append(record)
             kept_positions.append(position)
         except RecordRejected as rejected:

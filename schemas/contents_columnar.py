@@ -28,6 +28,7 @@ from schemas.common import TIMESTAMP_TYPE, received_json
 from schemas.contents_vocabulary import (
     ATTACHMENT_TYPE,
     CONTENT_DIRECTION,
+    CONTENTS_VERSION,
     INT32_MAX,
     INT64_MAX,
     STATUS_DIRECTION,
@@ -199,6 +200,7 @@ def _guard(records: list[Any], known_digests: list[str | None]) -> _Guarded:
     raw_ends = [0]
     sha256 = hashlib.sha256
     dumps = orjson.dumps
+    identity_of = CONTENTS_VERSION.identity_of
     for position, (record, known) in enumerate(zip(records, known_digests, strict=True)):
         if (
             type(record) is not dict
@@ -209,7 +211,7 @@ def _guard(records: list[Any], known_digests: list[str | None]) -> _Guarded:
             continue
         try:
             raw = dumps(record, option=_STRICT_JSON)
-            digest = known or sha256(dumps(record, option=_STRICT_SORTED)).hexdigest()
+            digest = known or sha256(dumps(identity_of(record), option=_STRICT_SORTED)).hexdigest()
             context = record.get("contextData")
             structured = record.get("structuredContent")
             context_json = None if context is None else received_json(context)

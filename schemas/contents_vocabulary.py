@@ -11,6 +11,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from schemas.common import TIMESTAMP_TYPE
+from schemas.version_identity import TransportValue, VersionIdentity
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -40,3 +41,23 @@ STATUS_DIRECTION = {
     "PendingApproval": "outbound",
 }
 CONTENT_DIRECTION = {"Incoming": "inbound", "Outgoing": "outbound"}
+
+
+# The contents record's transport-only values (schemas.version_identity): declared here, where
+# both the table (schemas.contents) and its fast converter (schemas.contents_columnar) read them.
+CONTENTS_TRANSPORT = (
+    TransportValue(
+        "attachments[].uri",
+        "link",
+        "RingCentral serves attachment files behind signed links: every listing, GET and "
+        "webhook payload carries a fresh signature and expiry in the query string. The link "
+        "without its query string stays in the identity (another file is another version).",
+    ),
+    TransportValue(
+        "hasAttachment",
+        "nothing",
+        "Sent only in webhook payloads (a listing does not carry it); it repeats what "
+        "`attachments` says.",
+    ),
+)
+CONTENTS_VERSION = VersionIdentity(CONTENTS_TRANSPORT)

@@ -48,6 +48,7 @@ DATA_TABLES = tuple(TABLES)
 PER_SOURCE_TABLES = tuple(t for t in TABLES if t not in ("agents", "quarantine"))
 MANIFEST_NAME = re.compile(r"^(\d{10})\.json$")
 CHECKPOINT_NAME = re.compile(r"^(\d{10})\.json$")
+ALIASES_NAME = re.compile(r"^(\d{10})\.parquet$")
 VERSION_INDEX_NAME = re.compile(r"^(\d{10})\.versions\.parquet$")
 DISPOSED_HASHES_NAME = re.compile(r"^(\d{10})\.hashes\.parquet$")
 
@@ -88,6 +89,11 @@ def checkpoint_key(table: str, stream: str, seq: int) -> str:
 
 def version_index_key(table: str, stream: str, seq: int) -> str:
     return f"{checkpoint_prefix(table, stream)}{seq:010d}.versions.parquet"
+
+
+def version_aliases_key(table: str, stream: str, seq: int) -> str:
+    """The version aliases of the rows the manifests up to `seq` committed (version_aliases)."""
+    return f"{ledger_prefix(table, stream)}_aliases/{seq:010d}.parquet"
 
 
 def disposed_hashes_key(table: str, stream: str, seq: int) -> str:

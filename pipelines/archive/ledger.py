@@ -41,9 +41,17 @@ from pipelines.archive.parquet import (
     table_to_parquet,
 )
 from pipelines.archive.store import ObjectExistsError, ObjectStore
+from pipelines.archive.version_aliases import (
+    ALIASES_SCHEMA,
+    aliases_of,
+    aliases_parquet,
+    identity_entry,
+    read_aliases,
+)
+from schemas.columns import TableSchema
 from schemas.common import iso_ms
 from schemas.ids import validate_stream
-from schemas.tables import BATCH_TABLES
+from schemas.tables import BATCH_TABLES, table_schema
 
 MANIFEST_FORMAT = "rc-archive/manifest/1"
 INTENT_FORMAT = "rc-archive/intent/1"
@@ -122,6 +130,10 @@ class Manifest:
     # `files` is empty, and this says what was deleted, by whom and why. Written only when
     # set, so every other manifest's bytes are as before.
     disposal: Disposal | None = None
+    # Contents manifests committed under version identities (schemas.version_identity): the
+    # rule's name and the stream's alias object, if any (pipelines/archive/version_aliases.py).
+    # Written only when set, so the bytes of manifests of other tables are as before.
+    version_identity: dict[str, Any] | None = None
     # Where and what it was read from (not part of the JSON).
     key: str = ""
     sha256: str = ""
@@ -157,6 +169,8 @@ class Manifest:
             body["replaces"] = [asdict(f) for f in self.replaces]
         if self.disposal is not None:
             body["disposal"] = self.disposal.to_json()
+        if self.version_identity is not None:
+            body["version_identity"] = self.version_identity
         return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
     @classmethod
@@ -179,11 +193,27 @@ class Manifest:
                 prev_sha256=body["prev_sha256"],
                 replaces=tuple(FileEntry(**f) for f in body.get("replaces") or ()),
                 disposal=Disposal.from_json(body["disposal"]) if "disposal" in body else None,
+                version_identity=_version_identity(body.get("version_identity")),
                 key=key,
                 sha256=hashlib.sha256(data).hexdigest(),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{key}: not a valid manifest ({type(exc).__name__}: {exc})") from None
+
+
+def _version_identity(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("rule"), str):
+        raise ValueError(f"version_identity {value!r:.80} is not a rule entry")
+    aliases = value.get("aliases")
+    if aliases is not None and not (
+        isinstance(aliases, dict)
+        and isinstance(aliases.get("key"), str)
+        and isinstance(aliases.get("sha256"), str)
+    ):
+        raise ValueError(f"version_identity.aliases {aliases!r:.80} names no object")
+    return dict(value)
 
 
 @functools.cache
@@ -290,6 +320,7 @@ class BatchWriter:
     ) -> Manifest:
         """The commit point: once this put succeeds the files are part of the archive."""
         store = self.ledger.store
+        version_identity = self.ledger.version_identity_entry(self.table, self.stream)
         manifest = Manifest(
             table=self.table,
             stream=self.stream,
@@ -303,6 +334,7 @@ class BatchWriter:
             prev_sha256=self.prev_sha256,
             replaces=replaces,
             disposal=disposal,
+            version_identity=version_identity,
         )
         data = manifest.to_json_bytes()
         key = keys.manifest_key(self.table, self.stream, self.seq)
@@ -393,6 +425,8 @@ class Ledger:
         # (attachments) from its live files.
         self._committed_digests: dict[tuple[str, str, str], KeySet] = {}
         self._indexed: set[str] = set()  # manifests whose hashes are in memory already
+        # (table, stream) -> (key or None, bytes or None, aliases) of the version aliases
+        self._aliases: dict[tuple[str, str], tuple[str | None, bytes | None, pa.Table]] = {}
         self._lock = threading.RLock()  # the committer thread reads and updates state too
 
     # -- reading ---------------------------------------------------------------------------
@@ -672,12 +706,88 @@ class Ledger:
                     for part in self.version_index(table, stream):
                         versions = part.filter(pc.invert(part.column("quarantined")))
                         digests.extend_arrow(versions.column("record_sha256"))
+                    aliases = self.version_aliases(table, stream)
+                    if aliases is not None and aliases.num_rows:
+                        digests.extend_arrow(aliases.column("version_sha256"))
                 else:
                     for entry in self.state(table, stream).live_files(data_table):
                         part = parquet_to_table(self.store.get(entry.key), ["record_sha256"])
                         digests.extend_arrow(part.column("record_sha256"))
                 self._committed_digests[(table, stream, data_table)] = digests
             return digests
+
+    # -- version identities ----------------------------------------------------------------
+    def version_aliases(self, table: str, stream: str) -> pa.Table | None:
+        """The stream's version aliases (pipelines/archive/version_aliases.py), or None when
+        its table has no transport values or nothing needs one.
+
+        What it reads: the object the head manifest names (one GET, once per Ledger). A stream
+        whose head predates version identities has no object yet: its aliases are computed
+        from its live files (once per Ledger) and written by its next commit."""
+        schema = table_schema(table)
+        if not schema.transport:
+            return None
+        with self._lock:
+            cached = self._aliases.get((table, stream))
+            if cached is None:
+                cached = self._load_aliases(schema, table, stream)
+                self._aliases[(table, stream)] = cached
+            return cached[2]
+
+    def _load_aliases(
+        self, schema: TableSchema, table: str, stream: str
+    ) -> tuple[str | None, bytes | None, pa.Table]:
+        head = self.head(table, stream)
+        if head is None:
+            return None, None, ALIASES_SCHEMA.empty_table()
+        if head.version_identity is not None:
+            named = head.version_identity.get("aliases")
+            if not named:
+                return None, None, ALIASES_SCHEMA.empty_table()
+            data = self.store.get(named["key"])
+            if hashlib.sha256(data).hexdigest() != named["sha256"]:
+                raise LedgerError(
+                    f"{self.store.uri_for(named['key'])} is not the version alias object "
+                    f"{head.key} names (SHA-256 differs); run `rc-archive verify`"
+                )
+            return named["key"], data, read_aliases(data)
+        entries = self.state(table, stream).live_files(table)
+        aliases = aliases_of(
+            schema,
+            (
+                parquet_to_table(
+                    self.store.get(e.key), [schema.id_column, "record_sha256", "raw_json"]
+                )
+                for e in entries
+            ),
+        )
+        if not aliases.num_rows:
+            return None, None, aliases
+        return keys.version_aliases_key(table, stream, head.seq), aliases_parquet(aliases), aliases
+
+    def version_identity_entry(self, table: str, stream: str) -> dict[str, Any] | None:
+        """The `version_identity` entry of the stream's next manifest: carried forward from
+        the head, or, at a stream's first commit under the rule, its alias object written now
+        (write-once; a retried commit meets its own earlier object, same bytes)."""
+        if not table_schema(table).transport:
+            return None
+        head = self.head(table, stream)
+        if head is None:
+            return identity_entry(None, None, 0, -1)
+        if head.version_identity is not None:
+            return dict(head.version_identity)
+        self.version_aliases(table, stream)
+        key, data, aliases = self._aliases[(table, stream)]
+        if key is not None and data is not None:
+            try:
+                self.store.put(key, data, content_type=PARQUET_TYPE)
+            except ObjectExistsError:
+                if self.store.get(key) != data:
+                    raise LedgerError(
+                        f"{self.store.uri_for(key)} exists and does not hold this stream's "
+                        "version aliases; run `rc-archive verify`"
+                    ) from None
+        return identity_entry(key, data, aliases.num_rows, head.seq)
 
     # -- checkpoints -----------------------------------------------------------------------
     def write_checkpoint(self, table: str, stream: str) -> Checkpoint | None:

@@ -29,7 +29,7 @@ from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest
 from pipelines.ringcentral.paging import record_source_id
 from pipelines.sync.versions import parse_api_time, saved_cursor
-from schemas.common import record_sha256
+from schemas.contents import version_sha256
 from schemas.ids import source_stream
 
 FINGERPRINT_KEY = "probe_fingerprint"
@@ -41,11 +41,12 @@ ACCOUNT_PROBE_PER_PAGE = 1000
 
 
 def fingerprint(record: dict | None) -> str:
-    """`id|record_sha256` of a listed content (EMPTY for none): the version, not just the id."""
+    """`id|record_sha256` of a listed content (EMPTY for none): the version, not just the id
+    (its version hash, so a link re-signed since the last run is no change)."""
     if record is None:
         return EMPTY
     record_id = record.get("id") if isinstance(record, dict) else None
-    return f"{record_id}|{record_sha256(record)}"
+    return f"{record_id}|{version_sha256(record)}"
 
 
 @dataclass

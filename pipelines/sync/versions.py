@@ -11,7 +11,8 @@ import pyarrow.compute as pc
 
 from pipelines.archive.key_set import DIGEST_WIDTH, ID_WIDTH, KeySet, key_of
 from pipelines.archive.ledger import Ledger
-from schemas.common import parse_api_time, record_sha256
+from schemas.common import parse_api_time
+from schemas.tables import table_schema
 
 __all__ = [
     "ArchivedVersions",
@@ -81,26 +82,36 @@ class ArchivedVersions:
     channel with a million versions costs ~100 MB, not ~250 MB.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, table: str) -> None:
         self.digests = KeySet(DIGEST_WIDTH)
         self.ids = KeySet(ID_WIDTH)
         self.quarantined: set[str] = set()
+        # A served record's version hash (schemas.version_identity): transport-only values
+        # such as signed attachment links are left out, so a re-signed link is no new version.
+        self.version_sha256 = table_schema(table).version_identity.sha256
 
     @classmethod
     def load(cls, ledger: Ledger, table: str, stream: str) -> ArchivedVersions:
-        archived = cls()
+        """What it reads: the stream's version index (checkpoint index + the tail's files) and,
+        for a stream archived before version identities, its alias object (one per stream,
+        pipelines/archive/version_aliases.py), which maps rows hashed as served to their
+        version hash."""
+        archived = cls(table)
         for part in ledger.version_index(table, stream):
             flagged = part.column("quarantined")
             versions = part.filter(pc.invert(flagged))
             archived.ids.extend_arrow(versions.column("id"))
             archived.digests.extend_arrow(versions.column("record_sha256"))
             archived.quarantined.update(part.filter(flagged).column("record_sha256").to_pylist())
+        aliases = ledger.version_aliases(table, stream)
+        if aliases is not None and aliases.num_rows:
+            archived.digests.extend_arrow(aliases.column("version_sha256"))
         return archived
 
     @classmethod
     def load_all_streams(cls, ledger: Ledger, table: str) -> ArchivedVersions:
         """Versions committed in every stream of `table` (for tables shared across sources)."""
-        merged = cls()
+        merged = cls(table)
         for stream in ledger.streams(table):
             one = cls.load(ledger, table, stream)
             merged.digests.update(one.digests)
@@ -130,7 +141,7 @@ class ArchivedVersions:
         looked up once for the whole page; `taken` catches a version repeated within it.
         """
         unseen = Unseen([], [], 0)
-        digests = [record_sha256(record) for record in records]
+        digests = [self.version_sha256(record) for record in records]
         record_ids = [record.get("id") if isinstance(record, dict) else None for record in records]
         archived = self.has_versions(digests)
         known_ids = self.ids.contains(

@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas import contents_columnar
-from schemas.common import record_sha256
-from schemas.contents import ContentsBatch, normalise_contents
+from schemas.contents import ContentsBatch, normalise_contents, version_sha256
 from tests.archive.support import NASTY, SOURCE_ID, make_records
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
@@ -82,7 +81,7 @@ def test_take_stamps_the_batch_and_starts_an_empty_one():
 def test_digests_handed_in_give_the_same_batch():
     records = _mixed_records()
     with_digests = ContentsBatch(source_id=SOURCE_ID)
-    with_digests.add(records, digests=[record_sha256(r) for r in records])
+    with_digests.add(records, digests=[version_sha256(r) for r in records])
     assert with_digests.take(run_id="run-7", batch_id="b-1", archived_at=NOW) == _one_call(records)
     with pytest.raises(ValueError, match="2 digests for 3 records"):
         ContentsBatch(source_id=SOURCE_ID).add(make_records(3), digests=["a", "b"])

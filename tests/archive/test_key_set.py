@@ -91,7 +91,7 @@ def _record(i: int, body: str = "hi") -> dict:
 
 
 def test_take_unseen_counts_new_ids_and_skips_repeats_within_a_page(ledger):
-    versions = ArchivedVersions()
+    versions = ArchivedVersions("contents")
     page = [_record(1), _record(2), _record(1), _record(1, "edited"), {"no": "id"}, "junk"]
     unseen = versions.take_unseen(page)
     assert [r for r in unseen.records] == [_record(1), _record(2), _record(1, "edited")] + page[4:]
