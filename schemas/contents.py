@@ -63,8 +63,8 @@ from schemas.validation import failing_rows
 
 VERSION_SHA256_DESCRIPTION = (
     "SHA-256 of this version's identity: the record as received with its keys sorted, less the "
-    "values RingCentral makes anew on every serving (the signed query string of attachment "
-    "links, webhook-only keys; docs/internals.md, 'Version identity'). One hash is one version of "
+    "values RingCentral makes anew on every serving (attachments' signed links, webhook-only "
+    "keys; docs/internals.md, 'Version identity'). One hash is one version of "
     "one message: a changed message gets a new hash, a re-signed link does not. Rows archived "
     "before this rule hash the whole record as received."
 )

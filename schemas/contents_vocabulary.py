@@ -48,14 +48,13 @@ CONTENT_DIRECTION = {"Incoming": "inbound", "Outgoing": "outbound"}
 CONTENTS_TRANSPORT = (
     TransportValue(
         "attachments[].uri",
-        "link",
         "RingCentral serves attachment files behind signed links: every listing, GET and "
-        "webhook payload carries a fresh signature and expiry in the query string. The link "
-        "without its query string stays in the identity (another file is another version).",
+        "webhook payload carries a fresh signature and expiry, and the host that serves them "
+        "is the file host's, not the message's. The attachment's id, type, name and size stay "
+        "in the identity (another file is another version); where to fetch it does not.",
     ),
     TransportValue(
         "hasAttachment",
-        "nothing",
         "Sent only in webhook payloads (a listing does not carry it); it repeats what "
         "`attachments` says.",
     ),

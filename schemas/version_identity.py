@@ -13,9 +13,8 @@ ledger's version index and verify all hash through `version_sha256`. docs/intern
 ("Version identity") lists them and says why each one is transport.
 
 A record with no transport-only value hashes exactly as `schemas.common.record_sha256` does
-(same sorted serialisation), so rows archived before this rule and without attachments keep
-their hash; only rows whose links carried a query string need an alias
-(pipelines/archive/version_aliases.py).
+(same sorted serialisation), so rows archived before this rule without attachment links keep
+their hash; only the others need an alias (pipelines/archive/version_aliases.py).
 """
 
 from __future__ import annotations
@@ -37,35 +36,16 @@ _SORTED = orjson.OPT_SORT_KEYS
 
 @dataclass(frozen=True)
 class TransportValue:
-    """A value of the API record that the serving makes, not the message.
-
-    `path` is the API key path (`a.b` for nested keys, `a[].b` for a key of every element of a
-    list). `keep` says what of it stays in the identity: "nothing" (the key is left out) or
-    "link" (the URL without its query string and fragment, so a different file still makes a
-    different version, while a re-signed link does not).
-    """
+    """A value of the API record that the serving makes, not the message: left out of the
+    version identity. `path` is the API key (`key`), or a key of every element of a list
+    (`list[].key`)."""
 
     path: str
-    keep: str
     why: str
 
     def __post_init__(self) -> None:
-        if self.keep not in ("nothing", "link"):
-            raise ValueError(f"TransportValue {self.path!r}: keep must be 'nothing' or 'link'")
         if self.path.count("[]") > 1 or "." in self.path.replace("[].", "", 1):
             raise ValueError(f"TransportValue {self.path!r}: one key, or list[].key, only")
-
-
-def link_without_query(value: Any) -> Any:
-    """The link without `?query` and `#fragment` (non-strings as they are)."""
-    if type(value) is not str:
-        return value
-    cut = len(value)
-    for mark in ("?", "#"):
-        at = value.find(mark)
-        if at != -1 and at < cut:
-            cut = at
-    return value[:cut]
 
 
 class VersionIdentity:
@@ -74,10 +54,11 @@ class VersionIdentity:
     def __init__(self, transport: tuple[TransportValue, ...]) -> None:
         self.transport = transport
         self._top = {t.path: t for t in transport if "[]" not in t.path}
-        self._nested: dict[str, list[TransportValue]] = {}
+        self._nested: dict[str, list[str]] = {}
         for t in transport:
             if "[]" in t.path:
-                self._nested.setdefault(t.path.split("[].")[0], []).append(t)
+                outer, inner = t.path.split("[].")
+                self._nested.setdefault(outer, []).append(inner)
 
     def _touched(self, record: dict) -> bool:
         return any(key in record for key in self._top) or any(
@@ -99,20 +80,8 @@ class VersionIdentity:
                 if type(item) is not dict:
                     cleaned.append(item)
                     continue
-                item = dict(item)
-                for value in values:
-                    name = value.path.split("[].")[1]
-                    if name not in item:
-                        continue
-                    if value.keep == "nothing":
-                        del item[name]
-                    else:
-                        item[name] = link_without_query(item[name])
-                cleaned.append(item)
+                cleaned.append({k: v for k, v in item.items() if k not in values})
             out[key] = cleaned
-        for value in self._top.values():
-            if value.keep == "link" and value.path in record:
-                out[value.path] = link_without_query(record[value.path])
         return out
 
     def sha256(self, record: Any) -> str:

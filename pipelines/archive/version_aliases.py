@@ -5,8 +5,8 @@ the record as served, signed attachment links included, so a re-signed link look
 version. Those rows stay as they are (write-once). A stream upgraded to the rule gets one
 derived, write-once object instead, `_ledger/contents/<stream>/_aliases/<seq>.parquet`: for
 every row of the manifests up to `seq` whose stored hash is not its version hash, the pair
-(`record_sha256` as stored, `version_sha256` recomputed from its `raw_json`). Rows without a
-signed link hash the same both ways and need no alias.
+(`record_sha256` as stored, `version_sha256` recomputed from its `raw_json`). Rows without an
+attachment link or webhook-only key hash the same both ways and need no alias.
 
 The first manifest the new rule commits names the object (key, SHA-256, rows) in its
 `version_identity` entry and every later manifest carries that entry forward, so the object is
@@ -45,8 +45,8 @@ ALIASES_SCHEMA = pa.schema(
 
 def needs_alias(raw_json: bytes) -> bool:
     """Whether a row's raw record can hash differently as served and as a version: it has a
-    transport value (a link with a query string or fragment, or a webhook-only key). A cheap
-    pre-filter over the raw bytes; the hash comparison decides."""
+    transport value (an attachment link, or a webhook-only key). A cheap pre-filter over the
+    raw bytes; the hash comparison decides."""
     return b'"uri"' in raw_json or b'"hasAttachment"' in raw_json
 
 
