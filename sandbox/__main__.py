@@ -33,6 +33,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--field-mode", choices=["live", "spec2024"], default="live")
     serve.add_argument("--no-quirks", action="store_true")
     serve.add_argument("--live-rate", type=float, default=0.0, help="live events per second")
+    serve.add_argument(
+        "--attachment-links",
+        choices=["rotating", "stable"],
+        default="rotating",
+        help="rotating (as RingCentral): a new signed link with its own expiry on every "
+        "listing, GET and webhook; stable: the same link until they are all re-issued",
+    )
+    serve.add_argument(
+        "--attachment-link-ttl",
+        type=float,
+        default=86400.0,
+        help="seconds an attachment link stays valid after it was served",
+    )
     serve.add_argument("--env-file", help="also write the RC_* settings to this file")
     return parser
 
@@ -54,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         field_mode=args.field_mode,
         quirks=not args.no_quirks,
         live_rate=args.live_rate,
+        attachment_links=args.attachment_links,
+        attachment_link_ttl_seconds=args.attachment_link_ttl,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

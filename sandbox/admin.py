@@ -58,6 +58,8 @@ def admin_router(app: SandboxApp) -> Router:
                 app.faults.clear(data.get("endpoint"))
             if data.get("expire_tokens"):
                 app.faults.expire_tokens_now()
+            if data.get("expire_links"):
+                app.faults.expire_links_now()
             if "settings" in data:
                 app.faults.set(data.get("endpoint", "*"), **data["settings"])
         return app.faults.snapshot()

@@ -257,12 +257,11 @@ class SandboxApp:
         if spec is None:
             await self._send(send, 404, platform_error("ATT-404", "Attachment not found"))
             return
-        expires, sig = params.one("exp"), params.one("sig")
-        if not files.check_signature(self.cfg.seed, attachment_id, expires, sig):
-            await self._send(send, 403, platform_error("ATT-401", "Link signature is invalid"))
-            return
-        if world.link_expired(int(expires or 0)):
-            await self._send(send, 403, platform_error("ATT-403", "Link expired"))
+        refusal = world.link_refusal(
+            attachment_id, params.one("exp"), params.one("n"), params.one("sig")
+        )
+        if refusal is not None:
+            await self._send(send, 403, platform_error(*refusal))
             return
         limit = None
         headers = [(b"content-type", spec.content_type.encode())]

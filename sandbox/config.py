@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 FieldMode = Literal["live", "spec2024"]
+AttachmentLinks = Literal["rotating", "stable"]
 
 
 @dataclass
@@ -35,9 +36,13 @@ class SandboxConfig:
     readonly_sources: int = 0  # last N readable sources: Read only (no Reply/Initiate)
     faults: dict[str, dict] = field(default_factory=dict)  # endpoint -> fault settings
     webhook_timeout_seconds: float = 3.0
-    # Attachment files (sandbox.files): how long a listed link stays valid on the world clock,
-    # and every Nth attachment (by index) made this large (0 = the corpus sizes only).
+    # Attachment files (sandbox.files): "rotating" (RingCentral's way) mints a new signed link
+    # with its own expiry on every serving of a content; "stable" serves the same link until
+    # expire_attachment_links() re-issues them all. A link stays valid this long on the world
+    # clock from when it was served (stable: from the start or the last re-issue).
+    attachment_links: AttachmentLinks = "rotating"
     attachment_link_ttl_seconds: float = 86400.0
+    # Every Nth attachment (by index) made this large (0 = the corpus sizes only).
     large_attachment_bytes: int = 0
     large_attachment_every: int = 0
 
@@ -45,6 +50,16 @@ class SandboxConfig:
         if self.field_mode not in ("live", "spec2024"):
             raise ValueError(
                 f"SandboxConfig.field_mode={self.field_mode!r}: use 'live' or 'spec2024'"
+            )
+        if self.attachment_links not in ("rotating", "stable"):
+            raise ValueError(
+                f"SandboxConfig.attachment_links={self.attachment_links!r}: use 'rotating' or "
+                "'stable'"
+            )
+        if self.attachment_link_ttl_seconds <= 0:
+            raise ValueError(
+                f"SandboxConfig.attachment_link_ttl_seconds={self.attachment_link_ttl_seconds}: "
+                "must be > 0"
             )
         if self.sources < 1:
             raise ValueError(f"SandboxConfig.sources={self.sources}: need at least 1")

@@ -90,7 +90,8 @@ class Faults:
             self._expire_tokens()
 
     def expire_links_now(self) -> None:
-        """Every attachment link listed so far is expired from now on (403 ATT-403)."""
+        """Every attachment link served so far is refused from now on (403 ATT-403); links
+        served afterwards work (World.expire_attachment_links)."""
         if self._expire_links is not None:
             self._expire_links()
 

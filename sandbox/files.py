@@ -1,12 +1,21 @@
 """Attachment bytes: deterministic per attachment (seeded), served behind signed, expiring links.
 
-An attachment's `uri` (sandbox.world.row_json) is `<server>/files/attachments/<id>/<name>
-?exp=<ms>&sig=<hex>`: `sig` is an HMAC of (id, exp) under a key derived from the world seed, and
-`exp` is the world clock (ms) after which the link is refused with 403 `ATT-403` ("link
-expired"), like a CDN's signed URL. `World.expire_attachment_links()` (also
-`sb.faults.expire_links_now()`) re-issues every link: older links are expired from then on and
-GET content returns the new ones. Downloads need no bearer token and are not API calls: they
-are counted under the stats group `Files` and take no part in the Light/Medium/Heavy limits.
+Like RingCentral's, an attachment's `uri` (sandbox.world.row_json) is a signed link minted
+afresh every time the content is served (each listing, GET and webhook payload):
+`<server>/files/attachments/<id>/<name>?exp=<ms>&n=<serial>&sig=<hex>`. `exp` is the world
+clock (ms) when it was served plus `attachment_link_ttl_seconds`, `n` a serial number the
+world never hands out twice, and `sig` a MAC of (id, exp, n) under a key derived from the
+world seed, so two servings of the same content, even within one millisecond, carry different
+links that download the same bytes. Each link works until its own `exp`; past it, or once
+`World.expire_attachment_links()` (also `sb.faults.expire_links_now()`) revoked every link
+served so far, it is refused with 403 `ATT-403` ("link expired"), like a CDN's signed URL; a
+link whose `sig` does not match is refused with 403 `ATT-401`.
+
+`SandboxConfig.attachment_links = "stable"` keeps the older behaviour: every serving carries the
+same link `?exp=<ms>&sig=<hex>` (no `n`) until `expire_attachment_links()` re-issues them all.
+
+Downloads need no bearer token and are not API calls: they are counted under the stats group
+`Files` and take no part in the Light/Medium/Heavy limits.
 """
 
 from __future__ import annotations
@@ -42,16 +51,49 @@ class AttachmentSpec:
     blob: int  # seed of its bytes: two attachments with the same blob have the same bytes
 
 
-def sign(seed: int, attachment_id: str, expires_ms: int) -> str:
-    key = hashlib.sha256(f"rc-sandbox-files:{seed}".encode()).digest()
-    message = f"{attachment_id}|{expires_ms}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+class LinkSigner:
+    """Signs and checks attachment links of one world: keyed BLAKE2b (a MAC by design) over
+    `id|exp` or `id|exp|n`, 32 hex digits. The keyed state is built once and copied per link,
+    because row_json signs every link of a 1000-record page."""
+
+    def __init__(self, seed: int) -> None:
+        key = hashlib.sha256(f"rc-sandbox-files:{seed}".encode()).digest()
+        self._keyed = hashlib.blake2b(key=key, digest_size=16)
+
+    def sign(self, attachment_id: str, expires_ms: int, serial: int | None = None) -> str:
+        mac = self._keyed.copy()
+        if serial is None:
+            mac.update(f"{attachment_id}|{expires_ms}".encode())
+        else:
+            mac.update(f"{attachment_id}|{expires_ms}|{serial}".encode())
+        return mac.hexdigest()
+
+    def check(
+        self, attachment_id: str, expires: str | None, serial: str | None, sig: str | None
+    ) -> bool:
+        """Whether (exp, n, sig) of a link's query string were signed here; `serial` is None
+        for a stable link (no `n`)."""
+        if not expires or not sig or not expires.isdigit():
+            return False
+        if serial is not None and not serial.isdigit():
+            return False
+        number = None if serial is None else int(serial)
+        return hmac.compare_digest(self.sign(attachment_id, int(expires), number), sig)
 
 
-def check_signature(seed: int, attachment_id: str, expires: str | None, sig: str | None) -> bool:
-    if not expires or not sig or not expires.isdigit():
-        return False
-    return hmac.compare_digest(sign(seed, attachment_id, int(expires)), sig)
+def sign(seed: int, attachment_id: str, expires_ms: int, serial: int | None = None) -> str:
+    """The `sig` of a link (tests forge and check links with it)."""
+    return LinkSigner(seed).sign(attachment_id, expires_ms, serial)
+
+
+def check_signature(
+    seed: int,
+    attachment_id: str,
+    expires: str | None,
+    sig: str | None,
+    serial: str | None = None,
+) -> bool:
+    return LinkSigner(seed).check(attachment_id, expires, serial, sig)
 
 
 def blob_chunks(

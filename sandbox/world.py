@@ -9,6 +9,7 @@ plain sorted row arrays that a keyset seek can binary-search.
 from __future__ import annotations
 
 import html
+import itertools
 import threading
 import time
 import uuid
@@ -155,11 +156,19 @@ class World:
             self.codec.encode(ids.IDENTITY, i) for i in range(self.identity_count)
         ]
         # Attachment links (sandbox.files): where they point (the server sets its URL once
-        # bound), when the current ones expire on the world clock, and per-attachment changes.
+        # bound), how they are signed, and per-attachment changes. Rotating links: each serving
+        # takes the next serial `n` and expires its own TTL later; expire_attachment_links()
+        # revokes every serial below a mark. Stable links: one `exp` for all, moved on re-issue.
         self.files_base_url = "https://sandbox.digital.example"
         self._clock_started = time.monotonic()
-        self._links_expire_ms = self.now_ms + int(cfg.attachment_link_ttl_seconds * 1000)
+        self._rotating_links = cfg.attachment_links == "rotating"
+        self._link_ttl_ms = int(cfg.attachment_link_ttl_seconds * 1000)
+        self._link_signer = files.LinkSigner(cfg.seed)
+        self._link_serials = itertools.count()
+        self._links_revoked_below = 0
+        self._links_expire_ms = self.now_ms + self._link_ttl_ms
         self.attachment_overrides: dict[int, dict] = {}
+        self.removed_attachments: set[int] = set()  # indexes no content lists any more
 
     # ---------------------------------------------------------------- people and sources
     @property
@@ -318,16 +327,18 @@ class World:
         if every and self.cfg.large_attachment_bytes and index % every == 0:
             size = self.cfg.large_attachment_bytes
         blob = index
+        filename = None
         override = self.attachment_overrides.get(index)
         if override:
             mime = override.get("content_type", mime)
             size = override.get("size", size)
             blob = override.get("blob", blob)
+            filename = override.get("filename")
         return files.AttachmentSpec(
             index=index,
             id=self.codec.encode(ids.ATTACHMENT, index),
             content_type=mime,
-            filename=f"{row}-{k}.{ext}",
+            filename=filename or f"{row}-{k}.{ext}",
             size=int(size),
             blob=blob,
         )
@@ -335,7 +346,7 @@ class World:
     def attachment(self, attachment_id: str) -> files.AttachmentSpec | None:
         """The attachment with that id, if a content of this world lists it."""
         index = self.codec.decode(ids.ATTACHMENT, attachment_id)
-        if index is None or index // 2 >= self.row_count:
+        if index is None or index // 2 >= self.row_count or index in self.removed_attachments:
             return None
         row, k = divmod(index, 2)
         if not int(self.flags[row]) & F_ATTACH or k >= 1 + (row * 2654435761 >> 7) % 2:
@@ -347,10 +358,16 @@ class World:
         return [a["id"] for c in self.all_contents(source_id) for a in c.get("attachments") or []]
 
     def set_attachment(
-        self, attachment_id: str, *, size: int | None = None, same_bytes_as: str | None = None
+        self,
+        attachment_id: str,
+        *,
+        size: int | None = None,
+        same_bytes_as: str | None = None,
+        filename: str | None = None,
     ) -> None:
         """Change an attachment before it is read: its size, or make its bytes (and type and
-        size) those of another attachment (the same file sent twice)."""
+        size) those of another attachment (the same file sent twice), or its file name. The
+        content's lastModifiedTime does not move (edit_content it for a new version)."""
         index = self.codec.decode(ids.ATTACHMENT, attachment_id)
         if index is None:
             raise KeyError(attachment_id)
@@ -363,23 +380,53 @@ class World:
                 override.update(blob=other.blob, size=other.size, content_type=other.content_type)
             if size is not None:
                 override["size"] = int(size)
+            if filename is not None:
+                override["filename"] = filename
+
+    def remove_attachment(self, attachment_id: str) -> None:
+        """The author removed the file from the message on the channel: its content no longer
+        lists it (lastModifiedTime moves) and its links answer 404 from now on."""
+        with self.lock:
+            spec = self.attachment(attachment_id)
+            if spec is None:
+                raise KeyError(attachment_id)
+            self.removed_attachments.add(spec.index)
+            self._touch(spec.index // 2, self._clock_ms())
 
     def clock_ms(self) -> int:
         """The world's clock: `now_ms` at start, moving with wall time since."""
         return self.now_ms + int((time.monotonic() - self._clock_started) * 1000)
 
     def expire_attachment_links(self) -> None:
-        """Every attachment link issued so far is expired from now on; contents list new ones
-        (lastModifiedTime does not move, as with RingCentral's re-signed URLs)."""
+        """Every attachment link served so far is refused (403 ATT-403) from now on; contents
+        are served with new ones (lastModifiedTime does not move, as with RingCentral's
+        re-signed URLs). Rotating links: the serials served so far are revoked. Stable links:
+        every link is re-issued with a later `exp`."""
         with self.lock:
+            if self._rotating_links:
+                self._links_revoked_below = next(self._link_serials)
+                return
             clock = self.clock_ms()
-            self._links_expire_ms = max(self._links_expire_ms + 1, clock) + int(
-                self.cfg.attachment_link_ttl_seconds * 1000
-            )
+            self._links_expire_ms = max(self._links_expire_ms + 1, clock) + self._link_ttl_ms
 
-    def link_expired(self, expires_ms: int) -> bool:
-        """A link is expired past its `exp`, or once it has been re-issued."""
-        return expires_ms < self._links_expire_ms or self.clock_ms() > expires_ms
+    def link_refusal(
+        self, attachment_id: str, expires: str | None, serial: str | None, sig: str | None
+    ) -> tuple[str, str] | None:
+        """Why a download link is refused, as (error code, message), or None when it is good:
+        `ATT-401` if this world did not sign it (a rotating link without `n`, a stable one with
+        it, or any changed parameter), `ATT-403` once it expired or was revoked."""
+        if (serial is None) == self._rotating_links or not self._link_signer.check(
+            attachment_id, expires, serial, sig
+        ):
+            return "ATT-401", "Link signature is invalid"
+        expires_ms = int(expires or 0)
+        if self.clock_ms() > expires_ms:
+            return "ATT-403", "Link expired"
+        if self._rotating_links:
+            revoked = int(serial or 0) < self._links_revoked_below
+        else:
+            revoked = expires_ms < self._links_expire_ms
+        return ("ATT-403", "Link expired") if revoked else None
 
     def row_json(self, row: int) -> dict:  # noqa: C901 - one flat record builder, kept fast
         """The content exactly as the API returns it now (field mode and quirks applied)."""
@@ -415,9 +462,21 @@ class World:
         created_s = iso_seconds(created)
         attachments = []
         if flags & F_ATTACH:
+            rotating = self._rotating_links
+            # Rotating: served now, valid for the TTL from now; stable: the shared expiry.
+            expires = self.clock_ms() + self._link_ttl_ms if rotating else self._links_expire_ms
+            sign = self._link_signer.sign
+            files_url = self.files_base_url + files.FILES_PREFIX
+            removed = self.removed_attachments
             for k in range(1 + (row * 2654435761 >> 7) % 2):
+                if removed and row * 2 + k in removed:
+                    continue
                 spec = self._attachment_spec(row, k)
-                expires = self._links_expire_ms
+                if rotating:
+                    serial = next(self._link_serials)
+                    query = f"?exp={expires}&n={serial}&sig={sign(spec.id, expires, serial)}"
+                else:
+                    query = f"?exp={expires}&sig={sign(spec.id, expires)}"
                 att = {
                     "id": spec.id,
                     "creationTime": created_s,
@@ -427,10 +486,7 @@ class World:
                     "size": spec.size,
                     "embedded": False,
                     "public": bool(flags & F_PUBLIC),
-                    "uri": (
-                        f"{self.files_base_url}{files.FILES_PREFIX}{spec.id}/{spec.filename}"
-                        f"?exp={expires}&sig={files.sign(cfg.seed, spec.id, expires)}"
-                    ),
+                    "uri": f"{files_url}{spec.id}/{spec.filename}{query}",
                 }
                 if quirks:
                     att["videoMetadata"] = []
@@ -586,8 +642,10 @@ class World:
         body: str | None = None,
         customer: str | None = None,
         thread_id: str | None = None,
+        with_attachments: bool = False,
     ) -> str:
-        """A customer message imported from the channel (status New); returns its id."""
+        """A customer message imported from the channel (status New); returns its id.
+        `with_attachments`: it lists one or two files (kinds and sizes follow from its row)."""
         with self.lock:
             source = self._source_or_error(source_id)
             now = self._clock_ms()
@@ -603,9 +661,10 @@ class World:
                 self.n_threads += 1
                 first = F_FIRST
             agent_identity = source.index * self.n_agents + (row % self.n_agents)
+            flags = first | (F_ATTACH if with_attachments else 0)
             row = self._append_row(
                 created=now, modified=now, source=source.index, thread=thread, author=identity,
-                reply_author=agent_identity, reply_to=-1, status=NEW, flags=first,
+                reply_author=agent_identity, reply_to=-1, status=NEW, flags=flags,
                 creator=-1, body=row % _N_CUSTOMER_BODIES, ctype=0, intervention=thread,
             )  # fmt: skip
             if body is not None:

@@ -1,5 +1,9 @@
 """One attachment download: streamed to a temp file with its SHA-256, checked against the size
-the API declared, retried with back-off, with a fresh signed link when the old one expired."""
+the API declared, retried with back-off, with a fresh signed link when the old one expired.
+
+RingCentral signs a new link, with its own expiry, each time it serves a content: a link read
+from the archive may be dead by the time it is used, so a refused one is not a failed try but a
+reason to ask the API for the content again (`refresh`)."""
 
 from __future__ import annotations
 
@@ -77,8 +81,9 @@ def download(
     budget: RateBudget,
 ) -> Downloaded:
     """Fetch `uri`; `refresh()` returns a new link (or None when the API no longer lists the
-    attachment). A body shorter or longer than `declared_size` is fetched again; the same bytes
-    twice are accepted as they are (the mismatch is recorded by the caller, not hidden)."""
+    attachment; it raises DownloadFailed when the API cannot say now). A body shorter or longer
+    than `declared_size` is fetched again; the same bytes twice are accepted as they are (the
+    mismatch is recorded by the caller, not hidden)."""
     attempts = refreshed = 0
     last_complete: tuple[str, int] | None = None
     problem = "no attempt"

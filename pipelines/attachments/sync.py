@@ -1,12 +1,26 @@
 """Capture the attachments of one source's archived contents (the `attachments` asset).
 
 What a run reads: the contents files the source's contents ledger committed after the seq in
-this step's cursor (`cursor["attachments"]["contents_seq"]`), the `attachments` column of their
-rows, plus the downloads still pending from earlier runs. Each file is downloaded (bounded
-threads, own rate budget, retries, fresh links), stored once at `attachment_files/sha256=<hash>`,
-and named by a row of the `attachments` table committed in the SAME contents ledger, so
-`verify` covers the bytes. A download that fails for good is quarantined with its reason and
-kept in the cursor's `pending` list, so later runs try it again.
+this step's cursor (`cursor["attachments"]["contents_seq"]`), the `id`, `creation_time` and
+`attachments` columns of their rows, plus the downloads still pending from earlier runs. When
+that names any attachment, it also reads what is already captured: the `id`, `declared_size`,
+`size`, `sha256`, `object_key`, `fetched_at` and `record_sha256` columns of the stream's live
+`attachments` files, one file at a time, keeping only the rows of the attachment ids this run
+names (`captured_attachments`). So a run holds only what its own new contents name, and reads
+one GET per live `attachments` file, never a replay of contents files or manifests. (Those
+files are one per batch that committed new rows and are not compacted yet: their number grows
+with the runs that captured new files, not with the runs that only saw captured ones again.)
+
+An attachment already captured for the source (a committed row names the same attachment id
+with the same declared size) is never downloaded again: not when a newer version of its
+message (an edit, a status change, a full refresh) lists it again with a freshly signed link,
+and not when that link is dead. Its message gets a row naming the bytes already stored when it
+has none yet. Every other file is downloaded once per run (bounded threads, own rate budget,
+retries, a fresh link from `GET content/{id}` when the listed one is expired or refused),
+stored once at `attachment_files/sha256=<hash>`, and named by a row of the `attachments` table
+committed in the SAME contents ledger, so `verify` covers the bytes. A download that fails for
+good is quarantined with its reason and kept in the cursor's `pending` list, so later runs try
+it again (one captured since is dropped from the list).
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.archive import keys
 from pipelines.archive.ledger import Ledger
@@ -31,6 +46,7 @@ from pipelines.attachments.fetch import (
     RateBudget,
     download,
 )
+from pipelines.ringcentral.errors import NotFound
 from schemas import attachments as schema
 from schemas.ids import source_stream
 from schemas.quarantine import QuarantineBuilder
@@ -52,10 +68,11 @@ class AttachmentsSyncSettings:
 class AttachmentsReport:
     source_id: str
     contents_files: int = 0
-    attachments_seen: int = 0
-    downloaded: int = 0
+    attachments_seen: int = 0  # (content, attachment) pairs named by the new contents + pending
+    already_captured: int = 0  # of those, captured by an earlier run: not downloaded again
+    downloaded: int = 0  # files downloaded (each distinct attachment once per run)
     stored: int = 0  # new objects written
-    deduplicated: int = 0  # bytes already in the archive
+    deduplicated: int = 0  # downloaded bytes already in the archive (same bytes, other id)
     bytes_downloaded: int = 0
     size_mismatches: int = 0
     refreshed_links: int = 0
@@ -68,8 +85,61 @@ class AttachmentsReport:
 @dataclass(frozen=True)
 class _Job:
     content_id: str
-    attachment: dict
+    attachment: dict  # as the contents table lists it (id, content_type, filename, uri, size)
     creation_time: Any
+    pending: bool = False  # a failed download of an earlier run: no listing, no link
+
+
+# What a run reads of the stream's committed `attachments` rows (captured_attachments).
+CAPTURED_COLUMNS = [
+    "id",
+    "declared_size",
+    "size",
+    "sha256",
+    "object_key",
+    "fetched_at",
+    "record_sha256",
+]
+
+
+class CapturedAttachments:
+    """The committed `attachments` rows of the stream for the attachment ids one run names:
+    which bytes the archive already holds for an (attachment id, declared size)."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self._by_id: dict[str, list[dict]] = {}
+        self.record_hashes: set[str] = set()
+        for row in rows:
+            self._by_id.setdefault(row["id"], []).append(row)
+            self.record_hashes.add(row["record_sha256"])
+
+    def match(
+        self, attachment_id: str, declared_size: int | None, *, any_size: bool = False
+    ) -> dict | None:
+        """A committed row of that attachment with that declared size (`any_size`: any row of
+        the attachment, for a pending download that did not keep its size), else None."""
+        for row in self._by_id.get(attachment_id, ()):
+            if any_size or row["declared_size"] == declared_size:
+                return row
+        return None
+
+
+def captured_attachments(
+    ledger: Ledger, stream: str, attachment_ids: set[str]
+) -> CapturedAttachments:
+    """What the stream's committed `attachments` rows say of `attachment_ids`. Reads the
+    CAPTURED_COLUMNS of every live `attachments` file of the stream, one file at a time, and
+    keeps only the rows of those ids: memory follows the run's own attachments."""
+    kept: list[dict] = []
+    if not attachment_ids:
+        return CapturedAttachments(kept)
+    wanted = pa.array(sorted(attachment_ids), pa.string())
+    for entry in ledger.state(LEDGER, stream).live_files("attachments"):
+        part = ledger.read_table([entry], CAPTURED_COLUMNS)
+        part = part.filter(pc.is_in(part.column("id"), value_set=wanted))
+        if part.num_rows:
+            kept += part.to_pylist()
+    return CapturedAttachments(kept)
 
 
 def _saved(ledger: Ledger, stream: str) -> tuple[dict, int]:
@@ -116,46 +186,71 @@ def sync_attachments(
             strict=True,
         ):
             for item in listed or []:
-                if item.get("id") and (content_id, item["id"]) not in jobs:
+                if item.get("id"):  # files are in commit order: the newest listing wins
                     jobs[(content_id, item["id"])] = _Job(content_id, item, created)
         del table
     for waiting in pending:  # retried with a link the API gives now
         key = (waiting["content_id"], waiting["id"])
         if key not in jobs:
-            jobs[key] = _Job(waiting["content_id"], {"id": waiting["id"], "uri": None}, None)
+            listed = {"id": waiting["id"], "uri": None, "size": waiting.get("size")}
+            jobs[key] = _Job(waiting["content_id"], listed, None, pending=True)
     report.attachments_seen = len(jobs)
+
+    captured = captured_attachments(ledger, stream, {job.attachment["id"] for job in jobs.values()})
+    known_rows: list[dict] = []  # rows naming bytes an earlier run captured (no download)
+    groups: dict[tuple[str, int | None], list[_Job]] = {}  # one download per distinct file
+    for job in jobs.values():
+        attachment = job.attachment
+        # A pending download kept from before its size was recorded matches any captured size.
+        unsized = job.pending and attachment.get("size") is None
+        hit = captured.match(attachment["id"], attachment.get("size"), any_size=unsized)
+        if hit is not None:
+            report.already_captured += 1
+            if job.pending:
+                continue  # captured since it failed: dropped from the pending list
+            row = _known_row(job, hit)
+            if row["record_sha256"] not in captured.record_hashes:
+                known_rows.append(row)  # e.g. another content listing the same file
+            continue
+        groups.setdefault((attachment["id"], attachment.get("size")), []).append(job)
 
     budget = RateBudget(settings.downloads_per_second)
     own_http = http is None
     http = http or httpx.Client(follow_redirects=True)  # no bearer token: links are signed
     still_pending: list[dict] = []
     try:
-        ordered = list(jobs.values())
-        for start in range(0, len(ordered), settings.batch_files):
+        ordered = list(groups.values())
+        starts = list(range(0, len(ordered), settings.batch_files)) or [0]
+        for start in starts:
             chunk = ordered[start : start + settings.batch_files]
             with ThreadPoolExecutor(settings.threads, thread_name_prefix="attachment") as pool:
                 outcomes = list(
                     pool.map(
-                        lambda job: _capture(job, client, http, ledger, settings, budget), chunk
+                        lambda group: _capture(group[0], client, http, ledger, settings, budget),
+                        chunk,
                     )
                 )
-            last = start + settings.batch_files >= len(ordered)
-            rows = [o for o in outcomes if isinstance(o, dict) and "sha256" in o]
-            failures = [o for o in outcomes if isinstance(o, dict) and "reason" in o]
+            last = start == starts[-1]
+            rows: list[dict] = known_rows if start == 0 else []
+            failures: list[dict] = []
+            for group, outcome in zip(chunk, outcomes, strict=True):
+                if "reason" in outcome:
+                    failures += [_failure(job, outcome) for job in group]
+                    continue
+                report.downloaded += 1
+                report.bytes_downloaded += outcome["size"]
+                report.size_mismatches += not outcome["size_matches"]
+                report.refreshed_links += outcome.pop("_refreshed", 0)
+                report.stored += outcome.pop("_stored", False)
+                rows.append(outcome)
+                rows += [_row_for(job, outcome) for job in group[1:]]
             still_pending += [
-                {"content_id": f["content_id"], "id": f["id"], "reason": f["reason"]}
-                for f in failures
+                {k: f[k] for k in ("content_id", "id", "size", "reason")} for f in failures
             ]
             _commit(
                 ledger, stream, source_id, run_id, rows, failures, still_pending, head_seq, last
             )
             report.batches += 1
-            report.downloaded += len(rows)
-            for row in rows:
-                report.bytes_downloaded += row["size"]
-                report.size_mismatches += not row["size_matches"]
-                report.refreshed_links += row.pop("_refreshed", 0)
-                report.stored += row.pop("_stored", False)
             report.failed += failures
     finally:
         if own_http:
@@ -163,6 +258,53 @@ def sync_attachments(
     report.deduplicated = report.downloaded - report.stored
     report.pending = still_pending
     return report
+
+
+def _known_row(job: _Job, hit: dict) -> dict:
+    """The row of a (content, attachment) whose bytes an earlier run captured: the content's
+    listing (name, type, declared size) and the captured bytes (size, hash, object)."""
+    attachment = job.attachment
+    declared = attachment.get("size")
+    row = {
+        "id": attachment["id"],
+        "content_id": job.content_id,
+        "source_id": None,  # filled by _commit
+        "filename": attachment.get("filename"),
+        "content_type": attachment.get("content_type"),
+        "declared_size": declared,
+        "size": hit["size"],
+        "size_matches": declared is not None and hit["size"] == declared,
+        "sha256": hit["sha256"],
+        "object_key": hit["object_key"],
+        "creation_time": job.creation_time,
+        "fetched_at": hit["fetched_at"],
+    }
+    row["record_sha256"] = _record_sha256(row)
+    return row
+
+
+def _row_for(job: _Job, downloaded: dict) -> dict:
+    """The row of another content that lists the file just downloaded (same id and size)."""
+    attachment = job.attachment
+    return {
+        **downloaded,
+        "content_id": job.content_id,
+        "filename": attachment.get("filename", downloaded["filename"]),
+        "content_type": attachment.get("content_type", downloaded["content_type"]),
+        "creation_time": job.creation_time,
+    }
+
+
+def _record_sha256(row: dict) -> str:
+    return schema.attachment_record_sha256(
+        content_id=row["content_id"],
+        attachment_id=row["id"],
+        filename=row["filename"],
+        content_type=row["content_type"],
+        declared_size=row["declared_size"],
+        size=row["size"],
+        sha256=row["sha256"],
+    )
 
 
 def _capture(
@@ -179,11 +321,18 @@ def _capture(
     attachment_id = attachment["id"]
 
     def refresh() -> str | None:
+        """A fresh link from the content as the API serves it now; None when the content or
+        the attachment is gone (then the failure is permanent), DownloadFailed when the API
+        could not answer (the download is retried by a later run)."""
         try:
             record = client.get_content(job.content_id)
-        except Exception as exc:  # noqa: BLE001 - NotFound or an API error: no new link
-            logger.info("no fresh link for %s/%s: %s", job.content_id, attachment_id, exc)
+        except NotFound:
+            logger.info("no fresh link for %s/%s: content gone", job.content_id, attachment_id)
             return None
+        except Exception as exc:  # noqa: BLE001 - an API error: no link now, try again later
+            raise DownloadFailed(
+                f"no fresh link: {type(exc).__name__}: {str(exc)[:160]}", permanent=False
+            ) from None
         for item in record.get("attachments") or []:
             if item.get("id") == attachment_id:
                 attachment.update(
@@ -202,9 +351,9 @@ def _capture(
                 raise DownloadFailed("the content no longer lists the attachment", permanent=True)
         got = download(http, uri, attachment.get("size"), refresh, settings.fetch, budget)
     except DownloadFailed as failed:
-        return _failure(job, attachment, failed.reason)
+        return {**attachment, "reason": failed.reason}
     except Exception as exc:  # noqa: BLE001 - total by contract
-        return _failure(job, attachment, f"unexpected {type(exc).__name__}: {str(exc)[:200]}")
+        return {**attachment, "reason": f"unexpected {type(exc).__name__}: {str(exc)[:200]}"}
     store = ledger.store
     # Bytes an older archive stored in layout 1 are named, not written again.
     existing = next((k for k in keys.attachment_blob_keys(got.sha256) if store.exists(k)), None)
@@ -242,14 +391,16 @@ def _capture(
     }
 
 
-def _failure(job: _Job, attachment: dict, reason: str) -> dict:
+def _failure(job: _Job, outcome: dict) -> dict:
+    """A failed download as quarantined for one (content, attachment): what was listed (the
+    refreshed name, type and size when the API gave them) and why; never the link."""
     return {
         "content_id": job.content_id,
-        "id": attachment["id"],
-        "filename": attachment.get("filename"),
-        "content_type": attachment.get("content_type"),
-        "size": attachment.get("size"),
-        "reason": reason,
+        "id": outcome["id"],
+        "filename": outcome.get("filename"),
+        "content_type": outcome.get("content_type"),
+        "size": outcome.get("size"),
+        "reason": outcome["reason"],
     }
 
 
@@ -269,15 +420,7 @@ def _commit(
     now = datetime.now(UTC)
     for row in rows:
         row["source_id"] = source_id
-        row["record_sha256"] = schema.attachment_record_sha256(
-            content_id=row["content_id"],
-            attachment_id=row["id"],
-            filename=row["filename"],
-            content_type=row["content_type"],
-            declared_size=row["declared_size"],
-            size=row["size"],
-            sha256=row["sha256"],
-        )
+        row["record_sha256"] = _record_sha256(row)
         row["archived_at"] = now
         row["run_id"] = run_id
         row["batch_id"] = ""

@@ -79,14 +79,20 @@ def test_contents_keep_their_cursor_and_new_contents_are_picked_up(sandbox_facto
     archive_attachments(sb, ledger, source_id)
     head = ledger.head("contents", source_stream(source_id))
     assert "high_water_time" in head.cursor and "attachments" in head.cursor
-    # A content edited later: its attachments are listed again by the new version.
+    # A content edited later: its attachments are listed again by the new version, already
+    # captured (not downloaded again); a new content's are downloaded.
     content_id = next(iter(listed_attachments(sb, source_id)))[0]
     sb.world.edit_content(content_id, body="edited")
+    new_id = sb.world.add_content(source_id, with_attachments=True)
     archive_contents(sb, ledger, source_id, run_id="run-2")
+    files_before = sb.stats.requests(group="Files")
     report = archive_attachments(sb, ledger, source_id, run_id="run-2")
-    assert report.downloaded >= 1 and report.stored == 0  # same bytes: no second object
+    fresh = [a for (c, a) in listed_attachments(sb, source_id) if c == new_id]
+    assert report.already_captured >= 1 and report.downloaded == len(fresh) >= 1
+    assert sb.stats.requests(group="Files") - files_before == len(fresh)
     rows = archived_attachment_table(ledger, source_id).to_pylist()
     assert len(rows) == len({(r["content_id"], r["id"]) for r in rows})  # exactly once
+    assert {r["id"] for r in rows if r["content_id"] == new_id} == set(fresh)
 
 
 def test_expired_link_is_refreshed_through_get_content(sandbox_factory, ledger):

@@ -25,7 +25,7 @@ from pipelines.archive.store import open_store
 from pipelines.archive.verify import VerifyReport, verify
 from pipelines.audit.catalog import build_catalog
 from pipelines.audit.connection import connect
-from schemas.common import record_sha256
+from schemas.contents import version_sha256
 
 RESULTS_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "fault_matrix.json"
 CONTENTS_PATH = "/cx/social-messaging/v1/contents"
@@ -116,7 +116,7 @@ def assert_matches_sandbox(sb, state: ArchiveState) -> None:
         missing = visible - archived
         assert not missing, f"source {source_id}: {len(missing)} ids not archived"
         for content_id in visible:
-            version = (content_id, record_sha256(sb.world.content_json(content_id)))
+            version = (content_id, version_sha256(sb.world.content_json(content_id)))
             assert version in state.versions, f"current version of {content_id} not archived"
     assert state.verify_report is not None and state.verify_report.ok, (
         state.verify_report.summary() if state.verify_report else "verify did not run"

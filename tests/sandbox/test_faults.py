@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.sandbox.support import CONTENTS, api_client, crawl
+from tests.sandbox.support import CONTENTS, api_client, crawl, unsigned
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_malformed_records_are_deterministic(faulty):
     sb.faults.set("contents", malformed_ratio=0.2)
     first = api.get(CONTENTS, params={"perPage": 300}).json()["records"]
     second = api.get(CONTENTS, params={"perPage": 300}).json()["records"]
-    assert first == second
+    assert unsigned(first) == unsigned(second)  # attachment links are signed per serving
     broken = [r for r in first if "id" not in r or not isinstance(r["creationTime"], str)
               or r["creationTime"].startswith("2024-13")]  # fmt: skip
     assert 20 < len(broken) < 120

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipelines.archive.ledger import Ledger
 from pipelines.sync.contents import sync_contents
-from pipelines.sync.versions import ArchivedVersions, record_sha256
+from pipelines.sync.versions import ArchivedVersions
 from pipelines.webhooks.events import (
     event_versions_since,
     events_after,
@@ -12,6 +12,7 @@ from pipelines.webhooks.events import (
     pending_event_versions,
 )
 from pipelines.webhooks.subscription import ensure_subscription
+from schemas.contents import version_sha256
 from schemas.ids import source_stream
 from tests.webhooks.support import TOKEN, client_for
 
@@ -33,8 +34,8 @@ def test_the_event_log_keeps_the_version_a_later_poll_cannot_see(sandbox_factory
     # The poll archived the newest state, and the version the Imported event carried (version
     # 1, exactly as the API showed it) through the same version check; version 2 existed only
     # between two polls and no webhook carried it: it is in neither place (nothing invented).
-    assert archived.has_versions([record_sha256(sb.world.content_json(content_id))]) == [True]
-    assert archived.has_versions([record_sha256(first)]) == [True]
+    assert archived.has_versions([version_sha256(sb.world.content_json(content_id))]) == [True]
+    assert archived.has_versions([version_sha256(first)]) == [True]
     [version] = list(pending_event_versions(store, source_id))
     assert version == first and version["body"] == "version 1"
     [key] = events_after(store, source_id)
