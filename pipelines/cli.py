@@ -653,11 +653,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_catalog(args: argparse.Namespace) -> int:
     from pipelines.audit.catalog import build_catalog
+    from pipelines.audit.connection import plain_client_help
 
     report = build_catalog(_open_store(), _settings().audit_db, dict(os.environ))
     rows = ", ".join(f"{table} {count}" for table, count in sorted(report.rows_per_table.items()))
     print(f"rebuilt {report.audit_db} in {report.seconds:.1f} s ({report.manifests} manifests)")
     print(f"rows: {rows}")
+    for line in plain_client_help(report.audit_db, report.archive_uri, dict(os.environ)):
+        print(line)
     return 0
 
 

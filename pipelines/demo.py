@@ -79,6 +79,17 @@ def main() -> int:
 
         code = cli(["run", "--reconcile", "full"])
         print()
+        changed = _change_messages(sandbox.world)
+        print(
+            f"-- The sandbox now changes {len(changed)} archived messages (an edit, a status "
+            "change and a deletion per channel) and re-signs every attachment link; the next "
+            "run archives each change once and nothing else"
+        )
+        run_started = time.time()
+        code = code or cli(["run"])
+        print()
+        code = code or _show_edits(changed, run_started)
+        print()
         cli(["verify"])
         print()
         _show_queries()
@@ -90,6 +101,55 @@ def main() -> int:
         code = code or _certify(cli)
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s")
     return code
+
+
+def _change_messages(world) -> dict[str, str]:
+    """Real changes on the channels, as RingCentral would report them: per channel, one message
+    edited, one whose status moves and one deleted remotely. Returns content id -> change."""
+    changed: dict[str, str] = {}
+    for source_id in world.source_ids:
+        ids = sorted(world.content_ids(source_id))
+        edited, moved, deleted = ids[len(ids) // 4], ids[len(ids) // 2], ids[3 * len(ids) // 4]
+        world.edit_content(edited, body="Corrected: your refund was processed on Monday.")
+        status = world.content_json(moved).get("status")
+        world.set_status(moved, "Ignored" if status != "Ignored" else "Replied")
+        world.delete_remotely(deleted)
+        changed |= {edited: "body", moved: "status", deleted: "deleted"}
+    return changed
+
+
+EDITS_SINCE = """
+SELECT count(*) AS edits, count(*) FILTER (body_changed) AS body_changed,
+       count(*) FILTER (status_changed) AS status_changed,
+       count(*) FILTER (deleted_changed) AS deleted_changed,
+       count(*) FILTER (NOT (body_changed OR status_changed OR deleted_changed)) AS other
+FROM edits WHERE archived_at >= $since
+"""
+
+
+def _show_edits(changed: dict[str, str], since: float) -> int:
+    """The `edits` the last run archived: one per change the sandbox made, none for a link."""
+    from datetime import UTC, datetime
+
+    from pipelines.audit import queries
+    from pipelines.audit.connection import connect
+    from pipelines.audit.formatting import render
+
+    conn = connect(os.environ[names.AUDIT_DB], dict(os.environ), read_only=True)
+    try:
+        params = {"since": datetime.fromtimestamp(since, UTC)}
+        result = queries.run_query(conn, EDITS_SINCE, params)
+        print(f"-- Edits archived by that run (the sandbox made {len(changed)} changes)")
+        print(render(result, "table"))
+        edits = conn.execute(
+            "SELECT count(*) FROM edits WHERE archived_at >= $since", params
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    if edits != len(changed):
+        print(f"error: {edits} edits archived for {len(changed)} changes", file=sys.stderr)
+        return 1
+    return 0
 
 
 MESSAGES_PER_CHANNEL = """

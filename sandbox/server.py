@@ -62,6 +62,8 @@ class SandboxServer:
     def _publish(self, event: str, row: int) -> None:
         with self.world.lock:
             resource = self.world.row_json(row)
+        # Like RingCentral's event payloads: a webhook-only flag beside the record's fields.
+        resource["hasAttachment"] = bool(resource.get("attachments"))
         self.webhooks.publish(event, resource)
 
     @property

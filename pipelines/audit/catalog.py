@@ -27,7 +27,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import ObjectStore
+from pipelines.archive.version_aliases import ALIASES_SCHEMA, read_aliases
 from pipelines.audit.catalog_state import (
     LEDGER_SCHEMA,
     LEDGER_SNAPSHOT_TABLE,
@@ -39,18 +41,20 @@ from pipelines.audit.catalog_state import (
 from pipelines.audit.column_docs import COLUMN_DOCS, VIEW_DOCS
 from pipelines.audit.committed import archive_root_uri, open_archive
 from pipelines.audit.connection import (
+    ARCHIVE_ROOT_MACRO,
     ARCHIVE_ROOT_VARIABLE,
     CATALOG_INFO_TABLE,
     DEFAULT_AUDIT_DB,
     INTERNAL_SCHEMA,
-    archive_root_sql,
+    archive_root_macro_sql,
     configure_s3,
 )
 from pipelines.audit.views import (
     BUILD_TABLES,
     CONTENTS_DUPLICATE_KEYS,
-    CONTENTS_PLAIN,
+    TRANSPORT_REPEATS,
     VIEW_BODIES,
+    contents_body,
 )
 from pipelines.governance.catalog_tables import (
     GovernanceState,
@@ -121,11 +125,17 @@ def _uri_list_sql(file_uris: list[str]) -> str:
     return "[" + ", ".join(_quote_literal(uri) for uri in file_uris) + "]"
 
 
-def files_relation_sql(file_keys: list[str], union_by_name: bool = True) -> str:
+def files_relation_sql(
+    file_keys: list[str], union_by_name: bool = True, *, root_sql: str | None = None
+) -> str:
     """read_parquet over an explicit list of committed files, as keys relative to the archive
-    root: the root is prefixed when a query binds the view, from the variable `connect` sets,
-    so the catalog follows its archive when it moves (see connection.py). Unset, the keys are
-    read as they are (absolute paths stay usable; relative keys then fail as "No files found").
+    root: the root (`root_sql`, a constant SQL expression) is prefixed when a query binds the
+    view. The catalog passes the persisted macro `rc_archive_root()` (the variable `connect`
+    sets, else the root recorded at build time), so the catalog follows its archive when it
+    moves and a plain DuckDB client reads it from any directory (see connection.py). Without
+    `root_sql` the prefix is the variable, if set, else nothing (absolute paths are read as
+    they are). The prefix and `list_transform` fold to a constant list when the view binds, so
+    DuckDB reads exactly these files, as from a literal list.
 
     union_by_name makes DuckDB read every file's schema each time a query binds the view
     (~250 ms per query for 900 files), so the build turns it off once it has checked that all
@@ -136,10 +146,8 @@ def files_relation_sql(file_keys: list[str], union_by_name: bool = True) -> str:
     # do not prune already.
     options = ", hive_partitioning = false"
     options += ", union_by_name = true" if union_by_name else ""
-    files = (
-        f"list_transform({_uri_list_sql(file_keys)}, "
-        f"k -> coalesce(getvariable('{ARCHIVE_ROOT_VARIABLE}'), '') || k)"
-    )
+    prefix = root_sql or f"coalesce(getvariable('{ARCHIVE_ROOT_VARIABLE}'), '')"
+    files = f"list_transform({_uri_list_sql(file_keys)}, k -> {prefix} || k)"
     return f"SELECT * FROM read_parquet({files}{options})"
 
 
@@ -247,7 +255,9 @@ def _build_into(
         conn.execute("SET preserve_insertion_order=false")
         if root_uri.startswith("s3://"):
             configure_s3(conn, env)
-        conn.execute(archive_root_sql(root_uri))
+        # The views read the root through this persisted macro (no variable is set here, so the
+        # build binds them as a plain client that opens the file will).
+        conn.execute(archive_root_macro_sql(root_uri))
         conn.execute(f"CREATE SCHEMA {INTERNAL_SCHEMA}")
         write_governance_tables(conn, governance)  # access_log and holds read them
         uniform_tables, contents_plain = _create_views(conn, store, files, state)
@@ -290,22 +300,61 @@ def _create_views(
             uniform = False  # unreadable file: let the view's bind below report it clearly
         if uniform:
             uniform_tables.append(table)
-        _create_view(conn, source, files_relation_sql(keys, union_by_name=not uniform))
+        relation = files_relation_sql(
+            keys, union_by_name=not uniform, root_sql=f"{ARCHIVE_ROOT_MACRO}()"
+        )
+        _create_view(conn, source, relation)
     ledger_rows = state.ledger_table(LEDGER_SCHEMA)  # noqa: F841 (DuckDB's replacement scan)
     conn.execute(f"CREATE TABLE {LEDGER_SNAPSHOT_TABLE} AS SELECT * FROM ledger_rows")
     live_rows = state.live_table()  # noqa: F841 (read by DuckDB's replacement scan)
     conn.execute(f"CREATE TABLE {LIVE_FILES_TABLE} AS SELECT * FROM live_rows")
     duplicates = conn.execute(CONTENTS_DUPLICATE_KEYS).fetchone()
-    contents_plain = duplicates is not None and duplicates[0] == 0
+    has_duplicates = duplicates is None or duplicates[0] > 0
+    has_repeats = _create_transport_repeats(conn, store, state)
+    contents_plain = not has_duplicates and not has_repeats
     for name, body in VIEW_BODIES.items():
         if name == "contents":
-            _create_view(conn, name, CONTENTS_PLAIN if contents_plain else body)
+            _create_view(conn, name, contents_body(has_duplicates, has_repeats))
             for table_name, select in BUILD_TABLES.items():
                 conn.execute(f"CREATE TABLE {INTERNAL_SCHEMA}.{table_name} AS {select}")
         else:
             _create_view(conn, name, body)
     _write_column_docs(conn)
     return uniform_tables, contents_plain
+
+
+def _create_transport_repeats(
+    conn: duckdb.DuckDBPyConnection, store: ObjectStore, state: CatalogState
+) -> bool:
+    """`internal._contents_transport_repeats` (views.TRANSPORT_REPEATS); whether it has rows.
+
+    What it reads: each contents stream's version aliases (pipelines/archive/version_aliases.py):
+    the object its head manifest names (known from the ledger snapshot; one GET); a stream not
+    yet upgraded by a run has its aliases computed from its live files' raw records, until its
+    next commit names them."""
+    ledger = Ledger(store)
+    heads = conn.execute(
+        f"""SELECT stream, arg_max(version_identity_json, seq), max(seq)
+        FROM {LEDGER_SNAPSHOT_TABLE} WHERE table_name = 'contents' GROUP BY stream
+        ORDER BY stream"""
+    ).fetchall()
+    parts = []
+    for stream, entry, _seq in heads:
+        if entry is not None:
+            named = json.loads(entry).get("aliases")
+            aliases = None if not named else read_aliases(store.get(named["key"]))
+        else:  # committed before version identities, not upgraded by a run yet
+            aliases = ledger.version_aliases("contents", stream)
+        if aliases is not None and aliases.num_rows:
+            parts.append(aliases)
+    version_aliases = pa.concat_tables(parts) if parts else ALIASES_SCHEMA.empty_table()  # noqa: F841 (DuckDB's replacement scan)
+    conn.execute(
+        f"CREATE TABLE {INTERNAL_SCHEMA}._contents_transport_repeats AS {TRANSPORT_REPEATS}"
+    )
+    found = conn.execute(
+        f"SELECT count(*) FROM {INTERNAL_SCHEMA}._contents_transport_repeats"
+    ).fetchone()
+    return bool(found and found[0])
 
 
 def _write_column_docs(conn: duckdb.DuckDBPyConnection) -> None:

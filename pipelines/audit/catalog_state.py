@@ -58,6 +58,8 @@ LEDGER_SCHEMA = pa.schema(
         ("kind", pa.string()),
         # For a disposition: who, why, as of when, and how much it removed (JSON text)
         ("disposal_json", pa.string()),
+        # For a contents manifest under version identities: the rule and the alias object
+        ("version_identity_json", pa.string()),
     ]
 )
 
@@ -94,6 +96,9 @@ def ledger_table(manifests: list[Manifest]) -> pa.Table:
                 "prev_sha256": manifest.prev_sha256,
                 "kind": manifest_kind(manifest),
                 "disposal_json": _disposal_json(manifest),
+                "version_identity_json": None
+                if manifest.version_identity is None
+                else json.dumps(manifest.version_identity, sort_keys=True),
             }
         )
     return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)

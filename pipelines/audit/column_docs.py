@@ -70,7 +70,8 @@ def _columns_of(table: str, names: str) -> dict[str, str]:
 # What one row of each view is (written as the view's comment).
 VIEW_DOCS: dict[str, str] = {
     "contents": "Every archived version of every message, once: a message edited on "
-    "RingCentral has one row per version the archive saw.",
+    "RingCentral has one row per version the archive saw (a row that only repeats a version "
+    "with a re-signed attachment link is in transport_repeats instead).",
     "contents_latest": "The newest archived version of each message (latest "
     "lastModifiedTime): one row per message.",
     "identities_latest": "The newest archived version of each identity (a customer's or "
@@ -85,6 +86,10 @@ VIEW_DOCS: dict[str, str] = {
     "(empty reply columns when none did).",
     "threads": "One row per conversation: who, when, how many messages, answered or open.",
     "edits": "One row per message version after the first: what changed from the version before.",
+    "transport_repeats": "Rows archived before version identities that repeat an earlier "
+    "version of their message with only a re-signed attachment link: still archived and "
+    "verified, left out of contents, edits and transcripts (docs/internals.md, 'Version "
+    "identity').",
     "ledger": "One row per committed manifest: the archive's commit log, as of the catalog build.",
     "dispositions": "One row per disposition (`rc-archive disposition --execute`): the files "
     "it removed past retention, who decided it and why.",
@@ -184,6 +189,13 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "deleted_changed": "True when remotely_deleted differs from the version before.",
         },
     ),
+    "transport_repeats": _view(
+        _CONTENTS_COLUMNS,
+        {
+            "version_sha256": "The version this row repeats: its record hash recomputed "
+            "without transport-only values (the record_sha256 of the row contents keeps).",
+        },
+    ),
     "ledger": _view(
         [],
         {
@@ -221,6 +233,10 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "disposal_json": "For a disposition: who, why, the as-of date and how many files, "
             "rows and objects it removed, as JSON text (the `dispositions` view reads it); "
             "empty for other manifests.",
+            "version_identity_json": "For a contents manifest committed under version "
+            "identities: the rule's name and the stream's version alias object (key, SHA-256, "
+            "rows), as JSON text; empty for manifests committed before (docs/internals.md, "
+            "'Version identity').",
         },
     ),
     "capture_lag": _view(

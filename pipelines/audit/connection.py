@@ -20,16 +20,23 @@ DuckDB allows implicitly), so `check_query` refuses every statement but a query,
 the locked connection; `queries.run_query` calls it before each query.
 
 Following the archive. The views hold keys relative to the archive root, read as
-`getvariable('rc_archive_root') || key`, and `connect` sets that variable when it opens the
-file: to ARCHIVE_URI when set, else to the archive recorded in `_catalog_info` (first the same
-place relative to the catalog file, so an archive copied or moved together with its catalog is
-found, then the absolute place it was built from). A variable, not DuckDB's
-`file_search_path`, because it works the same for a directory and for `s3://bucket/prefix`
-(file_search_path resolves local paths only), and because DuckDB checks `allowed_paths` against
-the path as written in the query, so a relative path found through file_search_path is refused
-once external access is off. Views persist in the `.duckdb` file; secrets, the variable and
-the lock do not, which is why every opener goes through `connect` (another client runs
-`client_setup_sql`).
+`rc_archive_root() || key`. `rc_archive_root()` is a macro persisted in the `.duckdb` file: the
+variable `rc_archive_root` when a session set it, else the archive the catalog was built from
+(absolute path or `s3://` URI), always with one trailing slash. So any DuckDB client that opens
+the file, from any directory, reads the views while the archive is where it was built; after a
+move, `SET VARIABLE rc_archive_root = '/new/place/';` (allowed on a read-only connection)
+points them at the new place (`move_statement`). `connect` always sets the variable: to
+ARCHIVE_URI when set, else to the archive recorded in `_catalog_info` (first the same place
+relative to the catalog file, so an archive copied or moved together with its catalog is found,
+then the absolute place it was built from). A variable, not DuckDB's `file_search_path`,
+because it works the same for a directory and for `s3://bucket/prefix` (file_search_path
+resolves local paths only), and because DuckDB checks `allowed_paths` against the path as
+written in the query, so a relative path found through file_search_path is refused once
+external access is off. The macro and the variable are folded to constants when a query binds
+a view, so `read_parquet` still gets a constant list of files (the same plan as a literal list).
+Views and macros persist in the `.duckdb` file; secrets, the variable and the lock do not, so
+rc-archive opens the file through `connect`, and another client over an S3 archive runs
+`client_setup_sql` first (`plain_client_help` is what `rc-archive catalog` prints).
 """
 
 from __future__ import annotations
@@ -49,8 +56,11 @@ DEFAULT_AUDIT_DB = "./audit.duckdb"
 INTERNAL_SCHEMA = "internal"
 # Written by catalog.build_catalog: the archive root the views were built from.
 CATALOG_INFO_TABLE = f"{INTERNAL_SCHEMA}._catalog_info"
-# The DuckDB variable the views prefix their relative keys with (see the module docstring).
+# The DuckDB variable that overrides the archive root the catalog recorded (module docstring).
 ARCHIVE_ROOT_VARIABLE = "rc_archive_root"
+# The persisted macro the views prefix their relative keys with: the variable when set, else the
+# recorded root (`archive_root_macro_sql`). Created in the catalog's default schema.
+ARCHIVE_ROOT_MACRO = "rc_archive_root"
 _READ_STATEMENTS = {duckdb.StatementType.SELECT}
 S3_CREDENTIAL_SETTINGS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
 
@@ -173,6 +183,41 @@ def root_prefix(archive_root: str) -> str:
     return archive_root.rstrip("/") + "/"
 
 
+def archive_root_macro_sql(recorded_root: str) -> str:
+    """CREATE the persisted macro `rc_archive_root()`: the variable when a session set it, else
+    `recorded_root` (absolute, as the build saw it); with exactly one trailing slash, so a
+    `SET VARIABLE` written without one still works. Every function in it is constant, so a view
+    binds to a literal list of files."""
+    return (
+        f"CREATE OR REPLACE MACRO {ARCHIVE_ROOT_MACRO}() AS rtrim(coalesce("
+        f"getvariable({_sql_literal(ARCHIVE_ROOT_VARIABLE)}), "
+        f"{_sql_literal(root_prefix(recorded_root))}), '/') || '/'"
+    )
+
+
+def move_statement(archive_root: str) -> str:
+    """The one statement that points a plain DuckDB client's views at an archive that moved."""
+    root = archive_root if "://" in archive_root else os.path.abspath(archive_root)
+    return archive_root_sql(root) + ";"
+
+
+def s3_client_statements(env: Mapping[str, str], *, show_secret: bool = False) -> list[str]:
+    """What another DuckDB client runs before reading an S3 archive: the pinned extensions
+    loaded offline, the S3 secret (the secret key and session token masked unless
+    `show_secret`, so the statements can be printed in docs or logs), the settings httpfs copies
+    from the environment blanked."""
+    shown = dict(env)
+    if not show_secret:
+        for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            if shown.get(name):
+                shown[name] = f"<{name}>"
+    return [
+        *offline_httpfs_sql(env),
+        s3_secret_sql(shown),
+        *(f"SET {setting} = ''" for setting in S3_CREDENTIAL_SETTINGS),
+    ]
+
+
 def client_setup_sql(
     env: Mapping[str, str],
     *,
@@ -181,26 +226,40 @@ def client_setup_sql(
 ) -> str:
     """The statements another DuckDB client (CLI, DBeaver, a notebook) runs after opening the file.
 
-    They load the extensions offline, create the S3 secret (masked unless `show_secret`, so the
-    line can be printed in docs or logs), point the views at the archive (`archive_root`, else
-    ARCHIVE_URI). They do not lock the session:
-    that is `connect`'s job for rc-archive's own queries; open the file read-only elsewhere.
-    """
+    For an archive on S3 (`archive_root`, else ARCHIVE_URI, is an s3:// URI, or AWS keys are
+    set), `s3_client_statements`. With `archive_root` (else ARCHIVE_URI) they also point the
+    views there (`move_statement`); without, the views read the archive the catalog recorded.
+    They do not lock the session: that is `connect`'s job for rc-archive's own queries; open the
+    file read-only elsewhere. Empty when there is nothing to run."""
     root = archive_root or env.get("ARCHIVE_URI")
     is_s3 = bool(root and root.startswith("s3://")) or bool(env.get("AWS_ACCESS_KEY_ID"))
-    statements = offline_httpfs_sql(env if is_s3 else None)
-    if is_s3:
-        shown = dict(env)
-        if not show_secret:
-            for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-                if shown.get(name):
-                    shown[name] = f"<{name}>"
-        statements.append(s3_secret_sql(shown))
-        statements += [f"SET {setting} = ''" for setting in S3_CREDENTIAL_SETTINGS]
-    if root and "://" not in root:
-        root = os.path.abspath(root)
-    statements.append(archive_root_sql(root or "<archive root: a directory or s3://bucket/prefix>"))
-    return "; ".join(statements) + ";"
+    statements = s3_client_statements(env, show_secret=show_secret) if is_s3 else []
+    if root:
+        statements.append(move_statement(root).rstrip(";"))
+    return "; ".join(statements) + ";" if statements else ""
+
+
+def plain_client_help(
+    audit_db: str | os.PathLike[str], archive_root: str, env: Mapping[str, str]
+) -> list[str]:
+    """How to open the catalog in another DuckDB client: the lines `rc-archive catalog` prints
+    (README, "Open the audit DB in your own tool"). The S3 secret is masked."""
+    lines = [
+        "open it in any DuckDB client, from any directory: "
+        f"duckdb -readonly {os.path.abspath(audit_db)}"
+    ]
+    if archive_root.startswith("s3://"):
+        fill_in = " (with the secret filled in)" if uses_static_keys(env) else ""
+        lines += [
+            f"the archive is on S3: there, first run{fill_in}",
+            "  " + "; ".join(s3_client_statements(env)) + ";",
+        ]
+    lines += [
+        f"its views read the archive at {root_prefix(archive_root)}; "
+        "if the archive moves, point them at the new place with",
+        "  " + move_statement(archive_root),
+    ]
+    return lines
 
 
 def configure_s3(conn: duckdb.DuckDBPyConnection, env: Mapping[str, str]) -> None:

@@ -22,6 +22,53 @@ QUALIFY row_number() OVER (
     PARTITION BY source_id, thread_id, id, record_sha256 ORDER BY archived_at, batch_id) = 1
 """
 
+# Rows archived before version identities (pipelines/archive/version_aliases.py) whose only
+# difference from an earlier row of the same message was a re-signed attachment link: the same
+# version, archived again. Built from the version aliases (registered as `version_aliases`:
+# id, record_sha256, version_sha256), over the messages that have an alias only: a row's version
+# is its alias when it has one, else its record_sha256; every row after the first archived of a
+# (message, version) is a repeat. Each record hash is taken once first, so a retried batch's
+# identical copy (left to CONTENTS_DEDUPED) is not mistaken for a repeat.
+TRANSPORT_REPEATS = """
+WITH aliased AS (SELECT DISTINCT id FROM version_aliases),
+keyed AS (
+    SELECT c.source_id, c.thread_id, c.id, c.record_sha256,
+        coalesce(any_value(a.version_sha256), c.record_sha256) AS version_sha256,
+        min(c.archived_at) AS first_archived, min(c.batch_id) AS first_batch
+    FROM internal._src_contents AS c
+    SEMI JOIN aliased AS s ON s.id = c.id
+    LEFT JOIN version_aliases AS a ON a.id = c.id AND a.record_sha256 = c.record_sha256
+    GROUP BY c.source_id, c.thread_id, c.id, c.record_sha256
+)
+SELECT source_id, thread_id, id, record_sha256, version_sha256 FROM keyed
+QUALIFY row_number() OVER (
+    PARTITION BY source_id, id, version_sha256
+    ORDER BY first_archived, first_batch, record_sha256) > 1
+"""
+
+# `contents` without the transport-only repeats (when the build found any): an anti join on
+# their small key table, so filters still reach the Parquet scan below it.
+WITHOUT_REPEATS = """
+ANTI JOIN internal._contents_transport_repeats AS t
+    ON c.id = t.id AND c.record_sha256 = t.record_sha256 AND c.source_id = t.source_id"""
+
+
+def contents_body(duplicates: bool, repeats: bool) -> str:
+    """The `contents` view for this snapshot: the plain scan when the build proved that no
+    version was committed twice and nothing was archived again for a re-signed link."""
+    if not duplicates and not repeats:
+        return CONTENTS_PLAIN
+    body = "SELECT c.* FROM internal._src_contents AS c"
+    if repeats:
+        body += WITHOUT_REPEATS
+    if duplicates:
+        body += """
+QUALIFY row_number() OVER (
+    PARTITION BY c.source_id, c.thread_id, c.id, c.record_sha256
+    ORDER BY c.archived_at, c.batch_id) = 1"""
+    return body
+
+
 # `contents` when the build proved (CONTENTS_DUPLICATE_KEYS = 0) that no version was committed
 # twice: the dedupe window would keep every row, so the view is the plain scan, and a filter on
 # any column reaches the Parquet reader (row-group statistics, hive partitions).
@@ -233,6 +280,15 @@ SELECT
     record_sha256, archived_at
 FROM versions
 WHERE version_number > 1
+""",
+    # The rows `contents` leaves out because they repeat an earlier version of their message
+    # with only a re-signed attachment link (archived before version identities): still in
+    # the archive and verified, shown here with the version they repeat.
+    "transport_repeats": """
+SELECT c.*, t.version_sha256
+FROM internal._src_contents AS c
+JOIN internal._contents_transport_repeats AS t
+    ON c.id = t.id AND c.record_sha256 = t.record_sha256 AND c.source_id = t.source_id
 """,
     "ledger": "SELECT * FROM internal._ledger_snapshot",
     # Each disposition (rc-archive disposition --execute): its manifest, who, why, how much.
