@@ -15,12 +15,24 @@ order makes every state explainable:
 A crash after 2 leaves objects that the manifest disposed of still stored: `verify` reports
 them as `disposal_incomplete` (not tampering) and the next `disposition --execute` finishes
 them. A crash before 2 leaves an unnamed hashes object that nothing reads (`disposal_unfinished`).
+
+The rule. Whoever writes it, a disposition may delete only files whose retention ended at its
+as-of (a day that had come at its commit) and that no legal hold held at its commit
+(`rule_findings`: `disposal_early`, `disposal_held`). `disposition --execute` chooses exactly
+such files; `verify` checks every disposition manifest against the rule, so one written with
+these functions by hand (they check nothing themselves) is tampering. The retention class the
+command applied is kept with the disposition: the Parquet key-value metadata
+`rc-archive:disposition` of its hashes object (`disposition_terms`), covered by the SHA-256
+the manifest names.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,6 +43,14 @@ from pipelines.archive.disposed_hashes import HASH_COLUMNS, HASHES_TABLE
 from pipelines.archive.ledger import PARQUET_TYPE, Disposal, Ledger, Manifest
 from pipelines.archive.parquet import parquet_to_table
 from pipelines.archive.store import ObjectExistsError, ObjectStore
+from schemas.common import iso_ms, parse_api_time, years_after
+from schemas.ids import source_id_of_stream
+
+# The shortest retention class a retention.yaml can give (pipelines/governance/retention.py):
+# what a disposition that recorded no class is held to.
+MIN_RETENTION_YEARS = 1
+TERMS_KEY = b"rc-archive:disposition"
+TERMS_FORMAT = "rc-archive/disposition-terms/1"
 
 
 def compacted_inputs(ledger: Ledger, table: str, stream: str) -> dict[str, tuple[FileEntry, ...]]:
@@ -100,13 +120,19 @@ def commit_disposition(
     user_from: str,
     reason: str,
     run_id: str,
+    terms: dict[str, Any] | None = None,
 ) -> Manifest:
     """Steps 1 and 2 of the module docstring: the hashes object, then the manifest. Deletes
-    nothing (`dispose_objects` does, after)."""
+    nothing (`dispose_objects` does, after), and checks nothing: the caller chose the files
+    (`execute_disposition`), and `verify` holds the manifest to the rule. `terms`: the
+    retention class applied, kept in the hashes object's metadata."""
     store = ledger.store
     writer = ledger.begin_batch(table, stream, run_id)
     head = ledger.head(table, stream)
     rows = hashes_table(store, [o for o in objects if o.table == table])
+    if terms is not None:
+        text = json.dumps({"format": TERMS_FORMAT, **terms}, sort_keys=True, ensure_ascii=False)
+        rows = rows.replace_schema_metadata({TERMS_KEY: text.encode("utf-8")})
     sink = pa.BufferOutputStream()
     pq.write_table(rows, sink, compression="zstd")
     data = sink.getvalue().to_pybytes()
@@ -138,3 +164,79 @@ def dispose_objects(store: ObjectStore, objects: Iterable[FileEntry]) -> dict[st
         except OSError as exc:
             outcome[entry.key] = str(exc)
     return outcome
+
+
+def disposition_terms(data: bytes) -> dict[str, Any] | None:
+    """The terms a disposition recorded in its hashes object (None: none, or unreadable)."""
+    try:
+        metadata = pq.ParquetFile(pa.BufferReader(data)).schema_arrow.metadata or {}
+        text = metadata.get(TERMS_KEY)
+        terms = json.loads(text) if text else None
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    return terms if isinstance(terms, dict) and terms.get("format") == TERMS_FORMAT else None
+
+
+def rule_findings(
+    manifest: Manifest,
+    terms: dict[str, Any] | None,
+    held_at: Callable[[datetime], dict[str, str]],
+    shortest_years: Callable[[str], int] | None = None,
+) -> list[tuple[str, str]]:
+    """(kind, detail) for each way a disposition manifest breaks the rule.
+
+    `disposal_early`: its as-of is after its commit, or it deletes a file whose newest message
+    is not older than the as-of minus the retention class. The class: the years it recorded,
+    never less than `shortest_years(source_id)` (the shortest class the policy in force gives
+    the source, when the verifier has one) nor MIN_RETENTION_YEARS. `disposal_held`: it
+    deletes an object (a removed file or a compacted input behind one) that a matter held at
+    its commit (`held_at(commit time)`: object key -> matter)."""
+    disposal = manifest.disposal
+    found: list[tuple[str, str]] = []
+    as_of = parse_api_time(disposal.as_of)
+    committed = parse_api_time(manifest.committed_at)
+    if as_of is None or committed is None:
+        found.append(("disposal_early", "its as-of or its commit time cannot be read"))
+    elif as_of > committed:
+        found.append(
+            (
+                "disposal_early",
+                f"its as-of {disposal.as_of} is after its commit {manifest.committed_at}: "
+                "retention is counted to a day that has come",
+            )
+        )
+    recorded = ((terms or {}).get("retention") or {}).get("years")
+    source_id = source_id_of_stream(manifest.stream)
+    years = max(
+        MIN_RETENTION_YEARS,
+        recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else 0,
+        shortest_years(source_id) if shortest_years is not None and source_id else 0,
+    )
+    if as_of is not None:
+        cutoff = years_after(as_of, -years)
+        for entry in manifest.replaces:
+            newest = parse_api_time(entry.max_creation_time)
+            if newest is not None and newest < cutoff:
+                continue
+            ends = "never (no creation time)"
+            if newest is not None:
+                ends = iso_ms(years_after(newest, years))
+            found.append(
+                (
+                    "disposal_early",
+                    f"deletes {entry.key} (newest message {entry.max_creation_time}): its "
+                    f"retention of {years} year(s) ends {ends}, after the as-of {disposal.as_of}",
+                )
+            )
+    if committed is not None:
+        held = held_at(committed)
+        for key in sorted({e.key for e in (*manifest.replaces, *disposal.objects)}):
+            if key in held:
+                found.append(
+                    (
+                        "disposal_held",
+                        f"deletes {key}, which matter {held[key]} held at its commit "
+                        f"({manifest.committed_at})",
+                    )
+                )
+    return found

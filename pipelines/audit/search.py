@@ -15,6 +15,13 @@ audit views), and the index. Scores are BM25 within each month's segment (term s
 per segment), so a rare word in a quiet month ranks a little higher than the same word in a
 busy one.
 
+Disposition. Dropping a segment's tables does not erase their bytes: DuckDB reuses the freed
+blocks but leaves them as they were, so an index refreshed in place would keep the disposed
+texts and authors inside its file. The index therefore remembers which dispositions it has
+seen (a SHA-256 of the disposition manifests' keys); when the catalog shows a new one, the
+next refresh writes a new file holding only live versions and moves it over the old one
+(`open_current_index`; `rc-archive disposition --execute` does it at once, `purge_index`).
+
 Tokens: lower case, accents stripped, split on anything that is not a letter or a digit in any
 script, English Porter stemming (`promises` finds `promise`). Scripts written without spaces
 (Chinese, Japanese) index a run of characters as one token: search them with the supervision
@@ -24,7 +31,9 @@ lexicon (`flags`) or `sql` instead.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +114,94 @@ def open_index(path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.Du
         "CREATE TABLE IF NOT EXISTS segments (month VARCHAR PRIMARY KEY, files_sha256 VARCHAR, "
         "documents BIGINT, format VARCHAR)"
     )
+    conn.execute("CREATE TABLE IF NOT EXISTS index_info (name VARCHAR PRIMARY KEY, value VARCHAR)")
     return conn
+
+
+def disposals_signature(audit: duckdb.DuckDBPyConnection) -> str:
+    """SHA-256 of the sorted keys of every disposition manifest the catalog knows."""
+    sql = f"SELECT manifest_key FROM {INTERNAL_SCHEMA}._ledger_snapshot WHERE kind = 'disposition'"
+    found = sorted(key for (key,) in audit.execute(sql).fetchall())
+    return hashlib.sha256("\n".join(found).encode()).hexdigest()
+
+
+def _recorded_disposals(index: duckdb.DuckDBPyConnection) -> str | None:
+    row = index.execute("SELECT value FROM index_info WHERE name = 'disposals_sha256'").fetchone()
+    return row[0] if row else None
+
+
+def _record_disposals(index: duckdb.DuckDBPyConnection, signature: str) -> None:
+    index.execute("INSERT OR REPLACE INTO index_info VALUES ('disposals_sha256', ?)", [signature])
+
+
+def open_current_index(
+    path: Path, audit: duckdb.DuckDBPyConnection, wait_seconds: float = LOCK_WAIT_SECONDS
+) -> duckdb.DuckDBPyConnection:
+    """The index, refreshed against the catalog `audit` and ready to search.
+
+    When the catalog shows a disposition the index has not seen, the index is written anew
+    into another file (only the live versions, every month) that replaces this one: the old
+    file's freed blocks, which still hold the dropped segments' texts, go with it. Otherwise
+    only the stale months are rebuilt in place (refresh_index)."""
+    return bring_up_to_date(path, audit, open_index(path, wait_seconds), wait_seconds)
+
+
+def bring_up_to_date(
+    path: Path,
+    audit: duckdb.DuckDBPyConnection,
+    index: duckdb.DuckDBPyConnection,
+    wait_seconds: float = LOCK_WAIT_SECONDS,
+) -> duckdb.DuckDBPyConnection:
+    """`open_current_index` for an index already opened at `path`: returns the connection to
+    search (another one when the file was rewritten; `index` is then closed)."""
+    try:
+        signature = disposals_signature(audit)
+        recorded = _recorded_disposals(index)
+        holds_segments = index.execute("SELECT count(*) FROM segments").fetchone()[0] > 0
+        if recorded != signature and holds_segments:
+            index = _rewrite(path, audit, index, signature, wait_seconds)
+        else:
+            refresh_index(audit, index)
+            _record_disposals(index, signature)
+    except BaseException:
+        index.close()
+        raise
+    return index
+
+
+def _rewrite(
+    path: Path,
+    audit: duckdb.DuckDBPyConnection,
+    index: duckdb.DuckDBPyConnection,
+    signature: str,
+    wait_seconds: float,
+) -> duckdb.DuckDBPyConnection:
+    """Build the whole index into a new file while holding the old one, then replace it."""
+    fresh = path.with_name(f".{path.name}.rewrite-{uuid.uuid4().hex[:12]}")
+    try:
+        new = open_index(fresh, 0)
+        try:
+            refresh_index(audit, new)
+            _record_disposals(new, signature)
+            new.execute("CHECKPOINT")
+        finally:
+            new.close()
+        index.close()
+        os.replace(fresh, path)
+    finally:
+        for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    return open_index(path, wait_seconds)
+
+
+def purge_index(path: Path, audit: duckdb.DuckDBPyConnection, wait_seconds: float) -> bool:
+    """Bring an existing index in line with the catalog now (after a disposition): True when
+    it was brought in line, False when there is no index. SearchError when another search
+    holds it for longer than `wait_seconds`."""
+    if not path.exists():
+        return False
+    open_current_index(path, audit, wait_seconds).close()
+    return True
 
 
 def _segment_table(month: str) -> str:

@@ -348,13 +348,18 @@ FROM latest AS a
 LEFT JOIN messages AS m ON m.source_id = a.source_id AND m.id = a.content_id
 """,
     # Supervision hits (pipelines/governance/policies.py): one row per flag, with who sent the
-    # flagged message; newest flags first is the order a reviewer works in.
+    # flagged message; newest flags first is the order a reviewer works in. Only flags of a
+    # version `contents` still holds: a disposition deletes the contents files but the flags
+    # files (another table of the same batches) stay, and their excerpts are the message's
+    # words, so a flag of a disposed version leaves the view (and review_queue) with it.
     "flags": """
 SELECT
     f.content_id, f.content_sha256, f.source_id, m.source_type, f.thread_id, f.creation_time,
     m.direction, m.author_name, m.agent_name, f.policy, f.kind, f.matched, f.excerpt,
     f.record_sha256, f.archived_at, f.run_id, f.batch_id
 FROM internal._src_flags AS f
+SEMI JOIN contents AS c
+    ON c.source_id = f.source_id AND c.id = f.content_id AND c.record_sha256 = f.content_sha256
 LEFT JOIN messages AS m ON m.source_id = f.source_id AND m.id = f.content_id
 """,
     # Reviewer decisions (pipelines/governance/review.py): every decision, newest last; a flag's
@@ -366,7 +371,7 @@ SELECT
 FROM internal._review_events
 """,
     # The flags nobody has decided yet, newest message first: what `rc-archive review next`
-    # shows.
+    # shows. It reads `flags`, so a flag of a disposed version is not queued either.
     "review_queue": """
 SELECT f.*
 FROM flags AS f

@@ -8,19 +8,23 @@ JSON records itself and stores them in `internal._access_events`, `internal._hol
 like the ledger snapshot: a snapshot as of the build, read again by nobody.
 
 Steady cost (invariant 9): the previous catalog's rows are kept and a refresh reads only what
-is new. For the trail: the day folders from the newest known event's day on (one delimited
-LIST of `_access/`, then one LIST per new day starting after the known key) and one GET per
-new event; the review decisions the same way in `_reviews/`. For holds: one delimited LIST of
-`_holds/` (matters are few), one LIST per matter starting after its newest known record, one
-GET per new record. A catalog of another archive,
-or one built before these tables existed, reads them in full once.
+is new. For the trail: the day folders from the day of the chain's head on (one delimited
+LIST of `_access/`, then one LIST per such day starting after the newest key known in it) and
+one GET per new event. The head is found by following the hash chain through the known rows
+(access_trail.follow_chain, in memory), never by the newest folder name, so a record planted
+in a far-future day folder cannot make the refresh skip today's folder: it is read and shown
+like any record, and named in the build's log as not on the chain (`rc-archive access verify`
+reports it too). The review decisions are read from the newest known key on, in `_reviews/`.
+For holds: one delimited LIST of `_holds/` (matters are few), one LIST per matter starting
+after its newest known record, one GET per new record. A catalog of another archive, or one
+built before these tables existed, reads them in full once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +34,7 @@ import pyarrow as pa
 from pipelines.archive.store import ObjectStore
 from pipelines.audit.catalog_state import arrow_rows, open_previous_catalog, parse_record_time
 from pipelines.audit.connection import INTERNAL_SCHEMA
-from pipelines.governance.access_trail import iter_events
+from pipelines.governance.access_trail import follow_chain, link_of, read_new_events, today_utc
 from pipelines.governance.holds import iter_hold_records
 from pipelines.governance.review import decision_row, review_log
 
@@ -113,6 +117,9 @@ class GovernanceState:
     access_read: int = 0
     holds_read: int = 0
     reviews_read: int = 0
+    # Access events the trail's chain does not reach (key -> why): shown in `access_log`
+    # like every event read, and named in the build's log.
+    access_off_chain: dict[str, str] = field(default_factory=dict)
 
 
 def _json(value: Any) -> str | None:
@@ -197,7 +204,8 @@ def refresh_governance(store: ObjectStore, previous: GovernanceState | None) -> 
     holds = previous.holds if previous else HOLDS_SCHEMA.empty_table()
     reviews = previous.reviews if previous else REVIEWS_SCHEMA.empty_table()
     new_access = [
-        _access_row(e.key, e.sha256, e.body) for e in iter_events(store, _last(access, "event_key"))
+        _access_row(e.key, e.sha256, e.body)
+        for e in read_new_events(store, _access_links(access), today_utc())
     ]
     new_reviews = [
         decision_row(r.key, r.sha256, r.body)
@@ -211,13 +219,33 @@ def refresh_governance(store: ObjectStore, previous: GovernanceState | None) -> 
     new_holds = [_hold_row(r.key, r.sha256, r.body) for r in iter_hold_records(store, known)]
     if new_access:
         access = pa.concat_tables([access, pa.Table.from_pylist(new_access, ACCESS_SCHEMA)])
+    off_chain = follow_chain(_access_links(access), today_utc()).off_chain
+    if off_chain:
+        first = min(off_chain)
+        log.warning(
+            "access trail: %d record(s) not on its hash chain, e.g. %s (%s); they are shown in "
+            "access_log; run `rc-archive access verify`",
+            len(off_chain),
+            first,
+            off_chain[first],
+        )
     if new_holds:
         holds = pa.concat_tables([holds, pa.Table.from_pylist(new_holds, HOLDS_SCHEMA)])
     if new_reviews:
         reviews = pa.concat_tables([reviews, pa.Table.from_pylist(new_reviews, REVIEWS_SCHEMA)])
     return GovernanceState(
-        access, holds, reviews, len(new_access), len(new_holds), len(new_reviews)
+        access, holds, reviews, len(new_access), len(new_holds), len(new_reviews), off_chain
     )
+
+
+def _access_links(access: pa.Table):
+    """The chain fields of the snapshot's access rows (access_trail.ChainLink)."""
+    columns = ["event_key", "event_sha256", "prev_key", "prev_sha256", "day", "seq"]
+    rows = access.select(columns).to_pydict()
+    return [
+        link_of(key, sha, {"prev_key": pk, "prev_sha256": ps, "day": day, "seq": seq})
+        for key, sha, pk, ps, day, seq in zip(*(rows[c] for c in columns), strict=True)
+    ]
 
 
 def _last(table: pa.Table, key_column: str) -> str | None:

@@ -9,14 +9,23 @@ disposal.py), then deleted; an object the server still refuses is reported, and 
 lists it as `disposal_incomplete` until a later run deletes it. Disposition manifests of
 earlier runs with objects still stored are finished the same way.
 
+Holds are read from the hold records and their journal (`HoldAudit`): a record deleted from
+the archive still holds from the journal's copy, and when the audit finds tampering (a record
+gone or edited, the journal broken, or against the witness the ledger was built with) nothing
+is deleted (`HoldsTampered`, exit 3). The retention class applied is recorded with each
+disposition (`terms`), and an earlier disposition is finished only if it keeps the rule that
+`verify` holds every disposition to (pipelines/archive/disposal.py, `rule_findings`).
+
 Cost: for each source with eligible files, every manifest of its contents ledger (the objects
 behind a compacted file are named only by the compactions that made it) and one HEAD per
 object; for every source, one LIST of its dispositions and an existence check per object they
-recorded. A person runs this once per period, never a run.
+recorded; every hold record and journal entry once. A person runs this once per period, never
+a run.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,11 +35,14 @@ from pipelines.archive.disposal import (
     commit_disposition,
     compacted_inputs,
     dispose_objects,
+    disposition_terms,
     dispositions,
     objects_behind,
+    rule_findings,
 )
 from pipelines.archive.ledger import Ledger
 from pipelines.governance.chained_log import current_user
+from pipelines.governance.holds import HoldAudit, HoldsTampered, adopt_legacy_holds
 from pipelines.governance.retention import (
     ClassifiedFile,
     RetentionPolicy,
@@ -67,7 +79,17 @@ def execute_disposition(
     object (files still retained are not listed)."""
     if as_of > datetime.now(UTC):
         raise ValueError(f"--as-of {as_of:%Y-%m-%d} is in the future: nothing can be disposed of")
-    held = held_keys(ledger.store)  # the hold records, read once for both uses below
+    audit = HoldAudit(ledger.store, witness=ledger.witness)  # read once for every use below
+    if audit.tampering:
+        first = audit.tampering[0]
+        kinds = ", ".join(sorted({f.kind for f in audit.tampering}))
+        raise HoldsTampered(
+            f"refused, nothing deleted: the hold records are not intact ({len(audit.tampering)} "
+            f"finding(s): {kinds}; e.g. {first.kind}: {first.key}); run `rc-archive hold verify`"
+        )
+    if any(f.kind == "holds_legacy" for f in audit.findings):
+        adopt_legacy_holds(ledger.store, env)  # from now on, each is tampering to delete
+    held = held_keys(ledger.store, audit)
     eligible: dict[str, list[ClassifiedFile]] = defaultdict(list)
     outcomes: list[DispositionOutcome] = []
     for found in classify_files(ledger, policy, as_of, source_types, held):
@@ -79,7 +101,8 @@ def execute_disposition(
     for stream in ledger.streams(TABLE):
         source_id = source_id_of_stream(stream)
         if source_id is not None:
-            outcomes += _finish_earlier(ledger, source_id, dispositions(ledger, TABLE, stream))
+            earlier = dispositions(ledger, TABLE, stream)
+            outcomes += _finish_earlier(ledger, source_id, earlier, audit, policy)
     for source_id, files in sorted(eligible.items()):
         stream = source_stream(source_id)
         produced_by = compacted_inputs(ledger, TABLE, stream)
@@ -94,6 +117,15 @@ def execute_disposition(
             objects += behind
         if not chosen:
             continue
+        terms = {
+            "as_of": iso_ms(as_of),
+            "retention": {
+                "source_id": source_id,
+                "source_type": source_types.get(source_id),
+                "years": files[0].retention_years,
+                "policy": policy.to_json(),
+            },
+        }
         commit_disposition(
             ledger,
             TABLE,
@@ -105,6 +137,7 @@ def execute_disposition(
             user_from=user_from,
             reason=reason,
             run_id=run_id,
+            terms=terms,
         )
         refused = dispose_objects(ledger.store, objects)
         for found, behind in chosen:
@@ -128,12 +161,27 @@ def _refusal(ledger: Ledger, behind, held: set[str]) -> str | None:
     return None
 
 
-def _finish_earlier(ledger: Ledger, source_id: str, dispositions) -> list[DispositionOutcome]:
+def _finish_earlier(
+    ledger: Ledger, source_id: str, dispositions, audit: HoldAudit, policy: RetentionPolicy
+) -> list[DispositionOutcome]:
     """Delete what earlier disposition manifests recorded but left stored (a crash, or a
-    refusal that has since ended)."""
+    refusal that has since ended), unless the manifest breaks the disposition rule (one
+    written by hand: its objects stay and are listed as refused)."""
     outcomes = []
     for manifest in dispositions:
         left = [o for o in manifest.disposal.objects if ledger.store.exists(o.key)]
+        if not left:
+            continue
+        hashes = manifest.disposal.hashes
+        data = ledger.store.get(hashes.key) if ledger.store.exists(hashes.key) else b""
+        intact = hashlib.sha256(data).hexdigest() == hashes.sha256
+        terms = disposition_terms(data) if intact else None
+        broken = rule_findings(manifest, terms, audit.held_at, policy.shortest_years_for)
+        if broken:
+            kind, detail = broken[0]
+            result = f"refused: {manifest.key} breaks the disposition rule ({kind}: {detail})"
+            outcomes += [DispositionOutcome(source_id, o.key, o.rows, 1, result) for o in left]
+            continue
         for key, problem in dispose_objects(ledger.store, left).items():
             result = "finished" if problem is None else f"refused: {problem}"
             rows = next(o.rows for o in left if o.key == key)

@@ -8,10 +8,24 @@ column of read_parquet over the catalog's live (committed) files, on the catalog
 read-only connection. What lands later is held by the contents sync as it commits
 (`hold_landed`, docs/governance.md).
 
-Records. Each placement and each release is a write-once JSON record
-`_holds/<matter>/<UTC time>-<place|release>.json` (who, why, the selector, the object keys, the
-previous record's SHA-256 in the same matter). A matter is active when its newest record is a
-placement; its held objects are those of its placements since its last release.
+Records. Each placement, release and landing is a write-once JSON record
+`_holds/<matter>/<UTC time>-<place|release|landed>.json` (who, why, the selector, the object
+keys, the previous decision's SHA-256 in the same matter). A matter is active when its newest
+decision is a placement; its held objects are those of its placements (and landings) since its
+last release.
+
+The hold journal. Every record is also entered, with its key, its SHA-256 and a copy of its
+body, in one hash-chained log of the whole archive, `_holds/_journal/<day>/<seq>.json`
+(pipelines/governance/chained_log.py, witnessed like the access trail when
+ARCHIVE_WITNESS_URI is set). So a hold record that is deleted (a whole matter's folder too) or
+edited is tampering that `HoldAudit` reports (`rc-archive hold verify`, and `verify`), and
+what it held is still known from the journal's copy. A placement or landing is journaled after
+its record (a crash in between leaves a record that holds more, never less: `hold_unjournaled`,
+not tampering); a release before its record (a crash in between leaves the matter active), so a
+release the journal does not name is forged (`hold_forged`) and never ends a matter in the
+audit. Records written before the journal existed (by earlier releases) are the legacy form:
+checked by their per-matter chain only, until the first journal entry adopts them (names each
+with its SHA-256).
 
 Order. A placement sets the legal holds first and writes its record after (a crash in between
 leaves objects held without a record: over-retention, never under). A release turns the hold
@@ -26,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,10 +49,20 @@ from typing import Any
 from pipelines.archive import keys
 from pipelines.archive.ledger import Manifest
 from pipelines.archive.store import ObjectStore
-from pipelines.governance.chained_log import StoredRecord, canonical_bytes, current_user
+from pipelines.archive.verify import NOT_TAMPERING, TAMPERING, Finding
+from pipelines.governance.chained_log import (
+    ChainedLog,
+    StoredRecord,
+    canonical_bytes,
+    current_user,
+)
 
 HOLDS_PREFIX = f"{keys.HOLDS_ROOT}/"
 HOLD_FORMAT = "rc-archive/hold/1"
+# The hash-chained journal of every hold record (a folder no matter can be named: a matter
+# starts with a letter or a digit).
+JOURNAL_PREFIX = f"{HOLDS_PREFIX}_journal/"
+JOURNAL_FORMAT = "rc-archive/hold-journal/1"
 MATTER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # Data tables a hold can reach, and the column naming a record's identity in each.
 HELD_TABLES = ("contents", "identities")
@@ -45,6 +70,13 @@ HELD_TABLES = ("contents", "identities")
 
 class HoldError(ValueError):
     """Bad hold input (matter name, selector, nothing matched, nothing to release): exit 2."""
+
+
+class HoldsTampered(RuntimeError):
+    """The hold records are not intact (HoldAudit found tampering): a disposition refuses to
+    delete anything (exit 3)."""
+
+    tampering = True
 
 
 # A stored hold record: (key, SHA-256 of its bytes, parsed body), as every chained record.
@@ -168,6 +200,13 @@ def held_objects(audit_db: str, env: Mapping[str, str], selector: Selector) -> l
 
 DECISION_SUFFIXES = ("-place.json", "-release.json")
 LANDED_SUFFIX = "-landed.json"
+RECORD_SUFFIXES = (*DECISION_SUFFIXES, LANDED_SUFFIX)
+
+
+def _matters(store: ObjectStore) -> list[str]:
+    """The matters that have records: one delimited LIST of `_holds/` (the journal's folder,
+    which no matter can be named, is left out)."""
+    return [name for name in store.list_folders(HOLDS_PREFIX) if MATTER_PATTERN.match(name)]
 
 
 def _matter_keys(
@@ -186,6 +225,16 @@ def _read(store: ObjectStore, key: str) -> HoldRecord:
     return HoldRecord(key, hashlib.sha256(data).hexdigest(), json.loads(data))
 
 
+def _read_any(store: ObjectStore, key: str) -> HoldRecord:
+    """A stored record, its body {} when it is not JSON (the audit reports it)."""
+    data = store.get(key)
+    try:
+        body = json.loads(data)
+    except ValueError:
+        body = {}
+    return HoldRecord(key, hashlib.sha256(data).hexdigest(), body if isinstance(body, dict) else {})
+
+
 def matter_records(store: ObjectStore, matter: str) -> list[HoldRecord]:
     return [_read(store, key) for key in _matter_keys(store, matter)]
 
@@ -195,9 +244,8 @@ def iter_hold_records(
 ) -> Iterator[HoldRecord]:
     """Every hold record after each matter's newest key in `known` (all when empty)."""
     known = known or {}
-    every = (*DECISION_SUFFIXES, LANDED_SUFFIX)
-    for matter in store.list_folders(HOLDS_PREFIX):
-        for key in _matter_keys(store, matter, known.get(matter), every):
+    for matter in _matters(store):
+        for key in _matter_keys(store, matter, known.get(matter), RECORD_SUFFIXES):
             yield _read(store, key)
 
 
@@ -218,7 +266,7 @@ def active_holds(store: ObjectStore) -> dict[str, set[str]]:
     active matter (read from the records now, not from the catalog: a release must see every
     placement)."""
     result = {}
-    for matter in store.list_folders(HOLDS_PREFIX):
+    for matter in _matters(store):
         records = matter_records(store, matter)
         active, held = _state(records)
         if active:
@@ -249,8 +297,89 @@ def _write_record(
     }
     data = canonical_bytes(body)
     key = f"{HOLDS_PREFIX}{matter}/{now.strftime('%Y%m%dT%H%M%S%fZ')}-{action}.json"
-    store.put(key, data, content_type="application/json")
-    return HoldRecord(key, hashlib.sha256(data).hexdigest(), body)
+    record = HoldRecord(key, hashlib.sha256(data).hexdigest(), body)
+    journal = hold_journal(store, env)
+    _adopt_legacy(store, journal)
+    if action == "release":  # journaled first: a crash in between leaves the matter active
+        _journal(journal, record)
+        store.put(key, data, content_type="application/json")
+    else:  # journaled after: a crash in between leaves a record that holds more, not less
+        store.put(key, data, content_type="application/json")
+        _journal(journal, record)
+    return record
+
+
+def hold_journal(store: ObjectStore, env: Mapping[str, str] | None = None) -> ChainedLog:
+    """The hold journal of the archive (witnessed when `env` sets ARCHIVE_WITNESS_URI)."""
+    return ChainedLog(store, JOURNAL_PREFIX, JOURNAL_FORMAT, env)
+
+
+def _journal(journal: ChainedLog, record: HoldRecord) -> None:
+    """One journal entry naming a hold record, with a copy of its body."""
+    journal.append(
+        {
+            "entry": "record",
+            "matter": record.body["matter"],
+            "record_key": record.key,
+            "record_sha256": record.sha256,
+            "record": record.body,
+        }
+    )
+
+
+def _adopt_legacy(store: ObjectStore, journal: ChainedLog) -> None:
+    """Before the journal's first entry: one entry naming every hold record already stored
+    (written by a release without the journal) with its SHA-256, so from then on deleting or
+    editing one of them is tampering too. What their per-matter chains showed broken is kept in
+    the entry (`chain_broken`), so adopting them does not hide it. Costs one LIST when the
+    journal has begun."""
+    if journal.head(datetime.now(UTC).strftime("%Y-%m-%d")) is not None:
+        return
+    legacy = [
+        _read_any(store, key)
+        for matter in _matters(store)
+        for key in _matter_keys(store, matter, None, RECORD_SUFFIXES)
+    ]
+    if legacy:
+        journal.append(
+            {
+                "entry": "adopt",
+                "records": [{"key": r.key, "sha256": r.sha256} for r in legacy],
+                "chain_broken": [
+                    {"key": key, "detail": detail} for key, detail in _legacy_chain_breaks(legacy)
+                ],
+            }
+        )
+
+
+def adopt_legacy_holds(store: ObjectStore, env: Mapping[str, str] | None = None) -> None:
+    """Start the hold journal with the records stored before it (nothing when it has begun,
+    or there are none): `disposition --execute` does, after its audit found nothing wrong."""
+    _adopt_legacy(store, hold_journal(store, env))
+
+
+def _legacy_chain_breaks(records: list[HoldRecord]) -> list[tuple[str, str]]:
+    """(key, why) for each decision of records from before the journal that does not chain
+    to its matter's previous decision (prev_key, prev_sha256: all an earlier release wrote)."""
+    by_matter: dict[str, list[HoldRecord]] = defaultdict(list)
+    for record in records:
+        if record.body and record.body.get("action") in ("place", "release"):
+            by_matter[record.body.get("matter")].append(record)
+    breaks = []
+    for decisions in by_matter.values():
+        previous: HoldRecord | None = None
+        for record in sorted(decisions, key=lambda r: r.key):
+            expected = (previous.key, previous.sha256) if previous else (None, None)
+            if (record.body.get("prev_key"), record.body.get("prev_sha256")) != expected:
+                breaks.append(
+                    (
+                        record.key,
+                        f"names previous {record.body.get('prev_key')}; the matter's previous "
+                        f"decision is {expected[0]}",
+                    )
+                )
+            previous = record
+    return breaks
 
 
 def _set_hold(store: ObjectStore, key: str, on: bool) -> bool:
@@ -360,7 +489,7 @@ def active_matters(store: ObjectStore) -> list[ActiveMatter]:
     placement and release records: people's decisions, few, never the landed records a long
     matter accumulates run after run."""
     found = []
-    for matter in store.list_folders(HOLDS_PREFIX):
+    for matter in _matters(store):
         records = matter_records(store, matter)
         if not records or records[-1].body.get("action") != "place":
             continue
@@ -470,15 +599,20 @@ def hold_compacted(
     return written
 
 
-def list_holds(store: ObjectStore) -> list[tuple]:
-    """(matter, status, since, by, objects, reason) per matter, from the records now."""
+def list_holds(store: ObjectStore, audit: HoldAudit | None = None) -> list[tuple]:
+    """(matter, status, since, by, objects, reason) per matter, from its decisions (the
+    journal's copies included: a matter whose records were deleted is still listed)."""
+    audit = audit or HoldAudit(store)
     rows = []
-    for matter in store.list_folders(HOLDS_PREFIX):
-        records = matter_records(store, matter)
-        if not records:
+    for matter, events in sorted(audit.by_matter().items()):
+        decisions = [e for e in events if e.action in ("place", "release")]
+        if not decisions:
             continue
-        active, held = _state(records)
-        last = records[-1].body
+        held: set[str] = set()
+        for event in decisions:
+            held = set() if event.action == "release" else held | event.object_keys
+        active = decisions[-1].action == "place"
+        last = decisions[-1].body
         rows.append(
             (
                 matter,
@@ -490,3 +624,248 @@ def list_holds(store: ObjectStore) -> list[tuple]:
             )
         )
     return rows
+
+
+# -- the audit: records against the journal ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldEvent:
+    """One placement, landing or release as the audit counts it."""
+
+    at: datetime
+    key: str
+    matter: str
+    action: str  # place | landed | release
+    object_keys: frozenset[str]
+    body: dict[str, Any]
+
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _time(text: Any) -> datetime:
+    """A record's `at`; one that does not parse counts as the earliest (it holds, then)."""
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return EARLIEST
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class HoldAudit:
+    """Every hold record against the hold journal, read once: the findings, and the holds in
+    force at any moment (`held_at`), from the journal's copies where a record is gone.
+
+    Findings (kinds in pipelines/archive/verify.py): the journal's own chain (`chain_broken`,
+    `seq_gap`, `hold_invalid`); a record it names that is gone (`hold_missing`) or holds other
+    bytes (`hold_changed`); a release it does not name (`hold_forged`, which does not end the
+    matter here); with a `witness`, the journal against it (`truncated`, `rewritten`,
+    `witness_bypassed`). Not tampering: a placement or landing not journaled yet
+    (`hold_unjournaled`, a crash; it holds), a journaled release whose record was never written
+    (`hold_unfinished`, a crash; the matter stays active), and records from before the journal
+    (`holds_legacy`, checked by their per-matter chain).
+
+    Cost: one LIST per matter and per journal day, one GET per record and two per journal
+    entry (chain, then content), plus the witness's journal entries. `verify`, `hold verify`,
+    `hold list` and `disposition` pay it; runs never do."""
+
+    def __init__(self, store: ObjectStore, witness: Any = None) -> None:
+        self.store = store
+        self.findings: list[Finding] = []
+        self.events: list[HoldEvent] = []
+        self.records = 0
+        self.journal_entries = 0
+        self._read()
+        if witness is not None:
+            from pipelines.integrity.witness import compare_log
+
+            self.findings += compare_log(store, witness, JOURNAL_PREFIX, witness.started_at)
+        self.events.sort(key=lambda e: (e.at, e.key))
+
+    @property
+    def tampering(self) -> list[Finding]:
+        return [f for f in self.findings if f.tampering]
+
+    def _add(self, kind: str, key: str, detail: str) -> None:
+        self.findings.append(Finding(kind, key, detail))
+
+    def _read(self) -> None:
+        journal = hold_journal(self.store, {})  # the witness is compared separately
+        self.journal_entries, chain = journal.verify()
+        for found in chain:
+            kind = "hold_invalid" if found.kind == "event_invalid" else found.kind
+            self._add(kind, found.key, f"hold journal: {found.detail}")
+        entries = list(self._entries(journal))
+        # record key -> (SHA-256, the journal entry naming it, its body if the entry copies it)
+        named: dict[str, tuple[str, str, dict | None]] = {}
+        for entry in entries:
+            self._name(entry, named)
+        present = self._stored_records()
+        self.records = len(present)
+        last_entry = entries[-1].key if entries else None
+        unfinished: set[str] = set()
+        for key, (sha, entry_key, body) in sorted(named.items()):
+            record = present.get(key)
+            what = _describe(body)
+            crashed = bool(body) and body.get("action") == "release" and entry_key == last_entry
+            if record is None and crashed:
+                unfinished.add(key)
+                self._add("hold_unfinished", key, NOT_TAMPERING["hold_unfinished"])
+            elif record is None:
+                self._add("hold_missing", key, f"{what}named by {entry_key}, gone from the archive")
+            elif record.sha256 != sha:
+                self._add(
+                    "hold_changed", key, f"sha256 {record.sha256} != {sha} named by {entry_key}"
+                )
+        legacy = []
+        for key, record in sorted(present.items()):
+            if key in named:
+                continue
+            if not entries:
+                legacy.append(record)
+            elif (record.body or {}).get("action") == "release":
+                self._add("hold_forged", key, TAMPERING["hold_forged"])
+            else:
+                self._add("hold_unjournaled", key, NOT_TAMPERING["hold_unjournaled"])
+        if legacy:
+            self._check_legacy_chains(legacy)
+        # The holds in force: the journal's copy of each record it names, the stored body of
+        # the records it adopted, and (over-retaining) placements and landings not journaled.
+        for key, (_sha, _entry_key, body) in named.items():
+            if key in unfinished:
+                continue
+            if body is None and key in present:
+                body = present[key].body
+            self._event(key, body)
+        for key, record in present.items():
+            if key in named:
+                continue
+            if entries and (record.body or {}).get("action") == "release":
+                continue  # forged: it ends nothing
+            self._event(key, record.body)
+
+    def _entries(self, journal: ChainedLog) -> Iterator[StoredRecord]:
+        """The journal's entries in chain order; one that is not a JSON object is skipped
+        (the chain check reported it as `hold_invalid`)."""
+        for day in journal.days():
+            for key in journal.day_keys(day):
+                data = self.store.get(key)
+                try:
+                    body = json.loads(data)
+                except ValueError:
+                    continue
+                if isinstance(body, dict):
+                    yield StoredRecord(key, hashlib.sha256(data).hexdigest(), body)
+
+    def _name(self, entry: StoredRecord, named: dict) -> None:
+        body = entry.body
+        if body.get("entry") == "adopt":
+            items = [i for i in body.get("records") or [] if isinstance(i, dict)]
+            for item in items:
+                named.setdefault(str(item.get("key")), (item.get("sha256"), entry.key, None))
+            for item in body.get("chain_broken") or []:
+                detail = f"before the hold journal (adopted by {entry.key}): {item.get('detail')}"
+                self._add("chain_broken", str(item.get("key")), detail)
+            return
+        record, key, sha = body.get("record"), body.get("record_key"), body.get("record_sha256")
+        if (
+            body.get("entry") != "record"
+            or not isinstance(record, dict)
+            or not isinstance(key, str)
+            or hashlib.sha256(canonical_bytes(record)).hexdigest() != sha
+            or not key.startswith(f"{HOLDS_PREFIX}{record.get('matter')}/")
+        ):
+            self._add(
+                "hold_invalid",
+                entry.key,
+                "hold journal entry is not a record copy that hashes to the SHA-256 it names",
+            )
+            return
+        named[key] = (sha, entry.key, record)
+
+    def _stored_records(self) -> dict[str, HoldRecord]:
+        present: dict[str, HoldRecord] = {}
+        for matter in _matters(self.store):
+            for key in _matter_keys(self.store, matter, None, RECORD_SUFFIXES):
+                data = self.store.get(key)
+                sha = hashlib.sha256(data).hexdigest()
+                try:
+                    body = json.loads(data)
+                    if not isinstance(body, dict):
+                        raise ValueError("not an object")
+                except ValueError as exc:
+                    self._add("hold_invalid", key, f"not a hold record ({exc})")
+                    body = None
+                else:
+                    if body.get("matter") != matter or not key.endswith(
+                        f"-{body.get('action')}.json"
+                    ):
+                        self._add("hold_invalid", key, "its matter or action is not its key's")
+                present[key] = HoldRecord(key, sha, body)
+        return present
+
+    def _check_legacy_chains(self, legacy: list[HoldRecord]) -> None:
+        """Records from before the journal: each matter's decisions must chain."""
+        for key, detail in _legacy_chain_breaks(legacy):
+            self._add("chain_broken", key, detail)
+        self._add(
+            "holds_legacy",
+            HOLDS_PREFIX,
+            f"{len(legacy)} hold record(s) from before the hold journal: "
+            + NOT_TAMPERING["holds_legacy"],
+        )
+
+    def _event(self, key: str, body: dict | None) -> None:
+        if not body or body.get("action") not in ("place", "landed", "release"):
+            return
+        self.events.append(
+            HoldEvent(
+                _time(body.get("at")),
+                key,
+                str(body.get("matter")),
+                body["action"],
+                frozenset(body.get("object_keys") or ()),
+                body,
+            )
+        )
+
+    def by_matter(self) -> dict[str, list[HoldEvent]]:
+        found: dict[str, list[HoldEvent]] = defaultdict(list)
+        for event in self.events:
+            found[event.matter].append(event)
+        return dict(found)
+
+    def held_at(self, moment: datetime) -> dict[str, str]:
+        """object key -> a matter holding it at `moment` (every record up to it replayed: a
+        release ends its matter's holds, a placement starts or extends them, a landing
+        extends them)."""
+        active: dict[str, bool] = {}
+        held: dict[str, set[str]] = defaultdict(set)
+        for event in self.events:
+            if event.at > moment:
+                break
+            if event.action == "release":
+                active[event.matter] = False
+                held[event.matter] = set()
+            else:
+                held[event.matter] |= event.object_keys
+                if event.action == "place":
+                    active[event.matter] = True
+        return {
+            key: matter
+            for matter in sorted(active, reverse=True)
+            if active[matter]
+            for key in held[matter]
+        }
+
+    def held_now(self) -> dict[str, str]:
+        return self.held_at(LATEST)
+
+
+def _describe(body: dict | None) -> str:
+    if not body:
+        return ""
+    count = len(body.get("object_keys") or [])
+    return f"the {body.get('action')} of matter {body.get('matter')} ({count} objects), "

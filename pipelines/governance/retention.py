@@ -14,8 +14,11 @@ sources:                    # by source id (wins over its channel type)
 A contents file is eligible for disposition when its newest message (`max_creation_time` in
 its manifest entry) is older than the as-of date minus its source's retention, and no active
 legal hold holds it (placements and messages held as they landed). The report reads the ledger
-state of each source (checkpoint and tail) and the hold records; it deletes nothing (that is
-`execute_disposition`, pipelines/governance/disposition.py).
+state of each source (checkpoint and tail) and the hold records with their journal (a record
+deleted from the archive still holds, from the journal's copy); it deletes nothing (that is
+`execute_disposition`, pipelines/governance/disposition.py). `verify` holds every disposition
+to the same rule (pipelines/archive/disposal.py, `rule_findings`), with the policy in force
+(ARCHIVE_RETENTION_CLASSES) as a floor: `shortest_years_for`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 from pipelines.archive.checkpoint import FileEntry
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import ObjectStore
-from pipelines.governance.holds import active_holds
+from pipelines.governance.holds import HoldAudit
 from pipelines.governance.yaml_file import read_yaml
 from schemas.common import parse_api_time, years_after
 from schemas.ids import source_id_of_stream
@@ -55,6 +58,20 @@ class RetentionPolicy:
 
     def longest_years(self) -> int:
         return max([self.default_years, *self.channel_types.values(), *self.sources.values()])
+
+    def shortest_years_for(self, source_id: str) -> int:
+        """The shortest class the source can have whatever its channel type: what a verifier
+        that cannot see the type of deleted rows holds a disposition to."""
+        if source_id in self.sources:
+            return self.sources[source_id]
+        return min([self.default_years, *self.channel_types.values()])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "default_years": self.default_years,
+            "channel_types": dict(sorted(self.channel_types.items())),
+            "sources": dict(sorted(self.sources.items())),
+        }
 
 
 def load_retention(path: str | Path) -> RetentionPolicy:
@@ -103,12 +120,10 @@ class ClassifiedFile:
     status: str  # eligible | held | retained
 
 
-def held_keys(store: ObjectStore) -> set[str]:
-    """Keys any active matter holds (placements and messages held as they landed)."""
-    held: set[str] = set()
-    for matter_keys in active_holds(store).values():
-        held |= matter_keys
-    return held
+def held_keys(store: ObjectStore, audit: HoldAudit | None = None) -> set[str]:
+    """Keys any active matter holds (placements and messages held as they landed), from the
+    hold records and their journal (`HoldAudit`: a deleted record still holds)."""
+    return set((audit or HoldAudit(store)).held_now())
 
 
 def classify_files(

@@ -11,7 +11,8 @@ The signature covers the canonical JSON of the body (sorted keys, compact separa
 `verify_certificate` proves the archive still holds what was certified: the signature (with a
 public key the verifier trusts), the archive and source it names, the Merkle consistency from
 the certified tree to today's (later batches may append, nothing certified may change or go),
-and each certified chain head still present with the same bytes.
+and each certified chain head still present with the same bytes; and that the certified
+reconciliation found no archived content id the API does not list (`not_in_api`).
 
 Refusals (`CertificateRefused`, one line): a signature that does not verify (a modified
 certificate, or one signed by another key) is `tampering` (exit 3: the evidence itself was
@@ -212,20 +213,32 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+# Archived ids the API does not list, named in a certificate (the rest counted and hashed).
+NOT_IN_API_NAMED = 100
+
+
+def _ids_sha256(ids: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
+
+
 def reconcile_fact(report: ReconcileReport, at: datetime) -> dict[str, Any]:
-    """What a certificate says of a full reconciliation: counts, and the missing ids by count
-    and SHA-256 (the ids themselves can be long and are found again by `rc-archive
-    reconcile`), so a later reader can tell the certified list from another one."""
-    missing = sorted(report.missing)
-    digest = hashlib.sha256("\n".join(missing).encode("utf-8")).hexdigest()
+    """What a certificate says of a full reconciliation: counts, the missing ids by count and
+    SHA-256 (the ids themselves can be long and are found again by `rc-archive reconcile`),
+    so a later reader can tell the certified list from another one, and the archived ids the
+    API does not list (`not_in_api`: invented messages; the first NOT_IN_API_NAMED named)."""
+    not_in_api = sorted(report.not_in_api)
     return {
         "performed": True,
         "mode": report.mode,
         "at": iso_ms(at),
         "api_ids_checked": report.api_ids_checked,
         "archived_ids": report.archived_ids,
-        "missing": len(missing),
-        "missing_ids_sha256": digest,
+        "missing": len(report.missing),
+        "missing_ids_sha256": _ids_sha256(report.missing),
+        "disposed": report.disposed,
+        "not_in_api": len(not_in_api),
+        "not_in_api_ids": not_in_api[:NOT_IN_API_NAMED],
+        "not_in_api_ids_sha256": _ids_sha256(not_in_api),
         "listing_complete": report.incomplete is None,
         "incomplete_reason": report.incomplete,
         "complete": report.ok,
@@ -412,7 +425,8 @@ def check_archive_matches(body: dict[str, Any], store: ObjectStore) -> None:
 def verify_certificate(ledger: Ledger, signed: dict[str, Any], public_key) -> CertificateCheck:
     """Does the archive still hold what the certificate certified? Raises CertificateRefused
     for a signature that does not verify or a certificate of another archive; returns
-    `certified_changed` findings for every certified fact the archive no longer holds."""
+    `certified_changed` findings for every certified fact the archive no longer holds, and
+    `not_in_api` when the certified reconciliation found archived ids the API does not list."""
     body = check_signature(signed, public_key)
     check_archive_matches(body, ledger.store)
     source_id = validate_source_id(body["source_id"])
@@ -454,4 +468,28 @@ def verify_certificate(ledger: Ledger, signed: dict[str, Any], public_key) -> Ce
         sha = hashlib.sha256(data).hexdigest()
         if sha != head["sha256"]:
             changed(key, f"certified head of {table} had sha256 {head['sha256']}, now {sha}")
+    findings.extend(certified_not_in_api(body, where))
     return CertificateCheck(body, findings, log.size, [p.hex() for p in proof])
+
+
+def certified_not_in_api(body: dict[str, Any], where: str) -> list[Finding]:
+    """`not_in_api`: the certified reconciliation found content ids in the archive that the
+    API does not list. RingCentral keeps listing a message deleted on its channel
+    (`remotelyDeleted`), and a disposition's ids do not count, so such an id is a message
+    that was never on RingCentral: appended to the archive, not archived from the API."""
+    fact = body.get("reconcile") or {}
+    count = int(fact.get("not_in_api") or 0) if fact.get("performed") else 0
+    if not count:
+        return []
+    named = ", ".join(fact.get("not_in_api_ids") or [])
+    more = count - len(fact.get("not_in_api_ids") or [])
+    return [
+        Finding(
+            "not_in_api",
+            where,
+            f"the certified reconciliation at {fact.get('at')} found {count} content id(s) in the "
+            f"archive that the API does not list: {named}"
+            + (f" and {more} more" if more > 0 else "")
+            + " (messages RingCentral never had)",
+        )
+    ]

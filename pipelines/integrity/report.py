@@ -96,10 +96,20 @@ def _reconcile(fact: dict[str, Any] | None) -> str:
             ("ids the archive holds", "archived_ids"),
             ("ids missing from the archive", "missing"),
             ("SHA-256 of the missing ids", "missing_ids_sha256"),
+            ("ids the archive holds that the API does not list", "not_in_api"),
             ("listing finished", "listing_complete"),
         )
+        if key in fact
     )
-    return f"<p>The archive was <b>{verdict}</b> against the API.</p><table>{rows}</table>"
+    invented = ""
+    if fact.get("not_in_api"):
+        invented = (
+            f"<p><b>{fact['not_in_api']} archived id(s) are not listed by the API</b> (messages "
+            "RingCentral never had): " + e(", ".join(fact.get("not_in_api_ids") or [])) + "</p>"
+        )
+    return (
+        f"<p>The archive was <b>{verdict}</b> against the API.</p><table>{rows}</table>{invented}"
+    )
 
 
 def _chart(body: dict[str, Any]) -> str:

@@ -13,29 +13,36 @@ each holding table, stream, seq, the SHA-256 of the committed object's bytes and
 time. `compare_with_witness` then names what the archive lost or changed against it.
 
 The chained logs of the archive (the access trail `_access/`, the review decisions
-`_reviews/`) are witnessed the same way, one entry per record:
+`_reviews/`, the hold journal `_holds/_journal/`) are witnessed the same way, one entry per
+record:
 
     _logs/<log prefix><YYYY-MM-DD>/<seq:010d>.json   (kind "log": the record's key and SHA-256)
 
 so deleting the newest access events, which the chain alone cannot show, is `truncated`.
 
-The ledger calls `Witness.record` after the manifest (or checkpoint) put succeeded: a crash
-between the two leaves a committed manifest the witness has not seen, which `verify` reports
-as `unwitnessed` (not tampering); the hook's error fails the run, so it does not go unseen.
+Fail closed. A witness that is missing, empty or unreadable is an error (`WitnessUnavailable`,
+exit 2), never an archive found intact. And a writer that commits without the witness is
+tampering: once the witness saw a stream (or a log), only the last object written to it may be
+unwitnessed, since a crash between an object and its witness entry leaves exactly one such
+object and stops the writer. Anything unwitnessed before it is `witness_bypassed` (docs/
+integrity.md, "Fail closed").
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pipelines.archive import keys
 from pipelines.archive.store import ObjectExistsError, ObjectStore, open_store
 from pipelines.archive.verify import NOT_TAMPERING, Finding
+from pipelines.settings import ARCHIVE_WITNESS_URI
 from schemas.common import iso_ms
 from schemas.ids import validate_stream
 
@@ -45,11 +52,21 @@ LOGS_AREA = "_logs/"
 KINDS = ("manifest", "checkpoint")
 CHECKPOINTS = "_checkpoints"
 JSON_TYPE = "application/json"
+# A record of a chained log, relative to the log's prefix (pipelines/governance/chained_log.py).
+LOG_RECORD_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}/\d{10}\.json$")
+# botocore's errors of a network that did not answer: exit 4 (try again), not a bad witness.
+_UNREACHABLE = {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"}
 
 
 class WitnessConflictError(RuntimeError):
     """The witness already holds another hash for this seq: the archive's history was
     rewritten (or two archives share one witness)."""
+
+
+class WitnessUnavailable(ValueError):
+    """The witness cannot be compared with: its location is missing, empty or unreadable, or
+    holds objects that are not witness entries (a mistyped location). `verify` refuses (exit 2)
+    instead of calling the archive intact against nothing."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,7 @@ class WitnessEntry:
     sha256: str
     committed_at: str | None
     key: str = ""
+    witnessed_at: str | None = None
 
 
 def entry_key(table: str, stream: str, seq: int, kind: str = "manifest") -> str:
@@ -82,6 +100,40 @@ class Witness:
 
     def describe(self) -> str:
         return self.store.describe()
+
+    def check_readable(self) -> None:
+        """Fail closed: raise WitnessUnavailable unless the witness location exists, can be
+        read and holds at least one entry. One delimited LIST."""
+        where = self.describe()
+        fix = f"check {ARCHIVE_WITNESS_URI} or --witness (the witness the writers use)"
+        root = getattr(self.store, "root", None)
+        if root is not None:  # a directory
+            if not root.exists():
+                raise WitnessUnavailable(f"witness {root}: no such directory; {fix}")
+            if not root.is_dir():
+                raise WitnessUnavailable(f"witness {root} is a file, not a directory; {fix}")
+            if not os.access(root, os.R_OK | os.X_OK):
+                raise WitnessUnavailable(f"witness {root} cannot be read (permissions); {fix}")
+        try:
+            folders = self.store.list_folders("")
+        except Exception as exc:
+            if type(exc).__name__ in _UNREACHABLE:
+                raise
+            raise WitnessUnavailable(
+                f"witness {where} cannot be read ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); {fix}"
+            ) from None
+        if not folders:
+            raise WitnessUnavailable(
+                f"witness {where} holds no entries: a mistyped location, or a witness nothing "
+                f"was ever written to; verify does not call an archive intact against it; {fix}"
+            )
+        ours = {*keys.LEDGER_TABLES, LOGS_AREA.rstrip("/")}
+        if keys.LEDGER_ROOT in folders or not ours.intersection(folders):
+            raise WitnessUnavailable(
+                f"witness {where} is not a witness (it holds {', '.join(sorted(folders)[:4])}: "
+                f"an archive, or another store); {fix}"
+            )
 
     def record(
         self,
@@ -118,7 +170,9 @@ class Witness:
                     "rewritten, or two archives share this witness; run `rc-archive verify`"
                 ) from None
             return existing
-        return WitnessEntry(table, stream, seq, kind, sha256, committed_at, key)
+        return WitnessEntry(
+            table, stream, seq, kind, sha256, committed_at, key, body["witnessed_at"]
+        )
 
     def record_log(self, key: str, sha256: str, at: str | None) -> None:
         """Witness one record of a chained log (idempotent for the same hash; another hash
@@ -137,10 +191,14 @@ class Witness:
 
     def log_entries(self, prefix: str) -> dict[str, str]:
         """record key -> witnessed SHA-256, for every record of the log at `prefix`."""
+        return {key: sha for key, (sha, _at) in self.log_records(prefix).items()}
+
+    def log_records(self, prefix: str) -> dict[str, tuple[str, str | None]]:
+        """record key -> (witnessed SHA-256, the record's time), for the log at `prefix`."""
         found = {}
         for key in self.store.list(LOGS_AREA + prefix):
-            body = json.loads(self.store.get(key))
-            found[body["key"]] = body["sha256"]
+            body = _parse_json(key, self.store.get(key))
+            found[body["key"]] = (body["sha256"], body.get("at"))
         return found
 
     def entries(self) -> dict[tuple[str, str], dict[str, dict[int, WitnessEntry]]]:
@@ -153,6 +211,18 @@ class Witness:
             found[(entry.table, entry.stream)][entry.kind][entry.seq] = entry
         return dict(found)
 
+    def started_at(self) -> datetime | None:
+        """When the witness received its first entry (None: it holds none). Reads every
+        entry: for verify, which reads them anyway."""
+        times = [
+            _time(entry.witnessed_at or entry.committed_at)
+            for kinds in self.entries().values()
+            for seqs in kinds.values()
+            for entry in seqs.values()
+        ]
+        times += [_time(at) for _sha, at in self.log_records("").values()]
+        return min((t for t in times if t is not None), default=None)
+
     def head(self, table: str, stream: str) -> int:
         """The newest witnessed manifest seq of a stream (-1 for none): one LIST."""
         prefix = f"{table}/{validate_stream(stream)}/"
@@ -162,6 +232,14 @@ class Witness:
             if (match := keys.MANIFEST_NAME.match(key[len(prefix) :]))
         ]
         return max(seqs, default=-1)
+
+
+def open_witness(uri: str, env: Mapping[str, str]) -> Witness:
+    """The witness at `uri` for comparing with (verify, disposition): WitnessUnavailable when
+    it is missing, empty or unreadable. Writers use `Witness.open` (a new witness is empty)."""
+    witness = Witness.open(uri, env)
+    witness.check_readable()
+    return witness
 
 
 def parse_entry(key: str, data: bytes) -> WitnessEntry:
@@ -178,33 +256,89 @@ def parse_entry(key: str, data: bytes) -> WitnessEntry:
             sha256=body["sha256"],
             committed_at=body.get("committed_at"),
             key=key,
+            witnessed_at=body.get("witnessed_at"),
         )
         if entry_key(entry.table, entry.stream, entry.seq, entry.kind) != key:
             raise ValueError("its fields do not match its key")
         return entry
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"witness object {key}: not a witness entry ({exc})") from None
+        raise WitnessUnavailable(
+            f"witness object {key}: not a witness entry ({exc}); is this the witness?"
+        ) from None
+
+
+def _parse_json(key: str, data: bytes) -> dict:
+    try:
+        body = json.loads(data)
+        if not isinstance(body, dict) or "key" not in body or "sha256" not in body:
+            raise ValueError("no key and sha256")
+        return body
+    except (ValueError, TypeError) as exc:
+        raise WitnessUnavailable(
+            f"witness object {key}: not a witness entry ({exc}); is this the witness?"
+        ) from None
+
+
+def _time(text: str | None) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _CommitPoint:
+    """A manifest or checkpoint of the archive, in the order a writer puts them."""
+
+    seq: int
+    kind: str
+    key: str
+    sha256: str
+    at: datetime | None  # committed_at (manifest) or created_at (checkpoint)
 
 
 def compare_with_witness(archive: ObjectStore, witness: Witness) -> list[Finding]:
-    """What the archive lost or changed against the witness, as verify findings.
+    """What the archive lost, changed or wrote around the witness, as verify findings.
 
-    Per (table, stream) the witness knows: `source_missing` if the archive has no manifest of
-    it at all; `truncated` if the archive's chain ends before the newest witnessed seq (or a
+    Per (table, stream): `source_missing` if the archive has no manifest of a ledger the
+    witness knows; `truncated` if the chain ends before the newest witnessed seq (or a
     witnessed manifest is gone from the middle); `rewritten` for each manifest or checkpoint
-    whose bytes hash to something else than the witness recorded. Manifests the witness never
-    saw are `unwitnessed` (not tampering: a witness set up later, or a crash between the
-    manifest and its witness entry). Reads every manifest (GETs of small objects) and every
-    witness entry; no data file.
+    whose bytes hash to something else than the witness recorded. Unwitnessed objects follow
+    `_unwitnessed_rule`: history from before the witness and the last object a crashed writer
+    left are `unwitnessed` (not tampering), anything else `witness_bypassed`. The hold journal
+    (pipelines/governance/holds.py) is compared the same way (`compare_log`).
+
+    Fail closed: WitnessUnavailable when the witness holds no entry at all. Reads every
+    manifest and checkpoint JSON (GETs of small objects), every witness entry and the hold
+    journal; no data file.
     """
-    findings: list[Finding] = []
+    from pipelines.governance.holds import JOURNAL_PREFIX  # governance reads the archive
+
     witnessed = witness.entries()
+    logs = witness.log_records(JOURNAL_PREFIX)  # the hold journal's (not the access trail's)
+    times = [
+        _time(entry.witnessed_at or entry.committed_at)
+        for kinds in witnessed.values()
+        for seqs in kinds.values()
+        for entry in seqs.values()
+    ]
+    times += [_time(at) for _sha, at in logs.values()]
+    start = min((t for t in times if t is not None), default=None)
+    if not witnessed and not logs:
+        witness.check_readable()  # a missing, unreadable or empty location is refused
+        start = witness.started_at()  # a witness of chained logs only (rare): read them all
+        if start is None:
+            raise WitnessUnavailable(f"witness {witness.describe()} holds no entries")
+    findings: list[Finding] = []
     archive_streams = {
         (table, stream) for table in keys.LEDGER_TABLES for stream in _streams(archive, table)
     }
     for table, stream in sorted(set(witnessed) | archive_streams):
         kinds = witnessed.get((table, stream), {kind: {} for kind in KINDS})
-        manifests = _hashes(archive, keys.ledger_prefix(table, stream), keys.MANIFEST_NAME)
+        manifests = _commit_points(archive, table, stream, "manifest")
         where = f"{table}/{stream}"
         seen = kinds["manifest"]
         if seen and not manifests:
@@ -238,32 +372,132 @@ def compare_with_witness(archive: ObjectStore, witness: Witness) -> list[Finding
                     f"manifest seq {seq} of {where} was witnessed and is gone",
                 )
             )
-        for seq, sha in sorted(manifests.items()):
-            entry = seen.get(seq)
-            key = keys.manifest_key(table, stream, seq)
-            if entry is None:
-                findings.append(Finding("unwitnessed", key, NOT_TAMPERING["unwitnessed"]))
-            elif entry.sha256 != sha:
-                findings.append(
-                    Finding(
-                        "rewritten",
-                        key,
-                        f"sha256 {sha} != witnessed {entry.sha256} (committed "
-                        f"{entry.committed_at})",
+        checkpoints = _commit_points(archive, table, stream, "checkpoint")
+        for kind, points in (("manifest", manifests), ("checkpoint", checkpoints)):
+            for seq, point in sorted(points.items()):
+                entry = kinds[kind].get(seq)
+                if entry is not None and entry.sha256 != point.sha256:
+                    findings.append(
+                        Finding(
+                            "rewritten",
+                            point.key,
+                            f"{kind} sha256 {point.sha256} != witnessed {entry.sha256} "
+                            f"(committed {entry.committed_at})",
+                        )
                     )
-                )
-        checkpoints = _hashes(archive, keys.checkpoint_prefix(table, stream), keys.CHECKPOINT_NAME)
-        for seq, entry in sorted(kinds["checkpoint"].items()):
-            sha = checkpoints.get(seq)
-            if sha is not None and sha != entry.sha256:
-                findings.append(
-                    Finding(
-                        "rewritten",
-                        keys.checkpoint_key(table, stream, seq),
-                        f"checkpoint sha256 {sha} != witnessed {entry.sha256}",
-                    )
-                )
+        order = sorted([*manifests.values(), *checkpoints.values()], key=_writing_order)
+        findings += _unwitnessed_rule(
+            order, lambda p, k=kinds: p.seq in k[p.kind], start, f"the ledger {where}"
+        )
+    findings += compare_log(archive, witness, JOURNAL_PREFIX, start, logs)
     return findings
+
+
+def _writing_order(point: _CommitPoint) -> tuple[int, int]:
+    """A writer puts manifest `seq`, then (maybe) the checkpoint at `seq`, then `seq + 1`."""
+    return point.seq, 0 if point.kind == "manifest" else 1
+
+
+def _unwitnessed_rule(
+    order: list, is_witnessed: Callable, start: datetime | None, where: str
+) -> list[Finding]:
+    """The unwitnessed objects of one stream or log, written in `order` (objects with `key`
+    and `at`), as findings.
+
+    Allowed (`unwitnessed`, not tampering): objects before the first witnessed one (history
+    from before the witness, fixed by the hash chain to the first witnessed object); when
+    nothing of it is witnessed, objects written before the witness's first entry (`start`);
+    and the last object, which a writer that crashed between the object and its witness entry
+    leaves. Anything else unwitnessed was written by a writer that went on without the witness:
+    `witness_bypassed` (tampering)."""
+    findings: list[Finding] = []
+    flags = [bool(is_witnessed(point)) for point in order]
+    first = flags.index(True) if True in flags else None
+    for index, point in enumerate(order):
+        if flags[index]:
+            continue
+        before = (first is not None and index < first) or (
+            first is None and (start is None or (point.at is not None and point.at < start))
+        )
+        if before:
+            if getattr(point, "kind", None) == "manifest":  # as before: history is listed
+                findings.append(Finding("unwitnessed", point.key, NOT_TAMPERING["unwitnessed"]))
+        elif index == len(order) - 1:
+            findings.append(
+                Finding(
+                    "unwitnessed",
+                    point.key,
+                    f"the last object written to {where}, not witnessed: a crash between it "
+                    "and its witness entry (the next verify after a write shows whether the "
+                    "writer went on without the witness)",
+                )
+            )
+        else:
+            later = order[index + 1]
+            findings.append(
+                Finding(
+                    "witness_bypassed",
+                    point.key,
+                    f"written after the witness began, never witnessed, and followed by "
+                    f"{later.key}: its writer did not use the witness ({ARCHIVE_WITNESS_URI}); "
+                    "only the last object of a stream may lack its entry (a crash)",
+                )
+            )
+    return findings
+
+
+@dataclass(frozen=True)
+class _LogRecord:
+    key: str
+    at: datetime | None
+
+
+def compare_log(
+    archive: ObjectStore,
+    witness: Witness,
+    prefix: str,
+    start: datetime | None | Callable[[], datetime | None] = None,
+    logs: dict[str, tuple[str, str | None]] | None = None,
+) -> list[Finding]:
+    """A chained log of the archive (pipelines/governance/chained_log.py, records
+    `<prefix><day>/<seq>.json`) against the witness: `truncated` for a witnessed record that
+    is gone, `rewritten` for one with other bytes, and its unwitnessed records by
+    `_unwitnessed_rule`. `start` (or a callable giving it, called only when needed): when the
+    witness began. `logs`: the witness's log entries if the caller read them already."""
+    if logs is None:
+        witnessed = witness.log_entries(prefix)
+    else:
+        witnessed = {k: sha for k, (sha, _at) in logs.items() if k.startswith(prefix)}
+    present = [k for k in archive.list(prefix) if LOG_RECORD_NAME.match(k[len(prefix) :])]
+    stored = set(present)
+    findings = []
+    for key, sha in sorted(witnessed.items()):
+        if key not in stored:
+            findings.append(Finding("truncated", key, "witnessed, and gone from the log"))
+            continue
+        actual = hashlib.sha256(archive.get(key)).hexdigest()
+        if actual != sha:
+            findings.append(Finding("rewritten", key, f"sha256 {actual} != witnessed {sha}"))
+    if all(key in witnessed for key in present):
+        return findings
+    if any(key in witnessed for key in present):
+        moment = None  # the first witnessed record marks where the witness began
+    else:
+        moment = start() if callable(start) else start
+    records = [
+        _LogRecord(key, _record_time(archive, key) if moment is not None else None)
+        for key in present
+    ]
+    return findings + _unwitnessed_rule(
+        records, lambda record: record.key in witnessed, moment, f"the log {prefix}"
+    )
+
+
+def _record_time(store: ObjectStore, key: str) -> datetime | None:
+    try:
+        return _time(json.loads(store.get(key)).get("at"))
+    except (ValueError, AttributeError):
+        return None
 
 
 def _streams(store: ObjectStore, table: str) -> list[str]:
@@ -276,10 +510,25 @@ def _streams(store: ObjectStore, table: str) -> list[str]:
     return found
 
 
-def _hashes(store: ObjectStore, prefix: str, pattern) -> dict[int, str]:
+def _commit_points(
+    store: ObjectStore, table: str, stream: str, kind: str
+) -> dict[int, _CommitPoint]:
+    """seq -> the stream's manifest (or checkpoint) at it: SHA-256 of its bytes, its time."""
+    if kind == "manifest":
+        prefix, pattern = keys.ledger_prefix(table, stream), keys.MANIFEST_NAME
+        field = "committed_at"
+    else:
+        prefix, pattern = keys.checkpoint_prefix(table, stream), keys.CHECKPOINT_NAME
+        field = "created_at"
     found = {}
     for key in store.list_after(prefix):
         match = pattern.match(key[len(prefix) :])
         if match:
-            found[int(match.group(1))] = hashlib.sha256(store.get(key)).hexdigest()
+            data = store.get(key)
+            try:
+                at = _time(json.loads(data).get(field))
+            except (ValueError, AttributeError):
+                at = None  # reported by verify as manifest_invalid / checkpoint_invalid
+            seq = int(match.group(1))
+            found[seq] = _CommitPoint(seq, kind, key, hashlib.sha256(data).hexdigest(), at)
     return found

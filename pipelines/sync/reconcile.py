@@ -1,8 +1,17 @@
-"""Reconciliation: does the archive hold every content id the API lists for a source?
+"""Reconciliation: does the archive hold every content id the API lists for a source, and
+does the API list every content id the archive holds?
 
 This is invariant 1 (complete) checked against the live API rather than assumed. Only ids the
 API created up to the archive's high-water mark are expected: a message that arrived after the
-last run is not missing, it is simply not due yet.
+last run is not missing, it is simply not due yet. An id a disposition removed (its retention
+ended) is not missing either.
+
+The other direction (`not_in_api`) catches an invented message appended to the archive
+(docs/integrity.md, "Insider attacks"): RingCentral keeps listing a message deleted on its
+channel (`remotelyDeleted: true`, the reference and the sandbox alike), so an id the archive
+held before the listing began that a finished listing does not show was never on RingCentral.
+A full reconciliation checks every such id; a sample only those created after the oldest
+content its pages listed (everything newer was listed).
 
 The comparison lists the API (two pages in sample mode), so it runs on its own cadence, not on
 every run: `reconcile_due` says when (daily by default, and whenever the run committed changes).
@@ -16,7 +25,10 @@ from datetime import datetime, timedelta
 
 import pyarrow.compute as pc
 
-from pipelines.archive.ledger import Ledger
+from pipelines.archive import keys
+from pipelines.archive.checkpoint import FileEntry
+from pipelines.archive.disposed_hashes import read_disposed_hashes
+from pipelines.archive.ledger import Ledger, LedgerError
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import PageTokenRefused
 from pipelines.sync.versions import committed_tables, parse_api_time
@@ -84,11 +96,18 @@ class ReconcileReport:
     not_due: int = 0
     high_water_time: str | None = None
     incomplete: str | None = None
+    # Ids the archive held when the listing began that the finished listing does not show
+    # (in sample mode: among those created after the oldest content listed), sorted: messages
+    # RingCentral never had. Empty when the listing did not finish.
+    not_in_api: list[str] = field(default_factory=list)
+    # Listed ids that a disposition removed from the archive (counted as archived).
+    disposed: int = 0
 
     @property
     def ok(self) -> bool:
-        """Proven complete: nothing missing among the ids checked, and the listing finished."""
-        return not self.missing and self.incomplete is None
+        """Proven complete and genuine: nothing missing among the ids checked, nothing
+        archived that the API does not list, and the listing finished."""
+        return not self.missing and not self.not_in_api and self.incomplete is None
 
 
 def archived_content_ids(
@@ -108,11 +127,7 @@ def archived_content_ids(
     for entry in entries:
         table = ledger.read_table([entry], ["id"])
         ids.update(pc.unique(table.column("id")).to_pylist())
-    for table in committed_tables(ledger, "quarantine", source_stream(source_id), None):
-        # A quarantined record is archived (with its reason), not missing.
-        if "raw_json" in table.column_names:
-            ids.update(_ids_in_raw(table.column("raw_json").to_pylist()))
-    return ids
+    return ids | _quarantined_ids(ledger, stream)
 
 
 def reconcile_source(
@@ -127,11 +142,16 @@ def reconcile_source(
     """Compare API ids with archived ids; `sample` reads only the newest pages."""
     if mode not in ("full", "sample"):
         raise ValueError(f"reconcile mode must be 'full' or 'sample', not {mode!r}")
-    head = ledger.head("contents", source_stream(source_id))
+    stream = source_stream(source_id)
+    # What the archive held before the listing began: only those ids must be listed.
+    state = ledger.state("contents", stream)
+    held_files = {entry.key: entry for entry in state.live_files("contents")}
+    head = state.head
     high_water = parse_api_time(head.cursor.get("high_water_time")) if head else None
     report = ReconcileReport(source_id=source_id, mode=mode)
     report.high_water_time = head.cursor.get("high_water_time") if head else None
     due: list[tuple[str, datetime | None]] = []  # (id, creationTime) of listed contents already due
+    listed: set[str] = set()  # every id the listing showed, due or not
     order = "+creationTime" if mode == "full" else "-creationTime"
     pages = client.iter_content_pages(source_id, order_by=order, per_page=per_page)
     number = 0
@@ -149,6 +169,7 @@ def reconcile_source(
             record_id = record.get("id") if isinstance(record, dict) else None
             if not isinstance(record_id, str):
                 continue
+            listed.add(record_id)
             created = parse_api_time(record.get("creationTime"))
             # The API shows whole seconds: a content in the high-water second may be newer
             # than the archived one with that stamp, so that second is not due yet either.
@@ -158,17 +179,105 @@ def reconcile_source(
             due.append((record_id, created))
         if mode == "sample" and number >= sample_pages:
             break
-    # Only files that can hold the listed contents are read: a sample checks the newest pages
-    # against the newest files, not against the whole archive.
     times = [created for _, created in due]
     oldest = None
     if mode == "sample" and times and None not in times:
-        oldest = iso_ms(min(times))
-    archived = archived_content_ids(ledger, source_id, created_since=oldest)
+        oldest = min(times)
+    # Only files that can hold the listed contents are read, each once: a sample checks the
+    # newest pages against the newest files, not against the whole archive.
+    since = None if oldest is None else iso_ms(oldest)
+    now_live = [
+        entry
+        for entry in ledger.committed_files("contents", stream)
+        if since is None or entry.max_creation_time is None or entry.max_creation_time >= since
+    ]
+    # A sample vouches for the contents created after the oldest second it listed.
+    vouched = None if oldest is None else iso_ms(oldest + timedelta(seconds=1))
+    held = [
+        entry
+        for entry in held_files.values()
+        if mode == "full"
+        or (
+            vouched is not None
+            and (entry.max_creation_time is None or entry.max_creation_time >= vouched)
+        )
+    ]
+    ids_of, unreadable = _ids_by_file(ledger, {e.key: e for e in [*now_live, *held]}, vouched)
+    archived = {i for entry in now_live for i in ids_of.get(entry.key, ((), ()))[0]}
+    archived |= _quarantined_ids(ledger, stream)
+    disposed = disposed_content_ids(ledger, source_id) - archived
     report.archived_ids = len(archived)
     report.api_ids_checked = len(due)
-    report.missing = [record_id for record_id, _ in due if record_id not in archived]
+    report.missing = [i for i, _ in due if i not in archived and i not in disposed]
+    report.disposed = sum(1 for i, _ in due if i in disposed)
+    if unreadable is not None:
+        report.incomplete = report.incomplete or f"{unreadable} could not be read"
+    if report.incomplete is None:
+        candidates = {i for entry in held for i in ids_of.get(entry.key, ((), ()))[1]}
+        if candidates and not listed:
+            report.incomplete = (
+                f"the API listed no content of the source although the archive holds "
+                f"{len(candidates)}: the agent may have lost Read on it"
+            )
+        else:
+            report.not_in_api = sorted(candidates - listed)
     return report
+
+
+def _ids_by_file(
+    ledger: Ledger, entries: dict[str, FileEntry], vouched: str | None
+) -> tuple[dict[str, tuple[list[str], list[str]]], str | None]:
+    """Per contents file: (its ids, those created at or after `vouched` (all when None)), and
+    the key of a file that could not be read (a disposition deleted it meanwhile), if any."""
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    for key, entry in entries.items():
+        try:
+            part = ledger.read_table([entry], ["id", "creation_time"])
+        except Exception:  # noqa: BLE001 (missing local file, S3 NoSuchKey)
+            return out, key
+        ids = part.column("id").to_pylist()
+        recent = ids
+        if vouched is not None:
+            times = part.column("creation_time").to_pylist()
+            recent = [i for i, t in zip(ids, times, strict=True) if t and iso_ms(t) >= vouched]
+        out[key] = (ids, recent)
+    return out, None
+
+
+def _quarantined_ids(ledger: Ledger, stream: str) -> set[str]:
+    """A quarantined record is archived (with its reason), not missing."""
+    ids: set[str] = set()
+    for table in committed_tables(ledger, "quarantine", stream, None):
+        if "raw_json" in table.column_names:
+            ids.update(_ids_in_raw(table.column("raw_json").to_pylist()))
+    return ids
+
+
+def disposed_content_ids(ledger: Ledger, source_id: str) -> set[str]:
+    """Ids of the contents rows the source's dispositions deleted (their hashes objects),
+    each checked against the SHA-256 its disposition manifest names. One LIST, and two GETs
+    per disposition."""
+    stream = source_stream(source_id)
+    ids: set[str] = set()
+    for key in ledger.store.list(keys.ledger_prefix("contents", stream) + "_disposed/"):
+        match = keys.DISPOSED_HASHES_NAME.match(key.rsplit("/", 1)[1])
+        if match is None:
+            continue
+        try:
+            manifest = ledger.read_manifest(
+                keys.manifest_key("contents", stream, int(match.group(1)))
+            )
+        except (LedgerError, OSError, ValueError, KeyError):
+            continue  # no disposition committed it (a crash before the manifest): not disposed
+        if not manifest.is_disposition or manifest.disposal.hashes.key != key:
+            continue
+        try:
+            parts = read_disposed_hashes(ledger.store, manifest.disposal.hashes)
+        except ValueError:
+            continue  # verify reports a hashes object that differs from its manifest
+        for part in parts.values():
+            ids.update(part.column("id").to_pylist())
+    return ids
 
 
 def _ids_in_raw(raw_values: list[str | None]) -> set[str]:

@@ -7,6 +7,9 @@
 - An accepted notification is written to the event log (pipelines/webhooks/events.py) BEFORE
   the 200 goes out: when RingCentral sees 200 the event is durable in the archive. A write that
   fails answers 503, so RingCentral delivers it again instead of it being lost.
+- With a witness (ARCHIVE_WITNESS_URI), the event's SHA-256 is witnessed before the 200 too;
+  a witness write that fails answers 503 as well. The sync offers only witnessed events, so an
+  event edited in the archive afterwards never becomes an archived version (docs/webhooks.md).
 
 It does no API call and no archiving itself: it answers in a few milliseconds (one object
 write), and the sensor turns a burst of events into one run per source.
@@ -21,6 +24,7 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -40,8 +44,11 @@ VERIFICATION_HEADER = "Verification-Token"
 MAX_BODY_BYTES = 1_000_000
 
 
-def build_app(store: ObjectStore, verification_token: str, path: str = "/") -> Starlette:
-    """The receiver for `store`; notifications must carry `verification_token`."""
+def build_app(
+    store: ObjectStore, verification_token: str, path: str = "/", witness: Any = None
+) -> Starlette:
+    """The receiver for `store`; notifications must carry `verification_token`. With a
+    `witness` (pipelines/integrity/witness.py) each event is witnessed before its 200."""
     if not verification_token:
         raise ValueError(
             "the webhook receiver needs RC_WEBHOOK_VERIFICATION_TOKEN: without it anyone who "
@@ -76,7 +83,9 @@ def build_app(store: ObjectStore, verification_token: str, path: str = "/") -> S
             return JSONResponse({"error": "body is not a JSON object"}, status_code=400)
         try:
             logged = await run_in_threadpool(
-                log_event, store, notification, received_at=datetime.now(UTC)
+                lambda: log_event(
+                    store, notification, received_at=datetime.now(UTC), witness=witness
+                )
             )
         except (StoreWriteError, OSError) as exc:
             # Not 200: RingCentral keeps the event and delivers it again.
@@ -122,9 +131,14 @@ class ReceiverThread:
     """The receiver in a background thread on a free port (tests, benchmarks, the demo)."""
 
     def __init__(
-        self, store: ObjectStore, verification_token: str, host: str = "127.0.0.1", port: int = 0
+        self,
+        store: ObjectStore,
+        verification_token: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        witness: Any = None,
     ) -> None:
-        self.app = build_app(store, verification_token)
+        self.app = build_app(store, verification_token, witness=witness)
         self._server = uvicorn.Server(uvicorn_config(self.app, host, port))
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.run, name="webhook-receiver")

@@ -118,7 +118,11 @@ def test_verify_finds_a_changed_or_removed_event(archive, capsys):
     assert "chain_broken" in out and paths[2].name in out
     paths[1].unlink()
     count, findings = verify_trail(LocalStore(archive))
-    assert count == 2 and {f.kind for f in findings} == {"seq_gap", "chain_broken"}
+    # The record after the hole names one that is gone: off the chain, with the seq gap.
+    assert count == 2 and {f.kind for f in findings} == {"seq_gap", "chain_broken", "off_chain"}
+    assert [f.key for f in findings if f.kind == "off_chain"] == [
+        paths[2].relative_to(archive).as_posix()
+    ]
 
 
 def test_a_witness_sees_the_newest_events_deleted(archive, tmp_path, capsys, monkeypatch):

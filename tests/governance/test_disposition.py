@@ -122,6 +122,27 @@ def test_execute_deletes_only_what_is_eligible_and_verify_accepts_it(
         conn.close()
 
 
+def test_verify_holds_a_disposition_to_the_retention_policy_in_force(
+    held_archive, capsys, monkeypatch
+):
+    """The class a disposition applied is kept with it; verify holds it to the policy in force
+    (ARCHIVE_RETENTION_CLASSES) when one is set: a shorter class is `disposal_early`."""
+    from pipelines.archive.disposal import disposition_terms
+
+    assert _execute(held_archive, capsys)[0] == 0  # one year, as of 2026-01-01
+    store = LocalStore(held_archive / "archive")
+    head = Ledger(store).head("contents", STREAM)
+    retention = disposition_terms(store.get(head.disposal.hashes.key))["retention"]
+    assert (retention["years"], retention["policy"]["default_years"]) == (1, 1)
+    assert main(["verify"]) == 0
+    in_force = held_archive / "in-force.yaml"
+    in_force.write_text("default_years: 7\n", encoding="utf-8")
+    monkeypatch.setenv("ARCHIVE_RETENTION_CLASSES", str(in_force))
+    capsys.readouterr()
+    assert main(["verify"]) == 3
+    assert f"disposal_early: {head.key}: deletes {head.replaces[0].key}" in capsys.readouterr().out
+
+
 def test_a_compacted_file_goes_with_its_inputs_unless_an_input_is_held(
     tmp_path, capsys, monkeypatch
 ):

@@ -265,3 +265,116 @@ def _threads(store, key: str) -> set[str]:
 
     table = pq.read_table(pa.BufferReader(store.get(key)), columns=["thread_id"])
     return set(table.column("thread_id").to_pylist())
+
+
+# -- the hold journal: every record chained and witnessed, legacy records adopted -----------
+
+
+def _legacy_record(store, matter: str, action: str, object_keys: list[str]) -> str:
+    """A hold record exactly as the previous release wrote it: its key and body, chained to
+    the matter's previous decision, and no journal entry."""
+    from pipelines.governance.chained_log import canonical_bytes
+    from pipelines.governance.holds import HOLD_FORMAT, matter_records
+
+    previous = matter_records(store, matter)
+    body = {
+        "format": HOLD_FORMAT,
+        "matter": matter,
+        "action": action,
+        "at": "2026-05-04T10:00:00.000000Z" if action == "place" else "2026-05-05T10:00:00.000000Z",
+        "user": "counsel@example.com",
+        "user_from": "RC_ARCHIVE_USER",
+        "reason": "litigation",
+        "selector": None,
+        "object_keys": object_keys,
+        "lock_applied": False,
+        "prev_key": previous[-1].key if previous else None,
+        "prev_sha256": previous[-1].sha256 if previous else None,
+    }
+    stamp = body["at"].replace("-", "").replace(":", "").replace(".", "")
+    key = f"_holds/{matter}/{stamp}-{action}.json"
+    store.put(key, canonical_bytes(body), content_type="application/json")
+    return key
+
+
+def test_holds_written_before_the_journal_verify_and_are_adopted_by_the_next_write(
+    archive: Path, capsys
+):
+    from pipelines.archive.store import LocalStore
+    from pipelines.governance.holds import HoldAudit
+    from pipelines.governance.retention import held_keys
+
+    store = LocalStore(archive)
+    held = _data_keys(store)[0]
+    legacy = _legacy_record(store, "old-matter", "place", [held])
+    audit = HoldAudit(store)
+    assert [(f.kind, f.tampering) for f in audit.findings] == [("holds_legacy", False)]
+    assert held_keys(store) == {held}
+    assert main(["hold", "verify"]) == 0
+    assert "holds_legacy" in capsys.readouterr().out
+
+    # The first record of this release starts the journal: it adopts the legacy record first.
+    thread = catalog_rows(os.environ["AUDIT_DB"], "SELECT min(thread_id) FROM messages")[0][0]
+    assert main(["hold", "place", "--matter", "m1", "--thread", thread, "--reason", "r"]) == 0
+    assert main(["hold", "verify"]) == 0
+    assert "intact" in capsys.readouterr().out and not HoldAudit(store).findings
+    os.chmod(archive / legacy, 0o644)
+    os.remove(archive / legacy)
+    assert main(["hold", "verify"]) == 3
+    assert f"hold_missing: {legacy}" in capsys.readouterr().out
+
+
+class _CrashingStore:
+    """Fault injection over the real local store: the puts of keys that `crash_on` matches
+    fail as a killed process would leave them (nothing written), to show the two crash windows
+    of the hold journal."""
+
+    def __init__(self, store, crash_on) -> None:
+        self._store = store
+        self._crash_on = crash_on
+
+    def put(self, key, data, *, content_type):
+        if self._crash_on(key):
+            raise OSError(f"injected crash before writing {key}")
+        return self._store.put(key, data, content_type=content_type)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_the_journal_crash_windows_hold_more_never_less_and_a_forged_release_ends_nothing(
+    archive: Path,
+):
+    import pytest
+
+    from pipelines.archive.store import LocalStore
+    from pipelines.governance.holds import HoldAudit, Selector, place_hold, release_hold
+
+    store = LocalStore(archive)
+    audit_db = os.environ["AUDIT_DB"]
+    threads = [row[0] for row in catalog_rows(audit_db, "SELECT DISTINCT thread_id FROM messages")]
+    place_hold(store, audit_db, {}, "m1", Selector(thread=threads[0]), "r")  # journal begun
+
+    journal_down = _CrashingStore(store, lambda key: key.startswith("_holds/_journal/"))
+    with pytest.raises(OSError, match="injected"):  # record written, its entry not
+        place_hold(journal_down, audit_db, {}, "m2", Selector(thread=threads[1]), "r")
+    audit = HoldAudit(store)
+    assert [(f.kind, f.tampering) for f in audit.findings] == [("hold_unjournaled", False)]
+    held_by_m2 = {k for k, m in audit.held_now().items() if m == "m2"}
+    assert held_by_m2  # the unjournaled placement still holds
+
+    record_down = _CrashingStore(store, lambda key: key.endswith("-release.json"))
+    with pytest.raises(OSError, match="injected"):  # entry written, the release record not
+        release_hold(record_down, {}, "m1", "settled")
+    audit = HoldAudit(store)
+    assert {(f.kind, f.tampering) for f in audit.findings} == {
+        ("hold_unjournaled", False),
+        ("hold_unfinished", False),
+    }
+    assert "m1" in set(audit.held_now().values())  # the matter stays active
+
+    forged = _legacy_record(store, "m2", "release", sorted(held_by_m2))
+    audit = HoldAudit(store)
+    assert ("hold_forged", forged) in {(f.kind, f.key) for f in audit.tampering}
+    assert held_by_m2 <= set(audit.held_now())  # a forged release ends nothing
+    assert main(["hold", "verify"]) == 3

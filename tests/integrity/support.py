@@ -16,8 +16,10 @@ from pipelines.archive import keys
 from pipelines.archive.ledger import Ledger, Manifest
 from pipelines.archive.parquet import parquet_to_table, table_to_parquet
 from pipelines.archive.store import LocalStore
+from pipelines.archive.verify import NOT_FROM_RECORD
 from pipelines.integrity.certificate import attest, keygen, load_private_key, load_public_key
 from pipelines.integrity.witness import Witness
+from schemas.contents import normalise_contents
 from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
 
 PERIOD = "2024-02"
@@ -127,21 +129,35 @@ def delete_source(store: LocalStore) -> None:
             shutil.rmtree(path)
 
 
+def forged_first_row(table: pa.Table, body: str) -> pa.Table:
+    """`table` with its first message saying `body`, forged as an insider who knows the
+    format would: its raw_json, every column read from it and its record_sha256 (the version
+    hash) all agree, and its stamps are kept. Deep verify's row check finds nothing in it."""
+    first = table.slice(0, 1).to_pylist()[0]
+    record = json.loads(first["raw_json"])
+    record["body"] = body
+    record["bodyFormatted"] = {"Text": body, "Html": f"<p>{body}</p>"}
+    row = normalise_contents(
+        [record],
+        source_id=first["source_id"],
+        run_id=first["run_id"],
+        batch_id=first["batch_id"],
+        archived_at=first["archived_at"],
+    ).table
+    for name in NOT_FROM_RECORD["contents"] - {"raw_json", "record_sha256"}:
+        index = row.schema.get_field_index(name)
+        row = row.set_column(index, row.schema.field(index), table.column(name).slice(0, 1))
+    return pa.concat_tables([row, table.slice(1).cast(row.schema)])
+
+
 def rewrite_chain(store: LocalStore) -> None:
-    """Change one row of the oldest file (body and record_sha256), then fix its manifest's
-    SHA-256 and every later prev_sha256, so the chain links again."""
+    """Change one message of the oldest file consistently (`forged_first_row`), then fix its
+    manifest's SHA-256 and every later prev_sha256, so the chain links again."""
     ledger = Ledger(store)
     manifests = list(ledger.manifests("contents", STREAM))
     first = manifests[0]
     entry = next(e for e in first.files if e.table == "contents")
-    table = parquet_to_table(store.get(entry.key))
-    body = table.column("body").to_pylist()
-    body[0] = "I never said that."
-    digests = table.column("record_sha256").to_pylist()
-    digests[0] = hashlib.sha256(body[0].encode()).hexdigest()
-    for name, values in (("body", body), ("record_sha256", digests)):
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, table.schema.field(index), pa.array(values, pa.string()))
+    table = forged_first_row(parquet_to_table(store.get(entry.key)), "I never said that.")
     data = table_to_parquet(table, "contents")
     _overwrite(store, entry.key, data)
     previous_sha = None

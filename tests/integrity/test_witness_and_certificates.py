@@ -14,9 +14,14 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
 from pipelines.integrity.certificate import CertificateRefused, verify_certificate
-from pipelines.integrity.witness import Witness, WitnessConflictError, compare_with_witness
+from pipelines.integrity.witness import (
+    Witness,
+    WitnessConflictError,
+    WitnessUnavailable,
+    compare_with_witness,
+)
 from tests.archive.support import SOURCE_ID, STREAM
-from tests.integrity.support import ATTACKS, PERIOD, certify, new_archive
+from tests.integrity.support import ATTACKS, PERIOD, Archive, certify, new_archive
 
 NOW = __import__("datetime").datetime(2026, 3, 1, tzinfo=__import__("datetime").UTC)
 
@@ -110,16 +115,36 @@ def test_certificate_of_another_key_or_modified_or_another_archive_is_refused(
     assert not refused.value.tampering
 
 
-def test_witness_reports_unwitnessed_manifests_as_not_tampering(tmp_path):
+def test_only_the_last_manifest_may_be_unwitnessed_and_an_empty_witness_is_refused(tmp_path):
+    """Fail closed: a witness location that is missing or empty is refused. With a witness,
+    history from before it and the last manifest (a crash between a commit and its witness
+    entry) are `unwitnessed`, not tampering; an unwitnessed manifest with more written after it
+    was written around the witness (`witness_bypassed`, tampering)."""
     store = LocalStore(tmp_path / "a")
-    from tests.integrity.support import Archive
-
-    plain = Archive(tmp_path / "a", store, Witness(LocalStore(tmp_path / "w")), Ledger(store))
+    witness = Witness(LocalStore(tmp_path / "w"))
+    plain = Archive(tmp_path / "a", store, witness, Ledger(store))
     plain.commit(0, 10)
-    findings = compare_with_witness(store, plain.witness)
-    assert [f.kind for f in findings] == ["unwitnessed"]
-    assert not findings[0].tampering
-    assert findings[0].key == keys.manifest_key("contents", STREAM, 0)
+    with pytest.raises(WitnessUnavailable, match="no such directory"):
+        compare_with_witness(store, witness)
+    (tmp_path / "w").mkdir()
+    with pytest.raises(WitnessUnavailable, match="holds no entries"):
+        compare_with_witness(store, witness)
+
+    witnessed = Archive(tmp_path / "a", store, witness, Ledger(store, witness=witness))
+    witnessed.commit(10, 10)  # seq 1: the witness begins
+    plain.commit(20, 10)  # seq 2: as if the process died before its witness entry
+    findings = compare_with_witness(store, witness)
+    assert [(f.kind, f.key, f.tampering) for f in findings] == [
+        ("unwitnessed", keys.manifest_key("contents", STREAM, 0), False),  # before the witness
+        ("unwitnessed", keys.manifest_key("contents", STREAM, 2), False),  # the last one
+    ]
+    plain.commit(30, 10)  # seq 3: a writer went on without the witness
+    findings = compare_with_witness(store, witness)
+    assert {f.key: (f.kind, f.tampering) for f in findings} == {
+        keys.manifest_key("contents", STREAM, 0): ("unwitnessed", False),
+        keys.manifest_key("contents", STREAM, 2): ("witness_bypassed", True),
+        keys.manifest_key("contents", STREAM, 3): ("unwitnessed", False),
+    }
 
 
 def test_period_counts(archive, signing_keys):
