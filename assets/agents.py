@@ -11,8 +11,9 @@ from assets.common import (
 )
 from assets.identities import identities
 from assets.resources import ArchiveResource, RingCentralResource
+from pipelines.archive.ledger import Ledger
 from pipelines.sync.agents import sync_agents
-from schemas.ids import ACCOUNT_STREAM
+from schemas.ids import source_stream
 
 
 @source_table_asset(
@@ -32,10 +33,26 @@ def agents(
         report = sync_agents(client, ledger, source_of(context), run_id=context.run_id)
     return dg.MaterializeResult(
         metadata={
-            **stored_table_metadata(ledger, "agents", "agents", ACCOUNT_STREAM),
+            **_agents_table_metadata(ledger, source_stream(source_of(context))),
             "referenced": report.referenced,
             "fetched": report.fetched,
             "new_versions": report.new_versions,
             "not_found": len(report.not_found),
         }
     )
+
+
+def _agents_table_metadata(ledger: Ledger, stream: str) -> dict[str, object]:
+    """`dagster/row_count` and `dagster/uri` of the agents table. Each source's run commits
+    the agents it resolves in that source's stream (not in the `account` stream, where this
+    count used to look and where today's runs commit nothing), into the one shared `agents/`
+    folder, so the count is the live rows of every stream: the `agents` view's rows, which
+    the uri names. The streams' states are the ones `sync_agents` has just loaded (it checks
+    every stream for known agents)."""
+    shown = stored_table_metadata(ledger, "agents", "agents", stream)
+    shown["dagster/row_count"] = sum(
+        entry.rows
+        for other in ledger.streams("agents")
+        for entry in ledger.state("agents", other).live_files("agents")
+    )
+    return shown

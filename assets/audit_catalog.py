@@ -18,11 +18,21 @@ from assets.common import GROUP
 from assets.resources import ArchiveResource, AuditResource
 from pipelines.process_memory import release_garbage
 
-# Requested when a source's assets were materialised since the last request, and not while a
-# refresh is already running. Not `eager()`: that waits until no source partition is missing,
-# and a newly discovered source is missing until its first run.
+# Requested when a source's assets were materialised since the last *request*, and not while
+# a refresh is already running. Not `since_last_handled()`: it also resets when the views are
+# materialised, and a refresh that started before a run committed (a webhook's run lands
+# within seconds, often during the refresh the previous run caused) ends after that run's
+# materialisations, so the update was taken as handled and no refresh came until some other
+# source ran: the views stayed behind, shown STALE. Counting from the request, an update
+# during a refresh asks for one more once it ends (incremental, so it costs the new commits).
+# Not `eager()`: that waits until no source partition is missing, and a newly discovered
+# source is missing until its first run.
 AFTER_SOURCES = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    dg.AutomationCondition.any_deps_updated().since(
+        (
+            dg.AutomationCondition.newly_requested() | dg.AutomationCondition.initial_evaluation()
+        ).with_label("requested")
+    )
     & ~dg.AutomationCondition.in_progress()
 )
 

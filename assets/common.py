@@ -7,10 +7,12 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from assets.interrupt import stopping_at_batch_boundaries
 from assets.partitions import sources_partitions
 from pipelines.archive import keys
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import StoreWriteError
+from pipelines.interrupts import StopRequested
 from pipelines.ringcentral.errors import RingCentralError, TransportError
 from schemas.ids import validate_source_id
 from schemas.tables import table_schema
@@ -22,8 +24,9 @@ GROUP = "rc_archive"
 # Run tag that turns a run into a full re-scan of its source (README, "Backfills").
 FULL_REFRESH_TAG = "rc-archive/full-refresh"
 # Metadata key of a fail-fast Failure: `needs_person` (a setting, credential, permission or
-# disk to fix) or `unreachable` (RingCentral or S3 gave no usable answer); the runner reads it
-# so `rc-archive run` can exit with the matching code.
+# disk to fix), `unreachable` (RingCentral or S3 gave no usable answer) or `interrupted` (a
+# stop was requested: assets/interrupt.py); the runner reads it so `rc-archive run` can exit
+# with the matching code.
 ERROR_KIND = "rc_archive_error_kind"
 
 # Transient failures (a dropped connection mid-crawl, an S3 5xx past botocore's retries) get
@@ -48,9 +51,17 @@ def failing_fast_for_people() -> Iterator[None]:
     """Auth and permission problems, a full or read-only archive disk, an S3 bucket that denies
     writes: none heals on retry (the retry policy would spend minutes), so fail once, saying
     what to fix. An API or S3 endpoint that stayed unreachable through the client's bounded
-    retries fails once too: the next scheduled run is the retry."""
+    retries fails once too: the next scheduled run is the retry. A stop request (Ctrl-C,
+    SIGTERM, a cancelled run) ends the step at a batch boundary, once (assets/interrupt.py)."""
     try:
-        yield
+        with stopping_at_batch_boundaries():
+            yield
+    except StopRequested as stopped:
+        raise dg.Failure(
+            description=str(stopped),
+            metadata={ERROR_KIND: "interrupted"},
+            allow_retries=False,
+        ) from None
     except StoreWriteError as error:
         if error.needs_person:
             raise dg.Failure(

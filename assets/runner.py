@@ -3,12 +3,19 @@
 It materialises the same asset graph (with its checks) through Dagster, on the instance in
 DAGSTER_HOME when set (so runs show up in the UI) or an ephemeral one, so the command line and
 the scheduler can never archive differently.
+
+While a run goes, its steps are followed (an event listener on the run): the progress counters
+(pipelines/progress.py) name the step running, a step that starts after a stop request fails as
+interrupted before its code runs, and a stop while a step waits to be retried ends the process
+at once (pipelines/interrupts.py). After a stop, no further source and no audit views refresh
+is started.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -18,10 +25,24 @@ from assets.checks import ARCHIVE_CHECKS, contents_reconciled
 from assets.common import ERROR_KIND, FULL_REFRESH_TAG
 from assets.contents import contents
 from assets.definitions import build_resources
+from assets.interrupt import end_run_at_next_step
 from assets.jobs import SOURCE_ASSETS, SOURCE_TAG
 from assets.partitions import sources_partitions
+from pipelines import interrupts
 from pipelines.process_memory import release_garbage
+from pipelines.progress import PROGRESS
 from schemas.ids import valid_source_keys
+
+# The error kind of a step that stopped because a stop was requested (assets/interrupt.py).
+INTERRUPTED = "interrupted"
+# Dagster's name for the job materialize() runs; kept so runs look the same in the UI.
+EPHEMERAL_JOB_NAME = "__ephemeral_asset_job__"
+STEP_STARTS = (dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_RESTARTED)
+STEP_ENDS = (
+    dg.DagsterEventType.STEP_SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE,
+    dg.DagsterEventType.STEP_UP_FOR_RETRY,
+)
 
 # Every check a source's run evaluates when its steps get that far.
 CHECK_NAMES = tuple(spec.name for check in ARCHIVE_CHECKS for spec in check.check_specs)
@@ -37,8 +58,13 @@ class SourceRunSummary:
     metadata: dict[str, dict] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
     error: str | None = None
-    # `needs_person` or `unreachable` when a step failed fast (assets.common.ERROR_KIND).
+    # `needs_person`, `unreachable` or `interrupted` when a step failed fast
+    # (assets.common.ERROR_KIND).
     error_kind: str | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.error_kind == INTERRUPTED
 
     @property
     def checks_not_run(self) -> list[str]:
@@ -92,37 +118,99 @@ def run_sources(
 ) -> list[SourceRunSummary]:
     """Materialise each source's assets and checks; `log_level` is Dagster's console log (the
     default shows nothing: a failed step's stack trace is for `--verbose`, the summary carries
-    the one-line reason)."""
+    the one-line reason). A stop request ends the run at the next boundary: the summaries
+    then end with the interrupted source (`interrupted`), and `interrupts.stop_requested()`."""
     instance = instance or dagster_instance()
     keys = register_sources(instance, source_ids)
     resources = build_resources()
     summaries = []
     for number, key in enumerate(keys, start=1):
+        if interrupts.stop_requested():
+            break
         if on_progress:
             on_progress(f"[{number}/{len(keys)}] archiving source {key}")
+        PROGRESS.begin(key, f"{number}/{len(keys)}")
         tags = {SOURCE_TAG: key}
         if full_refresh:
             tags[FULL_REFRESH_TAG] = "true"
-        result = dg.materialize(
+        result = _materialize(
             [*SOURCE_ASSETS, *ARCHIVE_CHECKS],
             partition_key=key,
             instance=instance,
             resources=resources,
             tags=tags,
             run_config=_run_config(reconcile_mode, batch_records, log_level),
-            raise_on_error=False,
         )
         summary = _summarise(key, result)
         summaries.append(summary)
         del result
         release_garbage()  # this source's leftovers, before the next source's run
+        if summary.interrupted or interrupts.stop_requested():
+            if not summary.success:
+                summary.error_kind = INTERRUPTED
+            # One line says so (pipelines/interrupts.py), printed when the signal came; a stop
+            # that Dagster's handler caught inside a check is announced here.
+            interrupts.request_stop("interrupted")
+            break
         if on_progress:
             new = summary.metadata.get("contents", {}).get("new_records", 0)
             state = "ok" if summary.success else f"FAILED: {summary.error}"
             on_progress(f"[{number}/{len(keys)}] {key}: {state}, {new} new records")
-    if summaries:
+    PROGRESS.begin("", "")
+    if summaries and not interrupts.stop_requested():
+        PROGRESS.begin("all", "views")
         _refresh_audit_views(summaries[-1], instance, resources, log_level)
+        PROGRESS.begin("", "")
+        if interrupts.stop_requested() or summaries[-1].interrupted:
+            interrupts.request_stop("interrupted")
     return summaries
+
+
+def _materialize(
+    assets: Sequence, *, instance: dg.DagsterInstance, **options
+) -> dg.ExecuteInProcessResult:
+    """`dg.materialize`, with a run id known beforehand so the run's events can be followed:
+    each step's start names the step in the progress counters and, once a stop was requested,
+    makes the step fail as interrupted before it starts. While a step waits to be retried and
+    none runs, nothing is half done: a signal then ends the process at once."""
+    run_id = str(uuid.uuid4())
+    following = True
+    running: set[str] = set()
+    waiting: set[str] = set()  # steps up for retry
+
+    def on_event(entry) -> None:
+        event = entry.dagster_event
+        if not following or event is None or event.step_key is None:
+            return
+        if event.event_type in STEP_STARTS:
+            running.add(event.step_key)
+            waiting.discard(event.step_key)
+            PROGRESS.step(event.step_key)
+            if interrupts.stop_requested():
+                end_run_at_next_step()
+        elif event.event_type in STEP_ENDS:
+            running.discard(event.step_key)
+            if event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY:
+                waiting.add(event.step_key)
+                PROGRESS.step(f"{event.step_key}:waiting_to_retry")
+        else:
+            return
+        interrupts.set_idle(bool(waiting) and not running)
+
+    instance.add_event_listener(run_id, on_event)
+    defs = dg.Definitions(
+        jobs=[dg.define_asset_job(name=EPHEMERAL_JOB_NAME)],
+        assets=assets,
+        resources=options.pop("resources"),
+    )
+    job = defs.resolve_job_def(EPHEMERAL_JOB_NAME)
+    try:
+        return job.execute_in_process(
+            instance=instance, raise_on_error=False, run_id=run_id, **options
+        )
+    finally:
+        following = False  # Dagster keeps its listeners for the life of the instance
+        interrupts.set_idle(False)
 
 
 def _refresh_audit_views(
@@ -131,12 +219,11 @@ def _refresh_audit_views(
     """The audit views cover every source: refreshed once, after the last source's run, as
     the automation sensor does after scheduled runs. Reported with the last source (its
     metadata, and its failure if the refresh failed)."""
-    result = dg.materialize(
+    result = _materialize(
         [*AUDIT_VIEW_ASSETS, *AUDIT_VIEW_CHECKS],
         instance=instance,
         resources=resources,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        raise_on_error=False,
     )
     views = _summarise(last.source_id, result)
     last.metadata.update(views.metadata)
@@ -185,6 +272,8 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str | None]:
         if not event.is_step_failure:
             continue
         data = event.step_failure_data
+        if data.error is not None and data.error.cls_name == "DagsterExecutionInterruptedError":
+            return "interrupted before the step started", INTERRUPTED
         if data.user_failure_data is not None and data.user_failure_data.description:
             kind = data.user_failure_data.metadata.get(ERROR_KIND)
             return data.user_failure_data.description, kind.value if kind is not None else None

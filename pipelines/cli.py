@@ -25,6 +25,7 @@ Exit codes (so scripts and schedulers can tell what to do next):
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import re
@@ -77,7 +78,7 @@ EXAMPLES = {
     "subscribe": "RC_WEBHOOK_ADDRESS=https://archive.example.com/ rc-archive subscribe",
     "hold": "rc-archive hold place --matter acme-v-us --thread 65c40163c092e4000768f688 "
     '--reason "litigation hold, counsel 2026-11-02"\n  rc-archive hold list\n  '
-    'rc-archive hold release --matter acme-v-us --reason "case closed"',
+    'rc-archive hold release --matter acme-v-us --reason "case closed"\n  rc-archive hold verify',
     "access": "rc-archive access verify",
     "disposition": "rc-archive disposition --as-of 2033-01-01 --retention retention.yaml\n  "
     "rc-archive disposition --as-of 2026-12-01 --retention retention.yaml --execute \\\n"
@@ -139,6 +140,13 @@ def _classify(error: BaseException) -> tuple[int, str]:
         return code, _first_line(error)
     if isinstance(error, UnreachableError):
         return EXIT_UNREACHABLE, _first_line(error)
+    # An S3 request (boto3 or the views' DuckDB reads) that got no answer, also when another
+    # error wraps it (the access trail's refusal, a witness that cannot be read): exit 4.
+    from pipelines.archive.store import network_failure
+
+    unreachable = network_failure(error)
+    if unreachable is not None:
+        return EXIT_UNREACHABLE, unreachable
     refused = sys.modules.get("pipelines.integrity.certificate")
     if refused is not None and isinstance(error, refused.CertificateRefused):
         return (EXIT_TAMPERING if error.tampering else EXIT_BAD_INPUT), _first_line(error)
@@ -267,26 +275,56 @@ def _parse_time(text: str | None, flag: str) -> datetime | None:
 # -- commands ---------------------------------------------------------------------------------
 
 
+def _note_dagster_instance() -> None:
+    """Without DAGSTER_HOME a run goes on a throwaway Dagster instance (assets/runner.py) that no
+    UI reads: say so in one line, with how to make runs show in the UI. On stdout, with the
+    command's own lines: stderr stays the one line of an error."""
+    if not os.environ.get("DAGSTER_HOME"):
+        print(
+            "DAGSTER_HOME is not set, so this run uses a throwaway Dagster instance and will "
+            "not show in the Dagster UI; to see it there, set DAGSTER_HOME to the UI's instance "
+            "directory (`make dev`: .demo/dagster_home)",
+            flush=True,
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     sources = args.source or list(_settings().source_ids)
     if not sources:
         raise UsageError("no sources: pass --source ID or set RC_SOURCE_IDS")
     _check_run_settings()
+    _note_dagster_instance()
     # Dagster is imported only now: everything a person can get wrong was checked above. The
     # code location's entry point tunes this process as it does the code server.
     import assets.code_location  # noqa: F401
     from assets.runner import run_sources
+    from pipelines import interrupts
+    from pipelines.progress import PROGRESS, ProgressReporter
 
     archive_uri = _settings().archive_uri
     print(f"archiving {len(sources)} source(s) into {archive_uri}", flush=True)
-    summaries = run_sources(
-        sources,
-        full_refresh=args.full_refresh,
-        reconcile_mode=args.reconcile,
-        batch_records=args.batch_records,
-        log_level="DEBUG" if args.verbose else "CRITICAL",
-        on_progress=lambda line: print(line, flush=True),
-    )
+    # Progress on stderr (a live line on a terminal, else a `progress ...` line every
+    # --progress-interval s); stdout keeps the command's own lines and the summary.
+    reporter = ProgressReporter(PROGRESS, sys.stderr, interval=args.progress_interval)
+
+    def announce(line: str) -> None:
+        """The one line of an interrupt, written from the signal handler."""
+        _write_now(f"{reporter.announce_prefix()}rc-archive run: {line}\n")
+
+    interrupts.reset()
+    # Ctrl-C or SIGTERM: stop at the next batch boundary, commit nothing partial, exit 130;
+    # a second one exits at once (pipelines/interrupts.py).
+    with interrupts.stop_on_signals(announce), reporter:
+        summaries = run_sources(
+            sources,
+            full_refresh=args.full_refresh,
+            reconcile_mode=args.reconcile,
+            batch_records=args.batch_records,
+            log_level="DEBUG" if args.verbose else "CRITICAL",
+            on_progress=reporter.print,
+        )
+    if interrupts.stop_requested():
+        return EXIT_INTERRUPTED
     print(_run_table(summaries))
     failed = [s for s in summaries if not s.success or s.checks_failed]
     for summary in failed:
@@ -322,12 +360,24 @@ def _check_run_settings() -> None:
     shared_client(client_settings).login()
 
 
+def _write_now(text: str) -> None:
+    """Write to stderr unbuffered (safe in a signal handler); a stream without a file
+    descriptor (tests) gets an ordinary write."""
+    try:
+        descriptor = sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):
+        print(text, end="", file=sys.stderr, flush=True)
+        return
+    os.write(descriptor, text.encode("utf-8", "replace"))
+
+
 def _run_table(summaries) -> str:
     rows = []
     for s in summaries:
         contents = s.metadata.get("contents", {})
         identities = s.metadata.get("identities", {})
         agents = s.metadata.get("agents", {})
+        attachments = s.metadata.get("attachments", {})
         rows.append(
             (
                 s.source_id,
@@ -339,6 +389,8 @@ def _run_table(summaries) -> str:
                 contents.get("files", 0),
                 identities.get("new_versions", 0),
                 agents.get("new_versions", 0),
+                attachments.get("downloaded", 0),
+                attachments.get("bytes", 0),
                 round(float(contents.get("newest_message_age_seconds", 0.0)), 1),
                 s.checks_status(),
             )
@@ -353,6 +405,8 @@ def _run_table(summaries) -> str:
         "files",
         "identities",
         "agents",
+        "attachment_files",
+        "attachment_bytes",
         "newest_age_s",
         "checks",
     )
@@ -393,15 +447,18 @@ def cmd_receive(args: argparse.Namespace) -> int:
         )
     _check_archive(for_writing=True)
     from pipelines.archive.store import open_store
+    from pipelines.webhooks.events import configured_witness
     from pipelines.webhooks.receiver import build_app, serve
 
     store = open_store(_settings().archive_uri, dict(os.environ))
+    witness = configured_witness(os.environ)  # each event witnessed before its 200
     print(
         f"receiving webhooks on http://{args.host}:{args.port}{args.path} into "
-        f"{store.describe()} (Ctrl-C stops)",
+        f"{store.describe()}{f', witnessed in {witness.describe()}' if witness else ''} "
+        "(Ctrl-C stops)",
         flush=True,
     )
-    serve(build_app(store, token, path=args.path), args.host, args.port)
+    serve(build_app(store, token, path=args.path, witness=witness), args.host, args.port)
     return EXIT_OK
 
 
@@ -433,8 +490,6 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from pipelines.governance.sql import sql_command
-
     if args.list_queries:
         print(_list_queries())
         return EXIT_OK
@@ -457,14 +512,34 @@ def cmd_sql(args: argparse.Namespace) -> int:
             )
         )
         return EXIT_OK
+    from pipelines.audit.formatting import CsvOptions
+    from pipelines.governance.sql import stream_sql
+
     sql, params = _sql_and_params(args)
-    details = {"arguments": {"format": args.format}, **query_fields(sql, params, args.query_name)}
-
-    def work() -> tuple[str, dict]:
-        text, rows = sql_command(audit_db, sql, params, args.format, dict(os.environ))
-        return text, {"rows": rows}
-
-    print(run_audited(_catalog_trail(audit_db), "sql", details, work))
+    arguments: dict[str, str] = {"format": args.format}
+    if args.format == "csv":
+        arguments.update(null=args.null, formulas=args.formulas)
+    details = {"arguments": arguments, **query_fields(sql, params, args.query_name)}
+    # Streamed: rows are written as DuckDB produces them, in constant memory, after the
+    # access event (pipelines/governance/sql.py); `| head` ends it quietly (main()).
+    renderer = stream_sql(
+        _catalog_trail(audit_db),
+        details,
+        audit_db,
+        sql,
+        params,
+        args.format,
+        dict(os.environ),
+        sys.stdout,
+        csv=CsvOptions(null=args.null, formulas=args.formulas),
+    )
+    if renderer.neutralised:
+        print(
+            f"rc-archive sql: {renderer.neutralised} cell(s) starting with = + - @ tab or CR "
+            "were written with a leading ' so a spreadsheet shows them as text "
+            "(--formulas keep writes them as stored)",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -574,7 +649,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     from dataclasses import astuple
 
     from pipelines.audit.connection import connect
-    from pipelines.audit.search import SearchError, index_path, open_index, refresh_index, search
+    from pipelines.audit.search import (
+        SearchError,
+        bring_up_to_date,
+        index_path,
+        open_index,
+        search,
+    )
     from pipelines.governance.audited import query_fields, run_audited
 
     audit_db = _audit_db()
@@ -587,9 +668,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         except duckdb_errors() as exc:
             message = f"the search index {index_path(audit_db)} cannot be opened: {exc}"
             raise SearchError(message) from None
+        # Refreshed first (rewritten after a disposition), so no disposed version is found.
+        with connect(audit_db, dict(os.environ), read_only=True) as audit:
+            index = bring_up_to_date(index_path(audit_db), audit, index)
         try:
-            with connect(audit_db, dict(os.environ), read_only=True) as audit:
-                refresh_index(audit, index)
             hits = search(index, args.terms, args.limit)
         finally:
             index.close()
@@ -612,9 +694,12 @@ def duckdb_errors() -> tuple[type[Exception], ...]:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from pipelines.audit.connection import connect
-    from pipelines.audit.export import export
+    from pipelines.audit.export import check_selection, export
     from pipelines.governance.audited import audited_export, query_fields
 
+    from_, to = _parse_time(args.from_, "--from"), _parse_time(args.to, "--to")
+    # No selector is refused unless --all says so; a reversed period too (exit 2, nothing read).
+    check_selection(args.source, args.thread, args.identity, from_, to, everything=args.all_)
     audit_db = _audit_db()
     filters = {
         "source": args.source,
@@ -623,9 +708,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         "from": args.from_,
         "to": args.to,
     }
-    from_, to = _parse_time(args.from_, "--from"), _parse_time(args.to, "--to")
     details = {
-        "arguments": {"format": args.format, "out": args.out, **filters},
+        "arguments": {"format": args.format, "out": args.out, "all": args.all_, **filters},
         **query_fields(None, filters),
     }
 
@@ -668,7 +752,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
     """Iceberg tables of the committed state (docs/tables.md): refresh, or rebuild, then print
     how to read each table; with --check, compare them with the audit views (exit 1 if not)."""
     from pipelines.tables import check_tables, rebuild_tables, refresh_tables, tables_config
-    from pipelines.tables.iceberg import reading_help
+    from pipelines.tables.iceberg import duckdb_setup_help, reading_help
 
     store = _open_store()
     env = dict(os.environ)
@@ -679,6 +763,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
     applied = sum(r.manifests for r in results)
     print(f"catalog {config.catalog_uri}: {applied} manifest(s) applied")
     if not args.check:
+        print(duckdb_setup_help(config, env))
         for result in results:
             print(reading_help(config, result.table, result.metadata_location))
         return 0
@@ -702,12 +787,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     store = _open_store()
     witness_uri = args.witness or (_settings().witness_uri or "")
     certificates = _verify_certificates(args, store)  # refusals end here, before the walk
-    report = verify(store)
-    if witness_uri:
-        from pipelines.integrity.witness import Witness, compare_with_witness
+    witness = _witness_to_compare(witness_uri)  # fails closed: missing, empty, unreadable
+    report = verify(store, retention=_retention_in_force())
+    from pipelines.webhooks.events import verify_events
 
-        witness = Witness.open(witness_uri, dict(os.environ))
+    if witness is not None:
+        from pipelines.integrity.witness import compare_with_witness
+
         report.findings.extend(compare_with_witness(store, witness))
+    report.findings.extend(verify_events(store, witness))  # the webhook event log
     for check in certificates:
         report.findings.extend(check.findings)
     report.findings.sort(key=lambda f: (not f.tampering, f.kind, f.key))
@@ -739,6 +827,38 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_TAMPERING
 
 
+def _witness_to_compare(uri: str):
+    """The witness verify compares with (None without one). A location that is missing,
+    empty or unreadable is an error (WitnessUnavailable, exit 2), never an intact archive."""
+    if not uri:
+        return None
+    from pipelines.integrity.witness import open_witness
+
+    return open_witness(uri, dict(os.environ))
+
+
+def _configured_witness():
+    """The witness of ARCHIVE_WITNESS_URI for a writer (None when unset): every manifest,
+    checkpoint and log record the command writes is witnessed (docs/integrity.md)."""
+    uri = _settings().witness_uri or ""
+    if not uri:
+        return None
+    from pipelines.integrity.witness import Witness
+
+    return Witness.open(uri, dict(os.environ))
+
+
+def _retention_in_force():
+    """ARCHIVE_RETENTION_CLASSES as a RetentionPolicy (None when unset): the floor verify
+    holds each disposition's retention class to."""
+    path = _settings().retention_classes_path or ""
+    if not path:
+        return None
+    from pipelines.governance.retention import load_retention
+
+    return load_retention(path)
+
+
 def _verify_certificates(args: argparse.Namespace, store) -> list:
     """Each --certificate checked against the archive (signature first: a refusal is one
     line, exit 3 for a bad signature, 2 for a certificate of another archive)."""
@@ -763,6 +883,8 @@ def _verify_certificates(args: argparse.Namespace, store) -> list:
 def cmd_keygen(args: argparse.Namespace) -> int:
     from pipelines.integrity.certificate import keygen
 
+    # `--out keys/attest.pem` in a fresh checkout: the folder is made, private to its owner.
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), mode=0o700, exist_ok=True)
     private_path, public_path = keygen(args.out)
     print(f"private key {private_path} (mode 0600: keep it off the archive host)")
     print(f"public key  {public_path} (give it to whoever verifies certificates)")
@@ -971,10 +1093,21 @@ def cmd_hold(args: argparse.Namespace) -> int:
     from pipelines.governance import holds
 
     if args.hold_action == "list":
-        rows = holds.list_holds(_open_store())
+        store = _open_store()
+        audit = holds.HoldAudit(store)
+        rows = holds.list_holds(store, audit)
         header = ["matter", "status", "since", "by", "objects", "reason"]
         print(_render(header, rows, args.format))
+        if audit.tampering:
+            print(
+                f"rc-archive hold: the hold records are not intact ({len(audit.tampering)} "
+                "finding(s)); matters whose records are gone are listed from the hold journal; "
+                "run `rc-archive hold verify`",
+                file=sys.stderr,
+            )
         return EXIT_OK
+    if args.hold_action == "verify":
+        return _hold_verify(args)
     uri = _check_archive(for_writing=True)
     from pipelines.archive.store import open_store
 
@@ -1002,6 +1135,34 @@ def cmd_hold(args: argparse.Namespace) -> int:
     print(
         f"released {args.matter}: hold OFF on {len(body['released_keys'])} objects, "
         f"{len(body['kept_keys'])} kept for other matters; {record.key}"
+    )
+    return EXIT_OK
+
+
+def _hold_verify(args: argparse.Namespace) -> int:
+    """`hold verify`: every hold record against the hold journal, and the journal against the
+    witness (--witness or ARCHIVE_WITNESS_URI, failing closed); exit 3 on tampering. `verify`
+    runs the same audit (and the witness part with its own --witness)."""
+    from pipelines.governance.holds import HoldAudit
+
+    store = _open_store()
+    uri = args.witness or (_settings().witness_uri or "")
+    witness = _witness_to_compare(uri)
+    audit = HoldAudit(store, witness=witness)
+    for finding in sorted(audit.findings, key=lambda f: (not f.tampering, f.kind, f.key)):
+        print(f"  {finding.kind}: {finding.key}: {finding.detail}")
+    if audit.tampering:
+        kinds = ", ".join(sorted({f.kind for f in audit.tampering}))
+        print(
+            f"rc-archive hold: TAMPERING FOUND: {len(audit.tampering)} finding(s) ({kinds}) in "
+            f"the hold records of {store.describe()}",
+            file=sys.stderr,
+        )
+        return EXIT_TAMPERING
+    against = f", compared with witness {uri}" if witness is not None else ", no witness"
+    print(
+        f"hold records intact: {audit.records} records, {audit.journal_entries} journal "
+        f"entries in {store.describe()}{against}"
     )
     return EXIT_OK
 
@@ -1044,7 +1205,7 @@ REVIEW_NEXT = """
 SELECT record_sha256 AS flag_id, creation_time, source_type, direction, agent_name, policy,
        kind, matched, excerpt, content_id
 FROM review_queue
-WHERE $policy IS NULL OR policy = $policy
+WHERE ($policy IS NULL OR policy = $policy) AND NOT list_contains($decided, record_sha256)
 ORDER BY creation_time DESC, policy, flag_id
 LIMIT $limit
 """
@@ -1086,7 +1247,13 @@ def cmd_review(args: argparse.Namespace) -> int:
 
         if args.limit < 1:
             raise UsageError("--limit must be at least 1")
-        params = {"policy": args.policy, "limit": args.limit}
+        # Decisions stored since the catalog was built leave the queue at once, not only after
+        # the next `rc-archive catalog` (review.decided_since_catalog).
+        from pipelines.governance.audited import catalog_archive
+
+        env = dict(os.environ)
+        decided = review.decided_since_catalog(catalog_archive(audit_db, env), audit_db, env)
+        params = {"policy": args.policy, "limit": args.limit, "decided": decided}
         details = query_fields(REVIEW_NEXT, params, "review next")
 
         def work() -> tuple[str, dict[str, Any]]:
@@ -1168,7 +1335,8 @@ def _rescan(args: argparse.Namespace) -> int:
     policies = choose_policies(load_policies(path), args.policy)
     run_id = f"rescan-{uuid.uuid4().hex[:12]}"
     try:
-        results = rescan(Ledger(_open_store()), policies, run_id, args.source)
+        ledger = Ledger(_open_store(), witness=_configured_witness())  # a writer
+        results = rescan(ledger, policies, run_id, args.source)
     except ConcurrentCommitError as exc:
         raise UsageError(f"{exc} (a re-scan is safe to run again)") from None
     header = ["source_id", "files", "versions", "flags_found", "flags_committed"]
@@ -1190,8 +1358,9 @@ def cmd_disposition(args: argparse.Namespace) -> int:
     except ValueError:
         raise UsageError(f"--as-of {args.as_of!r}: expected an ISO-8601 date") from None
     policy = load_retention(args.retention)
-    ledger = Ledger(_open_store())
+    store = _open_store()
     if not args.execute:
+        ledger = Ledger(store)
         rows = disposition_report(ledger, policy, as_of, _source_types())
         header = ["source_id", "source_type", "period", "retention_years", "files", "rows"]
         print(_render([*header, "status"], [astuple(row) for row in rows], args.format))
@@ -1199,7 +1368,9 @@ def cmd_disposition(args: argparse.Namespace) -> int:
     import uuid
 
     from pipelines.governance.disposition import execute_disposition
+    from pipelines.governance.holds import HoldsTampered
 
+    ledger = Ledger(store, witness=_configured_witness())  # a writer: through the witness
     if not (args.reason or "").strip():
         raise UsageError("--execute needs --reason (it is recorded with the disposition)")
     source_types = _source_types()
@@ -1218,12 +1389,77 @@ def cmd_disposition(args: argparse.Namespace) -> int:
             env=dict(os.environ),
             run_id=f"disposition-{uuid.uuid4().hex[:12]}",
         )
+    except HoldsTampered as exc:
+        print(f"rc-archive disposition: {exc}", file=sys.stderr)
+        return EXIT_TAMPERING
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     header = ["source_id", "key", "rows", "objects", "result"]
     print(_render(header, [astuple(outcome) for outcome in outcomes], args.format))
     refused = [o for o in outcomes if o.result.startswith("refused")]
-    return EXIT_FAILED if refused else EXIT_OK
+    failed = False
+    if any(o.result in ("deleted", "finished") for o in outcomes):
+        failed = _purge_derived_copies(ledger.store)
+    return EXIT_FAILED if refused or failed else EXIT_OK
+
+
+# Flags (with an excerpt) of versions `contents` no longer holds: disposed versions, whose
+# flags stay in the committed flags files of their batches (docs/governance.md).
+_KEPT_FLAG_EXCERPTS = """
+SELECT f.source_id, count(*) FROM internal._src_flags AS f
+ANTI JOIN contents AS c
+    ON c.source_id = f.source_id AND c.id = f.content_id AND c.record_sha256 = f.content_sha256
+WHERE f.excerpt IS NOT NULL
+GROUP BY f.source_id ORDER BY f.source_id
+"""
+
+
+def _purge_derived_copies(store) -> bool:
+    """After a disposition: the copies of message text outside the contents files follow it.
+    The audit catalog is rebuilt (its views stop reading the deleted files; `flags` and
+    `review_queue` drop the disposed versions' flags) and the search index next to it is
+    rewritten without them. Each copy that could not be purged is one line on stderr; True
+    when the catalog or the index could not be (exit 1), as their text is still readable
+    through rc-archive. Flag excerpts in the archive's own committed flags files cannot be
+    deleted by a disposition (it deletes contents files): they are listed, not failed on."""
+    from pipelines.audit.catalog import build_catalog
+    from pipelines.audit.connection import connect
+    from pipelines.audit.search import SearchError, index_path, purge_index
+
+    audit_db = _settings().audit_db
+    if not os.path.exists(audit_db):
+        return False  # no catalog, and so no search index next to it
+    prefix = "rc-archive disposition: derived copy not purged:"
+    try:
+        build_catalog(store, audit_db, dict(os.environ))
+    except Exception as exc:  # noqa: BLE001 (any failure: the copies keep the text)
+        print(
+            f"{prefix} the audit catalog {audit_db} and its search index "
+            f"{index_path(audit_db)} ({_first_line(exc)}); run `rc-archive catalog`, then "
+            "`rc-archive search` rewrites the index",
+            file=sys.stderr,
+        )
+        return True
+    failed = False
+    with connect(audit_db, dict(os.environ), read_only=True) as audit:
+        try:
+            purge_index(index_path(audit_db), audit, wait_seconds=30)
+        except (SearchError, *duckdb_errors()) as exc:
+            print(
+                f"{prefix} the search index {index_path(audit_db)} ({_first_line(exc)}); the "
+                "next `rc-archive search` rewrites it",
+                file=sys.stderr,
+            )
+            failed = True
+        kept = audit.execute(_KEPT_FLAG_EXCERPTS).fetchall()
+    for source_id, count in kept:
+        print(
+            f"{prefix} {count} flag excerpt(s) of disposed versions of source {source_id} stay "
+            "in its committed flags files (a disposition deletes contents files); the flags "
+            "and review_queue views no longer show them",
+            file=sys.stderr,
+        )
+    return failed
 
 
 def _source_types() -> dict[str, str | None]:
@@ -1310,31 +1546,17 @@ def _check_archive(*, for_writing: bool) -> str:
     return uri
 
 
-# The probe's budget: ~3 s of botocore backoff between 3 tries, 5 s to connect each.
+# The probe's tries: a refused endpoint is one line within seconds (the timeouts and the retry
+# budget are those of every client: RC_ARCHIVE_CONNECT_TIMEOUT, _READ_TIMEOUT, _RETRY_BUDGET).
 S3_PROBE_ATTEMPTS = 3
-S3_PROBE_CONNECT_TIMEOUT = 5.0
 
 
 def _probe_s3(uri: str) -> None:
-    """HeadBucket with a short-fused client; errors are classified by `_s3_error`."""
-    import boto3
-    from botocore.config import Config
+    """HeadBucket with a short-fused client; errors are classified by `_classify`."""
+    from pipelines.archive.store import aws_client
 
-    env = os.environ
     bucket = uri[len("s3://") :].partition("/")[0]
-    probe = boto3.client(
-        "s3",
-        config=Config(
-            retries={"mode": "standard", "max_attempts": S3_PROBE_ATTEMPTS},
-            connect_timeout=S3_PROBE_CONNECT_TIMEOUT,
-            read_timeout=15,
-        ),
-        endpoint_url=env.get(names.AWS_ENDPOINT_URL) or None,
-        region_name=env.get(names.AWS_REGION) or env.get("AWS_DEFAULT_REGION") or None,
-        aws_access_key_id=env.get(names.AWS_ACCESS_KEY_ID) or None,
-        aws_secret_access_key=env.get(names.AWS_SECRET_ACCESS_KEY) or None,
-    )
-    probe.head_bucket(Bucket=bucket)
+    aws_client("s3", dict(os.environ), max_attempts=S3_PROBE_ATTEMPTS).head_bucket(Bucket=bucket)
 
 
 def _audit_db() -> str:
@@ -1350,8 +1572,25 @@ def _audit_db() -> str:
 # -- argument parsing -------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that answers a mistyped command, subcommand or choice with the nearest valid
+    one ("did you mean 'hold'?"), still as a usage error (exit 2)."""
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            choices = [str(choice) for choice in action.choices]
+            nearest = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+            if nearest:
+                raise argparse.ArgumentError(
+                    action,
+                    f"invalid choice: {value!r}; did you mean {nearest[0]!r}? "
+                    f"(choose from {', '.join(choices)})",
+                )
+        super()._check_value(action, value)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rc-archive",
         description="Compliance archive for RingCentral Social Messaging.",
         epilog=EXIT_CODES_HELP,
@@ -1360,13 +1599,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rc-archive {_version()}")
     verbose_help = "full detail on errors (tracebacks) and Dagster's step-by-step log"
     parser.add_argument("--verbose", "-v", action="store_true", help=verbose_help)
+    env_file_help = "KEY=value settings file (its values win over the environment)"
+    parser.add_argument("--env-file", metavar="PATH", help=env_file_help)
+    # Both also accepted after every command and subcommand (`rc-archive hold --env-file F
+    # place ...`, `... hold place --env-file F`): SUPPRESS keeps a level that was not given
+    # them from resetting what an outer level was given.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--env-file", metavar="PATH", help="KEY=value settings file")
-    # Also accepted after the command; SUPPRESS keeps it from resetting a --verbose given before.
+    common.add_argument("--env-file", metavar="PATH", default=argparse.SUPPRESS, help=env_file_help)
     common.add_argument(
         "--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=verbose_help
     )
-    sub = parser.add_subparsers(dest="command")
+    output = {"choices": ["table", "csv", "json"], "default": "table", "help": "format (table)"}
+    sub = parser.add_subparsers(
+        dest="command", help="the command; `rc-archive COMMAND --help` shows its options"
+    )
 
     def add(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
         command = sub.add_parser(
@@ -1385,13 +1631,25 @@ def _parser() -> argparse.ArgumentParser:
         "--source", action="append", help="source id (repeatable); default RC_SOURCE_IDS"
     )
     run.add_argument("--full-refresh", action="store_true", help="re-read sources from the start")
-    run.add_argument("--reconcile", choices=["full", "sample"], default="sample")
+    run.add_argument(
+        "--reconcile",
+        choices=["full", "sample"],
+        default="sample",
+        help="compare every id the API lists with the archive, or a sample (sample)",
+    )
     run.add_argument("--batch-records", type=int, help="records per committed batch (20000)")
+    run.add_argument(
+        "--progress-interval",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="seconds between progress lines when stderr is not a terminal (15)",
+    )
 
     sources = add(
         "sources", cmd_sources, "List archived sources with their cursor and capture lag."
     )
-    sources.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sources.add_argument("--format", **output)
 
     sql = add("sql", cmd_sql, "Run a read-only SQL query over the audit views.")
     sql.add_argument("sql", nargs="?", metavar="SQL", help="the query text; - reads it from stdin")
@@ -1402,29 +1660,67 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument(
         "--param", action="append", help="bound parameter: VALUE for $1.. or NAME=VALUE"
     )
-    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument(
+        "--format",
+        choices=["table", "csv", "json", "jsonl"],
+        default="table",
+        help="table: aligned for reading, cells cut at 60 characters, aligned per block of "
+        "1,000 rows (a wider block repeats the header); csv, json, jsonl: every value whole. "
+        "Rows are written as they come, in constant memory",
+    )
+    sql.add_argument(
+        "--null",
+        default="",
+        metavar="TEXT",
+        help="csv: how a NULL is written (default: an empty unquoted field; an empty string is "
+        'always written as "", and a string equal to TEXT is quoted)',
+    )
+    sql.add_argument(
+        "--formulas",
+        choices=["quote", "keep"],
+        default="quote",
+        help="csv: quote (default) writes a text cell starting with = + - @ tab or CR with a "
+        "leading ' so a spreadsheet shows it as text, and says how many on stderr; keep writes "
+        "it as stored",
+    )
 
     thread = add(
         "thread", cmd_thread, "Print a conversation as a transcript, as it stood at a time."
     )
-    thread.add_argument("thread_id")
+    thread.add_argument("thread_id", help="the thread's id (messages.thread_id)")
     thread.add_argument("--as-of", help="ISO-8601 time (default: now)")
 
     search_cmd = add(
         "search", cmd_search, "Ranked full-text search over every archived message version."
     )
     search_cmd.add_argument("terms", help="words to find (any of them; best matches first)")
-    search_cmd.add_argument("--limit", type=int, default=20)
-    search_cmd.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    search_cmd.add_argument("--limit", type=int, default=20, help="most hits shown (20)")
+    search_cmd.add_argument("--format", **output)
 
     export_cmd = add("export", cmd_export, "Produce messages for eDiscovery, with a load file.")
-    export_cmd.add_argument("--source")
-    export_cmd.add_argument("--thread")
-    export_cmd.add_argument("--identity")
-    export_cmd.add_argument("--from", dest="from_")
-    export_cmd.add_argument("--to")
-    export_cmd.add_argument("--format", choices=["csv", "jsonl", "eml", "rsmf"], default="csv")
-    export_cmd.add_argument("--out", required=True)
+    export_cmd.add_argument("--source", help="a source's messages")
+    export_cmd.add_argument("--thread", help="a thread's messages")
+    export_cmd.add_argument("--identity", help="every thread an identity wrote in")
+    export_cmd.add_argument(
+        "--from", dest="from_", metavar="TIME", help="messages created from (ISO-8601)"
+    )
+    export_cmd.add_argument("--to", metavar="TIME", help="messages created before (ISO-8601)")
+    export_cmd.add_argument(
+        "--all",
+        action="store_true",
+        dest="all_",
+        help="every archived message (asked for explicitly: without a selector above, export "
+        "refuses)",
+    )
+    export_cmd.add_argument(
+        "--format",
+        choices=["csv", "jsonl", "eml", "rsmf"],
+        default="csv",
+        help="csv, jsonl, eml (one per thread) or rsmf (one per thread) (csv)",
+    )
+    export_cmd.add_argument(
+        "--out", required=True, metavar="DIR", help="a new or empty directory for the production"
+    )
 
     verify_cmd = add("verify", cmd_verify, "Check every committed file and the manifest chain.")
     verify_cmd.add_argument(
@@ -1445,7 +1741,9 @@ def _parser() -> argparse.ArgumentParser:
         cmd_attest,
         "Write a signed certificate (and an HTML report) of what the archive holds per source.",
     )
-    attest_cmd.add_argument("--period", required=True, metavar="YYYY-MM")
+    attest_cmd.add_argument(
+        "--period", required=True, metavar="YYYY-MM", help="the month (UTC) to certify"
+    )
     attest_cmd.add_argument("--source", action="append", help="source id (repeatable)")
     attest_cmd.add_argument("--key", required=True, metavar="KEY", help="Ed25519 private key")
     attest_cmd.add_argument(
@@ -1459,8 +1757,10 @@ def _parser() -> argparse.ArgumentParser:
     prove_cmd = add(
         "prove", cmd_prove, "Print a message's version hashes with proofs against a certificate."
     )
-    prove_cmd.add_argument("content_id")
-    prove_cmd.add_argument("--certificate", required=True, metavar="CERT.json")
+    prove_cmd.add_argument("content_id", help="the message's id (messages.id)")
+    prove_cmd.add_argument(
+        "--certificate", required=True, metavar="CERT.json", help="the certificate to prove against"
+    )
     prove_cmd.add_argument("--public-key", metavar="KEY.pub", help="check the signature first")
     add("catalog", cmd_catalog, "Rebuild the audit views (runs do this after archiving).")
     tables_cmd = add(
@@ -1510,8 +1810,10 @@ def _parser() -> argparse.ArgumentParser:
     subscribe.add_argument("--renew", action="store_true", help="renew even if not due yet")
 
     hold = add("hold", cmd_hold, "Place, release or list legal holds on archived records.")
-    hold_sub = hold.add_subparsers(dest="hold_action", required=True)
-    place = hold_sub.add_parser("place", help="hold every object holding the selected records")
+    hold_sub = hold.add_subparsers(dest="hold_action", required=True, help="what to do")
+    place = hold_sub.add_parser(
+        "place", parents=[common], help="hold every object holding the selected records"
+    )
     place.add_argument("--matter", required=True, help="the legal matter's name")
     place.add_argument("--source", help="hold a source's records")
     place.add_argument("--thread", help="hold a thread's messages")
@@ -1521,32 +1823,53 @@ def _parser() -> argparse.ArgumentParser:
     )
     place.add_argument("--from", dest="from_", help="creation time from (ISO-8601)")
     place.add_argument("--to", help="creation time before (ISO-8601)")
-    place.add_argument("--reason", required=True)
-    release = hold_sub.add_parser("release", help="end a matter's hold")
-    release.add_argument("--matter", required=True)
-    release.add_argument("--reason", required=True)
-    hold_list = hold_sub.add_parser("list", help="every matter with its status")
-    hold_list.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    place.add_argument("--reason", required=True, help="why (kept with the hold record)")
+    release = hold_sub.add_parser("release", parents=[common], help="end a matter's hold")
+    release.add_argument("--matter", required=True, help="the legal matter's name")
+    release.add_argument("--reason", required=True, help="why (kept with the release record)")
+    hold_list = hold_sub.add_parser("list", parents=[common], help="every matter with its status")
+    hold_list.add_argument("--format", **output)
+    hold_verify = hold_sub.add_parser(
+        "verify",
+        parents=[common],
+        help="check every hold record against the hold journal (and the witness)",
+    )
+    hold_verify.add_argument(
+        "--witness", metavar="URI", help="witness store to compare with (ARCHIVE_WITNESS_URI)"
+    )
     review = add("review", cmd_review, "Work the supervision review queue (policies.yaml flags).")
-    review_sub = review.add_subparsers(dest="review_action", required=True)
-    review_next = review_sub.add_parser("next", help="the undecided flags, newest first")
+    review_sub = review.add_subparsers(dest="review_action", required=True, help="what to do")
+    review_next = review_sub.add_parser(
+        "next", parents=[common], help="the undecided flags, newest first"
+    )
     review_next.add_argument("--policy", help="only this policy's flags")
-    review_next.add_argument("--limit", type=int, default=20)
-    review_next.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    decide = review_sub.add_parser("decide", help="record a decision on one flag (write-once)")
+    review_next.add_argument("--limit", type=int, default=20, help="most flags shown (20)")
+    review_next.add_argument("--format", **output)
+    decide = review_sub.add_parser(
+        "decide", parents=[common], help="record a decision on one flag (write-once)"
+    )
     decide.add_argument("flag_id", help="the flag's id (flags.record_sha256, 8+ hex digits)")
-    decide.add_argument("--decision", required=True, choices=["cleared", "escalated"])
+    decide.add_argument(
+        "--decision",
+        required=True,
+        choices=["cleared", "escalated"],
+        help="cleared (nothing wrong) or escalated (to compliance)",
+    )
     decide.add_argument("--note", required=True, help="why (kept with the decision)")
-    review_sub.add_parser("verify", help="replay the decisions' hash chain")
+    review_sub.add_parser("verify", parents=[common], help="replay the decisions' hash chain")
     rescan_cmd = review_sub.add_parser(
-        "rescan", help="apply policies to the messages archived before them (new flags only)"
+        "rescan",
+        parents=[common],
+        help="apply policies to the messages archived before them (new flags only)",
     )
     rescan_cmd.add_argument("--policies", help="policies.yaml (default: ARCHIVE_POLICIES)")
     rescan_cmd.add_argument("--policy", action="append", help="only this policy (repeatable)")
     rescan_cmd.add_argument("--source", action="append", help="only this source (repeatable)")
-    rescan_cmd.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    rescan_cmd.add_argument("--format", **output)
     report = review_sub.add_parser(
-        "report", help="store today's supervision report (HTML) in the archive, write-once"
+        "report",
+        parents=[common],
+        help="store today's supervision report (HTML) in the archive, write-once",
     )
     report.add_argument("--out", help="also write a copy to this file")
     disposition = add(
@@ -1563,14 +1886,21 @@ def _parser() -> argparse.ArgumentParser:
         "today; held or locked files are kept and listed)",
     )
     disposition.add_argument("--reason", help="why (recorded with the disposition)")
-    disposition.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    disposition.add_argument("--format", **output)
     access = add("access", cmd_access, "Check the access trail (who read the archive).")
-    access_sub = access.add_subparsers(dest="access_action", required=True)
-    access_sub.add_parser("verify", help="replay the trail's hash chain")
+    access_sub = access.add_subparsers(dest="access_action", required=True, help="what to do")
+    access_sub.add_parser("verify", parents=[common], help="replay the trail's hash chain")
 
     reconcile = add("reconcile", cmd_reconcile, "Compare the ids the API lists with the archive.")
-    reconcile.add_argument("--source", action="append", required=True)
-    reconcile.add_argument("--mode", choices=["full", "sample"], default="full")
+    reconcile.add_argument(
+        "--source", action="append", required=True, help="source id (repeatable)"
+    )
+    reconcile.add_argument(
+        "--mode",
+        choices=["full", "sample"],
+        default="full",
+        help="every id the API lists, or a sample (full)",
+    )
     return parser
 
 

@@ -11,6 +11,8 @@ resolved at run time and never shown in the UI.
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +103,21 @@ def load_env_file(path: str | Path) -> dict[str, str]:
 # The Iceberg catalog of the committed state (docs/tables.md); default SQLite beside AUDIT_DB.
 ARCHIVE_ICEBERG_CATALOG_URI = "ARCHIVE_ICEBERG_CATALOG_URI"
 
+# Network timeouts, in seconds, of every network client (docs/deploy.md, "Timeouts"): boto3 (the
+# archive, the witness, Glue), the audit views' DuckDB httpfs reads, Iceberg's S3 file IO and
+# REST catalog, and the RingCentral API client. Connect: to open a connection. Read: the longest
+# wait for any byte of an answer. Budget: the longest one request keeps retrying network
+# failures (tries, timeouts and waits together): boto3 starts no retry that could end after it
+# (`may_retry`), the RingCentral client cuts a try's timeouts to what is left of it, DuckDB
+# splits it into tries (`duckdb_http`). So an endpoint that accepts connections and never
+# answers ends the command with exit 4 within the budget, well inside a minute by default.
+RC_ARCHIVE_CONNECT_TIMEOUT = "RC_ARCHIVE_CONNECT_TIMEOUT"
+RC_ARCHIVE_READ_TIMEOUT = "RC_ARCHIVE_READ_TIMEOUT"
+RC_ARCHIVE_RETRY_BUDGET = "RC_ARCHIVE_RETRY_BUDGET"
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
+DEFAULT_READ_TIMEOUT_SECONDS = 15.0
+DEFAULT_RETRY_BUDGET_SECONDS = 40.0
+
 
 class SettingError(ValueError):
     """A setting's value is malformed; the message names the variable and what it expects."""
@@ -140,6 +157,56 @@ def parse_lock_mode(value: str | None) -> str | None:
     return mode
 
 
+def parse_seconds(name: str, value: str | None, default: float) -> float:
+    """A positive number of seconds (a timeout); empty means `default`."""
+    text = (value or "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise SettingError(f"{name}={text!r}: expected seconds, a number above 0 (e.g. 15)")
+    return seconds
+
+
+@dataclass(frozen=True)
+class NetworkTimeouts:
+    """The timeouts every network client is built with (see RC_ARCHIVE_CONNECT_TIMEOUT above)."""
+
+    connect: float = DEFAULT_CONNECT_TIMEOUT_SECONDS
+    read: float = DEFAULT_READ_TIMEOUT_SECONDS
+    budget: float = DEFAULT_RETRY_BUDGET_SECONDS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> NetworkTimeouts:
+        """RC_ARCHIVE_CONNECT_TIMEOUT, _READ_TIMEOUT, _RETRY_BUDGET from `env` (os.environ
+        when None); a malformed value raises SettingError naming the variable."""
+        env = os.environ if env is None else env
+
+        def seconds(name: str, default: float) -> float:
+            return parse_seconds(name, env.get(name), default)
+
+        return cls(
+            connect=seconds(RC_ARCHIVE_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT_SECONDS),
+            read=seconds(RC_ARCHIVE_READ_TIMEOUT, DEFAULT_READ_TIMEOUT_SECONDS),
+            budget=seconds(RC_ARCHIVE_RETRY_BUDGET, DEFAULT_RETRY_BUDGET_SECONDS),
+        )
+
+    def may_retry(self, elapsed: float, wait: float) -> bool:
+        """Whether a request that has spent `elapsed` seconds may wait `wait` seconds and try
+        again: only when that try, even if it runs into both timeouts, ends within the budget."""
+        return elapsed + wait + self.connect + self.read <= self.budget
+
+    def duckdb_http(self) -> tuple[int, int]:
+        """DuckDB httpfs' (`http_timeout`, `http_retries`). Its timeout bounds a whole request
+        (connect and the whole transfer, not the wait for one byte), so a try gets half the
+        budget, at least the read timeout, in whole seconds, and as many retries as fit."""
+        timeout = max(1, math.ceil(max(self.read, self.budget / 2)))
+        return timeout, max(0, int(self.budget // timeout) - 1)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every non-secret setting, parsed. Built once per process (CLI command, code location)
@@ -160,6 +227,7 @@ class Settings:
     webhook_address: str | None = None
     archive_schedule_cron: str = DEFAULT_ARCHIVE_SCHEDULE_CRON
     webhook_subscription_cron: str = DEFAULT_WEBHOOK_SUBSCRIPTION_CRON
+    network: NetworkTimeouts = NetworkTimeouts()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -191,4 +259,5 @@ class Settings:
             webhook_subscription_cron=(
                 text(WEBHOOK_SUBSCRIPTION_CRON) or DEFAULT_WEBHOOK_SUBSCRIPTION_CRON
             ),
+            network=NetworkTimeouts.from_env(env),
         )

@@ -16,7 +16,10 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
+import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -705,26 +708,195 @@ def open_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
 
         retention = load_retention(classes_path)
 
-    import boto3  # imported here: a local archive needs no AWS SDK start-up
-    from botocore.config import Config
-
-    client = boto3.client(
-        "s3",
-        # botocore's default of 3 attempts fails a run on a few 5xx/resets in a row, and a run
-        # writes hundreds of objects; 4xx answers are never retried, so this only buys time
-        # on transient faults (measured in tests/e2e/test_fault_matrix.py).
-        config=Config(retries={"mode": "standard", "max_attempts": S3_MAX_ATTEMPTS}),
-        endpoint_url=env.get(settings.AWS_ENDPOINT_URL) or None,
-        region_name=env.get(settings.AWS_REGION) or env.get("AWS_DEFAULT_REGION") or None,
-        aws_access_key_id=env.get(settings.AWS_ACCESS_KEY_ID) or None,
-        aws_secret_access_key=env.get(settings.AWS_SECRET_ACCESS_KEY) or None,
-    )
     return S3Store(
         bucket,
         prefix,
-        client,
+        aws_client("s3", env),
         object_lock_mode=mode,
         retention_days=days,
         legal_hold=legal_hold,
         retention=retention,
     )
+
+
+# -- AWS clients: timeouts, the retry budget, and network failures in one line ---------------
+
+# Set on a request's botocore context when it is first sent (the retry budget counts from it).
+_STARTED = "rc_archive_started"
+
+
+def aws_client(
+    service: str,
+    env: Mapping[str, str],
+    *,
+    max_attempts: int = S3_MAX_ATTEMPTS,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+    session_token: str | None = None,
+) -> Any:
+    """A boto3 client (`s3`, `glue`) with the project's network timeouts: every boto3 client of
+    rc-archive is made here (the archive and the witness through `open_store`, the CLI's probe,
+    Iceberg's locked file IO and the Glue catalog).
+
+    Connect and read timeouts are RC_ARCHIVE_CONNECT_TIMEOUT and RC_ARCHIVE_READ_TIMEOUT (in
+    `env`, else the process environment; pipelines/settings.py), instead of botocore's 60 s
+    each. Retries are botocore's "standard" mode, `max_attempts` tries: botocore's default of 3
+    fails a run on a few 5xx/resets in a row, and a run writes hundreds of objects; 4xx answers
+    are never retried, so this only buys time on transient faults (measured in
+    tests/e2e/test_fault_matrix.py). A retry after a network failure (no answer: a timeout, a
+    refused or dropped connection) starts only when it would end within RC_ARCHIVE_RETRY_BUDGET
+    even if it ran into both timeouts, so an endpoint that accepts connections and never answers
+    costs one request about two read timeouts, not 8 x 60 s.
+
+    Endpoint, region and keys: the arguments, else AWS_ENDPOINT_URL, AWS_REGION (or
+    AWS_DEFAULT_REGION), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in `env`, else boto3's
+    own credential chain."""
+    import boto3  # imported here: a local archive needs no AWS SDK start-up
+    from botocore.config import Config
+
+    timeouts = settings.NetworkTimeouts.from_env({**os.environ, **env})
+    client = boto3.client(
+        service,
+        config=Config(
+            connect_timeout=timeouts.connect,
+            read_timeout=timeouts.read,
+            retries={"mode": "standard", "max_attempts": max_attempts},
+        ),
+        endpoint_url=endpoint_url or env.get(settings.AWS_ENDPOINT_URL) or None,
+        region_name=region or env.get(settings.AWS_REGION) or env.get("AWS_DEFAULT_REGION") or None,
+        aws_access_key_id=access_key_id or env.get(settings.AWS_ACCESS_KEY_ID) or None,
+        aws_secret_access_key=secret_access_key or env.get(settings.AWS_SECRET_ACCESS_KEY) or None,
+        aws_session_token=session_token or None,
+    )
+    _bound_network_retries(client, timeouts)
+    return client
+
+
+def _bound_network_retries(client: Any, timeouts: settings.NetworkTimeouts) -> None:
+    """Stop botocore retrying a network failure once another try could end after the budget.
+
+    botocore asks its `needs-retry` handlers in order and takes the first answer that is not
+    None; False means "do not retry". This handler, registered first, answers False for a
+    request that failed without an answer when `NetworkTimeouts.may_retry` says no, and None
+    (botocore decides, as before) otherwise: answers such as 5xx and throttling keep their
+    `max_attempts` tries."""
+    from botocore.exceptions import ConnectionError as NoConnection
+    from botocore.exceptions import HTTPClientError
+
+    def started(context: dict[str, Any] | None = None, **_: Any) -> None:
+        if context is not None:
+            context.setdefault(_STARTED, time.monotonic())
+
+    def give_up(
+        attempts: int = 1,
+        caught_exception: BaseException | None = None,
+        request_dict: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> bool | None:
+        if not isinstance(caught_exception, NoConnection | HTTPClientError):
+            return None
+        context = (request_dict or {}).get("context") or {}
+        elapsed = time.monotonic() - context.get(_STARTED, time.monotonic())
+        # botocore's standard backoff for errors that are not throttling: rand * 50 ms * 2^n.
+        wait = min(20.0, 0.05 * 2 ** (attempts - 1))
+        return None if timeouts.may_retry(elapsed, wait) else False
+
+    # On the service's own event: botocore calls a more specific event's handlers first.
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register_first(f"before-call.{service}", started)
+    client.meta.events.register_first(f"needs-retry.{service}", give_up)
+
+
+# Phrases of DuckDB httpfs (curl) errors that mean no answer came: refused, unresolvable,
+# timed out, dropped. Matched in an IOException's message.
+_DUCKDB_NETWORK = re.compile(
+    r"Could not connect|Couldn't connect|Timeout was reached|timed out|Could not resolve|"
+    r"Couldn't resolve|Failed to connect|Connection refused|Connection reset|"
+    r"Could not establish connection|Failure when receiving|Server returned nothing|"
+    r"Send failure|Recv failure|SSL connect error",
+    re.IGNORECASE,
+)
+_URL = re.compile(r"\b(https?://[^/\s'\"]+)")
+
+
+def network_failure(error: BaseException) -> str | None:
+    """One line for an S3 request that got no answer, naming the endpoint; None when neither
+    `error` nor what caused it is one. Recognised: botocore's connection errors and timeouts
+    (boto3 clients), and DuckDB httpfs' (the audit views' reads), whose message names the URL.
+    The CLI prints it with exit 4 (try again later), without a traceback."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        line = _botocore_failure(current) or _duckdb_failure(current)
+        if line is not None:
+            return line
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _fix() -> str:
+    return (
+        f"check {settings.AWS_ENDPOINT_URL} and the network; timeouts "
+        f"{settings.RC_ARCHIVE_CONNECT_TIMEOUT}, {settings.RC_ARCHIVE_READ_TIMEOUT}, "
+        f"{settings.RC_ARCHIVE_RETRY_BUDGET} (docs/deploy.md)"
+    )
+
+
+def _timeouts() -> settings.NetworkTimeouts:
+    """The timeouts in force, for a message (defaults if the environment's are malformed: the
+    client would have refused them before sending anything)."""
+    try:
+        return settings.NetworkTimeouts.from_env()
+    except SettingError:
+        return settings.NetworkTimeouts()
+
+
+def _endpoint_of(url: str | None) -> str:
+    match = _URL.search(url or "")
+    if match:
+        return match.group(1)
+    return os.environ.get(settings.AWS_ENDPOINT_URL) or "the AWS default endpoint"
+
+
+def _botocore_failure(error: BaseException) -> str | None:
+    exceptions = sys.modules.get("botocore.exceptions")
+    if exceptions is None or not isinstance(
+        error, exceptions.ConnectionError | exceptions.HTTPClientError
+    ):
+        return None
+    kwargs = getattr(error, "kwargs", {}) or {}
+    endpoint = _endpoint_of(kwargs.get("endpoint_url"))
+    timeouts = _timeouts()
+    if isinstance(error, exceptions.ReadTimeoutError):
+        what = f"gave no answer within the read timeout ({timeouts.read:g} s)"
+    elif isinstance(error, exceptions.ConnectTimeoutError):
+        what = f"accepted no connection within the connect timeout ({timeouts.connect:g} s)"
+    elif isinstance(error, exceptions.EndpointConnectionError):
+        what = "cannot be reached (connection refused or no route)"
+    else:
+        what = f"dropped the connection ({type(error).__name__})"
+    return f"S3 endpoint {endpoint} {what}, after retries; {_fix()}"
+
+
+def _duckdb_failure(error: BaseException) -> str | None:
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is None or not isinstance(error, duckdb.IOException | duckdb.HTTPException):
+        return None
+    message = str(error)
+    first = (message.strip().splitlines() or [""])[0]
+    status = getattr(error, "status_code", None)
+    if isinstance(error, duckdb.HTTPException) and isinstance(status, int) and status >= 500:
+        what = f"answered HTTP {status} after retries"
+    elif _DUCKDB_NETWORK.search(first):
+        timeout, retries = _timeouts().duckdb_http()
+        what = (
+            f"gave no answer in time ({timeout} s a try, {retries} retry(ies))"
+            if re.search("timeout|timed out", first, re.IGNORECASE)
+            else "cannot be reached (connection refused or no route)"
+        )
+    else:
+        return None
+    return f"S3 endpoint {_endpoint_of(first)} {what}, reading the archive's files; {_fix()}"

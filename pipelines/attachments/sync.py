@@ -21,6 +21,10 @@ stored once at `attachment_files/sha256=<hash>`, and named by a row of the `atta
 committed in the SAME contents ledger, so `verify` covers the bytes. A download that fails for
 good is quarantined with its reason and kept in the cursor's `pending` list, so later runs try
 it again (one captured since is dropped from the list).
+
+A stop request (pipelines/interrupts.py) is honoured between downloads: the files in flight
+finish, no other starts, and the batch they belong to is not committed (its bytes stay stored;
+the next run names them without writing them again).
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ from pipelines.attachments.fetch import (
     RateBudget,
     download,
 )
+from pipelines.interrupts import raise_if_stopped, stop_requested
+from pipelines.progress import PROGRESS
 from pipelines.ringcentral.errors import NotFound
 from schemas import attachments as schema
 from schemas.ids import source_stream
@@ -222,14 +228,18 @@ def sync_attachments(
         ordered = list(groups.values())
         starts = list(range(0, len(ordered), settings.batch_files)) or [0]
         for start in starts:
+            raise_if_stopped("between attachment batches")
             chunk = ordered[start : start + settings.batch_files]
             with ThreadPoolExecutor(settings.threads, thread_name_prefix="attachment") as pool:
                 outcomes = list(
                     pool.map(
-                        lambda group: _capture(group[0], client, http, ledger, settings, budget),
+                        lambda group: _capture_unless_stopped(
+                            group[0], client, http, ledger, settings, budget
+                        ),
                         chunk,
                     )
                 )
+            raise_if_stopped("between attachment downloads")
             last = start == starts[-1]
             rows: list[dict] = known_rows if start == 0 else []
             failures: list[dict] = []
@@ -305,6 +315,16 @@ def _record_sha256(row: dict) -> str:
         size=row["size"],
         sha256=row["sha256"],
     )
+
+
+def _capture_unless_stopped(*args: Any) -> dict | None:
+    """`_capture`, or None once a stop was requested (the batch is then not committed)."""
+    if stop_requested():
+        return None
+    outcome = _capture(*args)
+    if "reason" not in outcome:
+        PROGRESS.add(files=1, bytes=outcome["size"])
+    return outcome
 
 
 def _capture(

@@ -262,9 +262,22 @@ def plain_client_help(
     return lines
 
 
+def httpfs_timeout_sql(env: Mapping[str, str]) -> list[str]:
+    """httpfs' timeouts for S3 reads, from the settings every network client uses
+    (RC_ARCHIVE_READ_TIMEOUT, RC_ARCHIVE_RETRY_BUDGET in `env`, else the process environment;
+    docs/deploy.md, "Timeouts"), instead of httpfs' 30 s and 3 retries: an S3 endpoint that
+    accepts connections and never answers ends the query within the budget, with an IO error
+    naming the URL (exit 4). `NetworkTimeouts.duckdb_http` says how the budget is split."""
+    from pipelines.settings import NetworkTimeouts
+
+    timeout, retries = NetworkTimeouts.from_env({**os.environ, **env}).duckdb_http()
+    return [f"SET http_timeout = {timeout}", f"SET http_retries = {retries}"]
+
+
 def configure_s3(conn: duckdb.DuckDBPyConnection, env: Mapping[str, str]) -> None:
-    """Load the pinned extensions and create the S3 secret on `conn`."""
-    for statement in offline_httpfs_sql(env):
+    """Load the pinned extensions, set the network timeouts and create the S3 secret on
+    `conn`."""
+    for statement in offline_httpfs_sql(env) + httpfs_timeout_sql(env):
         conn.execute(statement)
     try:
         conn.execute(s3_secret_sql(env))

@@ -114,6 +114,53 @@ def selection_sql(
     return sql, params
 
 
+def check_selection(
+    source: str | None,
+    thread: str | None,
+    identity: str | None,
+    from_: datetime | None,
+    to: datetime | None,
+    *,
+    everything: bool = False,
+) -> None:
+    """What a person asks `rc-archive export` for, refused with one line before anything is read
+    or recorded: no selector at all (every message of the archive, gigabytes of attachments)
+    unless `everything` (`--all`) says so, `--all` together with a selector (which one was
+    meant?), and a period that ends before it starts."""
+    named = [
+        flag
+        for flag, value in (
+            ("--source", source),
+            ("--thread", thread),
+            ("--identity", identity),
+            ("--from", from_),
+            ("--to", to),
+        )
+        if value is not None
+    ]
+    if everything and named:
+        raise ExportSelectionError(
+            f"--all exports every archived message; it cannot be combined with "
+            f"{', '.join(named)}: drop one or the other"
+        )
+    if not everything and not named:
+        raise ExportSelectionError(
+            "export needs a selection: --source ID, --thread ID, --identity ID and/or "
+            "--from/--to TIME, or --all for every archived message"
+        )
+    check_period(from_, to)
+
+
+def check_period(from_: datetime | None, to: datetime | None) -> None:
+    """Refuse a period whose end (`--to`, exclusive) is not after its start (`--from`): it
+    selects nothing, and an empty production would read as "no such messages"."""
+    if from_ is not None and to is not None and from_ >= to:
+        raise ExportSelectionError(
+            f"--from {_json_value(from_)} is not before --to {_json_value(to)}: the period is "
+            "empty (were they swapped?)"
+        )
+
+
 def _checked_filters(
     source: str | None, thread: str | None, identity: str | None
 ) -> tuple[str | None, str | None, str | None]:
@@ -445,14 +492,16 @@ def export(
     """Produce the selected messages into `out_dir` (new, or empty) + manifest.json.
 
     Raises ExportSelectionError (one line) for an id that is not an id or that no archived
-    message has, and FileExistsError for a non-empty `out_dir`. The files are written into a
-    hidden sibling directory, renamed to `out_dir` once complete and removed on any failure.
+    message has or a period that ends before it starts, and FileExistsError for a non-empty
+    `out_dir`. The files are written into a hidden sibling directory, renamed to `out_dir` once
+    complete and removed on any failure.
     `store` is the archive the attachment bytes are read from (default: the archive the
     catalog reads, opened with the environment's settings).
     """
     if fmt not in FORMATS:
         raise ValueError(f"export format {fmt!r} is not one of {', '.join(FORMATS)}")
     source, thread, identity = _checked_filters(source, thread, identity)
+    check_period(from_, to)
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(

@@ -1,18 +1,32 @@
-"""Render a query result as a text table, CSV or JSON, and the `rc-archive sql` command.
+"""Render a query result as a text table, CSV, JSON or JSON lines, and the `rc-archive sql` command.
 
 `sql_command` opens the catalog read-only and refuses anything but a query before running it:
 DuckDB's read-only mode already stops writes to the catalog, but not COPY ... TO (writes a
 file), ATTACH or SET, and an auditor's tool must not do those either.
+
+Streaming. `Renderer` turns rows into text a block at a time, so `rc-archive sql` writes an
+answer of any size as DuckDB produces it, in constant memory (pipelines/governance/sql.py):
+csv, json and jsonl come out exactly as if rendered whole. The aligned table needs the width of
+every column before its first line, so it is aligned per block of rows (`TABLE_BLOCK_ROWS`, the
+rows of one fetch): the first block sets the widths; a later block that needs a wider column
+widens it and prints the header and rule again above itself, so every row stays under a header
+it lines up with; `(N rows)` ends the table. An answer of one block is the table it always was.
+
+CSV, explicitly (`CsvOptions`, `rc-archive sql --null`, `--formulas`): a NULL is an empty
+unquoted field unless `--null TEXT` names another text, and an empty string is always `""`, so
+the two stay apart (a string equal to the NULL text is quoted, too). A text cell a spreadsheet
+would run as a formula (it starts with = + - @, tab or CR) gets a leading `'` by default
+(OWASP "CSV injection"; numbers are never changed), and `rc-archive sql` says on stderr how
+many; `--formulas keep` writes them as stored.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -23,14 +37,18 @@ from pipelines.audit.connection import connect
 from pipelines.audit.queries import QueryResult, run_query
 from pipelines.audit.terminal_text import bool_text, terminal_safe, timestamp_text
 
-FORMATS = ("table", "csv", "json")
+FORMATS = ("table", "csv", "json", "jsonl")
 _READ_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 # Widest cell of a table, in characters: `SELECT * FROM messages` shows raw_json and bodies of
 # any length, and a table is for reading on a screen (csv and json are never truncated).
 MAX_CELL_WIDTH = 60
+# Rows aligned together in a streamed table (see the module docstring).
+TABLE_BLOCK_ROWS = 1000
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection"): a leading quote makes
 # them text. Tab and CR are on OWASP's list because some programs skip them before parsing.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_MODES = ("quote", "keep")
+_CSV_QUOTED = re.compile('[,"\r\n]')
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -38,8 +56,32 @@ class NotReadOnlyQuery(ValueError):
     """The statement would change something; `rc-archive sql` only reads."""
 
 
+@dataclass(frozen=True)
+class CsvOptions:
+    """How CSV shows what a spreadsheet or a loader would otherwise get wrong (module
+    docstring): `null` is the text of a NULL; `formulas` is "quote" or "keep"."""
+
+    null: str = ""
+    formulas: str = "quote"
+
+    def __post_init__(self) -> None:
+        if self.formulas not in FORMULA_MODES:
+            raise ValueError(f"formulas={self.formulas!r}: expected one of {FORMULA_MODES}")
+        if _CSV_QUOTED.search(self.null):
+            raise ValueError(
+                f"--null {self.null!r}: a NULL's text cannot hold a comma, a double quote or "
+                "a line break (it is written unquoted, to stay apart from a string)"
+            )
+
+
+# Values every renderer shows as they are (checked by exact type first: the common case).
+_AS_IS = (str, int, float, type(None))
+
+
 def _plain(value: Any) -> Any:
     """A value as JSON would hold it, times and booleans in the one style of terminal_text."""
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, datetime):
         return timestamp_text(value)
     if isinstance(value, date | time):
@@ -57,6 +99,8 @@ def _plain(value: Any) -> Any:
 
 def _text(value: Any) -> str:
     """One value as text for a table or CSV cell (NULL handled by the caller)."""
+    if type(value) is str:
+        return value
     if isinstance(value, bool):
         return bool_text(value)
     if isinstance(value, list | tuple | dict):
@@ -78,63 +122,163 @@ def csv_safe(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+class Renderer:
+    """Rows to text in `fmt`, a block at a time: `begin()`, `rows_text(block)` per block,
+    `end()`; each piece ends with its newline (`render` drops the last one). Counts the rows
+    it rendered (`rows`) and the CSV cells it neutralised (`neutralised`)."""
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        fmt: str,
+        *,
+        max_width: int | None = MAX_CELL_WIDTH,
+        csv: CsvOptions | None = None,
+    ) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"output format {fmt!r} is not one of {', '.join(FORMATS)}")
+        self.columns = list(columns)
+        self.fmt = fmt
+        self.max_width = max_width
+        self.csv = csv or CsvOptions()
+        self.rows = 0
+        self.neutralised = 0
+        self._widths: list[int] | None = None
+
+    def begin(self) -> str:
+        if self.fmt == "csv":
+            return self._csv_line(self.columns, header=True)
+        if self.fmt == "json":
+            return "["
+        return ""
+
+    def rows_text(self, rows: Sequence[Sequence[Any]]) -> str:
+        if not rows:
+            return ""
+        first = self.rows == 0
+        self.rows += len(rows)
+        if self.fmt == "table":
+            return self._table_block(rows)
+        if self.fmt == "csv":
+            return "".join(self._csv_line(row) for row in rows)
+        if self.fmt == "jsonl":
+            return "".join(
+                _json_safe(json.dumps(self._plain_row(row), ensure_ascii=False)) + "\n"
+                for row in rows
+            )
+        pieces = []
+        for number, row in enumerate(rows):
+            text = json.dumps(self._plain_row(row), ensure_ascii=False, indent=2)
+            lead = "\n" if first and number == 0 else ",\n"
+            pieces.append(lead + "  " + text.replace("\n", "\n  "))
+        return _json_safe("".join(pieces))
+
+    def end(self) -> str:
+        if self.fmt == "table":
+            head = self._table_head() if self._widths is None else ""
+            return head + f"({self.rows} row{'s' if self.rows != 1 else ''})\n"
+        if self.fmt == "json":
+            return ("\n]" if self.rows else "]") + "\n"
+        return ""
+
+    # -- table --------------------------------------------------------------------------
+
+    def _table_head(self, widths: list[int] | None = None) -> str:
+        header = [_cell(c, self.max_width) for c in self.columns]
+        if widths is None:
+            widths = [len(c) for c in header]
+        self._widths = widths
+        line = "-+-".join("-" * w for w in widths)  # "+" under each " | "
+        return _table_line(header, widths) + line + "\n"
+
+    def _table_block(self, rows: Sequence[Sequence[Any]]) -> str:
+        cells = [[_cell(v, self.max_width) for v in row] for row in rows]
+        widths = self._widths or [len(_cell(c, self.max_width)) for c in self.columns]
+        wider = list(widths)
+        for row in cells:
+            wider = [max(w, len(c)) for w, c in zip(wider, row, strict=True)]
+        head = self._table_head(wider) if self._widths is None or wider != widths else ""
+        return head + "".join(_table_line(row, wider) for row in cells)
+
+    # -- csv and json -------------------------------------------------------------------
+
+    def _csv_line(self, row: Sequence[Any], header: bool = False) -> str:
+        return ",".join(self._csv_field(v, header) for v in row) + "\n"
+
+    def _csv_field(self, value: Any, header: bool) -> str:
+        """Full value (never cut); a NULL as `csv.null`, an empty string (and a string equal
+        to the NULL text) quoted; text cells formula-neutralised unless `formulas` is keep
+        (judged on the stored text); control characters other than the newline and tab that
+        CSV quoting carries are escaped, since this text is printed on a terminal
+        (`rc-archive export` writes the exact text to files)."""
+        if value is None:
+            return self.csv.null
+        text = _text(value)
+        numeric = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+        if self.csv.formulas == "quote" and not numeric and text.startswith(_FORMULA_START):
+            text = "'" + text
+            self.neutralised += 0 if header else 1
+        if "\n" in text or "\t" in text:
+            text = "\n".join(
+                "\t".join(terminal_safe(piece) for piece in line.split("\t"))
+                for line in text.split("\n")
+            )
+        else:
+            text = terminal_safe(text)
+        if text == "" or text == self.csv.null or _CSV_QUOTED.search(text):
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    def _plain_row(self, row: Sequence[Any]) -> dict[str, Any]:
+        return {k: _plain(v) for k, v in zip(self.columns, row, strict=True)}
+
+
+def _table_line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n"
+
+
+def _json_safe(text: str) -> str:
+    """The characters json.dumps leaves raw that act on a terminal (DEL, C1, bidi, line
+    separators) as \\uXXXX escapes, which decode to the same string."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def render_stream(renderer: Renderer, blocks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[str]:
+    """The text of `blocks` of rows, piece by piece (begin, one piece per block, end)."""
+    yield renderer.begin()
+    for block in blocks:
+        yield renderer.rows_text(block)
+    yield renderer.end()
+
+
 def render_table(result: QueryResult, max_width: int | None = MAX_CELL_WIDTH) -> str:
     """Aligned columns; each cell terminal-safe and cut to `max_width` characters (None: never
     cut). Like every renderer here, no trailing newline: the caller's print() ends the line."""
-    header = [_cell(c, max_width) for c in result.columns]
-    cells = [[_cell(v, max_width) for v in row] for row in result.rows]
-    widths = [len(c) for c in header]
-    for row in cells:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    line = "-+-".join("-" * w for w in widths)  # "+" under each " | "
-    out = [
-        " | ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)).rstrip(),
-        line,
-    ]
-    out += [
-        " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    ]
-    out.append(f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})")
-    return "\n".join(out)
+    return render(result, "table", max_width)
 
 
-def _csv_cell(value: Any) -> str:
-    """Full value (never cut), formula-neutralised (judged on the stored text); control
-    characters other than the newline and tab that CSV quoting carries are escaped, since this
-    text is printed on a terminal (`rc-archive export` writes the exact text to files)."""
-    if value is None:
-        return ""
-    text = csv_safe(_text(value))
-    return "\n".join(
-        "\t".join(terminal_safe(piece) for piece in line.split("\t")) for line in text.split("\n")
-    )
-
-
-def render_csv(result: QueryResult) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([_csv_cell(c) for c in result.columns])
-    for row in result.rows:
-        writer.writerow(_csv_cell(v) for v in row)
-    return buffer.getvalue().removesuffix("\n")
+def render_csv(result: QueryResult, options: CsvOptions | None = None) -> str:
+    return _render_whole(Renderer(result.columns, "csv", csv=options), result.rows)
 
 
 def render_json(result: QueryResult) -> str:
     """Exact values; the characters json.dumps leaves raw that act on a terminal (DEL, C1,
     bidi, line separators) are written as \\uXXXX escapes, which decode to the same string."""
-    rows = [{k: _plain(v) for k, v in row.items()} for row in result.as_dicts()]
-    text = json.dumps(rows, ensure_ascii=False, indent=2)
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return render(result, "json")
 
 
-def render(result: QueryResult, fmt: str, max_width: int | None = MAX_CELL_WIDTH) -> str:
+def render(
+    result: QueryResult,
+    fmt: str,
+    max_width: int | None = MAX_CELL_WIDTH,
+    csv: CsvOptions | None = None,
+) -> str:
     """`result` as `fmt`, without a trailing newline (print() adds the one line end)."""
-    if fmt == "table":
-        return render_table(result, max_width)
-    renderers = {"csv": render_csv, "json": render_json}
-    if fmt not in renderers:
-        raise ValueError(f"output format {fmt!r} is not one of {', '.join(FORMATS)}")
-    return renderers[fmt](result)
+    return _render_whole(Renderer(result.columns, fmt, max_width=max_width, csv=csv), result.rows)
+
+
+def _render_whole(renderer: Renderer, rows: Sequence[Sequence[Any]]) -> str:
+    return "".join(render_stream(renderer, [rows])).removesuffix("\n")
 
 
 def check_read_only(sql: str) -> None:

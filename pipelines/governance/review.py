@@ -1,8 +1,9 @@
 """Reviewer decisions on supervision flags, recorded write-once in the archive (`_reviews/`).
 
-A reviewer works the queue (`rc-archive review next`: flags without a decision, newest first)
-and decides each flag: `cleared` (nothing wrong) or `escalated` (to compliance), with a note.
-Each decision is one record of a hash-chained log in daily folders, like the access trail
+A reviewer works the queue (`rc-archive review next`: flags without a decision, newest first;
+the catalog's queue less the decisions stored since it was built) and decides each flag:
+`cleared` (nothing wrong) or `escalated` (to compliance), with a note. Each decision is one
+record of a hash-chained log in daily folders, like the access trail
 (pipelines/governance/chained_log.py): who, when, the flag (its record_sha256), the message
 version it points at, the policy, the decision and the note. A decision is never changed: a
 later decision on the same flag is a new record, and the views show the newest as current.
@@ -10,6 +11,7 @@ later decision on the same flag is a new record, and the views show the newest a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,6 +65,28 @@ def record_decision(
 ) -> StoredRecord:
     """Append one decision to the archive's review log (write-once)."""
     return review_log(store, env, clock).append(decision_record(flag, decision, note))
+
+
+def decided_since_catalog(
+    store: ObjectStore, audit_db: str | os.PathLike[str], env: Mapping[str, str]
+) -> list[str]:
+    """The flags decided after the audit catalog at `audit_db` took its snapshot of the review
+    log (`internal._review_events`, whose `review_queue` still lists them): what `review next`
+    leaves out, so a flag just decided is not offered again before `rc-archive catalog`.
+
+    Cost: one query of the catalog for its newest decision key, then the log from that key on
+    (`ChainedLog.records`: the day folders from its day, one GET per newer decision), the way a
+    catalog refresh reads it. Keys sort in chain order, so the snapshot plus these is every
+    decision."""
+    from pipelines.audit.connection import connect
+
+    conn = connect(audit_db, env, read_only=True)
+    try:
+        newest = conn.execute("SELECT max(decision_key) FROM review_decisions").fetchone()[0]
+    finally:
+        conn.close()
+    flags = {record.body.get("flag_id") for record in review_log(store).records(newest)}
+    return sorted(flag for flag in flags if isinstance(flag, str))
 
 
 def decision_row(key: str, sha256: str, body: Mapping[str, Any]) -> dict[str, Any]:

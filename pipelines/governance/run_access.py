@@ -11,12 +11,14 @@ are not logged (their commits are in the ledger).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pipelines import settings
-from pipelines.archive.store import ObjectStore
-from pipelines.governance.access_trail import AccessTrail
+from pipelines.archive.store import LocalStore, ObjectStore
+from pipelines.governance.access_trail import AccessTrail, access_log, check_real_archive
+from pipelines.governance.chained_log import StoredRecord
 
 AUTOMATION_TAGS = ("dagster/schedule_name", "dagster/sensor_name")
 USER_TAG = "dagster/user"
@@ -56,14 +58,66 @@ def record_run_access(
     run_id: str,
     tags: Mapping[str, str],
     assets: Iterable[str] | None,
-) -> bool:
-    """Append the run's event to the archive's access trail (False: a scheduled run). The
-    person Dagster names (`dagster/user`) is the event's user; else the daemon's user."""
+) -> StoredRecord | None:
+    """Append the run's event to the archive's access trail (None: a scheduled run). The
+    person Dagster names (`dagster/user`) is the event's user; else the daemon's user. A local
+    archive whose folders are symbolic links is refused (SymlinkedArchiveError, which fails
+    the sensor's tick where it shows): the run's event would land in a trail beside the data
+    it read, as for the audit commands (access_trail.check_real_archive)."""
     event = run_access_event(job_name, run_id, tags, assets)
     if event is None:
-        return False
+        return None
+    if isinstance(store, LocalStore):
+        check_real_archive(store.root)
     who = dict(env)
     if tags.get(USER_TAG):
         who[settings.RC_ARCHIVE_USER] = tags[USER_TAG]
-    AccessTrail(store, who).append(event)
-    return True
+    return AccessTrail(store, who).append(event)
+
+
+def recorded_run_ids(
+    store: ObjectStore, after_key: str | None, since_day: str, today: str
+) -> tuple[set[str], str | None]:
+    """The run ids of the `dagster-run` events the trail holds after `after_key` and on days
+    from `since_day` to `today`, and the newest key read (else `after_key`).
+
+    What makes the sensor's write idempotent by run id: before appending a run's event it
+    looks here, so a tick retried after its events were stored (its cursor lost with a
+    failed or killed tick) finds them instead of writing them again. The cost is the events
+    written since the sensor's last tick and since the day the oldest run to record started
+    (one LIST per day folder, one GET per event), never the whole trail. Days after `today`
+    are not read: no writer can have stored an event there (a record planted in a future
+    folder cannot mark a run as recorded)."""
+    log = access_log(store)
+    after_day = after_key[len(log.prefix) :].split("/")[0] if after_key else None
+    found: set[str] = set()
+    newest = after_key
+    for day in log.days():
+        if day < since_day or day > today or (after_day is not None and day < after_day):
+            continue
+        for key in log.day_keys(day, after_key if day == after_day else None):
+            newest = max(key, newest or key)
+            try:
+                body = json.loads(store.get(key))
+            except ValueError:
+                continue  # not an event (access verify reports it)
+            if not isinstance(body, dict) or body.get("command") != "dagster-run":
+                continue
+            arguments = body.get("arguments")
+            run_id = arguments.get("run_id") if isinstance(arguments, dict) else None
+            if isinstance(run_id, str):
+                found.add(run_id)
+    return found, newest
+
+
+def trail_head(store: ObjectStore, after_key: str | None, today: str) -> str | None:
+    """The newest key in today's folder of the trail, after `after_key` (else `after_key`):
+    one LIST of the keys written since, no GET. The sensor moves its mark here on the ticks
+    that record nothing, so the look for recorded runs (`recorded_run_ids`) reads the events
+    of the last tick or so, not every `sql` event since the last run a person launched. (Only
+    the sensor writes `dagster-run` events, and only on the ticks that record; a tick that
+    records none cannot skip one of its own.)"""
+    log = access_log(store)
+    folder = f"{log.prefix}{today}/"
+    keys = log.day_keys(today, after_key if after_key and after_key.startswith(folder) else None)
+    return keys[-1] if keys else after_key

@@ -1,19 +1,37 @@
-"""`rc-archive sql` as the access trail needs it: the rendered answer and its row count.
+"""`rc-archive sql` as the access trail needs it: the answer, its row count, and streaming.
 
 Why a sibling of `pipelines.audit.formatting.sql_command`: the access event records how many
 rows a query returned, which the rendered text no longer tells. Same checks, same connection
 (read-only by construction), same rendering.
+
+`stream_sql` is what the command runs: DuckDB's result is fetched `FETCH_ROWS` rows at a time
+and each block is rendered and written before the next is fetched, so memory stays the same
+whatever the answer's size and the first rows appear as soon as DuckDB has them; the access
+event comes first (`audited.run_audited_stream`). `sql_command` renders a whole (small) answer
+into a string, for `review next` and the library.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TextIO
 
-from pipelines.audit.connection import connect
-from pipelines.audit.formatting import FORMATS, check_read_only, render
+from pipelines.audit.connection import check_query, connect
+from pipelines.audit.formatting import (
+    FORMATS,
+    CsvOptions,
+    Renderer,
+    check_read_only,
+    render,
+    render_stream,
+)
 from pipelines.audit.queries import run_query
+from pipelines.governance.access_trail import AccessTrail
+from pipelines.governance.audited import run_audited_stream
+
+# Rows per fetch from DuckDB, rendered and written together (and a streamed table's block).
+FETCH_ROWS = 1000
 
 
 def sql_command(
@@ -33,3 +51,47 @@ def sql_command(
         return render(result, fmt), len(result.rows)
     finally:
         conn.close()
+
+
+def stream_sql(
+    trail: AccessTrail,
+    details: Mapping[str, Any],
+    audit_db: str | os.PathLike[str] | None,
+    sql: str,
+    params: Mapping[str, Any] | Sequence[Any] | None,
+    fmt: str,
+    env: Mapping[str, str] | None,
+    out: TextIO,
+    *,
+    csv: CsvOptions | None = None,
+) -> Renderer:
+    """Run one read-only query on the catalog and write its answer to `out` as it comes, with
+    its access event(s) (`run_audited_stream`). Returns the renderer (`rows` written,
+    `neutralised` CSV cells). A query that is refused or fails is recorded and raised."""
+    if fmt not in FORMATS:
+        raise ValueError(f"output format {fmt!r} is not one of {', '.join(FORMATS)}")
+    state: dict[str, Renderer] = {}
+
+    def pieces() -> Iterator[str]:
+        check_read_only(sql)
+        conn = connect(audit_db, env, read_only=True)
+        try:
+            check_query(conn, sql)
+            cursor = conn.execute(sql, params) if params else conn.execute(sql)
+            columns = [column[0] for column in cursor.description or []]
+            renderer = state["renderer"] = Renderer(columns, fmt, csv=csv)
+            yield from render_stream(renderer, _blocks(cursor))
+        finally:
+            conn.close()
+
+    def rows() -> int:
+        renderer = state.get("renderer")
+        return renderer.rows if renderer is not None else 0
+
+    run_audited_stream(trail, "sql", details, pieces(), rows, out)
+    return state["renderer"]
+
+
+def _blocks(cursor: Any) -> Iterator[list[tuple[Any, ...]]]:
+    while block := cursor.fetchmany(FETCH_ROWS):
+        yield block

@@ -29,17 +29,18 @@ class ClientSettings:
     client_secret: str = field(repr=False)
     jwt: str = field(repr=False)
     source_filter_param: str = settings.DEFAULT_RC_SOURCE_FILTER_PARAM
-    connect_timeout_seconds: float = 10.0
-    read_timeout_seconds: float = 60.0
+    # Timeouts and retry budget: RC_ARCHIVE_CONNECT_TIMEOUT, _READ_TIMEOUT, _RETRY_BUDGET
+    # (pipelines/settings.py, the one place for every network client; docs/deploy.md).
+    connect_timeout_seconds: float = settings.DEFAULT_CONNECT_TIMEOUT_SECONDS
+    read_timeout_seconds: float = settings.DEFAULT_READ_TIMEOUT_SECONDS
     # Attempts per request for 429, 5xx and transport failures (the first try included).
     max_attempts: int = 6
     # Longest time one request keeps retrying 5xx and connection failures (attempts and waits
     # together): an API that is down is reported within a minute, not after minutes of growing
-    # backoff. With the defaults the waits alone are 16-31 s, so all 6 attempts fit unless each
-    # try itself hangs until the connect timeout (10 s: the last try may start just inside the
-    # budget, so 45 + 10 s stays under a minute). 429s are not bounded by it (the server says
-    # how long to wait).
-    retry_budget_seconds: float = 45.0
+    # backoff. Each try's timeouts are cut to what is left of the budget (transport.py), so an
+    # API that accepts connections and never answers ends the request within the budget too.
+    # 429s are not bounded by it (the server says how long to wait).
+    retry_budget_seconds: float = settings.DEFAULT_RETRY_BUDGET_SECONDS
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 30.0
     # Refresh this long before the access token expires, so no request carries a dying token.
@@ -77,9 +78,18 @@ class ClientSettings:
         """Build settings from RingCentral's sample variable names (os.environ by default).
 
         Missing required variables are reported together, by name, so one run fixes them all.
-        `overrides` set the non-environment fields (timeouts, attempts, backoff).
+        The timeouts come from RC_ARCHIVE_CONNECT_TIMEOUT, _READ_TIMEOUT and _RETRY_BUDGET in
+        `env`, else in the process environment (a Dagster resource passes only its own fields).
+        `overrides` set the other fields (attempts, backoff), and the timeouts in tests.
         """
         source = os.environ if env is None else env
+        timeouts = settings.NetworkTimeouts.from_env({**os.environ, **source})
+        overrides = {
+            "connect_timeout_seconds": timeouts.connect,
+            "read_timeout_seconds": timeouts.read,
+            "retry_budget_seconds": timeouts.budget,
+            **overrides,
+        }
         missing = [
             name
             for name in (

@@ -7,7 +7,11 @@ refused connections, up to `max_attempts` tries. Not retried: other 4xx (the req
 5xx and connection failures are also bounded in time (`retry_budget_seconds`): an API that is
 down should be reported within a minute, not after the backoff has grown for many minutes, and
 a person watching `rc-archive run` sees every wait announced on the `pipelines.ringcentral.retry`
-logger ("API unreachable, retry 2/6 in 8 s") instead of a silent terminal.
+logger ("API unreachable, retry 2/6 in 8 s") instead of a silent terminal. The budget counts
+the time spent in tries and backoff waits (not rate-limit waits, which the server asks for),
+and each try's timeouts are cut to what is left of it (at least `MIN_TRY_SECONDS`), so an API
+that accepts connections and never answers ends the request within the budget too (the
+timeouts and the budget are RC_ARCHIVE_CONNECT_TIMEOUT, _READ_TIMEOUT, _RETRY_BUDGET).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ retry_logger = logging.getLogger("pipelines.ringcentral.retry")
 RETRIED_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 # Of those, the ones raised before a connection existed: the server cannot have counted them.
 NEVER_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
+# The shortest timeout a try gets when little of the retry budget is left.
+MIN_TRY_SECONDS = 1.0
 
 
 class Transport:
@@ -83,7 +89,7 @@ class Transport:
         """Send until a 2xx arrives or attempts run out; raise the typed error otherwise."""
         attempts = max_attempts or self._settings.max_attempts
         limiter = self.limiter(group)
-        deadline = time.monotonic() + self._settings.retry_budget_seconds
+        spent = 0.0  # in tries and backoff waits: what the retry budget bounds
         for attempt in range(1, attempts + 1):
             slot = None
             if wait_for_slot:
@@ -105,18 +111,21 @@ class Transport:
                     content=content,
                     headers=headers,
                     auth=auth,
+                    timeout=self._try_timeout(spent),
                 )
             except RETRIED_TRANSPORT_ERRORS as exc:
                 self._log(method, path, None, started, group, None, attempt, type(exc).__name__)
+                spent += time.perf_counter() - started
                 if slot is not None and isinstance(exc, NEVER_SENT_ERRORS):
                     limiter.release(slot)
                 delay = self._backoff_delay(attempt)
-                if attempt == attempts or time.monotonic() + delay > deadline:
+                if attempt == attempts or not self._retry_fits(spent, delay):
                     raise self._transport_error(method, path, exc, attempt) from exc
                 self._announce_retry(
                     f"RingCentral API unreachable ({type(exc).__name__})", attempt, attempts, delay
                 )
                 self._sleep_before_retry(delay)
+                spent += delay
                 continue
             except httpx.HTTPError as exc:
                 self._log(method, path, None, started, group, None, attempt, type(exc).__name__)
@@ -146,8 +155,9 @@ class Transport:
                 )
                 continue
             if status >= 500 and attempt < attempts:
+                spent += time.perf_counter() - started
                 delay = self._backoff_delay(attempt)
-                if time.monotonic() + delay <= deadline:
+                if self._retry_fits(spent, delay):
                     self._announce_retry(
                         f"RingCentral API answered HTTP {status} on {method} {path}",
                         attempt,
@@ -155,9 +165,24 @@ class Transport:
                         delay,
                     )
                     self._sleep_before_retry(delay)
+                    spent += delay
                     continue
             raise error_for_response(response, method=method, path=path)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _retry_fits(self, spent: float, delay: float) -> bool:
+        """Whether the budget leaves room to wait `delay` s and try again."""
+        return spent + delay <= self._settings.retry_budget_seconds
+
+    def _try_timeout(self, spent: float) -> httpx.Timeout:
+        """The configured timeouts, cut to what is left of the retry budget (a try that runs
+        into them then still ends within it, give or take MIN_TRY_SECONDS)."""
+        s = self._settings
+        left = max(s.retry_budget_seconds - spent, MIN_TRY_SECONDS)
+        read = min(s.read_timeout_seconds, left)
+        return httpx.Timeout(
+            connect=min(s.connect_timeout_seconds, left), read=read, write=read, pool=read
+        )
 
     def _retry_after(self, response: httpx.Response, limiter: RateLimiter) -> float:
         header = response.headers.get("retry-after")
@@ -195,7 +220,11 @@ class Transport:
         if isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol):
             hint = f"; check {settings.RC_SERVER_URL}={self._settings.base_url}"
         elif isinstance(exc, httpx.TimeoutException):
-            hint = "; the server did not answer in time"
+            hint = (
+                f"; {self._settings.base_url} did not answer in time (connect timeout "
+                f"{self._settings.connect_timeout_seconds:g} s, read timeout "
+                f"{self._settings.read_timeout_seconds:g} s: {settings.RC_ARCHIVE_READ_TIMEOUT})"
+            )
         return errors.TransportError(
             redact(
                 f"{method} {path} got no response after {attempts} attempt(s) "

@@ -7,9 +7,11 @@ second pass in -lastModifiedTime order (a "changes sweep") picks them up as new 
 
 Every batch is committed with the cursor that produced it, so a crash loses only uncommitted
 work (the batch being committed on the committer's thread and the one being built), and the
-re-run starts from the last committed cursor. Versions already archived (same id and record
-hash) are skipped, which is what makes re-runs, replays of a saved token and overlapping sweeps
-write each version exactly once.
+re-run starts from the last committed cursor. A stop request (Ctrl-C, SIGTERM, a cancelled
+Dagster run: pipelines/interrupts.py) is honoured the same way, between pages and before a batch
+is handed to the committer: the batch committing finishes, the one being built is dropped.
+Versions already archived (same id and record hash) are skipped, which is what makes re-runs,
+replays of a saved token and overlapping sweeps write each version exactly once.
 
 An idle run costs one request (pipelines/sync/probe.py): the source's newest change, listed
 first in -lastModifiedTime order with perPage=1, is compared with the fingerprint the last
@@ -33,7 +35,9 @@ from pipelines.archive.committer import BackgroundCommitter
 from pipelines.archive.ledger import Ledger
 from pipelines.governance.holds import ActiveMatter, active_matters, hold_landed
 from pipelines.governance.policies import PolicySet, flag_contents
+from pipelines.interrupts import raise_if_stopped
 from pipelines.process_memory import release_free_memory
+from pipelines.progress import PROGRESS
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
 from pipelines.ringcentral.prefetch import prefetched
@@ -144,9 +148,12 @@ class _Batcher:
             self.flush()
 
     def flush(self) -> None:
-        """Take the batch and hand it to the committer with the cursor that follows it."""
+        """Take the batch and hand it to the committer with the cursor that follows it. After
+        a stop request it raises instead: the batch being built is dropped, never committed
+        short (the next run reads its pages again from the last committed cursor)."""
         if not self.pending.records and not self.dirty:
             return
+        raise_if_stopped("before committing a batch")
         normalised = self.pending.take(
             run_id=self.run_id, batch_id="", archived_at=datetime.now(UTC)
         )
@@ -181,6 +188,7 @@ class _Batcher:
         self.report.batches += 1
         self.report.files += len(manifest.files)
         self.report.bytes += sum(f.bytes for f in manifest.files)
+        PROGRESS.add(versions=normalised.table.num_rows)
         release_free_memory()
 
     def _hold_landed(self, rows: pa.Table, manifest) -> None:
@@ -276,6 +284,8 @@ def _crawl_and_sweep(
 
     max_modified: datetime | None = None
     for page in _creation_order_pages(client, source_id, start_cursor, settings, report):
+        raise_if_stopped("between pages of the crawl")
+        PROGRESS.add(records=len(page.records))
         unseen = archived.take_unseen(page.records)
         newest = _newest(page.records, "creationTime")
         page_modified = _newest(page.records, "lastModifiedTime")
@@ -358,6 +368,7 @@ def _descending_to_high_water(
     for page in client.iter_content_pages(
         source_id, order_by="-creationTime", page_token=None, per_page=settings.per_page
     ):
+        raise_if_stopped("between pages of the newest-first scan")
         report.pages += 1
         collected.extend(page.records)
         oldest = _oldest(page.records, "creationTime")
@@ -405,7 +416,9 @@ def _changes_sweep(
         )
     newest_mark = mark
     for page in pages:
+        raise_if_stopped("between pages of the changes sweep")
         report.pages += 1
+        PROGRESS.add(records=len(page.records))
         unseen = archived.take_unseen(page.records)
         page_newest = _newest(page.records, "lastModifiedTime")
         if page_newest and (newest_mark is None or page_newest > newest_mark):

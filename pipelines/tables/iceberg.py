@@ -5,8 +5,9 @@ both a compaction's inputs and its output. Iceberg tables list exactly the commi
 files, so Spark, Trino, DuckDB, Snowflake or pyiceberg read the committed state without knowing
 the ledger.
 
-How (docs/tables.md): a SQL catalog (SQLite next to the audit DB by default) holds one pointer
-per table to its current metadata file; table metadata lives under `<archive root>/_iceberg/`.
+How (docs/tables.md): a SQL catalog (SQLite next to the audit DB by default, named after it:
+`audit.duckdb` -> `audit.iceberg.db`) holds one pointer per table to its current metadata
+file; table metadata lives under `<archive root>/_iceberg/`.
 Data files are registered where they are (`add_files`' way: the Parquet footer gives the
 statistics, nothing is rewritten), so the archive stays write-once. Every manifest of a stream
 is applied in seq order: a batch manifest adds the files it committed, a compaction manifest
@@ -40,7 +41,11 @@ log = logging.getLogger(__name__)
 NAMESPACE = "rc_archive"
 CATALOG_NAME = "rc_archive"
 CATALOG_URI_ENV = settings.ARCHIVE_ICEBERG_CATALOG_URI
-CATALOG_FILE = "iceberg.db"
+# The default SQLite catalog: `<audit DB stem>.iceberg.db` beside the audit DB, so two archives
+# whose audit DBs share a folder have a catalog each. Releases before named it `iceberg.db` (one
+# per folder); an archive whose tables that file holds keeps it (`default_catalog_file`).
+CATALOG_SUFFIX = ".iceberg.db"
+LEGACY_CATALOG_FILE = "iceberg.db"
 # Table metadata (metadata JSON, manifest lists, manifests) under the archive root.
 METADATA_PREFIX = keys.ICEBERG_ROOT
 # Table property per ledger stream: the last manifest seq applied to the table.
@@ -101,13 +106,14 @@ class TablesConfig:
 def tables_config(
     store: ObjectStore, audit_db_path: str | os.PathLike[str], env: Mapping[str, str]
 ) -> TablesConfig:
-    """Catalog URI from ARCHIVE_ICEBERG_CATALOG_URI (default: SQLite beside the audit DB),
-    warehouse = the archive root, S3 settings for pyiceberg's file IO from the AWS_* ones."""
+    """Catalog URI from ARCHIVE_ICEBERG_CATALOG_URI (default: SQLite beside the audit DB,
+    `default_catalog_file`), warehouse = the archive root, S3 settings for pyiceberg's file IO
+    from the AWS_* ones."""
+    root = archive_root_uri(store)
     uri = env.get(CATALOG_URI_ENV)
     if not uri:
-        folder = Path(os.path.abspath(os.fspath(audit_db_path))).parent
-        uri = f"sqlite:///{folder / CATALOG_FILE}"
-    root = archive_root_uri(store)
+        audit_db = Path(os.path.abspath(os.fspath(audit_db_path)))
+        uri = f"sqlite:///{default_catalog_file(audit_db, root)}"
     io: dict[str, str] = {}
     if root.startswith("s3://"):
         if env.get("AWS_ENDPOINT_URL"):
@@ -118,6 +124,12 @@ def tables_config(
             if env.get("AWS_SESSION_TOKEN"):
                 io["s3.session-token"] = env["AWS_SESSION_TOKEN"]
         io["s3.region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        # pyarrow's S3 client: the timeouts of every client (RC_ARCHIVE_CONNECT_TIMEOUT and
+        # _READ_TIMEOUT, docs/deploy.md); its request timeout is a wait for bytes, and it makes
+        # 3 tries, so an endpoint that never answers fails a refresh within 3 read timeouts.
+        timeouts = settings.NetworkTimeouts.from_env({**os.environ, **env})
+        io["s3.connect-timeout"] = f"{timeouts.connect:g}"
+        io["s3.request-timeout"] = f"{timeouts.read:g}"
         io["py-io-impl"] = "pyiceberg.io.pyarrow.PyArrowFileIO"
         lock_mode = getattr(store, "object_lock_mode", None)
         if lock_mode:
@@ -134,14 +146,101 @@ def tables_config(
     return TablesConfig(uri, root, io)
 
 
+def default_catalog_file(audit_db: Path, warehouse: str) -> Path:
+    """The SQLite catalog of the archive at `warehouse` whose audit DB is `audit_db`:
+    `<stem>.iceberg.db` beside it, except that a catalog at the former name (`iceberg.db` in
+    the same folder) goes on serving the archive whose tables it holds while the new name does
+    not exist (an upgrade keeps its catalog; another archive beside it gets its own)."""
+    named = audit_db.with_name(f"{audit_db.stem}{CATALOG_SUFFIX}")
+    legacy = audit_db.with_name(LEGACY_CATALOG_FILE)
+    if not named.exists() and legacy.is_file() and _holds_tables_of(legacy, warehouse):
+        return legacy
+    return named
+
+
+def _holds_tables_of(catalog_file: Path, warehouse: str) -> bool:
+    """Whether the SQLite catalog file names a table of ours whose metadata lies under
+    `warehouse` (read-only, with the standard library: pyiceberg's `iceberg_tables` table)."""
+    import sqlite3
+
+    prefix = f"{warehouse.rstrip('/')}/{METADATA_PREFIX}/"
+    try:
+        conn = sqlite3.connect(f"{catalog_file.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        locations = conn.execute(
+            "SELECT metadata_location FROM iceberg_tables "
+            "WHERE catalog_name = ? AND table_namespace = ?",
+            (CATALOG_NAME, NAMESPACE),
+        ).fetchall()
+    except sqlite3.Error:
+        return False  # not a catalog, or an empty one
+    finally:
+        conn.close()
+    return any(str(location).startswith(prefix) for (location,) in locations)
+
+
 def open_catalog(config: TablesConfig):
-    """The catalog of `config.catalog_type` (namespace `rc_archive` created on first use)."""
+    """The catalog of `config.catalog_type` (namespace `rc_archive` created on first use).
+
+    Glue and REST catalogs are built here rather than by pyiceberg's `load_catalog`, which
+    gives them no timeouts (a boto3 client with botocore's 60 s and 10 tries; a requests
+    session without any): Glue gets a client of `aws_client`, REST a session whose requests
+    carry the connect and read timeouts (RC_ARCHIVE_CONNECT_TIMEOUT, _READ_TIMEOUT)."""
     from pyiceberg.catalog import load_catalog
 
-    catalog = load_catalog(CATALOG_NAME, **config.catalog_properties())
+    props = config.catalog_properties()
+    if config.catalog_type == "glue":
+        catalog = _glue_catalog(props)
+    elif config.catalog_type == "rest":
+        catalog = _rest_catalog(props)
+    else:
+        catalog = load_catalog(CATALOG_NAME, **props)
     if (NAMESPACE,) not in catalog.list_namespaces():
         catalog.create_namespace_if_not_exists(NAMESPACE)
     return catalog
+
+
+def _glue_catalog(props: dict[str, str]):
+    from pyiceberg.catalog.glue import GlueCatalog
+
+    from pipelines.archive.store import aws_client
+
+    client = aws_client(
+        "glue",
+        {},
+        endpoint_url=props.get("glue.endpoint"),
+        region=props.get("glue.region"),
+        access_key_id=props.get("glue.access-key-id"),
+        secret_access_key=props.get("glue.secret-access-key"),
+        session_token=props.get("glue.session-token"),
+    )
+    return GlueCatalog(CATALOG_NAME, client=client, **props)
+
+
+def _rest_catalog(props: dict[str, str]):
+    from pyiceberg.catalog.rest import RestCatalog
+
+    timeouts = settings.NetworkTimeouts.from_env()
+
+    class TimedRestCatalog(RestCatalog):
+        """pyiceberg's REST catalog, each of whose requests has the connect and read timeouts
+        (its session, made in `_create_session`, sends without any)."""
+
+        def _create_session(self):
+            session = super()._create_session()
+            send = session.request
+
+            def request(method, url, **kwargs):
+                if kwargs.get("timeout") is None:
+                    kwargs["timeout"] = (timeouts.connect, timeouts.read)
+                return send(method, url, **kwargs)
+
+            session.request = request
+            return session
+
+    return TimedRestCatalog(CATALOG_NAME, **props)
 
 
 def _file_uri(root: str, key: str) -> str:
@@ -429,8 +528,43 @@ def compare(table: str, iceberg: pa.Table, audit: pa.Table, source: str = "") ->
     )
 
 
+def duckdb_setup_sql(config: TablesConfig, env: Mapping[str, str]) -> str:
+    """What a DuckDB 1.5.5 client runs once before `iceberg_scan`, offline: auto-install and
+    auto-load off, the avro and iceberg binaries of the pinned wheels loaded by path (as
+    pipelines/audit/connection.py loads httpfs), and for a warehouse on S3 first httpfs and the
+    S3 secret (its secret key masked: fill it in). A bare `LOAD iceberg` would download the
+    extension. Raises FileNotFoundError naming the wheel to install when one is missing."""
+    from pipelines.audit.connection import _sql_literal, _wheel_extension_path, s3_client_statements
+
+    if config.warehouse.startswith("s3://"):
+        statements = s3_client_statements(env)  # starts with the two SETs, then LOAD httpfs
+    else:
+        statements = [
+            "SET autoinstall_known_extensions=false",
+            "SET autoload_known_extensions=false",
+        ]
+    for name in ("avro", "iceberg"):
+        package = f"duckdb_extension_{name}"
+        statements.append(f"LOAD {_sql_literal(str(_wheel_extension_path(package, name)))}")
+    return "; ".join(statements) + ";"
+
+
+def duckdb_setup_help(config: TablesConfig, env: Mapping[str, str]) -> str:
+    """The lines `rc-archive tables` prints once, before each table's: DuckDB's setup, or why
+    DuckDB cannot read the tables here (then PyIceberg, printed per table, still can)."""
+    try:
+        setup = duckdb_setup_sql(config, env)
+    except FileNotFoundError as missing:
+        return f"DuckDB: cannot read the tables offline here ({missing}); use PyIceberg below"
+    return (
+        "DuckDB 1.5.5, once per session (offline: the pinned wheels' extensions, by path):\n"
+        f"  {setup}"
+    )
+
+
 def reading_help(config: TablesConfig, table: str, metadata_location: str) -> str:
-    """How to read one table from outside: catalog settings, identifier, DuckDB, PyIceberg."""
+    """How to read one table from outside: catalog settings, identifier, DuckDB (after
+    `duckdb_setup_help`'s statements), PyIceberg."""
     settings = ", ".join(
         f"{k!r}: {v!r}" for k, v in config.catalog_properties().items() if "secret" not in k
     )
@@ -440,8 +574,7 @@ def reading_help(config: TablesConfig, table: str, metadata_location: str) -> st
             f"  catalog: type {config.catalog_type}, uri {config.catalog_uri}, "
             f"warehouse {config.warehouse}",
             f"  metadata: {metadata_location}",
-            "  DuckDB:   LOAD avro; LOAD iceberg; "
-            f"SELECT count(*) FROM iceberg_scan('{metadata_location}');",
+            f"  DuckDB:   SELECT count(*) FROM iceberg_scan('{metadata_location}');",
             "  PyIceberg: from pyiceberg.catalog import load_catalog; "
             f"load_catalog({CATALOG_NAME!r}, **{{{settings}}})"
             f".load_table('{NAMESPACE}.{table}').scan().to_arrow()",

@@ -80,19 +80,19 @@ class LockedArchiveFileIO(PyArrowFileIO):
         return stores[bucket]
 
     def _new_store(self, bucket: str):
-        import boto3
-
-        from pipelines.archive.store import S3Store
+        from pipelines.archive.store import S3Store, aws_client
         from pipelines.governance.retention import load_retention
 
         props = self.properties
-        client = boto3.client(
+        # The archive's client settings: timeouts and the retry budget (docs/deploy.md).
+        client = aws_client(
             "s3",
+            {},
             endpoint_url=props.get("s3.endpoint") or None,
-            region_name=props.get("s3.region") or None,
-            aws_access_key_id=props.get("s3.access-key-id") or None,
-            aws_secret_access_key=props.get("s3.secret-access-key") or None,
-            aws_session_token=props.get("s3.session-token") or None,
+            region=props.get("s3.region") or None,
+            access_key_id=props.get("s3.access-key-id") or None,
+            secret_access_key=props.get("s3.secret-access-key") or None,
+            session_token=props.get("s3.session-token") or None,
         )
         classes = props.get(RETENTION_CLASSES)
         return S3Store(

@@ -37,6 +37,8 @@ def test_run_prints_progress_and_a_summary(archived, capsys):
     out = capsys.readouterr().out
     assert f"[1/1] archiving source {source_id}" in out
     assert "new records" in out and "pass" in out
+    header = next(line for line in out.splitlines() if line.startswith("source_id"))
+    assert "| attachment_files | attachment_bytes |" in header
 
 
 def test_sql_answers_with_bound_parameters(archived, capsys, sandbox):

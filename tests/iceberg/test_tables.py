@@ -110,7 +110,7 @@ def test_first_build_after_compaction_and_rebuild(archive, tmp_path):
     refresh_tables(store, config)
     assert_tables_match(store, config)
     # A lost catalog is rebuilt from the ledger.
-    os.remove(tmp_path / "iceberg.db")
+    os.remove(tmp_path / "audit.iceberg.db")
     rebuild_tables(store, config)
     assert_tables_match(store, config)
     rebuild_tables(store, config)  # over an existing catalog too

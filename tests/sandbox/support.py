@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import httpx
 import pytest
 
@@ -67,3 +71,36 @@ def crawl(client: httpx.Client, params: dict, per_page: int = 500) -> list[dict]
 def api(sandbox):
     with api_client(sandbox) as client:
         yield client
+
+
+class Receiver:
+    """A tiny real HTTP server that answers the handshake (unless told not to) and records."""
+
+    def __init__(self, echo: bool = True) -> None:
+        self.echo = echo
+        self.notifications: list[tuple[dict, dict]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server API
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                token = self.headers.get("Validation-Token")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if token and receiver.echo:
+                    self.send_header("Validation-Token", token)
+                self.end_headers()
+                if not token:
+                    receiver.notifications.append((dict(self.headers), json.loads(body)))
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -13,8 +13,7 @@ import pytest
 from sandbox import files
 from sandbox.__main__ import _parser
 from sandbox.config import SandboxConfig
-from tests.sandbox.support import CONTENTS, api_client
-from tests.sandbox.test_webhooks import Receiver
+from tests.sandbox.support import CONTENTS, Receiver, api_client
 
 
 def _with_attachments(sb, source_index: int = 0) -> dict:

@@ -2,53 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.sandbox.support import api_client
+from tests.sandbox.support import Receiver, api_client
 
 FILTERS = [
     "/cx/social-messaging/v1/contents/Imported",
     "/cx/social-messaging/v1/contents/Exported",
     "/cx/social-messaging/v1/contents/DiscussionInitiated",
 ]
-
-
-class Receiver:
-    """A tiny real HTTP server that answers the handshake (unless told not to) and records."""
-
-    def __init__(self, echo: bool = True) -> None:
-        self.echo = echo
-        self.notifications: list[tuple[dict, dict]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server API
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                token = self.headers.get("Validation-Token")
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                if token and receiver.echo:
-                    self.send_header("Validation-Token", token)
-                self.end_headers()
-                if not token:
-                    receiver.notifications.append((dict(self.headers), json.loads(body)))
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
