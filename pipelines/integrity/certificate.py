@@ -186,6 +186,21 @@ def load_certificate(path: str | os.PathLike[str]) -> dict[str, Any]:
 # -- the archive's identity -------------------------------------------------------------------
 
 
+def ledger_genesis(ledger: Ledger, source_id: str) -> str | None:
+    """The archive's identity as a certificate names it: the SHA-256 of the first manifest of
+    the source's contents ledger (None before its first commit).
+
+    Why not its place: a copy, a moved directory, a restore to another bucket or a replica is
+    the same archive and must verify; a place says nothing of that. The first manifest is
+    written once, chained to by every later one (the witness records it), and a new archive of
+    the same source, begun anywhere, has another (its batch id is random, its commit time its
+    own). So it names the archive wherever it is, and only it."""
+    key = keys.manifest_key("contents", source_stream(source_id), 0)
+    if not ledger.store.exists(key):
+        return None
+    return hashlib.sha256(ledger.store.get(key)).hexdigest()
+
+
 def archive_uri(store: ObjectStore) -> str:
     """The archive's URI as a certificate names it: an absolute directory or s3://bucket/prefix."""
     if isinstance(store, LocalStore):
@@ -278,6 +293,7 @@ def attest(
     body = {
         "format": CERTIFICATE_FORMAT,
         "archive_uri": archive_uri(ledger.store),
+        "ledger_genesis": ledger_genesis(ledger, source_id),
         "source_id": source_id,
         "period": period,
         "period_start": iso_ms(start),
@@ -412,12 +428,31 @@ class CertificateCheck:
         return not self.findings
 
 
-def check_archive_matches(body: dict[str, Any], store: ObjectStore) -> None:
-    here = archive_uri(store)
-    if body.get("archive_uri") != here:
+def check_archive_matches(body: dict[str, Any], ledger: Ledger) -> None:
+    """Refuse a certificate of another archive. A certificate names its archive by the ledger
+    genesis of its source (`ledger_genesis`), so it verifies on a copy, a moved directory, a
+    restore or a replica; one issued before it carried that is matched by its place."""
+    certified = body.get("ledger_genesis")
+    if certified is None:
+        here = archive_uri(ledger.store)
+        if body.get("archive_uri") != here:
+            raise CertificateRefused(
+                f"certificate is for archive {body.get('archive_uri')}, not {here}: set "
+                "ARCHIVE_URI to the certified archive (a certificate issued before release "
+                "0.3 names its archive by place; `rc-archive attest` issues one that names it "
+                "by its ledger and verifies on copies and replicas)",
+                tampering=False,
+            )
+        return
+    source_id = validate_source_id(body.get("source_id", ""))
+    here = ledger_genesis(ledger, source_id)
+    if here != certified:
+        found = "has no ledger of that source" if here is None else f"began with {here[:16]}…"
         raise CertificateRefused(
-            f"certificate is for archive {body.get('archive_uri')}, not {here}: set ARCHIVE_URI "
-            "to the certified archive",
+            f"certificate is for archive {body.get('archive_uri')} (the ledger of source "
+            f"{source_id} that began with manifest {certified[:16]}…); the archive at "
+            f"{archive_uri(ledger.store)} {found}: set ARCHIVE_URI to the certified archive, or "
+            "to a copy of it",
             tampering=False,
         )
 
@@ -428,7 +463,7 @@ def verify_certificate(ledger: Ledger, signed: dict[str, Any], public_key) -> Ce
     `certified_changed` findings for every certified fact the archive no longer holds, and
     `not_in_api` when the certified reconciliation found archived ids the API does not list."""
     body = check_signature(signed, public_key)
-    check_archive_matches(body, ledger.store)
+    check_archive_matches(body, ledger)
     source_id = validate_source_id(body["source_id"])
     stream = source_stream(source_id)
     findings: list[Finding] = []

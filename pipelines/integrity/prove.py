@@ -41,7 +41,7 @@ def prove(
         body = signed.get("certificate") if isinstance(signed, dict) else None
         if not isinstance(body, dict) or "merkle" not in body:
             raise CertificateRefused("not an rc-archive certificate", tampering=False)
-    check_archive_matches(body, ledger.store)
+    check_archive_matches(body, ledger)
     size = int(body["merkle"]["tree_size"])
     certified_root = bytes.fromhex(body["merkle"]["root"])
     log = read_log(ledger, body["source_id"], content_id=content_id)

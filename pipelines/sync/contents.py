@@ -157,6 +157,10 @@ class _Batcher:
         normalised = self.pending.take(
             run_id=self.run_id, batch_id="", archived_at=datetime.now(UTC)
         )
+        # The batch in flight commits first (it was converted meanwhile); a stop requested
+        # while it committed drops this one, so a stop lets through at most that batch.
+        self.committer.wait()
+        raise_if_stopped("before committing a batch")
         rows = normalised.table.num_rows
         if self.report.source_type is None and rows:
             types = normalised.table.column("source_type").drop_null()

@@ -5,15 +5,16 @@ refuse another key, a modified body and another archive."""
 from __future__ import annotations
 
 import copy
+import shutil
 
 import pytest
 
 from pipelines.archive import keys
 from pipelines.archive.compaction import compact_month
 from pipelines.archive.ledger import Ledger
-from pipelines.archive.store import LocalStore
+from pipelines.archive.store import LocalStore, S3Store
 from pipelines.archive.verify import verify
-from pipelines.integrity.certificate import CertificateRefused, verify_certificate
+from pipelines.integrity.certificate import CertificateRefused, sign, verify_certificate
 from pipelines.integrity.witness import (
     Witness,
     WitnessConflictError,
@@ -152,3 +153,48 @@ def test_period_counts(archive, signing_keys):
     assert counts["contents"] == {"total": 90, "period": 90}
     assert counts["versions"] == {"total": 90, "period": 90}
     assert PERIOD == "2024-02"
+
+
+def test_a_certificate_verifies_on_a_copy_a_moved_archive_and_an_s3_replica(
+    tmp_path, archive, signing_keys, s3_server, s3_bucket
+):
+    """The certificate names its archive by the ledger's first manifest, not its place: the
+    restore and replica recipes of docs/deploy.md verify; another archive is still refused."""
+    signed = certify(archive, signing_keys)
+    assert signed["certificate"]["ledger_genesis"]
+
+    copy_root = tmp_path / "copy"
+    shutil.copytree(archive.root, copy_root)
+    assert verify_certificate(Ledger(LocalStore(copy_root)), signed, signing_keys.public).ok
+
+    moved = tmp_path / "moved" / "archive"
+    moved.parent.mkdir()
+    shutil.move(str(copy_root), moved)
+    assert verify_certificate(Ledger(LocalStore(moved)), signed, signing_keys.public).ok
+
+    client = s3_server.client()
+    for path in sorted(p for p in archive.root.rglob("*") if p.is_file()):
+        key = f"replica/{path.relative_to(archive.root).as_posix()}"
+        client.put_object(Bucket=s3_bucket, Key=key, Body=path.read_bytes())
+    replica = Ledger(S3Store(s3_bucket, "replica", client))
+    assert verify_certificate(replica, signed, signing_keys.public).ok
+
+    # The archive's place is printed for a person, not trusted: an edited place is tampering.
+    moved_place = copy.deepcopy(signed)
+    moved_place["certificate"]["archive_uri"] = "s3://elsewhere/archive"
+    with pytest.raises(CertificateRefused, match="modified"):
+        verify_certificate(replica, moved_place, signing_keys.public)
+
+
+def test_a_certificate_without_ledger_genesis_is_still_matched_by_place(
+    tmp_path, archive, signing_keys
+):
+    """Certificates issued before they named the ledger: their archive is matched by place."""
+    body = copy.deepcopy(certify(archive, signing_keys)["certificate"])
+    del body["ledger_genesis"]
+    older = sign(body, signing_keys.private)
+    assert verify_certificate(archive.reopen(), older, signing_keys.public).ok
+    copy_root = tmp_path / "copy"
+    shutil.copytree(archive.root, copy_root)
+    with pytest.raises(CertificateRefused, match="names its archive by place"):
+        verify_certificate(Ledger(LocalStore(copy_root)), older, signing_keys.public)
