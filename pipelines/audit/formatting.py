@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 import duckdb
+from wcwidth import wcswidth, wcwidth
 
 from pipelines.audit.connection import connect
 from pipelines.audit.queries import QueryResult, run_query
@@ -108,12 +109,34 @@ def _text(value: Any) -> str:
     return str(_plain(value))
 
 
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes: CJK and most emoji take two, combining marks and joiners
+    none (wcwidth, which follows the Unicode tables; counting code points misaligned every
+    Japanese or emoji cell)."""
+    width = wcswidth(text)
+    return width if width >= 0 else len(text)
+
+
+def _cut(text: str, max_width: int) -> str:
+    """`text` cut to at most `max_width` columns, with "…" (one column) when cut."""
+    if display_width(text) <= max_width:
+        return text
+    out, used = [], 0
+    for char in text:
+        char_width = max(wcwidth(char), 0)
+        if used + char_width > max_width - 1:
+            break
+        out.append(char)
+        used += char_width
+    return "".join(out) + "…"
+
+
 def _cell(value: Any, max_width: int | None) -> str:
     if value is None:
         return "NULL"
     text = terminal_safe(_text(value))
-    if max_width is not None and len(text) > max_width:
-        return text[: max(max_width - 1, 0)] + "…"
+    if max_width is not None:
+        return _cut(text, max_width)
     return text
 
 
@@ -186,17 +209,17 @@ class Renderer:
     def _table_head(self, widths: list[int] | None = None) -> str:
         header = [_cell(c, self.max_width) for c in self.columns]
         if widths is None:
-            widths = [len(c) for c in header]
+            widths = [display_width(c) for c in header]
         self._widths = widths
         line = "-+-".join("-" * w for w in widths)  # "+" under each " | "
         return _table_line(header, widths) + line + "\n"
 
     def _table_block(self, rows: Sequence[Sequence[Any]]) -> str:
         cells = [[_cell(v, self.max_width) for v in row] for row in rows]
-        widths = self._widths or [len(_cell(c, self.max_width)) for c in self.columns]
+        widths = self._widths or [display_width(_cell(c, self.max_width)) for c in self.columns]
         wider = list(widths)
         for row in cells:
-            wider = [max(w, len(c)) for w, c in zip(wider, row, strict=True)]
+            wider = [max(w, display_width(c)) for w, c in zip(wider, row, strict=True)]
         head = self._table_head(wider) if self._widths is None or wider != widths else ""
         return head + "".join(_table_line(row, wider) for row in cells)
 
@@ -234,7 +257,8 @@ class Renderer:
 
 
 def _table_line(cells: Sequence[str], widths: Sequence[int]) -> str:
-    return " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n"
+    padded = (c + " " * (w - display_width(c)) for c, w in zip(cells, widths, strict=True))
+    return " | ".join(padded).rstrip() + "\n"
 
 
 def _json_safe(text: str) -> str:
