@@ -218,15 +218,21 @@ def _show_retry_progress() -> None:
     The transport logs them on `pipelines.ringcentral.retry` (WARNING); here they get a handler
     of their own (not propagated, so no other handler prints them twice).
     """
-    retry_logger = logging.getLogger("pipelines.ringcentral.retry")
-    if any(getattr(h, "_rc_archive_cli", False) for h in retry_logger.handlers):
+    _log_to_stderr("pipelines.ringcentral.retry", "  %(message)s")
+
+
+def _log_to_stderr(name: str, fmt: str) -> None:
+    """The INFO records of logger `name` on stderr, through a handler of its own (not
+    propagated, so no other handler prints them twice); added once."""
+    logger = logging.getLogger(name)
+    if any(getattr(h, "_rc_archive_cli", False) for h in logger.handlers):
         return
     handler = _StderrHandler()
     handler._rc_archive_cli = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("  %(message)s"))
-    retry_logger.addHandler(handler)
-    retry_logger.setLevel(logging.INFO)
-    retry_logger.propagate = False
+    handler.setFormatter(logging.Formatter(fmt))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 class _StderrHandler(logging.Handler):
@@ -452,6 +458,8 @@ def cmd_receive(args: argparse.Namespace) -> int:
 
     store = open_store(_settings().archive_uri, dict(os.environ))
     witness = configured_witness(os.environ)  # each event witnessed before its 200
+    # One line per event stored, refused or not stored (event name, source, key; no body).
+    _log_to_stderr("pipelines.webhooks.receiver", "%(asctime)s %(message)s")
     print(
         f"receiving webhooks on http://{args.host}:{args.port}{args.path} into "
         f"{store.describe()}{f', witnessed in {witness.describe()}' if witness else ''} "

@@ -77,6 +77,10 @@ def test_receive_process_killed_after_its_200s_lost_nothing(store, archive_uri, 
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         assert event_keys(store) == sorted(stored)
+        # The operator sees each accepted event: one line with its key (never its body).
+        said = proc.stderr.read().decode()
+        assert all(f"key={key}" in said for key in stored), said
+        assert said.count("webhook event stored") == len(stored)
     finally:
         if proc.poll() is None:
             proc.kill()
