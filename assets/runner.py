@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from assets.audit_catalog import AUDIT_VIEW_ASSETS, AUDIT_VIEW_CHECKS
 from assets.checks import ARCHIVE_CHECKS, contents_reconciled
@@ -203,7 +204,11 @@ def _materialize(
         assets=assets,
         resources=options.pop("resources"),
     )
-    job = defs.resolve_job_def(EPHEMERAL_JOB_NAME)
+    # Resolve under this instance's definitions-state storage, as Dagster does when an
+    # instance is entered: an instance entered and dropped earlier in the process (a test, an
+    # earlier run) may still be the "current" one, and its storage may be gone.
+    with set_defs_state_storage(instance.defs_state_storage):
+        job = defs.resolve_job_def(EPHEMERAL_JOB_NAME)
     try:
         return job.execute_in_process(
             instance=instance, raise_on_error=False, run_id=run_id, **options
