@@ -119,7 +119,8 @@ def site(request, tmp_path, monkeypatch) -> Site:
     ledger = Ledger(store, witness=witness)
     commit(ledger, 0, 5, day=datetime(2024, 2, 20, 9, tzinfo=UTC))
     commit(ledger, 5, 5, day=datetime(2024, 2, 21, 9, tzinfo=UTC))
-    commit(ledger, 10, 5, day=datetime.now(UTC) - timedelta(hours=1))
+    # Today's file: from the start of today (an hour ago was yesterday between 00:00 and 01:00).
+    commit(ledger, 10, 5, day=datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0))
     return Site(request.param, uri, witness_uri, store, witness, tmp_path)
 
 
