@@ -1,1 +1,1 @@
-"""Thin Dagster assets and checks; the work is done by pipelines.sync and pipelines.audit."""
+"""Thin Dagster assets and checks; the work is done by the library in pipelines/."""

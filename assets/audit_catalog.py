@@ -54,7 +54,7 @@ def audit_catalog(
 ) -> dg.MaterializeResult:
     # Imported here: DuckDB (~30 MB resident) is only needed for this last step of a run, so
     # the crawls before it run without it.
-    from pipelines.audit.catalog import build_catalog
+    from pipelines.catalog.build import build_catalog
 
     release_garbage()  # what the run's earlier steps left, before DuckDB takes its budget
     report = build_catalog(archive.store(), audit.audit_db, dict(os.environ))
@@ -109,7 +109,7 @@ def iceberg_tables(
     "catalog read (a commit during the build makes it a warning; the next refresh catches up).",
 )
 def audit_catalog_current(archive: ArchiveResource, audit: AuditResource):
-    from pipelines.audit.catalog_state import behind_ledger
+    from pipelines.catalog.state import behind_ledger
 
     behind = behind_ledger(archive.store(), audit.audit_db)
     return dg.AssetCheckResult(

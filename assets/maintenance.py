@@ -17,7 +17,7 @@ from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, AuditResource
 from pipelines.archive.compaction import compact_source
 from pipelines.archive.verify import verify
-from pipelines.governance.holds import hold_compacted
+from pipelines.governance.holds import HoldAudit, hold_compacted
 
 MAINTENANCE_GROUP = "rc_archive_maintenance"
 
@@ -61,7 +61,7 @@ def contents_compaction(
     ),
 )
 def archive_deep_verify(archive: ArchiveResource) -> dg.MaterializeResult:
-    report = verify(archive.store(), deep=True)
+    report = verify(archive.store(), deep=True, holds=HoldAudit)
     if not report.ok:
         raise dg.Failure(
             description=report.summary()[:4000],
@@ -94,8 +94,8 @@ def supervision_report(
     import os
 
     from pipelines.governance.access_trail import AccessTrail
-    from pipelines.governance.audited import run_audited
-    from pipelines.governance.supervision_report import store_report
+    from pipelines.query.audited import run_audited
+    from pipelines.query.supervision_report import store_report
 
     env = dict(os.environ)
     store = archive.store()

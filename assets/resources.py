@@ -14,8 +14,9 @@ from pydantic import Field
 
 from pipelines import settings as names
 from pipelines.archive.ledger import Ledger
-from pipelines.archive.store import ObjectStore, open_store
+from pipelines.archive.store import ObjectStore
 from pipelines.governance.policies import PolicySet, load_policies
+from pipelines.governance.retention import open_governed_store
 from pipelines.ringcentral import ClientSettings, RingCentralClient
 from pipelines.ringcentral.shared import shared_client
 
@@ -75,7 +76,7 @@ class ArchiveResource(dg.ConfigurableResource):
         env[names.ARCHIVE_RETENTION_DAYS] = str(self.retention_days) if self.retention_days else ""
         env[names.ARCHIVE_RETENTION_CLASSES] = self.retention_classes_path
         env[names.ARCHIVE_LEGAL_HOLD] = "true" if self.legal_hold else "false"
-        return open_store(self.archive_uri, env)
+        return open_governed_store(self.archive_uri, env)
 
     def ledger(self) -> Ledger:
         """The ledger, with the witness of ARCHIVE_WITNESS_URI when set (docs/integrity.md)."""

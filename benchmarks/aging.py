@@ -66,8 +66,8 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.parquet import SCHEMAS, parquet_to_table
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify_recent
+from pipelines.archive.versions import ArchivedVersions
 from pipelines.process_memory import tune_garbage_collection, tune_process_memory
-from pipelines.sync.versions import ArchivedVersions
 from schemas.contents import normalise_contents
 from schemas.ids import source_stream
 
@@ -450,9 +450,9 @@ def audit_figures(audit_db: Path, archive: Path, thread_id: str, agent_id: str, 
                   reps: int) -> dict:  # fmt: skip
     """Median times of the audit questions, each on a fresh connection (first query of a
     session, as `rc-archive` runs them)."""
-    from pipelines.audit.connection import connect
-    from pipelines.audit.queries import QUERY_PACK, like_term, run_query
-    from pipelines.audit.transcript import thread_transcript
+    from pipelines.catalog.connection import connect
+    from pipelines.query.queries import QUERY_PACK, like_term, run_query
+    from pipelines.query.transcript import thread_transcript
 
     env = {"ARCHIVE_URI": str(archive)}
     month_start = datetime(month.year, month.month, 1, tzinfo=UTC)
@@ -490,7 +490,7 @@ def audit_figures(audit_db: Path, archive: Path, thread_id: str, agent_id: str, 
 
 
 def catalog_refresh(store, audit_db: Path) -> tuple[float, object]:
-    from pipelines.audit.catalog import build_catalog
+    from pipelines.catalog.build import build_catalog
 
     started = time.perf_counter()
     report = build_catalog(store, audit_db, {})

@@ -27,11 +27,11 @@ import pyarrow as pa
 
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
-from pipelines.audit import queries
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
-from pipelines.audit.queries import like_term, run_query
-from pipelines.audit.transcript import thread_transcript
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
+from pipelines.query import queries
+from pipelines.query.queries import like_term, run_query
+from pipelines.query.transcript import thread_transcript
 from schemas.contents import ARROW_SCHEMA
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -168,7 +168,7 @@ def main() -> None:
     db = workdir / "audit.duckdb"
     report = build_catalog(root, db, {})
     print(f"catalog build: {report.seconds * 1000:.0f} ms, files {report.files_per_table}")
-    # Which build-time specialisations hold for this snapshot (pipelines/audit/views.py).
+    # Which build-time specialisations hold for this snapshot (pipelines/catalog/views.py).
     print(
         f"read without union_by_name: {getattr(report, 'uniform_schema_tables', [])}; "
         f"contents is a plain scan: {getattr(report, 'contents_plain_scan', False)}"

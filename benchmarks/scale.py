@@ -76,11 +76,11 @@ def add_new_contents(sandbox: SandboxProcess, count: int) -> tuple[list[str], fl
 
 def audit_queries(workdir: Path) -> list[dict]:
     """The audit benchmark's questions, timed on this archive (median of repeats, warm)."""
-    from pipelines.audit import queries
-    from pipelines.audit.catalog import build_catalog
-    from pipelines.audit.connection import connect
-    from pipelines.audit.queries import like_term, run_query
-    from pipelines.audit.transcript import thread_transcript
+    from pipelines.catalog.build import build_catalog
+    from pipelines.catalog.connection import connect
+    from pipelines.query import queries
+    from pipelines.query.queries import like_term, run_query
+    from pipelines.query.transcript import thread_transcript
 
     db = workdir / "audit-bench.duckdb"
     timings: list[dict] = []

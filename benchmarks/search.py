@@ -1,7 +1,7 @@
 """Full-text search cost: building one month segment of the index, and answering a query.
 
 `rc-archive search` rebuilds only the month segments whose live files changed
-(pipelines/audit/search.py), so after a run the cost is one month's segment; a query asks every
+(pipelines/query/search.py), so after a run the cost is one month's segment; a query asks every
 segment. This builds a stand-in catalog (a `contents` and an `identities_latest` table, and the
 live-file list, in DuckDB) of M months of N messages each, times the first build of every
 segment, the rebuild of the current month after it changed, and queries over all segments.
@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.archive import keys
-from pipelines.audit.search import open_index, refresh_index, search
+from pipelines.query.search import open_index, refresh_index, search
 
 WORDS = [
     "order",

@@ -47,7 +47,7 @@ def build(root: Path, contents: int, sources: int = 4) -> None:
 
 
 def prepare(root: Path, contents: int) -> Path:
-    from pipelines.audit.catalog import build_catalog
+    from pipelines.catalog.build import build_catalog
 
     if not (root / "_ledger").exists():
         build(root, contents)

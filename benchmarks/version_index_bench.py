@@ -2,7 +2,7 @@
 
 The sync loads every (id, record_sha256) its source has committed before it crawls. This
 compares the index it uses (`ArchivedVersions`: sorted fixed-width arrays, pipelines/sync/
-key_set.py) with the Python sets it replaced, on the same columns, each in a fresh process so
+exact_keys.py) with the Python sets it replaced, on the same columns, each in a fresh process so
 the resident-memory growth is its own.
 
     .venv/bin/python benchmarks/version_index_bench.py --n 1000000
@@ -19,7 +19,7 @@ import time
 import psutil
 import pyarrow as pa
 
-from pipelines.sync.versions import ArchivedVersions
+from pipelines.archive.versions import ArchivedVersions
 
 FILE_ROWS = 20_000  # one committed batch file
 PAGE = 1000  # one API page of lookups

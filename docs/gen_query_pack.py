@@ -12,9 +12,9 @@ import shlex
 import sys
 from datetime import timedelta
 
-from pipelines.audit import queries
-from pipelines.audit.connection import connect
-from pipelines.audit.formatting import render
+from pipelines.catalog.connection import connect
+from pipelines.query import queries
+from pipelines.query.formatting import render
 
 QUESTIONS = [
     ("Everything one customer said and was told, across channels", "customer_history"),
@@ -85,7 +85,7 @@ def _excerpt(result: queries.QueryResult) -> tuple[queries.QueryResult, list[str
 
 HEADER = """# The audit query pack
 
-Eleven questions auditors ask, as named queries of `pipelines/audit/queries.py`. Run one by
+Eleven questions auditors ask, as named queries of `pipelines/query/queries.py`. Run one by
 name with `rc-archive sql --query NAME [--param NAME=VALUE ...]` (`rc-archive sql
 --list-queries` lists them), or paste the SQL into any DuckDB client opened on `audit.duckdb`
 (see `rc-archive sql --describe VIEW` and [columns.md](columns.md) for what each column holds).

@@ -420,14 +420,14 @@ def _run_table(summaries) -> str:
 
 
 def _render(header: Sequence[str], rows: list[tuple], fmt: str) -> str:
-    from pipelines.audit.formatting import render
-    from pipelines.audit.queries import QueryResult
+    from pipelines.query.formatting import render
+    from pipelines.query.queries import QueryResult
 
     return render(QueryResult(list(header), rows), fmt)
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    from pipelines.sync.status import sources_overview
+    from pipelines.query.sources_status import sources_overview
 
     store = _open_store()
     header, rows = sources_overview(store)
@@ -452,11 +452,11 @@ def cmd_receive(args: argparse.Namespace) -> int:
             "subscribe` gives RingCentral, checked on every notification"
         )
     _check_archive(for_writing=True)
-    from pipelines.archive.store import open_store
+    from pipelines.governance.retention import open_governed_store
     from pipelines.webhooks.events import configured_witness
     from pipelines.webhooks.receiver import build_app, serve
 
-    store = open_store(_settings().archive_uri, dict(os.environ))
+    store = open_governed_store(_settings().archive_uri, dict(os.environ))
     witness = configured_witness(os.environ)  # each event witnessed before its 200
     # One line per event stored, refused or not stored (event name, source, key; no body).
     _log_to_stderr("pipelines.webhooks.receiver", "%(asctime)s %(message)s")
@@ -482,9 +482,9 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
         raise UsageError(f"{names.RC_WEBHOOK_VERIFICATION_TOKEN} is not set: choose a secret")
     client_settings = ClientSettings.from_env(dict(os.environ))
     _check_archive(for_writing=True)
-    from pipelines.archive.store import open_store
+    from pipelines.governance.retention import open_governed_store
 
-    store = open_store(_settings().archive_uri, dict(os.environ))
+    store = open_governed_store(_settings().archive_uri, dict(os.environ))
     with RingCentralClient(client_settings) as client:
         result = ensure_subscription(
             client, store, address=address, verification_token=token, force_renew=args.renew
@@ -501,11 +501,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if args.list_queries:
         print(_list_queries())
         return EXIT_OK
-    from pipelines.governance.audited import query_fields, run_audited
+    from pipelines.query.audited import query_fields, run_audited
 
     audit_db = _audit_db()
     if args.describe:
-        from pipelines.audit.column_docs import describe_command
+        from pipelines.query.describe import describe_command
 
         details = {"arguments": {"describe": args.describe}, **query_fields(None)}
         print(
@@ -520,8 +520,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
             )
         )
         return EXIT_OK
-    from pipelines.audit.formatting import CsvOptions
-    from pipelines.governance.sql import stream_sql
+    from pipelines.query.formatting import CsvOptions
+    from pipelines.query.sql import stream_sql
 
     sql, params = _sql_and_params(args)
     arguments: dict[str, str] = {"format": args.format}
@@ -529,7 +529,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         arguments.update(null=args.null, formulas=args.formulas)
     details = {"arguments": arguments, **query_fields(sql, params, args.query_name)}
     # Streamed: rows are written as DuckDB produces them, in constant memory, after the
-    # access event (pipelines/governance/sql.py); `| head` ends it quietly (main()).
+    # access event (pipelines/query/sql.py); `| head` ends it quietly (main()).
     renderer = stream_sql(
         _catalog_trail(audit_db),
         details,
@@ -554,7 +554,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 def _catalog_trail(audit_db: str):
     """The access trail of the archive the catalog's views read (docs/governance.md)."""
     from pipelines.governance.access_trail import AccessTrail
-    from pipelines.governance.audited import catalog_archive
+    from pipelines.query.audited import catalog_archive
 
     return AccessTrail(catalog_archive(audit_db, dict(os.environ)), dict(os.environ))
 
@@ -584,7 +584,7 @@ def _sql_and_params(args: argparse.Namespace) -> tuple[str, list[str] | dict[str
 
 
 def _named_query(name: str, params: list[str] | dict[str, str]) -> tuple[str, dict[str, str]]:
-    from pipelines.audit.queries import QUERY_PACK, like_term
+    from pipelines.query.queries import QUERY_PACK, like_term
 
     if name not in QUERY_PACK:
         raise UsageError(f"unknown query {name!r}; valid names: {', '.join(sorted(QUERY_PACK))}")
@@ -612,7 +612,7 @@ def _query_params(sql: str) -> list[str]:
 
 
 def _list_queries() -> str:
-    from pipelines.audit.queries import QUERY_PACK
+    from pipelines.query.queries import QUERY_PACK
 
     width = max(len(name) for name in QUERY_PACK)
     lines = []
@@ -631,9 +631,9 @@ def _parse_params(raw: list[str] | None) -> list[str] | dict[str, str]:
 
 
 def cmd_thread(args: argparse.Namespace) -> int:
-    from pipelines.audit.connection import connect
-    from pipelines.audit.transcript import render_transcript, thread_transcript
-    from pipelines.governance.audited import query_fields, run_audited
+    from pipelines.catalog.connection import connect
+    from pipelines.query.audited import query_fields, run_audited
+    from pipelines.query.transcript import render_transcript, thread_transcript
 
     as_of = _parse_time(args.as_of, "--as-of")
     audit_db = _audit_db()
@@ -652,19 +652,19 @@ def cmd_thread(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    """Ranked full-text search over every archived version (pipelines/audit/search.py); an
+    """Ranked full-text search over every archived version (pipelines/query/search.py); an
     audited read like `sql`."""
     from dataclasses import astuple
 
-    from pipelines.audit.connection import connect
-    from pipelines.audit.search import (
+    from pipelines.catalog.connection import connect
+    from pipelines.query.audited import query_fields, run_audited
+    from pipelines.query.search import (
         SearchError,
         bring_up_to_date,
         index_path,
         open_index,
         search,
     )
-    from pipelines.governance.audited import query_fields, run_audited
 
     audit_db = _audit_db()
     arguments = {"terms": args.terms, "limit": args.limit}
@@ -701,9 +701,9 @@ def duckdb_errors() -> tuple[type[Exception], ...]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pipelines.audit.connection import connect
-    from pipelines.audit.export import check_selection, export
-    from pipelines.governance.audited import audited_export, query_fields
+    from pipelines.catalog.connection import connect
+    from pipelines.query.audited import audited_export, query_fields
+    from pipelines.query.export import check_selection, export
 
     from_, to = _parse_time(args.from_, "--from"), _parse_time(args.to, "--to")
     # No selector is refused unless --all says so; a reversed period too (exit 2, nothing read).
@@ -744,8 +744,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from pipelines.audit.catalog import build_catalog
-    from pipelines.audit.connection import plain_client_help
+    from pipelines.catalog.build import build_catalog
+    from pipelines.catalog.connection import plain_client_help
 
     report = build_catalog(_open_store(), _settings().audit_db, dict(os.environ))
     rows = ", ".join(f"{table} {count}" for table, count in sorted(report.rows_per_table.items()))
@@ -791,12 +791,13 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from pipelines.archive.verify import verify
+    from pipelines.governance.holds import HoldAudit
 
     store = _open_store()
     witness_uri = args.witness or (_settings().witness_uri or "")
     certificates = _verify_certificates(args, store)  # refusals end here, before the walk
     witness = _witness_to_compare(witness_uri)  # fails closed: missing, empty, unreadable
-    report = verify(store, retention=_retention_in_force())
+    report = verify(store, retention=_retention_in_force(), holds=HoldAudit)
     from pipelines.webhooks.events import verify_events
 
     if witness is not None:
@@ -976,9 +977,9 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
     from pipelines.archive.ledger import Ledger
     from pipelines.governance.access_trail import AccessTrail
-    from pipelines.governance.audited import query_fields, run_audited
     from pipelines.integrity.certificate import load_certificate, load_public_key
     from pipelines.integrity.prove import prove
+    from pipelines.query.audited import query_fields, run_audited
 
     store = _open_store()
     details = {
@@ -999,7 +1000,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
 def _writable_ledger():
     from pipelines.archive.ledger import Ledger
-    from pipelines.archive.store import open_store
+    from pipelines.governance.retention import open_governed_store
 
     uri = _check_archive(for_writing=True)
     if uri.startswith("s3://"):
@@ -1010,7 +1011,7 @@ def _writable_ledger():
         from pipelines.integrity.witness import Witness
 
         witness = Witness.open(witness_uri, dict(os.environ))
-    return Ledger(open_store(uri, dict(os.environ)), witness=witness)
+    return Ledger(open_governed_store(uri, dict(os.environ)), witness=witness)
 
 
 def _archived_sources(ledger, wanted: list[str] | None) -> list[str]:
@@ -1117,9 +1118,9 @@ def cmd_hold(args: argparse.Namespace) -> int:
     if args.hold_action == "verify":
         return _hold_verify(args)
     uri = _check_archive(for_writing=True)
-    from pipelines.archive.store import open_store
+    from pipelines.governance.retention import open_governed_store
 
-    store = open_store(uri, dict(os.environ))
+    store = open_governed_store(uri, dict(os.environ))
     if args.hold_action == "place":
         content_ids = _held_by_query(args.query) if args.query else None
         selector = holds.Selector(
@@ -1131,9 +1132,10 @@ def cmd_hold(args: argparse.Namespace) -> int:
             content_ids=content_ids,
             query=args.query,
         )
-        record = holds.place_hold(
-            store, _audit_db(), dict(os.environ), args.matter, selector, args.reason
-        )
+        from pipelines.query.selection import held_objects
+
+        held = held_objects(_audit_db(), dict(os.environ), selector)
+        record = holds.place_hold(store, dict(os.environ), args.matter, selector, args.reason, held)
         body = record.body
         how = "legal hold ON" if body["lock_applied"] else "recorded (a directory cannot lock)"
         print(f"held {len(body['object_keys'])} objects for {args.matter}: {how}; {record.key}")
@@ -1178,10 +1180,10 @@ def _hold_verify(args: argparse.Namespace) -> int:
 def _held_by_query(sql: str) -> tuple[str, ...]:
     """The message ids a `hold place --query` selects: its SQL runs read-only on the catalog,
     as an audited read, and must return an `id` column (messages.id / contents.id)."""
-    from pipelines.audit.connection import connect
-    from pipelines.audit.formatting import check_read_only
-    from pipelines.audit.queries import run_query
-    from pipelines.governance.audited import query_fields, run_audited
+    from pipelines.catalog.connection import connect
+    from pipelines.query.audited import query_fields, run_audited
+    from pipelines.query.formatting import check_read_only
+    from pipelines.query.queries import run_query
 
     audit_db = _audit_db()
     found: list[str] = []
@@ -1250,17 +1252,18 @@ def cmd_review(args: argparse.Namespace) -> int:
     if args.review_action == "report":
         return _supervision_report(audit_db, args.out)
     if args.review_action == "next":
-        from pipelines.governance.audited import query_fields, run_audited
-        from pipelines.governance.sql import sql_command
+        from pipelines.query.audited import query_fields, run_audited
+        from pipelines.query.sql import sql_command
 
         if args.limit < 1:
             raise UsageError("--limit must be at least 1")
         # Decisions stored since the catalog was built leave the queue at once, not only after
-        # the next `rc-archive catalog` (review.decided_since_catalog).
-        from pipelines.governance.audited import catalog_archive
+        # the next `rc-archive catalog` (query/review_queue.py).
+        from pipelines.query.audited import catalog_archive
+        from pipelines.query.review_queue import decided_since_catalog
 
         env = dict(os.environ)
-        decided = review.decided_since_catalog(catalog_archive(audit_db, env), audit_db, env)
+        decided = decided_since_catalog(catalog_archive(audit_db, env), audit_db, env)
         params = {"policy": args.policy, "limit": args.limit, "decided": decided}
         details = query_fields(REVIEW_NEXT, params, "review next")
 
@@ -1271,7 +1274,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         print(run_audited(_catalog_trail(audit_db), "review", details, work))
         return EXIT_OK
     flag = _flag(audit_db, args.flag_id)
-    from pipelines.governance.audited import catalog_archive
+    from pipelines.query.audited import catalog_archive
 
     store = catalog_archive(audit_db, dict(os.environ))
     record = review.record_decision(store, flag, args.decision, args.note, dict(os.environ))
@@ -1285,8 +1288,8 @@ def cmd_review(args: argparse.Namespace) -> int:
 def _supervision_report(audit_db: str, out: str | None) -> int:
     """Store today's supervision report in the archive (write-once) and, with --out, copy it;
     an audited read like `review next`."""
-    from pipelines.governance.audited import catalog_archive, run_audited
-    from pipelines.governance.supervision_report import store_report
+    from pipelines.query.audited import catalog_archive, run_audited
+    from pipelines.query.supervision_report import store_report
 
     env = dict(os.environ)
     store = catalog_archive(audit_db, env)
@@ -1306,8 +1309,8 @@ def _supervision_report(audit_db: str, out: str | None) -> int:
 
 def _flag(audit_db: str, flag_id: str) -> dict[str, Any]:
     """The flag whose id (record_sha256) starts with `flag_id` (at least 8 hex digits)."""
-    from pipelines.audit.connection import connect
-    from pipelines.audit.queries import run_query
+    from pipelines.catalog.connection import connect
+    from pipelines.query.queries import run_query
 
     flag_id = flag_id.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{8,64}", flag_id):
@@ -1430,9 +1433,9 @@ def _purge_derived_copies(store) -> bool:
     when the catalog or the index could not be (exit 1), as their text is still readable
     through rc-archive. Flag excerpts in the archive's own committed flags files cannot be
     deleted by a disposition (it deletes contents files): they are listed, not failed on."""
-    from pipelines.audit.catalog import build_catalog
-    from pipelines.audit.connection import connect
-    from pipelines.audit.search import SearchError, index_path, purge_index
+    from pipelines.catalog.build import build_catalog
+    from pipelines.catalog.connection import connect
+    from pipelines.query.search import SearchError, index_path, purge_index
 
     audit_db = _settings().audit_db
     if not os.path.exists(audit_db):
@@ -1473,7 +1476,7 @@ def _purge_derived_copies(store) -> bool:
 def _source_types() -> dict[str, str | None]:
     """source id -> channel type, from the audit catalog when there is one ({} otherwise: then
     only source ids and the default retention apply)."""
-    from pipelines.audit.connection import connect
+    from pipelines.catalog.connection import connect
 
     try:
         audit_db = _audit_db()
@@ -1510,10 +1513,10 @@ def _open_store():
     """The archive to read, after checking it is there: a directory that exists, or an S3
     bucket that answers (probed with few, short tries, so an unreachable endpoint is one line
     within seconds instead of botocore's long retries and a traceback)."""
-    from pipelines.archive.store import open_store
+    from pipelines.governance.retention import open_governed_store
 
     uri = _check_archive(for_writing=False)
-    store = open_store(uri, dict(os.environ))
+    store = open_governed_store(uri, dict(os.environ))
     if uri.startswith("s3://"):
         _probe_s3(uri)
     return store
@@ -1521,12 +1524,12 @@ def _open_store():
 
 def _check_archive(*, for_writing: bool) -> str:
     """ARCHIVE_URI checked for what the command will do with it; returns the URI."""
-    from pipelines.archive.store import open_store
+    from pipelines.governance.retention import open_governed_store
 
     uri = _settings().archive_uri
     if uri.startswith("s3://"):
         if for_writing:
-            open_store(uri, dict(os.environ))  # StoreConfigError names the lock setting
+            open_governed_store(uri, dict(os.environ))  # StoreConfigError names the setting
             _probe_s3(uri)
         return uri
     if "://" in uri:

@@ -131,9 +131,9 @@ def _show_edits(changed: dict[str, str], since: float) -> int:
     """The `edits` the last run archived: one per change the sandbox made, none for a link."""
     from datetime import UTC, datetime
 
-    from pipelines.audit import queries
-    from pipelines.audit.connection import connect
-    from pipelines.audit.formatting import render
+    from pipelines.catalog.connection import connect
+    from pipelines.query import queries
+    from pipelines.query.formatting import render
 
     conn = connect(os.environ[names.AUDIT_DB], dict(os.environ), read_only=True)
     try:
@@ -172,7 +172,7 @@ def _export_thread_as_rsmf(cli) -> int:
     platform (Relativity and others) loads as a conversation."""
     from datetime import UTC, datetime
 
-    from pipelines.audit.connection import connect
+    from pipelines.catalog.connection import connect
 
     conn = connect(os.environ[names.AUDIT_DB], dict(os.environ), read_only=True)
     try:
@@ -228,9 +228,9 @@ FROM flags ORDER BY creation_time DESC, policy LIMIT 8
 
 
 def _show_queries() -> None:
-    from pipelines.audit import queries
-    from pipelines.audit.connection import connect
-    from pipelines.audit.formatting import render
+    from pipelines.catalog.connection import connect
+    from pipelines.query import queries
+    from pipelines.query.formatting import render
 
     shown = [
         ("Messages per channel", MESSAGES_PER_CHANNEL, None),

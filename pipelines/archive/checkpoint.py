@@ -32,7 +32,7 @@ CHECKPOINT_EVERY = 100
 CHECKPOINT_DIR = "_checkpoints"
 
 # The persisted version index: one row per committed version or quarantined record hash,
-# sorted by record_sha256 (so it loads straight into the sorted key arrays of key_set).
+# sorted by record_sha256 (so it loads straight into the sorted key arrays of exact_keys).
 VERSION_INDEX_SCHEMA = pa.schema(
     [
         pa.field("record_sha256", pa.string(), nullable=False),

@@ -27,8 +27,10 @@ LEDGER_ROOT = "_ledger"
 # `verify` knows them, so their objects are not reported as strangers.
 ACCESS_ROOT = "_access"  # pipelines/governance/access_trail.py (rc-archive access verify)
 REVIEWS_ROOT = "_reviews"  # pipelines/governance/review.py (rc-archive review verify)
-REPORTS_ROOT = "_reports"  # pipelines/governance/supervision_report.py (write-once pages)
+REPORTS_ROOT = "_reports"  # pipelines/query/supervision_report.py (write-once pages)
 HOLDS_ROOT = "_holds"  # pipelines/governance/holds.py
+# The hold journal: every hold decision chained and witnessed (the witness compares it too).
+HOLDS_JOURNAL_PREFIX = f"{HOLDS_ROOT}/_journal/"
 EVENTS_ROOT = "_events"  # pipelines/webhooks/events.py
 SUBSCRIPTIONS_ROOT = "_subscriptions"  # pipelines/webhooks/subscription.py
 # Iceberg metadata of the committed state (pipelines/tables): derived from the ledger and

@@ -33,7 +33,7 @@ from pipelines.archive.checkpoint import (
     LiveFiles,
 )
 from pipelines.archive.disposed_hashes import read_disposed_hashes
-from pipelines.archive.key_set import DIGEST_WIDTH, KeySet, key_of
+from pipelines.archive.exact_keys import DIGEST_WIDTH, KeySet, key_of
 from pipelines.archive.parquet import (
     ID_COLUMNS,
     parquet_to_table,

@@ -684,11 +684,15 @@ class S3Store:
         return self.describe()
 
 
-def open_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
+def open_store(
+    uri: str | None, env: Mapping[str, str], *, retention: RetentionClasses | None = None
+) -> ObjectStore:
     """`s3://bucket/prefix` -> S3Store (endpoint, region, keys from env), else a LocalStore.
 
     Object Lock settings are read from ARCHIVE_OBJECT_LOCK_MODE, ARCHIVE_RETENTION_DAYS and
-    ARCHIVE_LEGAL_HOLD; they apply to S3 only (a directory cannot lock files).
+    ARCHIVE_LEGAL_HOLD; they apply to S3 only (a directory cannot lock files). `retention`
+    (the retention classes, parsed by governance: `governance.retention.open_governed_store`)
+    comes from the caller, because governance reads the archive and not the other way round.
     """
     uri = uri or env.get(settings.ARCHIVE_URI) or settings.DEFAULT_ARCHIVE_URI
     if not uri.startswith("s3://"):
@@ -699,15 +703,6 @@ def open_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
     mode = (env.get(settings.ARCHIVE_OBJECT_LOCK_MODE) or "").strip().upper() or None
     days = parse_retention_days(env.get(settings.ARCHIVE_RETENTION_DAYS)) or None
     legal_hold = parse_flag(settings.ARCHIVE_LEGAL_HOLD, env.get(settings.ARCHIVE_LEGAL_HOLD))
-    retention = None
-    classes_path = (env.get(settings.ARCHIVE_RETENTION_CLASSES) or "").strip()
-    if classes_path and mode is not None:
-        # Imported here: governance reads the archive, so the archive layer does not import it
-        # at module level.
-        from pipelines.governance.retention import load_retention
-
-        retention = load_retention(classes_path)
-
     return S3Store(
         bucket,
         prefix,
@@ -715,7 +710,7 @@ def open_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
         object_lock_mode=mode,
         retention_days=days,
         legal_hold=legal_hold,
-        retention=retention,
+        retention=retention if mode is not None else None,
     )
 
 

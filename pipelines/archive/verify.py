@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -137,8 +138,23 @@ class VerifyReport:
         return "\n".join(lines)
 
 
+class HoldChecks(Protocol):
+    """The legal holds as verify needs them (governance/holds.py `HoldAudit` is the one in
+    use): the hold records' findings against their journal, and which matters held a key
+    when. Passed in, because governance reads the archive and not the other way round."""
+
+    findings: list[Finding]
+
+    def held_at(self, key: str) -> dict: ...
+
+
 def verify(
-    store: ObjectStore, *, deep: bool = True, stream: str | None = None, retention: Any = None
+    store: ObjectStore,
+    *,
+    deep: bool = True,
+    stream: str | None = None,
+    retention: Any = None,
+    holds: Callable[[ObjectStore], HoldChecks] | None = None,
 ) -> VerifyReport:
     """Check every manifest chain and every object; `deep` re-hashes each file's bytes.
 
@@ -150,7 +166,9 @@ def verify(
     Every disposition is held to the disposition rule (`_check_disposition_rule`), with
     `retention` (a RetentionPolicy: the policy in force, ARCHIVE_RETENTION_CLASSES) as the
     floor of its retention class when given; the whole-archive check also audits the hold
-    records against their journal (`_check_holds`).
+    records against their journal (`_check_holds`). `holds` builds the hold audit from the
+    store (read once, only if a check needs it); without it no hold is known: the commands and
+    the verify asset pass governance's `HoldAudit`.
     """
     report = VerifyReport(store=store.describe())
     if stream is None:
@@ -189,7 +207,7 @@ def verify(
 
     committed_keys: set[str] = set()
     committed_batches: dict[tuple[str, str], set[str]] = defaultdict(set)
-    disposals = _Disposals(store=store, retention=retention)
+    disposals = _Disposals(store=store, retention=retention, holds=holds)
     for stream_id, manifest_keys in sorted(manifests_by_stream.items()):
         disposals.read_hashes(store, hashes_by_stream.pop(stream_id, []))
         replay = _check_chain(
@@ -540,7 +558,8 @@ class _Disposals:
     store: Any = None
     retention: Any = None
     terms: dict[str, dict | None] = field(default_factory=dict)
-    _audit: Any = None
+    holds: Callable[[ObjectStore], HoldChecks] | None = None
+    _audit: HoldChecks | None = None
 
     def read_hashes(self, store: ObjectStore, hash_keys: list[str]) -> None:
         for key in hash_keys:
@@ -555,12 +574,11 @@ class _Disposals:
     def unnamed(self) -> set[str]:
         return set(self.hashes_read) - self.hashes_named
 
-    def hold_audit(self) -> Any:
-        """The hold records against their journal (pipelines/governance/holds.py), read once."""
-        if self._audit is None:
-            from pipelines.governance.holds import HoldAudit  # governance reads the archive
-
-            self._audit = HoldAudit(self.store)
+    def hold_audit(self) -> HoldChecks | None:
+        """The hold records against their journal (pipelines/governance/holds.py), read once;
+        None when verify was given no hold audit."""
+        if self._audit is None and self.holds is not None and self.store is not None:
+            self._audit = self.holds(self.store)
         return self._audit
 
 
@@ -614,7 +632,8 @@ def _check_disposition_rule(
     terms = disposals.terms.get(hashes.key) if intact else None
     policy = disposals.retention
     shortest = getattr(policy, "shortest_years_for", None)
-    held_at = disposals.hold_audit().held_at if disposals.store is not None else lambda _: {}
+    audit = disposals.hold_audit()
+    held_at = audit.held_at if audit is not None else lambda _: {}
     for kind, detail in rule_findings(manifest, terms, held_at, shortest):
         report.findings.append(Finding(kind, manifest.key, detail))
 
@@ -623,7 +642,9 @@ def _check_holds(report: VerifyReport, disposals: _Disposals) -> None:
     """The hold records against the hold journal (HoldAudit's findings): a deleted or edited
     hold record is tampering. The journal against the witness is `verify --witness`'s part
     (pipelines/integrity/witness.py)."""
-    report.findings.extend(disposals.hold_audit().findings)
+    audit = disposals.hold_audit()
+    if audit is not None:
+        report.findings.extend(audit.findings)
 
 
 def _check_compaction(

@@ -13,9 +13,9 @@ The first manifest the new rule commits names the object (key, SHA-256, rows) in
 chained, witnessed and certified with the ledger, and a reader finds it from the head manifest
 alone. Then:
 - the version check knows old rows by their version hash too, so a run after the upgrade does
-  not archive them again (pipelines/sync/versions.py);
+  not archive them again (pipelines/archive/versions.py);
 - the audit catalog marks the historical transport-only repeats, so `contents`, `edits` and
-  transcripts do not show a re-signed link as an edit (pipelines/audit/views.py);
+  transcripts do not show a re-signed link as an edit (pipelines/catalog/views.py);
 - `verify` checks the object against the manifest that names it and, deep, recomputes it.
 
 What building it reads (once per stream, at its first commit under the rule): the `id`,

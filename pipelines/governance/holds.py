@@ -3,10 +3,10 @@
 Why objects and not records: the archive's unit of storage (and of S3 Object Lock) is a data
 file, and a file holds many records. A hold on a selector (a source, a thread or an identity,
 optionally within a creation-time range) therefore holds every committed data file that holds
-at least one matching record: found through the audit catalog, by DuckDB's `filename` virtual
-column of read_parquet over the catalog's live (committed) files, on the catalog's locked,
-read-only connection. What lands later is held by the contents sync as it commits
-(`hold_landed`, docs/governance.md).
+at least one matching record: found through the audit catalog (pipelines/query/selection.py),
+by DuckDB's `filename` virtual column of read_parquet over the catalog's live (committed)
+files, on the catalog's locked, read-only connection. What lands later is held by the contents
+sync as it commits (`hold_landed`, docs/governance.md).
 
 Records. Each placement, release and landing is a write-once JSON record
 `_holds/<matter>/<UTC time>-<place|release|landed>.json` (who, why, the selector, the object
@@ -61,7 +61,7 @@ HOLDS_PREFIX = f"{keys.HOLDS_ROOT}/"
 HOLD_FORMAT = "rc-archive/hold/1"
 # The hash-chained journal of every hold record (a folder no matter can be named: a matter
 # starts with a letter or a digit).
-JOURNAL_PREFIX = f"{HOLDS_PREFIX}_journal/"
+JOURNAL_PREFIX = keys.HOLDS_JOURNAL_PREFIX
 JOURNAL_FORMAT = "rc-archive/hold-journal/1"
 MATTER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # Data tables a hold can reach, and the column naming a record's identity in each.
@@ -123,79 +123,6 @@ def check_matter(matter: str) -> str:
             "letter or digit (it names a folder under _holds/)"
         )
     return matter
-
-
-def _contents_filter(selector: Selector) -> tuple[str, dict[str, Any]]:
-    clauses, params = [], {}
-    if selector.source:
-        clauses.append("source_id = $source")
-        params["source"] = selector.source
-    if selector.thread:
-        clauses.append("thread_id = $thread")
-        params["thread"] = selector.thread
-    if selector.identity:
-        clauses.append("author_identity_id = $identity")
-        params["identity"] = selector.identity
-    if selector.content_ids:
-        clauses.append("list_contains($ids, id)")
-        params["ids"] = list(selector.content_ids)
-    if selector.from_:
-        clauses.append("creation_time >= $from_")
-        params["from_"] = selector.from_
-    if selector.to:
-        clauses.append("creation_time < $to")
-        params["to"] = selector.to
-    return " AND ".join(clauses), params
-
-
-def _identities_filter(selector: Selector) -> tuple[str, dict[str, Any]] | None:
-    """Identity records a selector holds: the identity itself, or a whole source's (no time
-    range applies to them); a thread holds only its messages."""
-    if selector.identity:
-        return "id = $identity", {"identity": selector.identity}
-    if selector.source and not (selector.from_ or selector.to):
-        return "source_id = $source", {"source": selector.source}
-    return None
-
-
-def held_objects(audit_db: str, env: Mapping[str, str], selector: Selector) -> list[str]:
-    """Keys (relative to the archive root) of the committed data files holding at least one
-    record the selector matches. Reads the catalog's live-file list and those files, on the
-    read-only locked connection (`connection.connect`)."""
-    from pipelines.audit.catalog import _uri_list_sql
-    from pipelines.audit.connection import ARCHIVE_ROOT_VARIABLE, INTERNAL_SCHEMA, connect
-
-    conn = connect(audit_db, env)
-    try:
-        root = conn.execute(f"SELECT getvariable('{ARCHIVE_ROOT_VARIABLE}')").fetchone()[0]
-        found: set[str] = set()
-        for table in HELD_TABLES:
-            keys = [
-                row[0]
-                for row in conn.execute(
-                    f"SELECT key FROM {INTERNAL_SCHEMA}._live_files WHERE table_name = $t "
-                    "ORDER BY key",
-                    {"t": table},
-                ).fetchall()
-            ]
-            if not keys:
-                continue
-            where = (
-                _contents_filter(selector) if table == "contents" else _identities_filter(selector)
-            )
-            if where is None:
-                continue
-            clause, params = where
-            files = _uri_list_sql([root + key for key in keys])
-            rows = conn.execute(
-                f"SELECT DISTINCT filename FROM read_parquet({files}, union_by_name = true) "
-                f"WHERE {clause}",
-                params,
-            ).fetchall()
-            found.update(row[0][len(root) :] for row in rows)
-    finally:
-        conn.close()
-    return sorted(found)
 
 
 DECISION_SUFFIXES = ("-place.json", "-release.json")
@@ -391,17 +318,18 @@ def _set_hold(store: ObjectStore, key: str, on: bool) -> bool:
 
 def place_hold(
     store: ObjectStore,
-    audit_db: str,
     env: Mapping[str, str],
     matter: str,
     selector: Selector,
     reason: str,
+    object_keys: list[str],
 ) -> HoldRecord:
-    """Hold every committed object holding a record `selector` matches; record it."""
+    """Hold `object_keys`, the committed objects holding a record `selector` matches (found by
+    the caller in the catalog: query/selection.py `held_objects`); record it."""
     check_matter(matter)
     if not (reason or "").strip():
         raise HoldError("--reason is required: say why the records are held")
-    keys = held_objects(audit_db, env, selector)
+    keys = sorted(object_keys)
     if not keys:
         raise HoldError(
             f"no committed record matches {json.dumps(selector.as_json(), sort_keys=True)} in "

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from pipelines.archive.key_set import key_of
+from pipelines.archive.exact_keys import key_of
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.parquet import parquet_to_table
 from pipelines.governance.policies import FLAGS_SCHEMA, PolicyError, PolicySet, flag_contents

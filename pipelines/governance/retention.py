@@ -24,15 +24,16 @@ to the same rule (pipelines/archive/disposal.py, `rule_findings`), with the poli
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines import settings
 from pipelines.archive.checkpoint import FileEntry
 from pipelines.archive.ledger import Ledger
-from pipelines.archive.store import ObjectStore
+from pipelines.archive.store import ObjectStore, open_store
 from pipelines.governance.holds import HoldAudit
 from pipelines.governance.yaml_file import read_yaml
 from schemas.common import parse_api_time, years_after
@@ -72,6 +73,16 @@ class RetentionPolicy:
             "channel_types": dict(sorted(self.channel_types.items())),
             "sources": dict(sorted(self.sources.items())),
         }
+
+
+def open_governed_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
+    """The archive as writers open it: its Object Lock settings and, with a lock mode, the
+    retention classes of ARCHIVE_RETENTION_CLASSES, so each new object is locked until its
+    source's class ends (a reader needs neither and calls `open_store`)."""
+    classes_path = (env.get(settings.ARCHIVE_RETENTION_CLASSES) or "").strip()
+    locked = (env.get(settings.ARCHIVE_OBJECT_LOCK_MODE) or "").strip()
+    retention = load_retention(classes_path) if classes_path and locked else None
+    return open_store(uri, env, retention=retention)
 
 
 def load_retention(path: str | Path) -> RetentionPolicy:

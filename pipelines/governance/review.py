@@ -11,13 +11,11 @@ later decision on the same flag is a new record, and the views show the newest a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from pipelines.archive import keys
 from pipelines.archive.store import ObjectStore
-from pipelines.audit.catalog_state import parse_record_time
 from pipelines.governance.chained_log import ChainedLog, StoredRecord
 
 REVIEWS_PREFIX = f"{keys.REVIEWS_ROOT}/"
@@ -65,44 +63,3 @@ def record_decision(
 ) -> StoredRecord:
     """Append one decision to the archive's review log (write-once)."""
     return review_log(store, env, clock).append(decision_record(flag, decision, note))
-
-
-def decided_since_catalog(
-    store: ObjectStore, audit_db: str | os.PathLike[str], env: Mapping[str, str]
-) -> list[str]:
-    """The flags decided after the audit catalog at `audit_db` took its snapshot of the review
-    log (`internal._review_events`, whose `review_queue` still lists them): what `review next`
-    leaves out, so a flag just decided is not offered again before `rc-archive catalog`.
-
-    Cost: one query of the catalog for its newest decision key, then the log from that key on
-    (`ChainedLog.records`: the day folders from its day, one GET per newer decision), the way a
-    catalog refresh reads it. Keys sort in chain order, so the snapshot plus these is every
-    decision."""
-    from pipelines.audit.connection import connect
-
-    conn = connect(audit_db, env, read_only=True)
-    try:
-        newest = conn.execute("SELECT max(decision_key) FROM review_decisions").fetchone()[0]
-    finally:
-        conn.close()
-    flags = {record.body.get("flag_id") for record in review_log(store).records(newest)}
-    return sorted(flag for flag in flags if isinstance(flag, str))
-
-
-def decision_row(key: str, sha256: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """One stored decision as a row of the catalog's `review_decisions` snapshot."""
-    return {
-        "decision_key": key,
-        "decision_sha256": sha256,
-        "flag_id": body.get("flag_id"),
-        "content_id": body.get("content_id"),
-        "content_sha256": body.get("content_sha256"),
-        "source_id": body.get("source_id"),
-        "policy": body.get("policy"),
-        "kind": body.get("kind"),
-        "decision": body.get("decision"),
-        "note": body.get("note"),
-        "at": parse_record_time(body.get("at")),
-        "user": body.get("user"),
-        "prev_sha256": body.get("prev_sha256"),
-    }

@@ -40,7 +40,7 @@ from pipelines.archive.ledger import Ledger, code_version
 from pipelines.archive.store import LocalStore, ObjectStore, S3Store
 from pipelines.archive.verify import Finding
 from pipelines.integrity.log import SourceLog, read_log
-from pipelines.sync.reconcile import ReconcileReport
+from pipelines.integrity.reconcile_report import ReconcileReport
 from schemas.common import iso_ms
 from schemas.ids import source_stream, validate_source_id
 

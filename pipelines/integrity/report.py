@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.audit.charts import bar_chart
+from pipelines.charts import bar_chart
 
 BAR_AREA = (720, 160)  # width, height of the chart's bars area in px
 

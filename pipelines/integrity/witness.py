@@ -315,10 +315,8 @@ def compare_with_witness(archive: ObjectStore, witness: Witness) -> list[Finding
     manifest and checkpoint JSON (GETs of small objects), every witness entry and the hold
     journal; no data file.
     """
-    from pipelines.governance.holds import JOURNAL_PREFIX  # governance reads the archive
-
     witnessed = witness.entries()
-    logs = witness.log_records(JOURNAL_PREFIX)  # the hold journal's (not the access trail's)
+    logs = witness.log_records(keys.HOLDS_JOURNAL_PREFIX)  # not the access trail
     times = [
         _time(entry.witnessed_at or entry.committed_at)
         for kinds in witnessed.values()
@@ -389,7 +387,7 @@ def compare_with_witness(archive: ObjectStore, witness: Witness) -> list[Finding
         findings += _unwitnessed_rule(
             order, lambda p, k=kinds: p.seq in k[p.kind], start, f"the ledger {where}"
         )
-    findings += compare_log(archive, witness, JOURNAL_PREFIX, start, logs)
+    findings += compare_log(archive, witness, keys.HOLDS_JOURNAL_PREFIX, start, logs)
     return findings
 
 

@@ -14,16 +14,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.archive.ledger import Ledger
-from pipelines.ringcentral import RingCentralClient
-from pipelines.ringcentral.errors import NotFound
-from pipelines.sync.cursors import AgentsCursor
-from pipelines.sync.versions import (
+from pipelines.archive.versions import (
     ArchivedVersions,
     committed_tables,
     head_seq,
     is_older_than,
     saved_cursor,
 )
+from pipelines.ringcentral import RingCentralClient
+from pipelines.ringcentral.errors import NotFound
+from pipelines.sync.cursors import AgentsCursor
 from schemas.agents import normalise_extensions
 from schemas.common import iso_ms
 from schemas.ids import source_stream

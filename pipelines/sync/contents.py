@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 from pipelines.archive import keys
 from pipelines.archive.committer import BackgroundCommitter
 from pipelines.archive.ledger import Ledger
+from pipelines.archive.versions import ArchivedVersions, Unseen, parse_api_time, saved_cursor
 from pipelines.governance.holds import ActiveMatter, active_matters, hold_landed
 from pipelines.governance.policies import PolicySet, flag_contents
 from pipelines.interrupts import raise_if_stopped
@@ -44,7 +45,6 @@ from pipelines.ringcentral.prefetch import prefetched
 from pipelines.sync.cursors import ContentsCursor
 from pipelines.sync.probe import FINGERPRINT_KEY, SourceProbe, probe_source
 from pipelines.sync.resolved import load_resolved
-from pipelines.sync.versions import ArchivedVersions, Unseen, parse_api_time, saved_cursor
 from pipelines.webhooks.events import EVENT_KEY, event_versions_since
 from schemas.common import TIMESTAMP_TYPE, Normalised, iso_ms
 from schemas.contents import ContentsBatch

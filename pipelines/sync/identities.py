@@ -15,16 +15,16 @@ from datetime import UTC, datetime, timedelta
 import pyarrow.compute as pc
 
 from pipelines.archive.ledger import Ledger
-from pipelines.ringcentral import RingCentralClient
-from pipelines.ringcentral.errors import NotFound
-from pipelines.sync.cursors import IdentitiesCursor
-from pipelines.sync.versions import (
+from pipelines.archive.versions import (
     ArchivedVersions,
     committed_tables,
     head_seq,
     is_older_than,
     saved_cursor,
 )
+from pipelines.ringcentral import RingCentralClient
+from pipelines.ringcentral.errors import NotFound
+from pipelines.sync.cursors import IdentitiesCursor
 from schemas.common import Normalised, concat_or_empty, iso_ms
 from schemas.identities import ARROW_SCHEMA as IDENTITIES_SCHEMA
 from schemas.identities import normalise_identities

@@ -25,10 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pipelines.archive.ledger import Ledger
+from pipelines.archive.versions import parse_api_time, saved_cursor
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest
 from pipelines.ringcentral.paging import record_source_id
-from pipelines.sync.versions import parse_api_time, saved_cursor
 from schemas.contents import version_sha256
 from schemas.ids import source_stream
 

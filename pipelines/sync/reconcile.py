@@ -20,7 +20,7 @@ every run: `reconcile_due` says when (daily by default, and whenever the run com
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyarrow.compute as pc
@@ -29,9 +29,10 @@ from pipelines.archive import keys
 from pipelines.archive.checkpoint import FileEntry
 from pipelines.archive.disposed_hashes import read_disposed_hashes
 from pipelines.archive.ledger import Ledger, LedgerError
+from pipelines.archive.versions import committed_tables, parse_api_time
+from pipelines.integrity.reconcile_report import ReconcileReport
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import PageTokenRefused
-from pipelines.sync.versions import committed_tables, parse_api_time
 from schemas.common import iso_ms
 from schemas.ids import source_stream
 
@@ -82,32 +83,6 @@ def committed_in_run(ledger: Ledger, source_id: str, run_id: str) -> bool:
     """
     head = ledger.head("contents", source_stream(source_id))
     return head is not None and head.run_id == run_id
-
-
-@dataclass
-class ReconcileReport:
-    source_id: str
-    mode: str
-    api_ids_checked: int = 0
-    # Archived ids read for the comparison: in sample mode, only those of the files that can
-    # hold the sampled (newest) contents.
-    archived_ids: int = 0
-    missing: list[str] = field(default_factory=list)
-    not_due: int = 0
-    high_water_time: str | None = None
-    incomplete: str | None = None
-    # Ids the archive held when the listing began that the finished listing does not show
-    # (in sample mode: among those created after the oldest content listed), sorted: messages
-    # RingCentral never had. Empty when the listing did not finish.
-    not_in_api: list[str] = field(default_factory=list)
-    # Listed ids that a disposition removed from the archive (counted as archived).
-    disposed: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """Proven complete and genuine: nothing missing among the ids checked, nothing
-        archived that the API does not list, and the listing finished."""
-        return not self.missing and not self.not_in_api and self.incomplete is None
 
 
 def archived_content_ids(

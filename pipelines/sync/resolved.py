@@ -8,7 +8,7 @@ known yet stays null; the audit views join the latest identities and agents anyw
 from __future__ import annotations
 
 from pipelines.archive.ledger import Ledger
-from pipelines.sync.versions import committed_tables
+from pipelines.archive.versions import committed_tables
 from schemas.contents import AuthorInfo, CreatorInfo, Resolved
 from schemas.ids import source_stream
 

@@ -33,7 +33,7 @@ from pipelines.archive import keys
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.parquet import SCHEMAS
 from pipelines.archive.store import ObjectStore
-from pipelines.audit.committed import archive_root_uri
+from pipelines.catalog.archive_root import archive_root_uri
 from schemas.tables import BATCH_TABLES, TABLES
 
 log = logging.getLogger(__name__)
@@ -477,7 +477,7 @@ def check_tables(
     (`internal._src_<table>`): row counts and the multiset of record_sha256. A table the
     audit catalog has no view of (attachments) is compared with the ledger's live files of
     `store` instead (skipped without a store)."""
-    from pipelines.audit.connection import INTERNAL_SCHEMA, connect
+    from pipelines.catalog.connection import INTERNAL_SCHEMA, connect
 
     catalog = open_catalog(config)
     conn = connect(audit_db_path, env)
@@ -531,10 +531,10 @@ def compare(table: str, iceberg: pa.Table, audit: pa.Table, source: str = "") ->
 def duckdb_setup_sql(config: TablesConfig, env: Mapping[str, str]) -> str:
     """What a DuckDB 1.5.5 client runs once before `iceberg_scan`, offline: auto-install and
     auto-load off, the avro and iceberg binaries of the pinned wheels loaded by path (as
-    pipelines/audit/connection.py loads httpfs), and for a warehouse on S3 first httpfs and the
+    pipelines/catalog/connection.py loads httpfs), and for a warehouse on S3 first httpfs and the
     S3 secret (its secret key masked: fill it in). A bare `LOAD iceberg` would download the
     extension. Raises FileNotFoundError naming the wheel to install when one is missing."""
-    from pipelines.audit.connection import _sql_literal, _wheel_extension_path, s3_client_statements
+    from pipelines.catalog.connection import s3_client_statements, sql_literal, wheel_extension_path
 
     if config.warehouse.startswith("s3://"):
         statements = s3_client_statements(env)  # starts with the two SETs, then LOAD httpfs
@@ -545,7 +545,7 @@ def duckdb_setup_sql(config: TablesConfig, env: Mapping[str, str]) -> str:
         ]
     for name in ("avro", "iceberg"):
         package = f"duckdb_extension_{name}"
-        statements.append(f"LOAD {_sql_literal(str(_wheel_extension_path(package, name)))}")
+        statements.append(f"LOAD {sql_literal(str(wheel_extension_path(package, name)))}")
     return "; ".join(statements) + ";"
 
 

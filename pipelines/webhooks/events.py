@@ -347,7 +347,7 @@ def _last_read(ledger: Any, source_id: str) -> str | None:
 def _unarchived_versions(
     ledger: Any, source_id: str, events: list[tuple[str, dict]]
 ) -> list[Finding]:
-    from pipelines.sync.versions import ArchivedVersions
+    from pipelines.archive.versions import ArchivedVersions
 
     archived = ArchivedVersions.load(ledger, "contents", source_stream(source_id))
     findings: list[Finding] = []

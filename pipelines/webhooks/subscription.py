@@ -20,8 +20,8 @@ from typing import Any
 
 from pipelines.archive import keys
 from pipelines.archive.store import ObjectStore
+from pipelines.archive.versions import parse_api_time
 from pipelines.ringcentral import RingCentralClient, errors
-from pipelines.sync.versions import parse_api_time
 from pipelines.webhooks.events import EVENT_FILTERS, event_name
 
 log = logging.getLogger("pipelines.webhooks.subscription")

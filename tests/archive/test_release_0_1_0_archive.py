@@ -16,8 +16,8 @@ from pipelines.archive.keys import ACCOUNT_STREAM
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
 from pipelines.sync.cursors import AgentsCursor, ContentsCursor, IdentitiesCursor
 from schemas.quarantine import QuarantineBuilder
 from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch

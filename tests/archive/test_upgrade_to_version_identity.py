@@ -20,8 +20,8 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
 from pipelines.archive.version_aliases import read_aliases
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 from schemas.contents import version_sha256
 from schemas.ids import source_stream

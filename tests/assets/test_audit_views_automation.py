@@ -17,8 +17,8 @@ from assets.jobs import ARCHIVE_ASSETS, SOURCE_ASSETS, archive_job, audit_views_
 from assets.partitions import sources_partitions
 from assets.sensors import webhook_events
 from pipelines.archive.store import open_store
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.catalog_state import behind_ledger
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.state import behind_ledger
 from pipelines.settings import Settings
 from pipelines.webhooks.events import log_event
 

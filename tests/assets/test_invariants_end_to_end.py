@@ -10,7 +10,7 @@ import dagster as dg
 from assets.runner import run_sources
 from pipelines.archive.store import open_store
 from pipelines.archive.verify import verify
-from pipelines.audit.connection import connect
+from pipelines.catalog.connection import connect
 
 
 def _use(monkeypatch, sb, **settings: str) -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from pipelines.attachments.sync import archived_attachment_table
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
-from pipelines.audit.export import export
-from pipelines.audit.transcript import render_transcript, thread_transcript
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
+from pipelines.query.export import export
+from pipelines.query.transcript import render_transcript, thread_transcript
 from sandbox import files
 from tests.attachments.support import (
     archive_attachments,

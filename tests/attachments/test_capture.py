@@ -198,7 +198,7 @@ def test_a_50_mb_attachment_is_streamed_with_bounded_memory(sandbox_factory, led
 def test_the_audit_catalog_still_builds_with_attachments_in_the_contents_ledger(
     sandbox_factory, ledger, tmp_path
 ):
-    from pipelines.audit.catalog import build_catalog
+    from pipelines.catalog.build import build_catalog
 
     sb = sandbox_factory(contents=120, sources=1)
     source_id = sb.world.source_ids[0]

@@ -18,9 +18,9 @@ import pytest
 
 from pipelines import cli
 from pipelines.attachments.sync import archived_attachment_table
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
-from pipelines.audit.export import export
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
+from pipelines.query.export import export
 from tests.attachments.support import (
     archive_attachments,
     archive_contents,

@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.audit.catalog import CatalogReport, build_catalog
-from pipelines.audit.connection import connect
+from pipelines.catalog.build import CatalogReport, build_catalog
+from pipelines.catalog.connection import connect
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import Dataset, make_dataset, write_dataset
 from tests.governance.support import archive  # noqa: F401 (a fixture pytest collects here)

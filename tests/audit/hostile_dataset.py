@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.audit.catalog import CatalogReport, build_catalog
+from pipelines.catalog.build import CatalogReport, build_catalog
 from tests.audit.archive_builder import ArchiveBuilder, canonical_sha256
 from tests.audit.dataset import ARCHIVED, S1, T0, content
 

@@ -9,9 +9,9 @@ import pytest
 
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
-from pipelines.audit import queries
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
+from pipelines.query import queries
 from pipelines.ringcentral import ClientSettings, RingCentralClient
 from pipelines.sync.agents import sync_agents
 from pipelines.sync.contents import sync_contents

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pipelines.archive.store import open_store
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
-from pipelines.sync.status import SOURCES_HEADER, capture_lag, sources_overview
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
+from pipelines.query.sources_status import SOURCES_HEADER, capture_lag, sources_overview
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import S1
 

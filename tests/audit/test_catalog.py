@@ -7,10 +7,10 @@ import pyarrow as pa
 import pytest
 
 from pipelines.archive.ledger import Ledger
-from pipelines.audit import catalog
-from pipelines.audit.catalog import build_catalog, duckdb_column_types
-from pipelines.audit.connection import connect
-from pipelines.audit.views import PUBLIC_VIEWS
+from pipelines.catalog import build as catalog
+from pipelines.catalog.build import build_catalog, duckdb_column_types
+from pipelines.catalog.connection import connect
+from pipelines.catalog.views import PUBLIC_VIEWS
 from schemas.tables import table_schema
 from tests.audit import expected
 from tests.audit.archive_builder import ArchiveBuilder
@@ -191,7 +191,7 @@ def test_duckdb_types_follow_arrow(tmp_path):
 def test_a_build_over_its_memory_budget_retries_with_a_larger_one(tmp_path, monkeypatch, caplog):
     write_dataset(ArchiveBuilder(str(tmp_path / "archive")), make_dataset())
     monkeypatch.setattr(catalog, "BUILD_MEMORY_LIMITS", ("1KB", "64MB"))
-    with caplog.at_level("WARNING", logger="pipelines.audit.catalog"):
+    with caplog.at_level("WARNING", logger="pipelines.catalog.build"):
         report = build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", {})
     assert "needed more than 1KB of memory; retrying with 64MB" in caplog.text
     conn = connect(report.audit_db, {})

@@ -10,15 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.audit.column_docs import (
-    COLUMN_DOCS,
-    SHARED,
-    VIEW_DOCS,
-    UnknownView,
-    describe_command,
-)
-from pipelines.audit.views import PUBLIC_VIEWS
+from pipelines.catalog.column_docs import COLUMN_DOCS, SHARED, VIEW_DOCS
+from pipelines.catalog.views import PUBLIC_VIEWS
 from pipelines.cli import main
+from pipelines.query.describe import UnknownView, describe_command
 from schemas.tables import TABLES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,7 +109,7 @@ def test_sql_describe_on_the_command_line(local_catalog, monkeypatch, capsys):
 
 
 def _describe_order(local_catalog, view):
-    from pipelines.audit.connection import connect
+    from pipelines.catalog.connection import connect
 
     conn = connect(local_catalog.audit_db, {})
     try:

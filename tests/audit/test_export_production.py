@@ -19,10 +19,10 @@ import pytest
 
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
-from pipelines.audit import export as export_module
-from pipelines.audit.connection import connect
-from pipelines.audit.export import ExportSelectionError, export
+from pipelines.catalog.connection import connect
 from pipelines.cli import main
+from pipelines.query import export as export_module
+from pipelines.query.export import ExportSelectionError, export
 from tests.audit.dataset import S1, S2, T0
 from tests.audit.hostile_dataset import (
     COLLIDING_THREADS,

@@ -17,14 +17,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.archive.ledger import Ledger
-from pipelines.audit.catalog import (
+from pipelines.catalog.build import (
     CatalogReport,
     build_catalog,
     files_relation_sql,
     files_share_one_schema,
 )
-from pipelines.audit.connection import connect
-from pipelines.audit.transcript import thread_transcript
+from pipelines.catalog.connection import connect
+from pipelines.query.transcript import thread_transcript
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import S1, T0, make_dataset, write_dataset
 

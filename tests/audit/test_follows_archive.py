@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import CatalogArchiveMissing, connect
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import CatalogArchiveMissing, connect
 from pipelines.cli import main
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import write_dataset

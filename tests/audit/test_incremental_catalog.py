@@ -9,9 +9,9 @@ from pipelines.archive.compaction import compact_month
 from pipelines.archive.counting import CountingStore
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
-from pipelines.sync.status import sources_overview
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
+from pipelines.query.sources_status import sources_overview
 from tests.archive.support import SOURCE_ID, commit_records
 
 
@@ -106,7 +106,7 @@ def test_a_catalog_of_another_archive_is_rebuilt_not_extended(tmp_path):
 
 
 def test_behind_ledger_names_the_streams_committed_after_the_build(tmp_path):
-    from pipelines.audit.catalog_state import behind_ledger
+    from pipelines.catalog.state import behind_ledger
 
     store = LocalStore(tmp_path / "archive")
     ledger = Ledger(store)

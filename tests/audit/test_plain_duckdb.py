@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect, move_statement, plain_client_help
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect, move_statement, plain_client_help
 from pipelines.cli import main
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import S1, write_dataset

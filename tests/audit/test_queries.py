@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from pipelines.audit import queries
-from pipelines.audit.queries import like_term, run_query
+from pipelines.query import queries
+from pipelines.query.queries import like_term, run_query
 from tests.audit import expected
 from tests.audit.dataset import CUST_A, CUST_B, EXT_DANA, EXT_ELI, UTC
 

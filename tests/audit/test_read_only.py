@@ -15,10 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import QueryRefused, check_query, connect
-from pipelines.audit.queries import run_query
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import QueryRefused, check_query, connect
 from pipelines.cli import main
+from pipelines.query.queries import run_query
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import write_dataset
 

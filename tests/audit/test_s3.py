@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.audit import queries
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import client_setup_sql, connect
-from pipelines.audit.queries import run_query
-from pipelines.audit.transcript import thread_transcript
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import client_setup_sql, connect
+from pipelines.query import queries
+from pipelines.query.queries import run_query
+from pipelines.query.transcript import thread_transcript
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import CUST_A, EXT_DANA, write_dataset
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect, s3_secret_sql
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect, s3_secret_sql
 from pipelines.cli import main
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import write_dataset

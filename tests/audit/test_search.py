@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
-from pipelines.audit.search import SearchError, index_path, open_index, refresh_index, search
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
 from pipelines.cli import main
+from pipelines.query.search import SearchError, index_path, open_index, refresh_index, search
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import CUST_A, S1, content
 from tests.governance.support import catalog_rows

@@ -11,12 +11,12 @@ import re
 
 import pytest
 
-from pipelines.audit.connection import connect
-from pipelines.audit.formatting import render, render_table, sql_command
-from pipelines.audit.queries import QueryResult
-from pipelines.audit.terminal_text import terminal_safe, terminal_safe_lines
-from pipelines.audit.transcript import HEADER_LINE, render_transcript, thread_transcript
+from pipelines.catalog.connection import connect
 from pipelines.cli import main
+from pipelines.query.formatting import render, render_table, sql_command
+from pipelines.query.queries import QueryResult
+from pipelines.query.terminal_text import terminal_safe, terminal_safe_lines
+from pipelines.query.transcript import HEADER_LINE, render_transcript, thread_transcript
 from tests.audit.hostile_dataset import (
     EVIL_AGENT,
     EVIL_NAME,

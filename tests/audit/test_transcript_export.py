@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipelines.audit.export import export
-from pipelines.audit.formatting import NotReadOnlyQuery, sql_command
-from pipelines.audit.transcript import ThreadNotFound, render_transcript, thread_transcript
+from pipelines.query.export import export
+from pipelines.query.formatting import NotReadOnlyQuery, sql_command
+from pipelines.query.transcript import ThreadNotFound, render_transcript, thread_transcript
 from tests.audit import expected
 from tests.audit.dataset import CUST_A, S1, T0
 

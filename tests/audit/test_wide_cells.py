@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from wcwidth import wcswidth
 
-from pipelines.audit.formatting import display_width, render_table
-from pipelines.audit.queries import QueryResult
+from pipelines.query.formatting import display_width, render_table
+from pipelines.query.queries import QueryResult
 
 ROWS = [
     ("Viber", "注文した商品がまだ届いていません。", 1),

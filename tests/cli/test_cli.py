@@ -105,7 +105,7 @@ def test_export_writes_a_load_file_with_hashes(archived, tmp_path, capsys):
 
 
 def test_sql_lists_the_query_pack(capsys):
-    from pipelines.audit.queries import QUERY_PACK
+    from pipelines.query.queries import QUERY_PACK
 
     assert main(["sql", "--list-queries"]) == 0
     out = capsys.readouterr().out

@@ -24,14 +24,14 @@ import pytest
 from pipelines import settings as names
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
-from pipelines.audit.export import ExportSelectionError, export
-from pipelines.audit.search import index_path
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
 from pipelines.cli import _note_dagster_instance, _parser, main
 from pipelines.governance.access_trail import AccessTrail
-from pipelines.governance.audited import audited_export, query_fields
 from pipelines.governance.policies import PolicySet, parse_policies
+from pipelines.query.audited import audited_export, query_fields
+from pipelines.query.export import ExportSelectionError, export
+from pipelines.query.search import index_path
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 from pipelines.tables.iceberg import default_catalog_file
 from tests.archive.support import commit_records

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.sql_stream import prepare
-from pipelines.audit.formatting import CsvOptions, Renderer, render_stream
 from pipelines.cli import main
+from pipelines.query.formatting import CsvOptions, Renderer, render_stream
 from tests.governance.support import archive  # noqa: F401 (a fixture pytest collects here)
 
 RC_ARCHIVE = str(Path(sys.executable).with_name("rc-archive"))

@@ -35,8 +35,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from pipelines.archive.store import aws_client, open_store
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import httpfs_timeout_sql
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import httpfs_timeout_sql
 from pipelines.ringcentral import ClientSettings
 from pipelines.settings import NetworkTimeouts, SettingError, Settings
 from pipelines.tables.iceberg import tables_config

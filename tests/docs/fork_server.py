@@ -32,7 +32,7 @@ import sys
 # Modules of the CLI's commands that read no setting when imported (~1.4 s of CPU per process).
 PRELOAD = (
     "pipelines.cli",
-    "pipelines.governance.audited",
+    "pipelines.query.audited",
     "pipelines.archive.ledger",
     "pipelines.archive.store",
     "schemas.tables",

@@ -481,7 +481,7 @@ def test_the_docs_show_commands():
 
 
 def test_readme_lists_every_public_view():
-    from pipelines.audit.views import PUBLIC_VIEWS
+    from pipelines.catalog.views import PUBLIC_VIEWS
 
     readme = (REPO / "README.md").read_text()
     views = r"`audit\.duckdb` holds the views (.*?)every column is described"

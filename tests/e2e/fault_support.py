@@ -23,8 +23,8 @@ import httpx
 from assets.runner import SourceRunSummary, run_sources
 from pipelines.archive.store import open_store
 from pipelines.archive.verify import VerifyReport, verify
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
 from schemas.contents import version_sha256
 
 RESULTS_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "fault_matrix.json"

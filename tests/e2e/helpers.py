@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
-from pipelines.sync.versions import committed_tables
+from pipelines.archive.versions import committed_tables
 from schemas.ids import source_stream
 
 

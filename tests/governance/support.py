@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import make_dataset, write_dataset
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pipelines.archive.store import LocalStore
-from pipelines.audit.catalog import build_catalog
+from pipelines.catalog.build import build_catalog
 from pipelines.cli import main
 from pipelines.governance.access_trail import AccessTrail, verify_trail
 from tests.governance.support import catalog_rows
@@ -85,7 +85,7 @@ def test_the_catalog_reads_only_new_events(archive):
     assert main(["sql", "SELECT 1"]) == 0
     first = build_catalog(archive, audit_db, {})
     assert main(["sql", "SELECT 2"]) == 0
-    from pipelines.governance.catalog_tables import previous_governance, refresh_governance
+    from pipelines.catalog.governance_tables import previous_governance, refresh_governance
 
     previous = previous_governance(Path(audit_db), first.archive_uri)
     assert previous is not None and previous.access.num_rows == 1

@@ -8,7 +8,7 @@ import json
 import os
 
 from pipelines.archive.verify import verify
-from pipelines.audit.catalog import build_catalog
+from pipelines.catalog.build import build_catalog
 from pipelines.cli import main
 from pipelines.governance.access_trail import verify_trail
 from tests.governance.support import catalog_rows

@@ -13,8 +13,8 @@ from pipelines.archive.compaction import compact_month
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore, S3Store, StoreWriteError
 from pipelines.archive.verify import verify
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.connection import connect
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.connection import connect
 from pipelines.cli import main
 from pipelines.governance.retention import RetentionError, parse_retention
 from pipelines.integrity.log import read_log

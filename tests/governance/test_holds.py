@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from pipelines.audit.catalog import build_catalog
+from pipelines.catalog.build import build_catalog
 from pipelines.cli import main
 from tests.governance.support import catalog_for_the_cli, catalog_rows
 
@@ -349,15 +349,17 @@ def test_the_journal_crash_windows_hold_more_never_less_and_a_forged_release_end
 
     from pipelines.archive.store import LocalStore
     from pipelines.governance.holds import HoldAudit, Selector, place_hold, release_hold
+    from pipelines.query.selection import held_objects
 
     store = LocalStore(archive)
     audit_db = os.environ["AUDIT_DB"]
     threads = [row[0] for row in catalog_rows(audit_db, "SELECT DISTINCT thread_id FROM messages")]
-    place_hold(store, audit_db, {}, "m1", Selector(thread=threads[0]), "r")  # journal begun
+    first, second = Selector(thread=threads[0]), Selector(thread=threads[1])
+    place_hold(store, {}, "m1", first, "r", held_objects(audit_db, {}, first))  # journal begun
 
     journal_down = _CrashingStore(store, lambda key: key.startswith("_holds/_journal/"))
     with pytest.raises(OSError, match="injected"):  # record written, its entry not
-        place_hold(journal_down, audit_db, {}, "m2", Selector(thread=threads[1]), "r")
+        place_hold(journal_down, {}, "m2", second, "r", held_objects(audit_db, {}, second))
     audit = HoldAudit(store)
     assert [(f.kind, f.tampering) for f in audit.findings] == [("hold_unjournaled", False)]
     held_by_m2 = {k for k, m in audit.held_now().items() if m == "m2"}

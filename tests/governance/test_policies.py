@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.archive.verify import verify
-from pipelines.audit.catalog import build_catalog
+from pipelines.catalog.build import build_catalog
 from pipelines.governance.policies import PolicyError, PolicySet, load_policies, parse_policies
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 from tests.governance.support import catalog_rows

@@ -8,7 +8,7 @@ import json
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
-from pipelines.audit.catalog import build_catalog
+from pipelines.catalog.build import build_catalog
 from pipelines.cli import main
 from tests.audit.dataset import S1, S2
 from tests.governance.support import catalog_rows

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.archive.verify import verify
-from pipelines.audit.catalog import build_catalog
+from pipelines.catalog.build import build_catalog
 from pipelines.cli import main
 from pipelines.governance.policies import PolicySet, parse_policies
 from pipelines.governance.review import review_log

@@ -165,7 +165,7 @@ def test_duckdb_iceberg_scan_reads_the_committed_rows(archive):
 
 def _catalogued_and_refreshed(archive, tmp_path, rows: int):
     """`rows` records committed, the audit catalog built and the Iceberg tables refreshed."""
-    from pipelines.audit.catalog import build_catalog
+    from pipelines.catalog.build import build_catalog
 
     store, ledger, config = archive
     commit_records(ledger, 0, rows)
@@ -189,7 +189,7 @@ def test_check_compares_with_the_audit_catalog(archive, tmp_path):
 
 
 def test_cli_tables_prints_how_to_read_and_checks(archive, tmp_path, monkeypatch, capsys):
-    from pipelines.audit.catalog import build_catalog
+    from pipelines.catalog.build import build_catalog
     from pipelines.cli import main
 
     store, ledger, _ = archive
@@ -213,7 +213,7 @@ def test_cli_tables_prints_how_to_read_and_checks(archive, tmp_path, monkeypatch
 
 
 def test_row_counts_agree_after_a_refresh_and_differ_when_one_side_is_behind(archive, tmp_path):
-    from pipelines.audit.catalog import build_catalog
+    from pipelines.catalog.build import build_catalog
     from pipelines.tables.iceberg import row_counts
 
     store, ledger, config = archive

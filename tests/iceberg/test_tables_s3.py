@@ -13,7 +13,7 @@ from pipelines.archive import keys
 from pipelines.archive.compaction import compact_month
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
-from pipelines.audit.connection import configure_s3
+from pipelines.catalog.connection import configure_s3
 from pipelines.governance.disposition import execute_disposition
 from pipelines.governance.retention import parse_retention
 from pipelines.tables import refresh_tables, tables_config

@@ -23,7 +23,7 @@ from pipelines.archive import keys
 from pipelines.archive.disposal import commit_disposition, dispose_objects
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
-from pipelines.audit.catalog import build_catalog
+from pipelines.catalog.build import build_catalog
 from pipelines.cli import main
 from pipelines.governance.disposition import execute_disposition
 from pipelines.governance.retention import parse_retention

@@ -19,16 +19,16 @@ import pytest
 
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore, open_store
-from pipelines.audit.catalog import build_catalog
-from pipelines.audit.search import index_path
+from pipelines.archive.versions import ArchivedVersions
+from pipelines.catalog.build import build_catalog
+from pipelines.catalog.governance_tables import refresh_governance
 from pipelines.cli import main
 from pipelines.governance.access_trail import ACCESS_FORMAT, AccessTrail, SymlinkedArchiveError
-from pipelines.governance.catalog_tables import refresh_governance
 from pipelines.governance.chained_log import canonical_bytes
 from pipelines.governance.run_access import record_run_access
 from pipelines.integrity.witness import Witness
+from pipelines.query.search import index_path
 from pipelines.sync.contents import sync_contents
-from pipelines.sync.versions import ArchivedVersions
 from pipelines.webhooks.events import events_after
 from pipelines.webhooks.receiver import ReceiverThread
 from pipelines.webhooks.subscription import ensure_subscription

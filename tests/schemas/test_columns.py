@@ -7,7 +7,7 @@ import pytest
 
 from pipelines.archive.keys import DATA_TABLES
 from pipelines.archive.parquet import SCHEMAS
-from pipelines.audit.column_docs import COLUMN_DOCS
+from pipelines.catalog.column_docs import COLUMN_DOCS
 from schemas import agents, attachments, contents, flags, identities, quarantine
 from schemas.columns import Column, TableSchema, matches, record_columns, text
 from schemas.tables import BATCH_TABLES, LEDGER_TABLES, TABLES, table_schema

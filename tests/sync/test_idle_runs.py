@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from pipelines.archive.versions import saved_cursor
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 from pipelines.sync.probe import FINGERPRINT_KEY, select_changed_sources
-from pipelines.sync.versions import saved_cursor
 from schemas.ids import source_stream
 from tests.sync.support import archived, client_for
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from pipelines.archive.versions import committed_tables
 from pipelines.sync.agents import referenced_extension_ids, sync_agents
 from pipelines.sync.contents import sync_contents
 from pipelines.sync.identities import referenced_identity_ids, sync_identities
-from pipelines.sync.versions import committed_tables
 from schemas.ids import source_stream
 from tests.sync.support import archived, client_for
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pipelines.archive.ledger import Ledger
+from pipelines.archive.versions import ArchivedVersions
 from pipelines.sync.contents import sync_contents
-from pipelines.sync.versions import ArchivedVersions
 from pipelines.webhooks.events import (
     event_versions_since,
     events_after,

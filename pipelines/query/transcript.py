@@ -15,8 +15,8 @@ from typing import Any
 
 import duckdb
 
-from pipelines.audit.attachment_files import ArchivedFile, archived_files
-from pipelines.audit.terminal_text import (
+from pipelines.query.attachment_files import ArchivedFile, archived_files
+from pipelines.query.terminal_text import (
     quoted_name,
     terminal_safe,
     terminal_safe_lines,

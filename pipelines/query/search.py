@@ -41,7 +41,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.archive.keys import period_of_key
-from pipelines.audit.connection import INTERNAL_SCHEMA, _wheel_extension_path
+from pipelines.catalog.connection import INTERNAL_SCHEMA, wheel_extension_path
 
 INDEX_FORMAT = "rc-archive/search/1"
 # Anything that is not a letter, a mark or a digit of any script separates tokens.
@@ -72,7 +72,7 @@ def index_path(audit_db: str | Path) -> Path:
 
 
 def fts_extension_path() -> Path:
-    return _wheel_extension_path("duckdb_extension_fts", "fts")
+    return wheel_extension_path("duckdb_extension_fts", "fts")
 
 
 def month_signatures(audit: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -7,22 +7,17 @@ something else there (`status` of a thread, `id` of an identity) or exists only 
 
 The catalog build writes them into `audit.duckdb` as DuckDB comments (`COMMENT ON VIEW`,
 `COMMENT ON COLUMN`), so any DuckDB client sees them in `duckdb_columns()`;
-`rc-archive sql --describe VIEW` prints them, and `docs/columns.md` is generated from them
-(`docs/gen_columns.py`). tests/audit/test_column_docs.py checks that every column of every
-public view has a description and that no description names a column the view lacks.
+`rc-archive sql --describe VIEW` prints them (query/describe.py), and `docs/columns.md` is
+generated from them (`docs/gen_columns.py`). tests/audit/test_column_docs.py checks that every
+column of every public view has a description and that no description names a column the view
+lacks.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-from pipelines.audit.views import PUBLIC_VIEWS
 from schemas.tables import TABLES
-
-if TYPE_CHECKING:  # DuckDB loads only in the steps that query (the assets import this module)
-    from pipelines.audit.queries import QueryResult
 
 # Descriptions shared by every view that has the column (the message columns are those of
 # `contents`, which contents_latest, messages and edits pass on unchanged).
@@ -361,51 +356,3 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         },
     ),
 }
-
-
-class UnknownView(ValueError):
-    """`--describe` named a view the catalog does not have."""
-
-
-def describe_view(conn, view: str) -> QueryResult:
-    """(column, type, description) of a public view of the catalog open on `conn`, the
-    description as the build wrote it (falling back to COLUMN_DOCS for an older catalog)."""
-    from pipelines.audit.queries import QueryResult
-
-    if view not in PUBLIC_VIEWS:
-        raise UnknownView(f"unknown view {view!r}; views: {', '.join(PUBLIC_VIEWS)}")
-    comments = dict(
-        conn.execute(
-            "SELECT column_name, comment FROM duckdb_columns() "
-            "WHERE database_name = current_database() AND schema_name = 'main' "
-            "AND table_name = $view",
-            {"view": view},
-        ).fetchall()
-    )
-    docs = COLUMN_DOCS.get(view, {})
-    rows = [
-        (name, kind, comments.get(name) or docs.get(name))
-        for name, kind, *_ in conn.execute(f'DESCRIBE "{view}"').fetchall()
-    ]
-    return QueryResult(["column", "type", "description"], rows)
-
-
-def describe_command(
-    audit_db: str | os.PathLike[str] | None,
-    view: str,
-    fmt: str = "table",
-    env: Mapping[str, str] | None = None,
-) -> str:
-    """`rc-archive sql --describe VIEW`: the view's columns, types and descriptions."""
-    from pipelines.audit.connection import connect
-    from pipelines.audit.formatting import render
-
-    if view not in PUBLIC_VIEWS:
-        raise UnknownView(f"unknown view {view!r}; views: {', '.join(PUBLIC_VIEWS)}")
-    conn = connect(audit_db, env, read_only=True)
-    try:
-        result = describe_view(conn, view)
-    finally:
-        conn.close()
-    # Descriptions are prose: the table shows them whole (csv and json never cut).
-    return render(result, fmt, max_width=None)

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 from pipelines.archive import keys
 from pipelines.archive.store import ObjectExistsError, ObjectStore
-from pipelines.audit.charts import bar_chart
-from pipelines.audit.connection import connect
-from pipelines.audit.queries import QueryResult, run_query
+from pipelines.catalog.connection import connect
+from pipelines.charts import bar_chart
+from pipelines.query.queries import QueryResult, run_query
 
 REPORT_PREFIX = f"{keys.REPORTS_ROOT}/supervision/"
 

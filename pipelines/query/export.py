@@ -1,5 +1,5 @@
 """eDiscovery production: the selected messages as CSV, JSON Lines, or one .eml or one .rsmf
-(Relativity Short Message Format 2.0, pipelines/audit/rsmf.py) per thread, plus
+(Relativity Short Message Format 2.0, pipelines/query/rsmf.py) per thread, plus
 a load file (`manifest.json`) that lets the receiving party prove what they got: SHA-256 and
 size of every produced file, row counts, the exact query and parameters that selected them, and
 the archive, ledger heads and tool version the production was read from.
@@ -47,11 +47,11 @@ from typing import Any
 
 import duckdb
 
-from pipelines.audit.attachment_files import ArchivedFile, archived_files, stream_blob
-from pipelines.audit.connection import ARCHIVE_ROOT_VARIABLE, CATALOG_INFO_TABLE
-from pipelines.audit.formatting import csv_safe
-from pipelines.audit.rsmf import rsmf_file_name, write_rsmf
-from pipelines.audit.terminal_text import terminal_safe
+from pipelines.catalog.connection import ARCHIVE_ROOT_VARIABLE, CATALOG_INFO_TABLE
+from pipelines.query.attachment_files import ArchivedFile, archived_files, stream_blob
+from pipelines.query.formatting import csv_safe
+from pipelines.query.rsmf import rsmf_file_name, write_rsmf
+from pipelines.query.terminal_text import terminal_safe
 from schemas.ids import InvalidSourceIdError, validate_source_id
 
 FORMATS = ("csv", "jsonl", "eml", "rsmf")

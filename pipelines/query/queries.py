@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.audit.connection import check_query
+from pipelines.catalog.connection import check_query
 
 # Everything one customer said and was told, across channels: every message of every thread in
 # which the customer, or another identity of the same person (same identity_group_id, the

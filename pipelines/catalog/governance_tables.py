@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,11 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.archive.store import ObjectStore
-from pipelines.audit.catalog_state import arrow_rows, open_previous_catalog, parse_record_time
-from pipelines.audit.connection import INTERNAL_SCHEMA
+from pipelines.catalog.connection import INTERNAL_SCHEMA
+from pipelines.catalog.state import arrow_rows, open_previous_catalog, parse_record_time
 from pipelines.governance.access_trail import follow_chain, link_of, read_new_events, today_utc
 from pipelines.governance.holds import iter_hold_records
-from pipelines.governance.review import decision_row, review_log
+from pipelines.governance.review import review_log
 
 log = logging.getLogger(__name__)
 
@@ -262,3 +263,22 @@ def write_governance_tables(conn: duckdb.DuckDBPyConnection, state: GovernanceSt
     conn.execute(f"CREATE TABLE {HOLDS_TABLE} AS SELECT * FROM hold_rows ORDER BY record_key")
     review_rows = state.reviews  # noqa: F841 (read by DuckDB's replacement scan)
     conn.execute(f"CREATE TABLE {REVIEWS_TABLE} AS SELECT * FROM review_rows ORDER BY decision_key")
+
+
+def decision_row(key: str, sha256: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """One stored decision as a row of the catalog's `review_decisions` snapshot."""
+    return {
+        "decision_key": key,
+        "decision_sha256": sha256,
+        "flag_id": body.get("flag_id"),
+        "content_id": body.get("content_id"),
+        "content_sha256": body.get("content_sha256"),
+        "source_id": body.get("source_id"),
+        "policy": body.get("policy"),
+        "kind": body.get("kind"),
+        "decision": body.get("decision"),
+        "note": body.get("note"),
+        "at": parse_record_time(body.get("at")),
+        "user": body.get("user"),
+        "prev_sha256": body.get("prev_sha256"),
+    }

@@ -119,7 +119,7 @@ ORDER BY thread_id, source_id
 
 
 # Capture lag, defined once: the `capture_lag` view and `rc-archive sources`
-# (pipelines/sync/status.py evaluates this same SQL over the ledger) both compute it from
+# (pipelines/query/sources_status.py evaluates this same SQL over the ledger) both compute it from
 #   newest_creation_time: the newest `creation_time` (RingCentral `creationTime`) archived for
 #                         the source, and
 #   last_committed_at:    when the source's last contents manifest was committed:

@@ -27,7 +27,7 @@ import pyarrow as pa
 from pipelines.archive.keys import LEDGER_TABLES
 from pipelines.archive.ledger import Ledger, Manifest
 from pipelines.archive.store import ObjectStore
-from pipelines.audit.connection import CATALOG_INFO_TABLE, INTERNAL_SCHEMA
+from pipelines.catalog.connection import CATALOG_INFO_TABLE, INTERNAL_SCHEMA
 
 log = logging.getLogger(__name__)
 

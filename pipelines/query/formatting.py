@@ -5,7 +5,7 @@ DuckDB's read-only mode already stops writes to the catalog, but not COPY ... TO
 file), ATTACH or SET, and an auditor's tool must not do those either.
 
 Streaming. `Renderer` turns rows into text a block at a time, so `rc-archive sql` writes an
-answer of any size as DuckDB produces it, in constant memory (pipelines/governance/sql.py):
+answer of any size as DuckDB produces it, in constant memory (pipelines/query/sql.py):
 csv, json and jsonl come out exactly as if rendered whole. The aligned table needs the width of
 every column before its first line, so it is aligned per block of rows (`TABLE_BLOCK_ROWS`, the
 rows of one fetch): the first block sets the widths; a later block that needs a wider column
@@ -34,9 +34,9 @@ from typing import Any
 import duckdb
 from wcwidth import wcswidth, wcwidth
 
-from pipelines.audit.connection import connect
-from pipelines.audit.queries import QueryResult, run_query
-from pipelines.audit.terminal_text import bool_text, terminal_safe, timestamp_text
+from pipelines.catalog.connection import connect
+from pipelines.query.queries import QueryResult, run_query
+from pipelines.query.terminal_text import bool_text, terminal_safe, timestamp_text
 
 FORMATS = ("table", "csv", "json", "jsonl")
 _READ_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}

@@ -30,17 +30,9 @@ import pyarrow as pa
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import ObjectStore
 from pipelines.archive.version_aliases import ALIASES_SCHEMA, read_aliases
-from pipelines.audit.catalog_state import (
-    LEDGER_SCHEMA,
-    LEDGER_SNAPSHOT_TABLE,
-    LIVE_FILES_TABLE,
-    CatalogState,
-    previous_state,
-    refresh_state,
-)
-from pipelines.audit.column_docs import COLUMN_DOCS, VIEW_DOCS
-from pipelines.audit.committed import archive_root_uri, open_archive
-from pipelines.audit.connection import (
+from pipelines.catalog.archive_root import archive_root_uri, open_archive
+from pipelines.catalog.column_docs import COLUMN_DOCS, VIEW_DOCS
+from pipelines.catalog.connection import (
     ARCHIVE_ROOT_MACRO,
     ARCHIVE_ROOT_VARIABLE,
     CATALOG_INFO_TABLE,
@@ -49,18 +41,26 @@ from pipelines.audit.connection import (
     archive_root_macro_sql,
     configure_s3,
 )
-from pipelines.audit.views import (
+from pipelines.catalog.governance_tables import (
+    GovernanceState,
+    previous_governance,
+    refresh_governance,
+    write_governance_tables,
+)
+from pipelines.catalog.state import (
+    LEDGER_SCHEMA,
+    LEDGER_SNAPSHOT_TABLE,
+    LIVE_FILES_TABLE,
+    CatalogState,
+    previous_state,
+    refresh_state,
+)
+from pipelines.catalog.views import (
     BUILD_TABLES,
     CONTENTS_DUPLICATE_KEYS,
     TRANSPORT_REPEATS,
     VIEW_BODIES,
     contents_body,
-)
-from pipelines.governance.catalog_tables import (
-    GovernanceState,
-    previous_governance,
-    refresh_governance,
-    write_governance_tables,
 )
 from schemas.tables import TABLES, table_schema
 
@@ -116,7 +116,7 @@ def empty_relation_sql(schema: pa.Schema) -> str:
     return f"SELECT {columns} WHERE false"
 
 
-def _uri_list_sql(file_uris: list[str]) -> str:
+def uri_list_sql(file_uris: list[str]) -> str:
     """A SQL list of the URIs. DuckDB expands glob characters even inside a list, so a key
     holding one is refused: the views must read exactly the committed files."""
     for uri in file_uris:
@@ -147,7 +147,7 @@ def files_relation_sql(
     options = ", hive_partitioning = false"
     options += ", union_by_name = true" if union_by_name else ""
     prefix = root_sql or f"coalesce(getvariable('{ARCHIVE_ROOT_VARIABLE}'), '')"
-    files = f"list_transform({_uri_list_sql(file_keys)}, k -> {prefix} || k)"
+    files = f"list_transform({uri_list_sql(file_keys)}, k -> {prefix} || k)"
     return f"SELECT * FROM read_parquet({files}{options})"
 
 
@@ -165,7 +165,7 @@ def files_share_one_schema(conn: duckdb.DuckDBPyConnection, file_uris: list[str]
                           converted_type, scale, precision, field_id, logical_type,
                           duckdb_type),
                 chr(30) ORDER BY column_id) AS fingerprint
-            FROM parquet_schema({_uri_list_sql(file_uris)})
+            FROM parquet_schema({uri_list_sql(file_uris)})
             GROUP BY file_name)
         """
     ).fetchone()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.archive.key_set import DIGEST_WIDTH, ID_WIDTH, KeySet, key_of
+from pipelines.archive.exact_keys import DIGEST_WIDTH, ID_WIDTH, KeySet, key_of
 from pipelines.archive.ledger import Ledger
 from schemas.common import parse_api_time
 from schemas.tables import table_schema
@@ -78,7 +78,7 @@ class ArchivedVersions:
     Loaded from the committed files (two columns only), so it is exactly what the ledger
     committed: a crashed, uncommitted batch is not in it and gets written again. A version is
     keyed by its record_sha256 alone: the hash covers the whole record, id included, so one
-    hash is one version of one id. Held compactly (~100 bytes a version, see key_set), so a
+    hash is one version of one id. Held compactly (~100 bytes a version, see exact_keys), so a
     channel with a million versions costs ~100 MB, not ~250 MB.
     """
 

@@ -26,7 +26,7 @@ variable `rc_archive_root` when a session set it, else the archive the catalog w
 the file, from any directory, reads the views while the archive is where it was built; after a
 move, `SET VARIABLE rc_archive_root = '/new/place/';` (allowed on a read-only connection)
 points them at the new place (`move_statement`). `connect` always sets the variable: to
-ARCHIVE_URI when set, else to the archive recorded in `_catalog_info` (first the same place
+ARCHIVE_URI when set, else to the archive recorded in `catalog_info` (first the same place
 relative to the catalog file, so an archive copied or moved together with its catalog is found,
 then the absolute place it was built from). A variable, not DuckDB's `file_search_path`,
 because it works the same for a directory and for `s3://bucket/prefix` (file_search_path
@@ -55,7 +55,7 @@ DEFAULT_AUDIT_DB = "./audit.duckdb"
 # lists every schema on it, so the views name these relations qualified (internal._src_...).
 INTERNAL_SCHEMA = "internal"
 # Written by catalog.build_catalog: the archive root the views were built from.
-CATALOG_INFO_TABLE = f"{INTERNAL_SCHEMA}._catalog_info"
+CATALOG_INFO_TABLE = f"{INTERNAL_SCHEMA}.catalog_info"
 # The DuckDB variable that overrides the archive root the catalog recorded (module docstring).
 ARCHIVE_ROOT_VARIABLE = "rc_archive_root"
 # The persisted macro the views prefix their relative keys with: the variable when set, else the
@@ -81,7 +81,7 @@ class QueryRefused(ValueError):
     """The SQL is not a single read-only query; audit connections only read."""
 
 
-def _wheel_extension_path(package: str, name: str) -> Path:
+def wheel_extension_path(package: str, name: str) -> Path:
     import importlib
 
     try:
@@ -103,15 +103,15 @@ def _wheel_extension_path(package: str, name: str) -> Path:
 
 def httpfs_extension_path() -> Path:
     """The httpfs binary shipped by the pinned wheel (only loads into duckdb 1.5.5)."""
-    return _wheel_extension_path("duckdb_extension_httpfs", "httpfs")
+    return wheel_extension_path("duckdb_extension_httpfs", "httpfs")
 
 
 def aws_extension_path() -> Path:
     """The aws binary (credential_chain secrets) shipped by the pinned wheel."""
-    return _wheel_extension_path("duckdb_extension_aws", "aws")
+    return wheel_extension_path("duckdb_extension_aws", "aws")
 
 
-def _sql_literal(text: str) -> str:
+def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -131,11 +131,11 @@ def s3_secret_sql(env: Mapping[str, str]) -> str:
     if uses_static_keys(env):
         options = [
             "TYPE s3",
-            f"KEY_ID {_sql_literal(env['AWS_ACCESS_KEY_ID'])}",
-            f"SECRET {_sql_literal(env['AWS_SECRET_ACCESS_KEY'])}",
+            f"KEY_ID {sql_literal(env['AWS_ACCESS_KEY_ID'])}",
+            f"SECRET {sql_literal(env['AWS_SECRET_ACCESS_KEY'])}",
         ]
         if env.get("AWS_SESSION_TOKEN"):
-            options.append(f"SESSION_TOKEN {_sql_literal(env['AWS_SESSION_TOKEN'])}")
+            options.append(f"SESSION_TOKEN {sql_literal(env['AWS_SESSION_TOKEN'])}")
     elif env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_SECRET_ACCESS_KEY"):
         raise ValueError(
             "only one of AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY is set; set both, or neither "
@@ -144,8 +144,8 @@ def s3_secret_sql(env: Mapping[str, str]) -> str:
     else:
         options = ["TYPE s3", "PROVIDER credential_chain"]
         if env.get("AWS_PROFILE"):
-            options.append(f"PROFILE {_sql_literal(env['AWS_PROFILE'])}")
-    options.append(f"REGION {_sql_literal(region)}")
+            options.append(f"PROFILE {sql_literal(env['AWS_PROFILE'])}")
+    options.append(f"REGION {sql_literal(region)}")
     endpoint_url = env.get("AWS_ENDPOINT_URL")
     if endpoint_url:
         # S3-compatible servers (MinIO, moto): host:port, path-style, TLS from the scheme.
@@ -155,7 +155,7 @@ def s3_secret_sql(env: Mapping[str, str]) -> str:
                 f"AWS_ENDPOINT_URL {endpoint_url!r} is not a URL like http://host:port"
             )
         options += [
-            f"ENDPOINT {_sql_literal(parsed.netloc)}",
+            f"ENDPOINT {sql_literal(parsed.netloc)}",
             "URL_STYLE 'path'",
             f"USE_SSL {'true' if parsed.scheme == 'https' else 'false'}",
         ]
@@ -167,16 +167,16 @@ def offline_httpfs_sql(env: Mapping[str, str] | None = None) -> list[str]:
     statements = [
         "SET autoinstall_known_extensions=false",
         "SET autoload_known_extensions=false",
-        f"LOAD {_sql_literal(str(httpfs_extension_path()))}",
+        f"LOAD {sql_literal(str(httpfs_extension_path()))}",
     ]
     if env is not None and not uses_static_keys(env):
-        statements.append(f"LOAD {_sql_literal(str(aws_extension_path()))}")
+        statements.append(f"LOAD {sql_literal(str(aws_extension_path()))}")
     return statements
 
 
 def archive_root_sql(archive_root: str) -> str:
     """SET the variable the views prefix their keys with (root with one trailing slash)."""
-    return f"SET VARIABLE {ARCHIVE_ROOT_VARIABLE} = {_sql_literal(root_prefix(archive_root))}"
+    return f"SET VARIABLE {ARCHIVE_ROOT_VARIABLE} = {sql_literal(root_prefix(archive_root))}"
 
 
 def root_prefix(archive_root: str) -> str:
@@ -190,8 +190,8 @@ def archive_root_macro_sql(recorded_root: str) -> str:
     binds to a literal list of files."""
     return (
         f"CREATE OR REPLACE MACRO {ARCHIVE_ROOT_MACRO}() AS rtrim(coalesce("
-        f"getvariable({_sql_literal(ARCHIVE_ROOT_VARIABLE)}), "
-        f"{_sql_literal(root_prefix(recorded_root))}), '/') || '/'"
+        f"getvariable({sql_literal(ARCHIVE_ROOT_VARIABLE)}), "
+        f"{sql_literal(root_prefix(recorded_root))}), '/') || '/'"
     )
 
 
@@ -296,7 +296,7 @@ def configure_s3(conn: duckdb.DuckDBPyConnection, env: Mapping[str, str]) -> Non
         conn.execute(f"SET {setting} = ''")
 
 
-def _catalog_info(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str | None]:
+def catalog_info(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str | None]:
     """(archive URI as built, archive path relative to the catalog's directory or None)."""
     try:
         row = conn.execute(
@@ -397,7 +397,7 @@ def connect(
         # the session: each later query over the same views skips re-reading hundreds of
         # footers (locally and, more so, over S3).
         conn.execute("SET parquet_metadata_cache=true")
-        recorded_uri, recorded_relpath = _catalog_info(conn, path)
+        recorded_uri, recorded_relpath = catalog_info(conn, path)
         keys = _committed_keys(conn)
         root = resolve_archive_root(
             path, recorded_uri, recorded_relpath, env, must_exist=bool(keys)

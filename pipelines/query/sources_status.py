@@ -20,8 +20,8 @@ import pyarrow as pa
 from pipelines.archive import keys
 from pipelines.archive.ledger import Ledger, Manifest
 from pipelines.archive.store import ObjectStore
-from pipelines.audit.views import CAPTURE_LAG_COLUMNS
-from pipelines.sync.versions import parse_api_time
+from pipelines.archive.versions import parse_api_time
+from pipelines.catalog.views import CAPTURE_LAG_COLUMNS
 from schemas.ids import source_id_of_stream
 
 SOURCES_HEADER = (

@@ -39,7 +39,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.audit.attachment_files import ArchivedFile, stream_blob
+from pipelines.query.attachment_files import ArchivedFile, stream_blob
 
 RSMF_VERSION = "2.0.0"
 MANIFEST_NAME = "rsmf_manifest.json"

@@ -1,6 +1,6 @@
 """`rc-archive sql` as the access trail needs it: the answer, its row count, and streaming.
 
-Why a sibling of `pipelines.audit.formatting.sql_command`: the access event records how many
+Why a sibling of `pipelines.query.formatting.sql_command`: the access event records how many
 rows a query returned, which the rendered text no longer tells. Same checks, same connection
 (read-only by construction), same rendering.
 
@@ -17,8 +17,10 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
-from pipelines.audit.connection import check_query, connect
-from pipelines.audit.formatting import (
+from pipelines.catalog.connection import check_query, connect
+from pipelines.governance.access_trail import AccessTrail
+from pipelines.query.audited import run_audited_stream
+from pipelines.query.formatting import (
     FORMATS,
     CsvOptions,
     Renderer,
@@ -26,9 +28,7 @@ from pipelines.audit.formatting import (
     render,
     render_stream,
 )
-from pipelines.audit.queries import run_query
-from pipelines.governance.access_trail import AccessTrail
-from pipelines.governance.audited import run_audited_stream
+from pipelines.query.queries import run_query
 
 # Rows per fetch from DuckDB, rendered and written together (and a streamed table's block).
 FETCH_ROWS = 1000

@@ -8,9 +8,9 @@ import random
 import pyarrow as pa
 import pytest
 
-from pipelines.archive import key_set
-from pipelines.archive.key_set import KeySet, key_of
-from pipelines.sync.versions import ArchivedVersions
+from pipelines.archive import exact_keys
+from pipelines.archive.exact_keys import KeySet, key_of
+from pipelines.archive.versions import ArchivedVersions
 from schemas.common import record_sha256
 from schemas.ids import source_stream
 from tests.sync.support import archived
@@ -36,7 +36,7 @@ def test_loaded_and_added_keys_are_found_and_nothing_else():
 
 
 def test_folding_into_the_array_keeps_every_key(monkeypatch):
-    monkeypatch.setattr(key_set, "FOLD_EVERY", 7)
+    monkeypatch.setattr(exact_keys, "FOLD_EVERY", 7)
     keys = KeySet(32)
     added = [f"{random.Random(i).getrandbits(96):024x}" for i in range(100)]
     for i, key in enumerate(added):

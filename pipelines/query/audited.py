@@ -57,7 +57,7 @@ def catalog_archive(audit_db: str, env: Mapping[str, str]) -> ObjectStore:
     """The archive the catalog at `audit_db` reads (ARCHIVE_URI, else its recorded root)."""
     import duckdb
 
-    from pipelines.audit.connection import _catalog_info, resolve_archive_root
+    from pipelines.catalog.connection import catalog_info, resolve_archive_root
 
     path = Path(audit_db)
     conn = duckdb.connect(
@@ -66,7 +66,7 @@ def catalog_archive(audit_db: str, env: Mapping[str, str]) -> ObjectStore:
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
     )
     try:
-        recorded_uri, recorded_relpath = _catalog_info(conn, path)
+        recorded_uri, recorded_relpath = catalog_info(conn, path)
     finally:
         conn.close()
     # must_exist: a missing archive is the connection's one-line error, never re-created here.
@@ -103,8 +103,8 @@ def _check_parses(sql: str) -> None:
     extension not loaded) is an attempt: refused later, and recorded."""
     import duckdb
 
-    from pipelines.audit.formatting import NotReadOnlyQuery
-    from pipelines.audit.terminal_text import terminal_safe
+    from pipelines.query.formatting import NotReadOnlyQuery
+    from pipelines.query.terminal_text import terminal_safe
 
     try:
         statements = duckdb.extract_statements(sql)
