@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP)
 
 demo: venv
-	$(BIN)/python -m pipelines.demo
+	$(BIN)/python -m cli.demo
 
 # PostgreSQL from Debian's package, for the production-topology test (a cluster per test run,
 # started and stopped by the test itself; nothing is left running).
@@ -35,7 +35,7 @@ test-fast: venv
 	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 dev: venv
-	$(BIN)/python -m pipelines.devserver
+	$(BIN)/python -m cli.devserver
 
 bench: venv
 	$(BIN)/python -m pip install -q -c requirements.lock -e ".[dev,bench]"

@@ -3,17 +3,15 @@
 import dagster as dg
 
 from assets.common import (
-    failing_fast_for_people,
-    source_of,
     source_table_asset,
     stored_table_metadata,
+    sync_partition_source,
     table_metadata,
 )
 from assets.identities import identities
 from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.archive.ledger import Ledger
 from pipelines.sync.agents import sync_agents
-from schemas.ids import source_stream
 
 
 @source_table_asset(
@@ -28,12 +26,10 @@ from schemas.ids import source_stream
 def agents(
     context: dg.AssetExecutionContext, ringcentral: RingCentralResource, archive: ArchiveResource
 ) -> dg.MaterializeResult:
-    ledger = archive.ledger()
-    with failing_fast_for_people(), ringcentral.client() as client:
-        report = sync_agents(client, ledger, source_of(context), run_id=context.run_id)
+    ledger, stream, report = sync_partition_source(context, ringcentral, archive, sync_agents)
     return dg.MaterializeResult(
         metadata={
-            **_agents_table_metadata(ledger, source_stream(source_of(context))),
+            **_agents_table_metadata(ledger, stream),
             "referenced": report.referenced,
             "fetched": report.fetched,
             "new_versions": report.new_versions,

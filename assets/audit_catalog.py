@@ -8,13 +8,12 @@ once after its last source. Both read only what was committed since their previo
 (the catalog's and the tables' own checkpoints), so a refresh costs the new commits.
 """
 
-import os
-
 import dagster as dg
 
 from assets.agents import agents
 from assets.attachments import attachments
 from assets.common import GROUP
+from assets.interrupt import stopping_at_batch_boundaries
 from assets.resources import ArchiveResource, AuditResource
 from pipelines.process_memory import release_garbage
 
@@ -57,7 +56,11 @@ def audit_catalog(
     from pipelines.catalog.build import build_catalog
 
     release_garbage()  # what the run's earlier steps left, before DuckDB takes its budget
-    report = build_catalog(archive.store(), audit.audit_db, dict(os.environ))
+    # A stop (Ctrl-C, SIGTERM, a cancelled run) lets the build finish, then ends the run at
+    # the next step: an exception raised by a signal handler inside DuckDB's execution can
+    # crash the process (a SIGSEGV, seen once), and the build is atomic and bounded anyway.
+    with stopping_at_batch_boundaries():
+        report = build_catalog(archive.store(), audit.audit_db, archive.settings())
     context.log.info("audit catalog rebuilt at %s", audit.audit_db)
     return dg.MaterializeResult(
         metadata={
@@ -89,8 +92,9 @@ def iceberg_tables(
     from pipelines.tables import refresh_tables, tables_config
 
     store = archive.store()
-    config = tables_config(store, audit.audit_db, dict(os.environ))
-    results = refresh_tables(store, config)
+    config = tables_config(store, audit.audit_db, archive.settings())
+    with stopping_at_batch_boundaries():  # as the catalog build: no exception inside Arrow
+        results = refresh_tables(store, config)
     context.log.info("Iceberg catalog %s refreshed", config.catalog_uri)
     return dg.MaterializeResult(
         metadata={
@@ -129,7 +133,7 @@ def iceberg_tables_match_views(archive: ArchiveResource, audit: AuditResource):
     from pipelines.tables.iceberg import row_counts
 
     store = archive.store()
-    counts = row_counts(tables_config(store, audit.audit_db, dict(os.environ)), audit.audit_db)
+    counts = row_counts(tables_config(store, audit.audit_db, archive.settings()), audit.audit_db)
     differ = {table: pair for table, pair in counts.items() if pair[0] != pair[1]}
     return dg.AssetCheckResult(
         passed=not differ,

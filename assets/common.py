@@ -2,19 +2,21 @@
 the one decorator of a per-source table asset."""
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import dagster as dg
 
 from assets.interrupt import stopping_at_batch_boundaries
 from assets.partitions import sources_partitions
+from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.archive import keys
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import StoreWriteError
 from pipelines.interrupts import StopRequested
 from pipelines.ringcentral.errors import RingCentralError, TransportError
-from schemas.ids import validate_source_id
+from schemas.ids import source_stream, validate_source_id
 from schemas.tables import table_schema
 
 # All API-bound steps share one concurrency pool, so parallel runs for many sources share the
@@ -38,8 +40,27 @@ TRANSIENT_RETRY = dg.RetryPolicy(
 )
 
 
+Report = TypeVar("Report")
+
+
 def source_of(context: dg.AssetExecutionContext) -> str:
     return validate_source_id(context.partition_key)
+
+
+def sync_partition_source(
+    context: dg.AssetExecutionContext,
+    ringcentral: RingCentralResource,
+    archive: ArchiveResource,
+    sync: Callable[..., Report],
+    **options: Any,
+) -> tuple[Ledger, str, Report]:
+    """(ledger, stream, report) of `sync(client, ledger, source_id, run_id=..., **options)`
+    for the run's source, run as every API asset runs: failing fast for people, one client."""
+    ledger = archive.ledger()
+    source_id = source_of(context)
+    with failing_fast_for_people(), ringcentral.client() as client:
+        report = sync(client, ledger, source_id, run_id=context.run_id, **options)
+    return ledger, source_stream(source_id), report
 
 
 def wants_full_refresh(context: dg.AssetExecutionContext, configured: bool) -> bool:

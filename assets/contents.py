@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.common import (
+    ERROR_KIND,
     failing_fast_for_people,
     source_of,
     source_table_asset,
@@ -11,7 +12,10 @@ from assets.common import (
     wants_full_refresh,
 )
 from assets.resources import ArchiveResource, RingCentralResource
+from pipelines.archive.ledger import Ledger
+from pipelines.ringcentral import RingCentralClient
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
+from pipelines.sync.sources import UnknownSourceError, require_known_sources
 
 
 class ContentsConfig(dg.Config):
@@ -41,11 +45,13 @@ def contents(
         full_refresh=wants_full_refresh(context, config.full_refresh),
         batch_records=config.batch_records,
         policies=archive.policies(),
+        archive=archive.settings(),
     )
     with failing_fast_for_people(), ringcentral.client() as client:
         # The client is shared by the process's steps: count this asset's requests only.
         requests_before, count_429_before = client.stats.total_requests, client.stats.count_429
         ledger = archive.ledger()
+        _require_known_source(client, ledger, source_id)
         report = sync_contents(client, ledger, source_id, run_id=context.run_id, settings=settings)
         requests = client.stats.total_requests - requests_before
         count_429 = client.stats.count_429 - count_429_before
@@ -83,6 +89,17 @@ def contents(
             ),
         }
     )
+
+
+def _require_known_source(client: RingCentralClient, ledger: Ledger, source_id: str) -> None:
+    """A partition for a source RingCentral does not have fails before anything is written,
+    once (no retry heals it), saying which sources are known (pipelines/sync/sources.py)."""
+    try:
+        require_known_sources(client, ledger, [source_id])
+    except UnknownSourceError as error:
+        raise dg.Failure(
+            description=str(error), metadata={ERROR_KIND: "needs_person"}, allow_retries=False
+        ) from None
 
 
 def _public_cursor(cursor: dict) -> dict:

@@ -44,7 +44,7 @@ def build_resources(config: Settings | None = None) -> dict[str, dg.Configurable
             source_filter_param=config.source_filter_param,
         ),
         "archive": ArchiveResource(
-            archive_uri=config.archive_uri,
+            archive_uri=config.archive_location,
             object_lock_mode=config.object_lock_mode or "",
             retention_days=config.retention_days,
             retention_classes_path=config.retention_classes_path or "",

@@ -3,16 +3,14 @@
 import dagster as dg
 
 from assets.common import (
-    failing_fast_for_people,
-    source_of,
     source_table_asset,
     stored_table_metadata,
+    sync_partition_source,
     table_metadata,
 )
 from assets.contents import contents
 from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.sync.identities import sync_identities
-from schemas.ids import source_stream
 
 
 @source_table_asset(
@@ -27,10 +25,7 @@ from schemas.ids import source_stream
 def identities(
     context: dg.AssetExecutionContext, ringcentral: RingCentralResource, archive: ArchiveResource
 ) -> dg.MaterializeResult:
-    ledger = archive.ledger()
-    stream = source_stream(source_of(context))
-    with failing_fast_for_people(), ringcentral.client() as client:
-        report = sync_identities(client, ledger, source_of(context), run_id=context.run_id)
+    ledger, stream, report = sync_partition_source(context, ringcentral, archive, sync_identities)
     return dg.MaterializeResult(
         metadata={
             **stored_table_metadata(ledger, "identities", "identities", stream),

@@ -7,8 +7,6 @@ day, while each run's
 `ledger_intact` check looks at what the run committed.
 """
 
-import os
-
 import dagster as dg
 
 from assets.common import source_of
@@ -39,7 +37,7 @@ def contents_compaction(
 ) -> dg.MaterializeResult:
     ledger = archive.ledger()
     results = compact_source(ledger, source_of(context), run_id=context.run_id)
-    held = hold_compacted(ledger.store, [r.manifest for r in results], dict(os.environ))
+    held = hold_compacted(ledger.store, [r.manifest for r in results], archive.settings())
     done = [r for r in results if r.manifest is not None]
     return dg.MaterializeResult(
         metadata={
@@ -91,23 +89,21 @@ def archive_deep_verify(archive: ArchiveResource) -> dg.MaterializeResult:
 def supervision_report(
     context: dg.AssetExecutionContext, archive: ArchiveResource, audit: AuditResource
 ) -> dg.MaterializeResult:
-    import os
-
     from pipelines.governance.access_trail import AccessTrail
     from pipelines.query.audited import run_audited
     from pipelines.query.supervision_report import store_report
 
-    env = dict(os.environ)
+    settings = archive.settings()
     store = archive.store()
     details = {"arguments": {"dagster_run_id": context.run_id}}
 
     stored = []
 
     def work() -> tuple[str, dict]:
-        stored.append(store_report(store, audit.audit_db, env))
+        stored.append(store_report(store, audit.audit_db, settings))
         return stored[0].key, {"rows": None}
 
-    run_audited(AccessTrail(store, env), "review", details, work)
+    run_audited(AccessTrail(store, settings), "review", details, work)
     report = stored[0]
     return dg.MaterializeResult(
         metadata={

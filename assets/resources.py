@@ -2,7 +2,8 @@
 
 Each is a ConfigurableResource configured with EnvVar in definitions.py (the one place that
 chooses them), so the same code runs against the sandbox, a real account, a local directory
-or an S3 bucket. Nothing is built at import time.
+or an S3 bucket. Nothing is built at import time. The library is handed typed settings
+(`ArchiveResource.settings`), never an environment to read.
 """
 
 import os
@@ -19,6 +20,14 @@ from pipelines.governance.policies import PolicySet, load_policies
 from pipelines.governance.retention import open_governed_store
 from pipelines.ringcentral import ClientSettings, RingCentralClient
 from pipelines.ringcentral.shared import shared_client
+from pipelines.settings import (
+    NetworkTimeouts,
+    S3Access,
+    Settings,
+    parse_lock_mode,
+    parse_retention_days,
+    text_setting,
+)
 
 
 class RingCentralResource(dg.ConfigurableResource):
@@ -38,7 +47,9 @@ class RingCentralResource(dg.ConfigurableResource):
                 names.RC_APP_CLIENT_SECRET: self.client_secret,
                 names.RC_USER_JWT: self.user_jwt,
                 names.RC_SOURCE_FILTER_PARAM: self.source_filter_param,
-            }
+            },
+            # The process's timeouts (RC_ARCHIVE_CONNECT_TIMEOUT, ...), read at run time.
+            timeouts=NetworkTimeouts.from_env(os.environ),
         )
 
     @contextmanager
@@ -66,26 +77,40 @@ class ArchiveResource(dg.ConfigurableResource):
     # policies.yaml applied to each new message by the contents asset ("" = none).
     policies_path: str = ""
 
+    def settings(self) -> Settings:
+        """The archive's settings for the library. This resource's fields are authoritative:
+        one configured without retention or legal hold gets none, whatever the process
+        environment says. What is no field is the process's, read at run time: the S3 endpoint
+        and credentials, the network timeouts, the user (RC_ARCHIVE_USER) and the Iceberg
+        catalog (ARCHIVE_ICEBERG_CATALOG_URI), which may hold a password."""
+        env = os.environ
+        return Settings(
+            archive_uri=self.archive_uri,
+            object_lock_mode=parse_lock_mode(self.object_lock_mode),
+            retention_days=parse_retention_days(str(self.retention_days)),
+            retention_classes_path=self.retention_classes_path.strip() or None,
+            legal_hold=self.legal_hold,
+            witness_uri=self.witness_uri.strip() or None,
+            policies_path=self.policies_path.strip() or None,
+            iceberg_catalog_uri=text_setting(env, names.ARCHIVE_ICEBERG_CATALOG_URI),
+            network=NetworkTimeouts.from_env(env),
+            s3=S3Access.from_env(env),
+            user=text_setting(env, names.RC_ARCHIVE_USER),
+        )
+
     def store(self) -> ObjectStore:
-        """The store this resource describes. Its fields are authoritative: a resource
-        configured without retention or legal hold gets none, whatever the process
-        environment says (the environment still supplies the AWS credentials and endpoint)."""
-        env = dict(os.environ)
-        env[names.ARCHIVE_URI] = self.archive_uri
-        env[names.ARCHIVE_OBJECT_LOCK_MODE] = self.object_lock_mode
-        env[names.ARCHIVE_RETENTION_DAYS] = str(self.retention_days) if self.retention_days else ""
-        env[names.ARCHIVE_RETENTION_CLASSES] = self.retention_classes_path
-        env[names.ARCHIVE_LEGAL_HOLD] = "true" if self.legal_hold else "false"
-        return open_governed_store(self.archive_uri, env)
+        """The store this resource describes (`settings`), opened as writers open it."""
+        return open_governed_store(self.archive_uri, self.settings())
 
     def ledger(self) -> Ledger:
         """The ledger, with the witness of ARCHIVE_WITNESS_URI when set (docs/integrity.md)."""
+        settings = self.settings()
         witness = None
-        if self.witness_uri.strip():
+        if settings.witness_uri:
             from pipelines.integrity.witness import Witness
 
-            witness = Witness.open(self.witness_uri.strip(), dict(os.environ))
-        return Ledger(self.store(), witness=witness)
+            witness = Witness.open(settings.witness_uri, settings)
+        return Ledger(open_governed_store(self.archive_uri, settings), witness=witness)
 
     def policies(self) -> PolicySet | None:
         """The supervision policies, parsed (a mistake fails the step naming file and policy)."""

@@ -23,15 +23,19 @@ from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from assets.audit_catalog import AUDIT_VIEW_ASSETS, AUDIT_VIEW_CHECKS
 from assets.checks import ARCHIVE_CHECKS, contents_reconciled
-from assets.common import ERROR_KIND, FULL_REFRESH_TAG
+from assets.common import ERROR_KIND, FULL_REFRESH_TAG, failing_fast_for_people
 from assets.contents import contents
 from assets.definitions import build_resources
 from assets.interrupt import end_run_at_next_step
 from assets.jobs import SOURCE_ASSETS, SOURCE_TAG
 from assets.partitions import sources_partitions
 from pipelines import interrupts
+from pipelines.archive.ledger import Ledger
 from pipelines.process_memory import release_garbage
 from pipelines.progress import PROGRESS
+from pipelines.ringcentral import ClientSettings
+from pipelines.ringcentral.shared import shared_client
+from pipelines.sync.sources import require_known_sources
 from schemas.ids import valid_source_keys
 
 # The error kind of a step that stopped because a stop was requested (assets/interrupt.py).
@@ -92,14 +96,47 @@ def dagster_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def register_sources(instance: dg.DagsterInstance, source_ids: Iterable[str]) -> list[str]:
-    """Validate ids and add the unknown ones as partitions; returns the valid keys."""
+def source_keys(source_ids: Iterable[str]) -> list[str]:
+    """The ids as partition keys; ValueError naming the first malformed one."""
     keys, rejected = valid_source_keys(source_ids)
     if rejected:
         raise ValueError(
             f"invalid source id {rejected[0]!r}: expected 24 hexadecimal characters "
             "(check RC_SOURCE_IDS or --source)"
         )
+    return keys
+
+
+def require_sources_exist(keys: Sequence[str], resources: dict) -> list[SourceRunSummary]:
+    """Every source is one RingCentral has (pipelines/sync/sources.py), checked for all of
+    them before any is run: `UnknownSourceError` (exit code 2) leaves no trace of any.
+
+    A check the API cannot answer (credentials refused, no answer within the client's retries)
+    fails every source, none run, with the reason and kind its contents step would have given
+    (`failing_fast_for_people`); running them would only meet the same error again, after as
+    long a wait. Those summaries are returned; none when the check passed."""
+    # The client the steps will use (its credentials are the environment's, as theirs are).
+    client = shared_client(ClientSettings.from_env(dict(os.environ)))
+    try:
+        with failing_fast_for_people():
+            require_known_sources(client, Ledger(resources["archive"].store()), keys)
+    except dg.Failure as failure:
+        kind = failure.metadata.get(ERROR_KIND)
+        return [
+            SourceRunSummary(
+                key,
+                success=False,
+                error=failure.description,
+                error_kind=kind.value if kind is not None else None,
+            )
+            for key in keys
+        ]
+    return []
+
+
+def register_sources(instance: dg.DagsterInstance, source_ids: Iterable[str]) -> list[str]:
+    """Validate ids and add the unknown ones as partitions; returns the valid keys."""
+    keys = source_keys(source_ids)
     known = set(instance.get_dynamic_partitions(sources_partitions.name))
     new = [k for k in keys if k not in known]
     if new:
@@ -119,11 +156,16 @@ def run_sources(
 ) -> list[SourceRunSummary]:
     """Materialise each source's assets and checks; `log_level` is Dagster's console log (the
     default shows nothing: a failed step's stack trace is for `--verbose`, the summary carries
-    the one-line reason). A stop request ends the run at the next boundary: the summaries
+    the one-line reason). A source RingCentral does not have ends the call before any source
+    is run (`UnknownSourceError`). A stop request ends the run at the next boundary: the summaries
     then end with the interrupted source (`interrupted`), and `interrupts.stop_requested()`."""
-    instance = instance or dagster_instance()
-    keys = register_sources(instance, source_ids)
+    keys = source_keys(source_ids)
     resources = build_resources()
+    unchecked = require_sources_exist(keys, resources)
+    if unchecked:
+        return unchecked
+    instance = instance or dagster_instance()
+    register_sources(instance, keys)
     summaries = []
     for number, key in enumerate(keys, start=1):
         if interrupts.stop_requested():

@@ -18,7 +18,6 @@ from dagster._utils.error import SerializableErrorInfo, serializable_error_info_
 from assets.jobs import SOURCE_TAG, archive_job
 from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, RingCentralResource
-from pipelines import settings
 from pipelines.governance.run_access import (
     record_run_access,
     recorded_run_ids,
@@ -240,8 +239,7 @@ def access_trail_runs(context: dg.SensorEvaluationContext, archive: ArchiveResou
             f"{len(starts)} run(s) started, by schedules or sensors (or in another code "
             "location): nothing to record"
         )
-    env = dict(os.environ)
-    env[settings.ARCHIVE_WITNESS_URI] = archive.witness_uri
+    archive_settings = archive.settings()
     oldest = min(start.timestamp for start in starts if start.storage_id in to_record)
     since = (datetime.fromtimestamp(oldest, UTC) - CLOCK_SKEW).strftime("%Y-%m-%d")
     after, trail_key = cursor.after_event, cursor.trail_key
@@ -256,7 +254,12 @@ def access_trail_runs(context: dg.SensorEvaluationContext, archive: ArchiveResou
                 stored = None
                 if run.run_id not in recorded:
                     stored = record_run_access(
-                        store, env, run.job_name, run.run_id, run.tags, _selected_assets(run)
+                        store,
+                        archive_settings,
+                        run.job_name,
+                        run.run_id,
+                        run.tags,
+                        _selected_assets(run),
                     )
             except Exception:  # noqa: BLE001 - the tick fails with it; the run is retried
                 error = serializable_error_info_from_exc_info(sys.exc_info())

@@ -68,6 +68,7 @@ from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify_recent
 from pipelines.archive.versions import ArchivedVersions
 from pipelines.process_memory import tune_garbage_collection, tune_process_memory
+from pipelines.settings import Settings
 from schemas.contents import normalise_contents
 from schemas.ids import source_stream
 
@@ -477,7 +478,7 @@ def audit_figures(audit_db: Path, archive: Path, thread_id: str, agent_id: str, 
         times = []
         for _ in range(reps):
             started = time.perf_counter()
-            conn = connect(audit_db, env)
+            conn = connect(audit_db, Settings.from_env(env))
             opened = time.perf_counter()
             answer = question(conn)
             times.append(time.perf_counter() - opened)
@@ -493,7 +494,7 @@ def catalog_refresh(store, audit_db: Path) -> tuple[float, object]:
     from pipelines.catalog.build import build_catalog
 
     started = time.perf_counter()
-    report = build_catalog(store, audit_db, {})
+    report = build_catalog(store, audit_db, Settings())
     return time.perf_counter() - started, report
 
 

@@ -32,6 +32,7 @@ from pipelines.catalog.connection import connect
 from pipelines.query import queries
 from pipelines.query.queries import like_term, run_query
 from pipelines.query.transcript import thread_transcript
+from pipelines.settings import Settings
 from schemas.contents import ARROW_SCHEMA
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -129,7 +130,7 @@ def generate_source(source_index: int, n: int, days: int, rng: np.random.Generat
 
 def build_archive(root: Path, contents: int, sources: int, days: int) -> None:
     rng = np.random.default_rng(7)
-    ledger = Ledger(open_store(str(root), {}))
+    ledger = Ledger(open_store(str(root), Settings()))
     for index in range(sources):
         table = generate_source(index, contents // sources, days, rng)
         stream = f"source_id={table.column('source_id')[0].as_py()}"
@@ -166,16 +167,16 @@ def main() -> None:
             f"archive written: {args.contents:,} contents in {time.perf_counter() - started:.1f} s"
         )
     db = workdir / "audit.duckdb"
-    report = build_catalog(root, db, {})
+    report = build_catalog(root, db, Settings())
     print(f"catalog build: {report.seconds * 1000:.0f} ms, files {report.files_per_table}")
     # Which build-time specialisations hold for this snapshot (pipelines/catalog/views.py).
     print(
         f"read without union_by_name: {getattr(report, 'uniform_schema_tables', [])}; "
         f"contents is a plain scan: {getattr(report, 'contents_plain_scan', False)}"
     )
-    timed("catalog rebuild", lambda: build_catalog(root, db, {}), repeat=3)
+    timed("catalog rebuild", lambda: build_catalog(root, db, Settings()), repeat=3)
 
-    conn = connect(db, {})
+    conn = connect(db, Settings())
     if args.threads:
         conn.execute(f"SET threads={args.threads}")
     thread_id, agent_id, month = conn.execute(

@@ -22,6 +22,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from pipelines.settings import Settings
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 PYTHON = sys.executable
@@ -193,7 +195,7 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def rc_archive_command(env_file: Path, reconcile: str = "sample") -> list[str]:
-    return [PYTHON, "-m", "pipelines.cli", "run", "--env-file", str(env_file),
+    return [PYTHON, "-m", "cli", "run", "--env-file", str(env_file),
             "--reconcile", reconcile]  # fmt: skip
 
 
@@ -208,7 +210,7 @@ def archived_content_ids(archive_root: Path) -> list[str]:
     from pipelines.archive.ledger import Ledger
     from pipelines.archive.store import open_store
 
-    ledger = Ledger(open_store(str(archive_root), {}))
+    ledger = Ledger(open_store(str(archive_root), Settings()))
     entries = ledger.committed_files("contents")
     if not entries:
         return []

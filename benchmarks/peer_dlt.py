@@ -5,7 +5,7 @@ The sandbox runs unthrottled (Light limit 1e9 per 1 s window) in its own process
 contender shares a GIL with the server; each contender runs as a child process into a fresh
 output directory per round, so its wall time, CPU and peak RSS are its own.
 
-(a) rc-archive: `python -m pipelines.cli run --reconcile sample` - contents, identities, agents,
+(a) rc-archive: `python -m cli run --reconcile sample` - contents, identities, agents,
     audit catalog and the three asset checks (schema-valid, reconciled, ledger intact), through
     Dagster, into hive-partitioned zstd Parquet with a hash-chained ledger.
 (b) dlt 1.31 `rest_api_source`: one resource per source (`sourceIds`), `perPage=1000`,
@@ -169,14 +169,14 @@ def run_contender(name: str, sandbox: SandboxProcess, outdir: Path, truth: set[s
 
 
 def profile_rc_archive(sandbox: SandboxProcess, outdir: Path) -> dict:
-    """pyinstrument over a whole `pipelines.cli run`; returns the top functions by self and
+    """pyinstrument over a whole `python -m cli run`; returns the top functions by self and
     inclusive time (as % of the run) so the report says where the time goes."""
     outdir.mkdir(parents=True)
     session_path = outdir / "rc-archive.pyisession"
     env = child_env({"ARCHIVE_URI": str(outdir / "archive"),
                      "AUDIT_DB": str(outdir / "audit.duckdb")})  # fmt: skip
     command = [PYTHON, "-m", "pyinstrument", "-i", "0.005", "-r", "session", "-o",
-               str(session_path), "-m", "pipelines.cli", "run", "--env-file",
+               str(session_path), "-m", "cli", "run", "--env-file",
                str(sandbox.env_file), "--reconcile", "sample"]  # fmt: skip
     run = run_measured(command, env, cwd=outdir).check()
     tree_path = RESULTS / "peer_dlt-rc-archive-profile.txt"

@@ -1,7 +1,7 @@
 """Scale benchmark: rc-archive on 1,000,000 contents over 10 sources, then an incremental run and
 the auditor's queries on the result.
 
-1. initial load: `python -m pipelines.cli run --reconcile sample` as a child process against
+1. initial load: `python -m cli run --reconcile sample` as a child process against
    the sandbox in its own process (unthrottled): seconds, records/s, peak RSS (target < 500 MB),
    API requests, Parquet files and bytes;
 2. incremental: 1,000 new contents posted through the sandbox admin API (POST
@@ -35,6 +35,7 @@ from benchmarks.harness import (
     run_measured,
     write_results,
 )
+from pipelines.settings import Settings
 
 RSS_TARGET_MIB = 500
 NEW_CONTENTS = 1_000
@@ -96,10 +97,10 @@ def audit_queries(workdir: Path) -> list[dict]:
                         "best_ms": min(samples) * 1000, "target_ms": target_ms})  # fmt: skip
 
     started = time.perf_counter()
-    report = build_catalog(str(workdir / "archive"), db, {})
+    report = build_catalog(str(workdir / "archive"), db, Settings())
     timings.append({"query": "catalog build (cold)", "median_ms": (time.perf_counter() - started)
                     * 1000, "best_ms": report.seconds * 1000, "target_ms": None})  # fmt: skip
-    conn = connect(db, {})
+    conn = connect(db, Settings())
     try:
         thread_id, agent_id, month = conn.execute(
             "SELECT thread_id, creator_id, date_trunc('month', creation_time) FROM contents "

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import psutil
 
+from pipelines.settings import Settings
+
 REPO = Path(__file__).resolve().parents[1]
 RC_ARCHIVE = str(Path(sys.executable).with_name("rc-archive"))
 
@@ -36,7 +38,7 @@ def build(root: Path, contents: int, sources: int = 4) -> None:
     from pipelines.archive.store import open_store
 
     rng = np.random.default_rng(11)
-    ledger = Ledger(open_store(str(root), {}))
+    ledger = Ledger(open_store(str(root), Settings()))
     filler = "x" * 2000
     for index in range(sources):
         table = generate_source(index, contents // sources, 30, rng)
@@ -52,7 +54,7 @@ def prepare(root: Path, contents: int) -> Path:
     if not (root / "_ledger").exists():
         build(root, contents)
     audit_db = root.parent / f"{root.name}.duckdb"
-    build_catalog(root, audit_db, {})
+    build_catalog(root, audit_db, Settings())
     return audit_db
 
 

@@ -25,6 +25,7 @@ from assets.resources import ArchiveResource
 from assets.sensors import webhook_events
 from pipelines.archive.store import open_store
 from pipelines.ringcentral import ClientSettings, RingCentralClient
+from pipelines.settings import Settings
 from pipelines.webhooks.events import read_event
 from pipelines.webhooks.planning import load_cursor
 from pipelines.webhooks.receiver import ReceiverThread
@@ -50,7 +51,7 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp(prefix="webhook-lag-")
     archive_uri = os.path.join(tmp, "archive")
-    store = open_store(archive_uri, {})
+    store = open_store(archive_uri, Settings())
     cfg = SandboxConfig(
         seed=7, sources=args.sources, contents=500, light_limit=10_000, medium_limit=10_000
     )

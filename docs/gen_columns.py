@@ -20,6 +20,7 @@ from pipelines.catalog.build import build_catalog
 from pipelines.catalog.column_docs import COLUMN_DOCS, VIEW_DOCS
 from pipelines.catalog.connection import connect
 from pipelines.catalog.views import PUBLIC_VIEWS
+from pipelines.settings import Settings
 
 OUTPUT = Path(__file__).with_name("columns.md")
 
@@ -38,8 +39,8 @@ The same descriptions are stored in the catalog as DuckDB column comments, and
 def view_columns() -> dict[str, list[tuple[str, str]]]:
     """(column, DuckDB type) of each public view, from an empty catalog."""
     with tempfile.TemporaryDirectory() as tmp:
-        report = build_catalog(Path(tmp) / "archive", Path(tmp) / "audit.duckdb", {})
-        conn = connect(report.audit_db, {})
+        report = build_catalog(Path(tmp) / "archive", Path(tmp) / "audit.duckdb", Settings())
+        conn = connect(report.audit_db, Settings())
         try:
             return {
                 view: [(row[0], row[1]) for row in conn.execute(f'DESCRIBE "{view}"').fetchall()]

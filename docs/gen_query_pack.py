@@ -15,6 +15,7 @@ from datetime import timedelta
 from pipelines.catalog.connection import connect
 from pipelines.query import queries
 from pipelines.query.formatting import render
+from pipelines.settings import Settings
 
 QUESTIONS = [
     ("Everything one customer said and was told, across channels", "customer_history"),
@@ -94,7 +95,7 @@ The output below is the demo archive's (`make demo`), produced by `docs/gen_quer
 
 
 def main(audit_db: str) -> None:
-    conn = connect(audit_db, dict(os.environ), read_only=True)
+    conn = connect(audit_db, Settings.from_env(dict(os.environ)), read_only=True)
     params_by_query = example_params(conn)
     print(HEADER)
     for number, (question, name) in enumerate(QUESTIONS, start=1):

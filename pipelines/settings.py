@@ -4,17 +4,18 @@ typed reading of them.
 Every part of the project (client, archive, audit, Dagster resources, CLI) imports the names from
 here so a renamed setting is renamed everywhere, and error messages can name the exact variable a
 person has to fix. Values are parsed once, by `Settings.from_env`, so an on/off or a number
-means the same to the CLI, the Dagster resources and the store. Credentials are not held here:
-`ClientSettings` reads them, and the Dagster resources take them as `EnvVar`s so that they are
-resolved at run time and never shown in the UI.
+means the same to the CLI, the Dagster resources and the store. RingCentral credentials are not
+held here: `ClientSettings` reads them, and the Dagster resources take them as `EnvVar`s so that
+they are resolved at run time and never shown in the UI. S3 keys are (`S3Access`), kept out of
+every `repr`, because every S3 client needs them and reading them twice is how two clients
+ended up with different ones.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from schemas.ids import configured_source_ids
@@ -64,6 +65,9 @@ AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 AWS_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
 AWS_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
 AWS_REGION = "AWS_REGION"
+AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
+AWS_SESSION_TOKEN = "AWS_SESSION_TOKEN"
+AWS_PROFILE = "AWS_PROFILE"
 
 DEFAULT_RC_SERVER_URL = "https://platform.ringcentral.com"
 DEFAULT_RC_SOURCE_FILTER_PARAM = "sourceIds"
@@ -180,10 +184,9 @@ class NetworkTimeouts:
     budget: float = DEFAULT_RETRY_BUDGET_SECONDS
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> NetworkTimeouts:
-        """RC_ARCHIVE_CONNECT_TIMEOUT, _READ_TIMEOUT, _RETRY_BUDGET from `env` (os.environ
-        when None); a malformed value raises SettingError naming the variable."""
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str]) -> NetworkTimeouts:
+        """RC_ARCHIVE_CONNECT_TIMEOUT, _READ_TIMEOUT, _RETRY_BUDGET from `env`; a malformed
+        value raises SettingError naming the variable."""
 
         def seconds(name: str, default: float) -> float:
             return parse_seconds(name, env.get(name), default)
@@ -207,12 +210,72 @@ class NetworkTimeouts:
         return timeout, max(0, int(self.budget // timeout) - 1)
 
 
+def text_setting(env: Mapping[str, str], name: str) -> str | None:
+    """A free-text setting of `env`: stripped, None when unset or empty."""
+    return (env.get(name) or "").strip() or None
+
+
+@dataclass(frozen=True)
+class S3Access:
+    """How every S3 client of rc-archive (boto3 for the archive, the witness and Iceberg's
+    file IO; DuckDB's httpfs for the catalog) reaches S3: read once from the AWS_* variables.
+
+    The keys are secrets: they are kept out of `repr` (a logged Settings shows none) and
+    `masked()` gives the copy that may be printed. Without static keys every client uses the
+    AWS credential chain (AWS_PROFILE, SSO, web identity, the instance or container role)."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    profile: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> S3Access:
+        """The AWS_* variables of `env` (empty values mean unset); never raises: a half-set
+        pair of keys is refused where the keys are used (`catalog.connection.s3_secret_sql`)."""
+
+        def text(name: str) -> str | None:
+            return text_setting(env, name)
+
+        return cls(
+            endpoint_url=text(AWS_ENDPOINT_URL),
+            region=text(AWS_REGION) or text(AWS_DEFAULT_REGION),
+            access_key_id=text(AWS_ACCESS_KEY_ID),
+            secret_access_key=text(AWS_SECRET_ACCESS_KEY),
+            session_token=text(AWS_SESSION_TOKEN),
+            profile=text(AWS_PROFILE),
+        )
+
+    @property
+    def static_keys(self) -> bool:
+        """Static keys when both are set; otherwise the AWS credential chain."""
+        return bool(self.access_key_id and self.secret_access_key)
+
+    def masked(self) -> S3Access:
+        """This access with the secret key and session token replaced by their variable's
+        name in angle brackets: what docs, logs and printed setup statements may show."""
+        return replace(
+            self,
+            secret_access_key=f"<{AWS_SECRET_ACCESS_KEY}>" if self.secret_access_key else None,
+            session_token=f"<{AWS_SESSION_TOKEN}>" if self.session_token else None,
+        )
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values, to scrub from an error message that might echo them."""
+        return tuple(s for s in (self.secret_access_key, self.session_token) if s)
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Every non-secret setting, parsed. Built once per process (CLI command, code location)
-    and handed to what needs it, so no part re-reads or re-parses the environment."""
+    """Every setting but the RingCentral credentials, parsed. Built once per process (CLI
+    command, code location) and handed to what needs it, so no part re-reads or re-parses the
+    environment. The S3 keys in `s3` never show in its `repr`."""
 
-    archive_uri: str = DEFAULT_ARCHIVE_URI
+    # ARCHIVE_URI as set; None when unset: the archive is then `DEFAULT_ARCHIVE_URI` for a
+    # writer (`archive_location`), and for the audit catalog the archive it recorded.
+    archive_uri: str | None = None
     audit_db: str = DEFAULT_AUDIT_DB
     object_lock_mode: str | None = None
     retention_days: int = 0
@@ -228,6 +291,10 @@ class Settings:
     archive_schedule_cron: str = DEFAULT_ARCHIVE_SCHEDULE_CRON
     webhook_subscription_cron: str = DEFAULT_WEBHOOK_SUBSCRIPTION_CRON
     network: NetworkTimeouts = NetworkTimeouts()
+    s3: S3Access = S3Access()
+    # Who reads or decides, as recorded in the access trail, holds and reviews (None: the
+    # operating-system user).
+    user: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -235,14 +302,14 @@ class Settings:
         SettingError naming the variable. Empty values mean unset."""
 
         def text(name: str) -> str | None:
-            return (env.get(name) or "").strip() or None
+            return text_setting(env, name)
 
         try:
             source_ids = tuple(configured_source_ids(env.get(RC_SOURCE_IDS)))
         except ValueError as error:
             raise SettingError(f"{RC_SOURCE_IDS}: {error}") from None
         return cls(
-            archive_uri=text(ARCHIVE_URI) or DEFAULT_ARCHIVE_URI,
+            archive_uri=text(ARCHIVE_URI),
             audit_db=text(AUDIT_DB) or DEFAULT_AUDIT_DB,
             object_lock_mode=parse_lock_mode(env.get(ARCHIVE_OBJECT_LOCK_MODE)),
             retention_days=parse_retention_days(env.get(ARCHIVE_RETENTION_DAYS)),
@@ -260,4 +327,11 @@ class Settings:
                 text(WEBHOOK_SUBSCRIPTION_CRON) or DEFAULT_WEBHOOK_SUBSCRIPTION_CRON
             ),
             network=NetworkTimeouts.from_env(env),
+            s3=S3Access.from_env(env),
+            user=text(RC_ARCHIVE_USER),
         )
+
+    @property
+    def archive_location(self) -> str:
+        """The archive to open: ARCHIVE_URI, else `DEFAULT_ARCHIVE_URI`."""
+        return self.archive_uri or DEFAULT_ARCHIVE_URI

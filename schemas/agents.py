@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from schemas.columns import TableSchema, matches, one_of, record_columns, text, utc_time
+from schemas.columns import Certified, TableSchema, matches, one_of, record_columns, text, utc_time
 from schemas.common import (
     Normalised,
     RecordRejected,
@@ -84,11 +84,15 @@ TABLE = TableSchema(
             "fetched_at",
             "When the archive asked RingCentral for the extension, in UTC.",
             nullable=False,
+            reproducible=False,
         ),
         *record_columns(),
     ),
     id_column="extension_id",
     ledger="agents",
+    scope="account",
+    quarantinable=True,
+    certified=Certified("agents", "archived_at"),
 )
 ARROW_SCHEMA = TABLE.arrow_schema
 

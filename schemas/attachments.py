@@ -122,6 +122,7 @@ TABLE = TableSchema(
     ),
     id_column="id",
     ledger="contents",
+    quarantinable=True,
 )
 ARROW_SCHEMA = TABLE.arrow_schema
 

@@ -8,13 +8,19 @@ derives the Arrow schema the Parquet files are written with and the pandera sche
 validated against, so the two can never disagree. Adding a column is one `Column(...)` in the
 table's module (plus the converter that fills it); adding a table is one module and one entry
 in `schemas.tables.TABLES`.
+
+A `TableSchema` also carries the facts the rest of the archive asks of a table: where its files
+sit (`scope`), whether its records can be set aside (`quarantinable`), what a legal hold
+matches in it (`hold`), what a certificate counts of it (`certified`). Every list of tables with
+such a fact (schemas.tables) is read from these declarations, never kept by hand.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import pandera.pandas as pandera
 import pyarrow as pa
@@ -41,6 +47,11 @@ class Column:
     api_key: str | None = None  # the API field the value is read from, when there is one
     # Validate even without value checks: a non-null guard on a column the converters derive.
     always_validated: bool = False
+    # The table's normaliser makes the same value again from the row's raw_json (deep verify
+    # re-derives and compares it). False for the evidence and its hash (checked on their own),
+    # the batch's stamps, and what the archive knew only when it converted the row (names
+    # resolved from other tables, the time it fetched the record).
+    reproducible: bool = True
 
     @property
     def arrow_field(self) -> pa.Field:
@@ -55,9 +66,47 @@ class Column:
         )
 
 
+# Where a table's files sit (pipelines/archive/keys.py, `stream_folder`):
+# - "source": one folder per source (`<table>/source=<id>/`), written by that source's streams;
+# - "account": one folder the whole account shares (`agents/`): every source's run adds to it;
+# - "stream": one folder per stream of the ledgers that commit it, the account's own stream
+#   included (`quarantine/source=<id>/`, `quarantine/source=account/`).
+Scope = Literal["source", "account", "stream"]
+
+
+@dataclass(frozen=True)
+class HoldColumns:
+    """The columns a legal hold's selector (pipelines/governance/holds.py, `Selector`) is
+    matched against in a table it holds. A part of a selector whose column is None cannot name
+    this table's records: a hold by it holds none of them."""
+
+    source: str | None = "source_id"
+    thread: str | None = None
+    identity: str | None = None
+    # The message ids a `--query` hold fixed when it was placed.
+    content: str | None = None
+    # What `--from`/`--to` bound. None: the records have no time, so a hold with a range
+    # reaches them only when it names the record itself (`identity`).
+    time: str | None = None
+
+
+@dataclass(frozen=True)
+class Certified:
+    """What a certificate (pipelines/integrity/certificate.py) counts of the table for one
+    source and period: under `name`, its distinct `id_column` values (every row when it has
+    none), in total and with `period_column` inside the period."""
+
+    name: str
+    period_column: str
+    # The table's versions (rows, in commit order) are the leaves of the source's Merkle log,
+    # which the certificate signs the root of; it also counts them (`versions`), per day, and
+    # their capture lag. Exactly one table is the log (schemas.tables.LOGGED_TABLE).
+    merkle_log: bool = False
+
+
 @dataclass(frozen=True)
 class TableSchema:
-    """An archived table: its columns in storage order, and the forms derived from them."""
+    """A table: its columns in storage order, the forms derived from them, and its facts."""
 
     name: str
     description: str
@@ -69,6 +118,14 @@ class TableSchema:
     # Values of the API record that its serving makes, not the record (signed links, webhook-only
     # keys): kept in the row and raw_json, left out of the version hash (schemas.version_identity).
     transport: tuple[TransportValue, ...] = ()
+    # Where the table's files sit (see `Scope`).
+    scope: Scope = "source"
+    # A record that cannot be a row of this table is set aside in `quarantine`, named by it.
+    quarantinable: bool = False
+    # What a legal hold's selector matches in this table (None: a hold never holds its files).
+    hold: HoldColumns | None = None
+    # What a certificate counts of it (None: certificates do not count it).
+    certified: Certified | None = None
     _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +176,13 @@ class TableSchema:
         except KeyError:
             raise KeyError(f"table {self.name!r} has no column {name!r}") from None
 
+    def with_column(self, column: Column) -> TableSchema:
+        """The same table with `column` in place of its namesake (same position): for a check
+        only a module above this table's can state (schemas.tables, quarantine's table_name)."""
+        self.column(column.name)  # raises for a column the table does not have
+        columns = tuple(column if c.name == column.name else c for c in self.columns)
+        return replace(self, columns=columns)
+
     def descriptions(self) -> dict[str, str]:
         return {c.name: c.description for c in self.columns}
 
@@ -141,8 +205,8 @@ def text(name: str, description: str, api_key: str | None = None, **kwargs) -> C
     return Column(name, pa.string(), description, api_key=api_key, **kwargs)
 
 
-def flag(name: str, description: str, api_key: str | None = None) -> Column:
-    return Column(name, pa.bool_(), description, api_key=api_key)
+def flag(name: str, description: str, api_key: str | None = None, **kwargs) -> Column:
+    return Column(name, pa.bool_(), description, api_key=api_key, **kwargs)
 
 
 def utc_time(name: str, description: str, api_key: str | None = None, **kwargs) -> Column:
@@ -195,11 +259,12 @@ def record_columns(
     The stamps (`stamped_at`, run_id, batch_id) are the last three columns: they are only known
     when a batch is committed, after its rows were converted (schemas.common.with_constants).
     """
-    evidence = (text("raw_json", RAW_JSON_DESCRIPTION, nullable=False),) if raw_json else ()
+    kept = {"nullable": False, "reproducible": False}
+    evidence = (text("raw_json", RAW_JSON_DESCRIPTION, **kept),) if raw_json else ()
     return (
         *evidence,
-        text("record_sha256", record_sha256, nullable=False, checks=matches(SHA256_PATTERN)),
-        utc_time(stamped_at[0], stamped_at[1], nullable=False),
-        text("run_id", RUN_ID_DESCRIPTION, nullable=False),
-        text("batch_id", BATCH_ID_DESCRIPTION, nullable=False),
+        text("record_sha256", record_sha256, checks=matches(SHA256_PATTERN), **kept),
+        utc_time(stamped_at[0], stamped_at[1], **kept),
+        text("run_id", RUN_ID_DESCRIPTION, **kept),
+        text("batch_id", BATCH_ID_DESCRIPTION, **kept),
     )

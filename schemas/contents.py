@@ -26,7 +26,9 @@ from schemas import contents_columnar
 from schemas.columns import (
     ID_PATTERN,
     STRING_LIST,
+    Certified,
     Column,
+    HoldColumns,
     TableSchema,
     flag,
     matches,
@@ -57,7 +59,7 @@ from schemas.contents_vocabulary import (
     INT64_MAX,
     STATUS_DIRECTION,
 )
-from schemas.ids import validate_source_id
+from schemas.ids import record_id_problem, validate_source_id
 from schemas.quarantine import QuarantineBuilder
 from schemas.validation import failing_rows
 
@@ -170,13 +172,13 @@ TABLE = TableSchema(
             "content_direction",
             "The direction exactly as RingCentral sent it (`contentDirection`: Incoming or "
             "Outgoing); often empty, see direction.",
+            api_key="contentDirection",
         ),
         text(
             "direction",
             "inbound (written by the customer) or outbound (sent by an agent): from "
             "`contentDirection` when RingCentral sends it, otherwise derived from `status`; empty "
             "when neither tells.",
-            api_key="contentDirection",
             checks=one_of(["inbound", "outbound"]),
         ),
         text(
@@ -308,32 +310,42 @@ TABLE = TableSchema(
             "author_display_name",
             "The author's display name as the archive knew it when it archived this version (from "
             "the identity's `displayName`); empty if not known then.",
+            reproducible=False,
         ),
         flag(
             "author_is_agent",
             "True when the author identity is an agent's, as the archive knew it when it archived "
             "this version (from the identity's `identityType`).",
+            reproducible=False,
         ),
         text(
             "creator_name",
             "The sending agent's name as the archive knew it when it archived this version (from "
             "the extension behind `creatorId`, field `name`).",
+            reproducible=False,
         ),
         text(
             "creator_extension_number",
             "The sending agent's extension number (from the extension behind `creatorId`, field "
             "`extensionNumber`).",
+            reproducible=False,
         ),
         text(
             "creator_email",
             "The sending agent's e-mail address (from the extension behind `creatorId`, field "
             "`contact.email`).",
+            reproducible=False,
         ),
         *record_columns(record_sha256=VERSION_SHA256_DESCRIPTION),
     ),
     id_column="id",
     ledger="contents",
     transport=CONTENTS_TRANSPORT,
+    quarantinable=True,
+    hold=HoldColumns(
+        thread="thread_id", identity="author_identity_id", content="id", time="creation_time"
+    ),
+    certified=Certified("contents", "creation_time", merkle_log=True),
 )
 ARROW_SCHEMA = TABLE.arrow_schema
 
@@ -373,6 +385,8 @@ _IDENTITY_STRINGS = TABLE.api_run("thread_id", "intervention_id")
 _TEXT_STRINGS = TABLE.api_run("body_input_format", "synchronization_error")
 _BOOLS = TABLE.api_run("public", "first_in_thread")
 _STRING_LISTS = TABLE.api_run("category_ids", "capabilities_supported")
+# The columnar fast path, reading which API field fills which column from TABLE.
+_FAST_PATH = contents_columnar.FastPath(TABLE)
 _NO_AUTHOR = AuthorInfo(None, None)
 _NO_CREATOR = CreatorInfo(None, None, None)
 
@@ -489,12 +503,8 @@ def _row(
     get = record.get
 
     content_id = get("id")
-    if content_id is None:
-        errors.append("id: missing")
-    elif type(content_id) is not str:
-        errors.append(_type_error("id", "string", content_id))
-    elif not content_id:
-        errors.append("id: empty")
+    if (problem := record_id_problem(content_id)) is not None:
+        errors.append(problem)
 
     record_source = _channel(record, "sourceId", "channelId", errors)
     if record_source is None:
@@ -704,7 +714,7 @@ class ContentsBatch:
         resolve = functools.partial(_resolved_columns, self._resolved)
         chunk_size = contents_columnar.CHUNK_RECORDS
         for start in range(0, len(records) if self._columnar else 0, chunk_size):
-            chunk = contents_columnar.convert_chunk(
+            chunk = _FAST_PATH.convert_chunk(
                 records[start : start + chunk_size],
                 self.source_id,
                 resolve,

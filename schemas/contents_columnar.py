@@ -2,7 +2,7 @@
 
 Why: checking and converting ~35 fields per record in Python cost ~45 us a record, and the
 archive must take >= 50k records/s. Here Python only serialises and hashes each record and runs
-a short guard; Arrow converts the whole chunk in one call (`pa.array(records, API_STRUCT)`) and
+a short guard; Arrow converts the whole chunk in one call (`pa.array(records, FastPath.struct)`) and
 the remaining rules (dialects, timestamps, direction) are vectorised.
 
 The guard is the contract with the row-by-row path in `schemas.contents`: a record is taken
@@ -11,6 +11,10 @@ types, values Arrow would coerce silently such as 1.5 -> int 1 or "abc" -> ["a",
 timestamps in a rarer ISO shape, a source that disagrees) is handed back by position and goes
 through the row-by-row path, which writes the exact quarantine reasons. So the fast path can only
 be faster, never different; tests/archive/test_normalise.py compares both paths.
+
+Which API field fills which column is read from the table's declaration (`Column.api_key`,
+`FastPath`): a column the API sends as it is stored is the field as Arrow reads it, with the
+column's own type; only the columns in `DERIVED` are computed here.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.columns import STRING_LIST, TableSchema
 from schemas.common import TIMESTAMP_TYPE, received_json
 from schemas.contents_vocabulary import (
     ATTACHMENT_TYPE,
@@ -54,11 +59,11 @@ _STR_ONLY = frozenset({str})
 _STR_OR_NONE = frozenset({str, _NONE})
 _FORMATTED_KEYS_REAL = frozenset({"Text", "Html"})  # live responses (reference §3)
 _FORMATTED_KEYS_SPEC = frozenset({"text", "html"})  # the 2024 spec
-_STRING_LIST_KEYS = ("categoryIds", "foreignCategories", "capabilitiesSupported")
 _ATTACHMENT_STRINGS = ("id", "contentType", "filename", "uri", "creationTime")
 _ATTACHMENT_BOOLS = ("embedded", "public")
 
-# The API record as Arrow reads it: every field the contents table takes, by its API name.
+# The API record as Arrow reads it: the fields the derived columns are read from, and (added by
+# FastPath from the declaration) every field a column takes as it is.
 _S = pa.string()
 API_ATTACHMENT = pa.struct(
     [
@@ -72,46 +77,42 @@ API_ATTACHMENT = pa.struct(
         ("creationTime", _S),
     ]
 )
-API_STRUCT = pa.struct(
-    [
-        ("id", _S),
-        ("sourceId", _S),
-        ("channelId", _S),
-        ("sourceType", _S),
-        ("channelType", _S),
-        ("sourceUri", _S),
-        ("channelUri", _S),
-        ("threadId", _S),
-        ("authorIdentityId", _S),
-        ("identityGroupId", _S),
-        ("inReplyToContentId", _S),
-        ("inReplyToAuthorIdentityId", _S),
-        ("interventionId", _S),
-        ("creatorId", _S),
-        ("creationTime", _S),
-        ("lastModifiedTime", _S),
-        ("status", _S),
-        ("contentDirection", _S),
-        ("type", _S),
-        ("body", _S),
-        ("bodyFormatted", pa.struct([("Text", _S), ("Html", _S), ("text", _S), ("html", _S)])),
-        ("bodyInputFormat", _S),
-        ("title", _S),
-        ("language", _S),
-        ("createdFrom", _S),
-        ("synchronizationStatus", _S),
-        ("synchronizationError", _S),
-        ("public", pa.bool_()),
-        ("published", pa.bool_()),
-        ("remotelyDeleted", pa.bool_()),
-        ("autoSubmitted", pa.bool_()),
-        ("firstInThread", pa.bool_()),
-        ("rating", pa.int32()),
-        ("categoryIds", pa.list_(_S)),
-        ("foreignCategories", pa.list_(_S)),
-        ("capabilitiesSupported", pa.list_(_S)),
-        ("attachments", pa.list_(API_ATTACHMENT)),
-    ]
+_DERIVED_INPUTS: dict[str, pa.DataType] = {
+    "id": _S,  # also copied; read by the refusals
+    "sourceId": _S,
+    "channelId": _S,
+    "sourceType": _S,
+    "channelType": _S,
+    "sourceUri": _S,
+    "channelUri": _S,
+    "authorIdentityId": _S,  # the resolved author columns
+    "creatorId": _S,  # the resolved creator columns
+    "creationTime": _S,  # parsed here
+    "lastModifiedTime": _S,
+    "status": _S,  # direction
+    "contentDirection": _S,
+    "bodyFormatted": pa.struct([("Text", _S), ("Html", _S), ("text", _S), ("html", _S)]),
+    "attachments": pa.list_(API_ATTACHMENT),
+}
+# The columns computed here (the keys of `derived` in `_columns`) rather than copied: the
+# partition's source, both dialects of the channel fields and of bodyFormatted, parsed times,
+# the direction, JSON text, and the attachment structs renamed. The resolved names come from
+# the caller (`author_creator`), the evidence and its hash from the guard.
+DERIVED = frozenset(
+    {
+        "source_id",
+        "source_type",
+        "source_uri",
+        "creation_time",
+        "last_modified_time",
+        "creation_date",
+        "direction",
+        "body_text",
+        "body_html",
+        "context_data_json",
+        "structured_content_json",
+        "attachments",
+    }
 )
 # The two ISO-8601 shapes the API sends; Arrow's parser and datetime.fromisoformat agree on
 # them except for year 0, which Python refuses (checked separately). Other shapes go row by row.
@@ -127,21 +128,58 @@ class FastChunk:
     slow_positions: list[int]  # ascending
 
 
-def convert_chunk(
+class FastPath:
+    """The fast path of one table declaration (schemas.contents.TABLE), built from its columns.
+
+    Every column with an API key that is not in DERIVED is that top-level API field, as Arrow
+    reads it with the column's declared type: a column added that way to the declaration is
+    converted here without another edit, and the guard checks its values by the same type
+    (lists of strings, int32 bounds) as the row-by-row path does.
+    """
+
+    def __init__(self, table: TableSchema) -> None:
+        copied = [c for c in table.columns if c.api_key is not None and c.name not in DERIVED]
+        nested = [c.name for c in copied if not c.api_key.isidentifier()]  # type: ignore[union-attr]
+        if nested:
+            raise ValueError(f"{table.name}: {', '.join(nested)} read a nested API field")
+        # (API key, column) of the columns copied as they are.
+        self.copied: tuple[tuple[str, str], ...] = tuple((c.api_key, c.name) for c in copied)  # type: ignore[misc]
+        fields = dict(_DERIVED_INPUTS)
+        for column in copied:
+            known = fields.setdefault(column.api_key, column.type)  # type: ignore[arg-type]
+            if known != column.type:
+                raise ValueError(f"{column.api_key}: read as {known} and as {column.type}")
+        self.struct = pa.struct(list(fields.items()))
+        self.string_list_keys = tuple(c.api_key for c in copied if c.type == STRING_LIST)
+        self.int32_keys = tuple(c.api_key for c in copied if c.type == pa.int32())
+
+    def convert_chunk(
+        self,
+        records: list[Any],
+        source_id: str,
+        author_creator: Callable[[pa.Array, pa.Array], dict[str, pa.Array]],
+        digests: list[str | None] | None = None,
+    ) -> FastChunk:
+        """One chunk of records -> columns of the rows that need no row-by-row handling.
+
+        `author_creator(author_ids, creator_ids)` returns the five resolved columns (or None).
+        `digests[i]`, when not None, is record i's record_sha256, already computed by the
+        caller.
+        """
+        return _convert_chunk(self, records, source_id, author_creator, digests)
+
+
+def _convert_chunk(
+    path: FastPath,
     records: list[Any],
     source_id: str,
     author_creator: Callable[[pa.Array, pa.Array], dict[str, pa.Array]],
-    digests: list[str | None] | None = None,
+    digests: list[str | None] | None,
 ) -> FastChunk:
-    """One chunk of records -> columns of the rows that need no row-by-row handling.
-
-    `author_creator(author_ids, creator_ids)` returns the five resolved columns (or None).
-    `digests[i]`, when not None, is record i's record_sha256, already computed by the caller.
-    """
-    guarded = _guard(records, digests or [None] * len(records))
+    guarded = _guard(records, digests or [None] * len(records), path)
     slow = set(guarded.slow_positions)
     positions = guarded.positions
-    structs = _to_struct(records, positions, slow)
+    structs = _to_struct(records, positions, slow, path.struct)
     keep = [i for i in range(len(positions)) if positions[i] not in slow]
     if len(keep) < len(positions):
         structs = structs.take(pa.array(keep, pa.int32()))
@@ -159,7 +197,7 @@ def convert_chunk(
         guarded = guarded.select(keep)
     if not positions:
         return FastChunk({}, [], sorted(slow))
-    columns = _columns(structs, source_id, guarded, author_creator)
+    columns = _columns(structs, source_id, guarded, author_creator, path.copied)
     return FastChunk(columns, positions, sorted(slow))
 
 
@@ -185,7 +223,7 @@ class _Guarded:
         )
 
 
-def _guard(records: list[Any], known_digests: list[str | None]) -> _Guarded:
+def _guard(records: list[Any], known_digests: list[str | None], path: FastPath) -> _Guarded:
     """The only per-record Python work: serialise, hash, and check what Arrow would coerce.
 
     Written as one flat loop on purpose: it runs for every archived record. A known digest is
@@ -201,11 +239,12 @@ def _guard(records: list[Any], known_digests: list[str | None]) -> _Guarded:
     sha256 = hashlib.sha256
     dumps = orjson.dumps
     identity_of = CONTENTS_VERSION.identity_of
+    string_lists, int32s = path.string_list_keys, path.int32_keys
     for position, (record, known) in enumerate(zip(records, known_digests, strict=True)):
         if (
             type(record) is not dict
             or not _JSON_TYPES.issuperset(map(type, record.values()))
-            or not _plain_nested(record)
+            or not _plain_nested(record, string_lists, int32s)
         ):
             out.slow_positions.append(position)
             continue
@@ -239,12 +278,17 @@ def _binary(data: bytearray, ends: list[int]) -> pa.BinaryArray:
     return pa.Array.from_buffers(pa.binary(), len(ends) - 1, [None, offsets, pa.py_buffer(data)])
 
 
-def _plain_nested(record: dict) -> bool:
+def _plain_nested(
+    record: dict, string_list_keys: tuple[str, ...], int32_keys: tuple[str, ...]
+) -> bool:
     """True when the nested values Arrow converts have exactly the types the row path takes."""
     get = record.get
-    rating = get("rating")
-    if rating is not None and (type(rating) is not int or not -INT32_MAX <= rating <= INT32_MAX):
-        return False
+    for key in int32_keys:
+        number = get(key)
+        if number is not None and (
+            type(number) is not int or not -INT32_MAX <= number <= INT32_MAX
+        ):
+            return False
     if type(get("creatorId")) not in _STR_OR_NONE:
         return False  # a numeric creatorId is converted by the row path
     formatted = get("bodyFormatted")
@@ -256,7 +300,7 @@ def _plain_nested(record: dict) -> bool:
         or not _STR_OR_NONE.issuperset(map(type, formatted.values()))
     ):
         return False
-    for key in _STRING_LIST_KEYS:
+    for key in string_list_keys:
         items = get(key)
         if items is not None and (
             type(items) is not list or not _STR_ONLY.issuperset(map(type, items))
@@ -285,22 +329,24 @@ def _plain_attachments(attachments: Any) -> bool:
     return True
 
 
-def _to_struct(records: list[Any], positions: list[int], slow: set[int]) -> pa.StructArray:
+def _to_struct(
+    records: list[Any], positions: list[int], slow: set[int], struct: pa.StructType
+) -> pa.StructArray:
     """Arrow of the guarded records; a record Arrow refuses is found by halving and marked slow.
 
     Refused rows come back as nulls (then dropped by the caller via `slow`).
     """
     picked = [records[p] for p in positions]
     try:
-        return pa.array(picked, API_STRUCT)
+        return pa.array(picked, struct)
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
         pass
     if len(positions) == 1:
         slow.add(positions[0])
-        return pa.array([None], API_STRUCT)
+        return pa.array([None], struct)
     middle = len(positions) // 2
-    left = _to_struct(records, positions[:middle], slow)
-    right = _to_struct(records, positions[middle:], slow)
+    left = _to_struct(records, positions[:middle], slow, struct)
+    right = _to_struct(records, positions[middle:], slow, struct)
     return pa.concat_arrays([left, right])
 
 
@@ -371,56 +417,32 @@ def _columns(
     source_id: str,
     guarded: _Guarded,
     author_creator: Callable[[pa.Array, pa.Array], dict[str, pa.Array]],
+    copied: tuple[tuple[str, str], ...],
 ) -> dict[str, pa.Array]:
     field = structs.field
     rows = len(structs)
     creation_time = _times(field("creationTime"))
     formatted = field("bodyFormatted")
-    columns: dict[str, pa.Array] = {
-        "id": field("id"),
+    columns: dict[str, pa.Array] = {column: field(key) for key, column in copied}
+    derived: dict[str, pa.Array] = {
         "source_id": pa.repeat(pa.scalar(source_id, _S), rows),
         "source_type": pc.coalesce(field("channelType"), field("sourceType")),
         "source_uri": pc.coalesce(field("channelUri"), field("sourceUri")),
-        "thread_id": field("threadId"),
-        "author_identity_id": field("authorIdentityId"),
-        "identity_group_id": field("identityGroupId"),
-        "in_reply_to_content_id": field("inReplyToContentId"),
-        "in_reply_to_author_identity_id": field("inReplyToAuthorIdentityId"),
-        "intervention_id": field("interventionId"),
-        "creator_id": field("creatorId"),
         "creation_time": creation_time,
         "last_modified_time": _times(field("lastModifiedTime")),
         "creation_date": creation_time.cast(pa.date32()),
-        "status": field("status"),
-        "content_direction": field("contentDirection"),
         "direction": _direction(field("contentDirection"), field("status")),
-        "type": field("type"),
-        "body": field("body"),
         "body_text": pc.coalesce(
             pc.struct_field(formatted, "Text"), pc.struct_field(formatted, "text")
         ),
         "body_html": pc.coalesce(
             pc.struct_field(formatted, "Html"), pc.struct_field(formatted, "html")
         ),
-        "body_input_format": field("bodyInputFormat"),
-        "title": field("title"),
-        "language": field("language"),
-        "created_from": field("createdFrom"),
-        "synchronization_status": field("synchronizationStatus"),
-        "synchronization_error": field("synchronizationError"),
-        "public": field("public"),
-        "published": field("published"),
-        "remotely_deleted": field("remotelyDeleted"),
-        "auto_submitted": field("autoSubmitted"),
-        "first_in_thread": field("firstInThread"),
-        "rating": field("rating"),
-        "category_ids": field("categoryIds"),
-        "foreign_categories": field("foreignCategories"),
-        "capabilities_supported": field("capabilitiesSupported"),
         "context_data_json": pa.array(guarded.context_data, _S),
         "structured_content_json": pa.array(guarded.structured_content, _S),
         "attachments": _attachments(field("attachments")),
     }
+    columns.update(derived)
     columns.update(author_creator(field("authorIdentityId"), field("creatorId")))
     # orjson writes valid UTF-8 only; the cast still checks it, vectorised.
     columns["raw_json"] = guarded.raw.cast(_S)

@@ -12,7 +12,9 @@ from typing import Any
 from schemas.columns import (
     ID_PATTERN,
     STRING_LIST,
+    Certified,
     Column,
+    HoldColumns,
     TableSchema,
     matches,
     one_of,
@@ -26,7 +28,7 @@ from schemas.common import (
     RecordRejected,
     parse_timestamp_ms,
 )
-from schemas.ids import validate_source_id
+from schemas.ids import record_id_problem, validate_source_id
 from schemas.quarantine import QuarantineBuilder
 from schemas.rows import normalise_records
 
@@ -139,6 +141,9 @@ TABLE = TableSchema(
     ),
     id_column="id",
     ledger="identities",
+    quarantinable=True,
+    hold=HoldColumns(identity="id"),
+    certified=Certified("identities", "creation_time"),
 )
 ARROW_SCHEMA = TABLE.arrow_schema
 
@@ -152,12 +157,8 @@ def _row(record: Any, source_id: str, raw_json: bytes, digest: str) -> list[Any]
     errors: list[str] = []
     get = record.get
     identity_id = get("id")
-    if identity_id is None:
-        errors.append("id: missing")
-    elif type(identity_id) is not str:
-        errors.append(f"id: expected string, got {type(identity_id).__name__}")
-    elif not identity_id:
-        errors.append("id: empty")
+    if (problem := record_id_problem(identity_id)) is not None:
+        errors.append(problem)
 
     user_ids = get("userIds")
     if user_ids is not None:

@@ -19,6 +19,16 @@ class InvalidSourceIdError(ValueError):
     """A source id that is not 24 hex characters (RingCentral channel ids always are)."""
 
 
+def record_id_problem(record_id: object) -> str | None:
+    """Why a record's `id` cannot be its row's id (missing, not a string, empty), as the
+    quarantine reason; None when it can."""
+    if record_id is None:
+        return "id: missing"
+    if type(record_id) is not str:
+        return f"id: expected string, got {type(record_id).__name__}"
+    return None if record_id else "id: empty"
+
+
 def validate_source_id(source_id: object) -> str:
     """The id in lowercase, or InvalidSourceIdError naming the value and where ids come from."""
     if not isinstance(source_id, str) or not _SOURCE_ID.fullmatch(source_id):

@@ -7,8 +7,9 @@ never lost.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,9 +21,8 @@ from schemas.common import TIMESTAMP_TYPE, datetime_to_ms, record_sha256
 
 TABLE_NAME = "quarantine"
 
-# The tables whose records can be set aside here.
-QUARANTINED_TABLES = ("contents", "identities", "agents", "attachments")
-
+# As declared here, `table_name` is checked and described by the registry (`naming`): which
+# tables are quarantinable only schemas.tables knows, and their modules import this one.
 TABLE = columns.TableSchema(
     TABLE_NAME,
     "Every record that could not be archived as a row, with the reason: nothing is dropped "
@@ -30,9 +30,8 @@ TABLE = columns.TableSchema(
     (
         columns.text(
             "table_name",
-            "The table the record was meant for: contents, identities, agents or attachments.",
+            "The table the record was meant for.",
             nullable=False,
-            checks=columns.one_of(QUARANTINED_TABLES),
         ),
         columns.source_id_column(
             "The channel (RingCentral source) the record was read from (its 24-hex id); empty "
@@ -51,8 +50,25 @@ TABLE = columns.TableSchema(
         ),
     ),
     id_column=None,
+    scope="stream",
+    certified=columns.Certified("quarantined", "quarantined_at"),
 )
 ARROW_SCHEMA = TABLE.arrow_schema
+
+
+def naming(quarantinable: Sequence[str]) -> columns.TableSchema:
+    """The table as the registry holds it: `table_name` names one of `quarantinable` (the
+    tables that declare `quarantinable`), checked and listed in its description."""
+    *first, last = quarantinable
+    listed = f"{', '.join(first)} or {last}" if first else last
+    declared = TABLE.column("table_name")
+    return TABLE.with_column(
+        dataclasses.replace(
+            declared,
+            description=f"{declared.description.removesuffix('.')}: {listed}.",
+            checks=columns.one_of(quarantinable),
+        )
+    )
 
 
 def quarantine_raw_json(record: Any) -> str:

@@ -18,12 +18,13 @@ a tampered checkpoint cannot hide or add a file.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
+
+from pipelines.archive.stored_json import parse_stored_json, stored_json_bytes
 
 CHECKPOINT_FORMAT = "rc-archive/checkpoint/1"
 # A checkpoint after this many manifests past the previous one: a run then reads at most this
@@ -89,15 +90,13 @@ class Checkpoint:
         }
         if self.merkle is not None:
             body["merkle"] = self.merkle
-        return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        return stored_json_bytes(body)
 
     @classmethod
     def from_bytes(cls, key: str, data: bytes) -> Checkpoint:
         """Parse a checkpoint; ValueError (naming the key) if it is not one."""
-        try:
-            body = json.loads(data)
-            if body.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError(f"format {body.get('format')!r} is not {CHECKPOINT_FORMAT}")
+
+        def build(body: dict[str, Any]) -> Checkpoint:
             index = body.get("version_index")
             return cls(
                 table=body["table"],
@@ -114,10 +113,8 @@ class Checkpoint:
                 key=key,
                 sha256=hashlib.sha256(data).hexdigest(),
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(
-                f"{key}: not a valid checkpoint ({type(exc).__name__}: {exc})"
-            ) from None
+
+        return parse_stored_json(key, data, CHECKPOINT_FORMAT, "checkpoint", build)
 
 
 @dataclass

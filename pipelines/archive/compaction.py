@@ -157,22 +157,18 @@ def compact_period(
     inputs = [e for e in ledger.committed_files(TABLE, stream) if period_of(e) == period]
     if len(inputs) < 2:
         return CompactionResult(source_id, period, len(inputs), 0, None)
-    writer = ledger.begin_batch(TABLE, stream, run_id)
-    head = ledger.head(TABLE, stream)
+    slot = ledger.next_manifest(TABLE, stream, run_id, "compaction")
     if is_month:
-        key = keys.compacted_contents_key(stream, period, writer.batch_id)
+        key = keys.compacted_contents_key(stream, period, slot.batch_id)
     else:
-        key = keys.contents_key(stream, date.fromisoformat(period[:10]), writer.batch_id)
+        key = keys.contents_key(stream, date.fromisoformat(period[:10]), slot.batch_id)
     data, rows = _merged_parquet(ledger, inputs)
-    writer.write_intent([key])
+    ledger.write_intent(slot, [key])
     written = ledger.store.put(key, data, content_type=PARQUET_TYPE)
     low = min(e.min_creation_time for e in inputs if e.min_creation_time)
     high = max(e.max_creation_time for e in inputs if e.max_creation_time)
     output = FileEntry(key, TABLE, written.sha256, written.bytes, rows, low, high)
-    manifest = writer.write_manifest(
-        [output], dict(head.cursor) if head else {}, replaces=tuple(inputs)
-    )
-    ledger._committed(manifest, [])
+    manifest = ledger.commit(slot, [output], slot.head_cursor, replaces=tuple(inputs))
     return CompactionResult(source_id, period, len(inputs), rows, manifest)
 
 

@@ -127,8 +127,7 @@ def commit_disposition(
     (`execute_disposition`), and `verify` holds the manifest to the rule. `terms`: the
     retention class applied, kept in the hashes object's metadata."""
     store = ledger.store
-    writer = ledger.begin_batch(table, stream, run_id)
-    head = ledger.head(table, stream)
+    slot = ledger.next_manifest(table, stream, run_id, "disposition")
     rows = hashes_table(store, [o for o in objects if o.table == table])
     if terms is not None:
         text = json.dumps({"format": TERMS_FORMAT, **terms}, sort_keys=True, ensure_ascii=False)
@@ -136,7 +135,7 @@ def commit_disposition(
     sink = pa.BufferOutputStream()
     pq.write_table(rows, sink, compression="zstd")
     data = sink.getvalue().to_pybytes()
-    key = keys.disposed_hashes_key(table, stream, writer.seq)
+    key = keys.disposed_hashes_key(table, stream, slot.seq)
     try:
         store.put(key, data, content_type=PARQUET_TYPE)
     except ObjectExistsError:
@@ -148,10 +147,7 @@ def commit_disposition(
         key, HASHES_TABLE, hashlib.sha256(data).hexdigest(), len(data), rows.num_rows, None, None
     )
     disposal = Disposal(tuple(objects), hashes, as_of, user, user_from, reason)
-    cursor = dict(head.cursor) if head is not None else {}
-    manifest = writer.write_manifest([], cursor, replaces=tuple(live), disposal=disposal)
-    ledger._committed(manifest, [])
-    return manifest
+    return ledger.commit(slot, [], slot.head_cursor, replaces=tuple(live), disposal=disposal)
 
 
 def dispose_objects(store: ObjectStore, objects: Iterable[FileEntry]) -> dict[str, str | None]:

@@ -18,9 +18,16 @@ import secrets
 from datetime import date
 
 from schemas.ids import ACCOUNT_STREAM, source_id_of_stream, source_stream, validate_stream
-from schemas.tables import LEDGER_TABLES, TABLES
+from schemas.tables import (
+    LEDGER_TABLES,
+    PER_SOURCE_TABLES,
+    PER_STREAM_TABLES,
+    SHARED_TABLES,
+    TABLES,
+    table_schema,
+)
 
-__all__ = ["ACCOUNT_STREAM", "source_stream"]
+__all__ = ["ACCOUNT_STREAM", "PER_SOURCE_TABLES", "source_stream"]
 
 LEDGER_ROOT = "_ledger"
 # Write-once areas beside the data and the ledger, each owned (and checked) by its own part:
@@ -46,8 +53,6 @@ RECORD_AREAS = (
     ICEBERG_ROOT,
 )
 DATA_TABLES = tuple(TABLES)
-# Tables whose files sit in one folder per source (agents are per account; quarantine per stream).
-PER_SOURCE_TABLES = tuple(t for t in TABLES if t not in ("agents", "quarantine"))
 MANIFEST_NAME = re.compile(r"^(\d{10})\.json$")
 CHECKPOINT_NAME = re.compile(r"^(\d{10})\.json$")
 ALIASES_NAME = re.compile(r"^(\d{10})\.parquet$")
@@ -74,7 +79,7 @@ def source_id_of_key(key: str) -> str | None:
 
 
 def ledger_prefix(table: str, stream: str) -> str:
-    return f"{LEDGER_ROOT}/{_ledger_table(table)}/{validate_stream(stream)}/"
+    return f"{LEDGER_ROOT}/{ledger_table(table)}/{validate_stream(stream)}/"
 
 
 def manifest_key(table: str, stream: str, seq: int) -> str:
@@ -127,35 +132,24 @@ def contents_key(stream: str, creation_date: date, batch_id: str) -> str:
 
 
 def stream_folder(table: str, stream: str) -> str:
-    """The folder holding one stream's files of a table: `<table>/source=<id>/`; the account
-    stream's quarantine: `quarantine/source=account/`; agents: the one shared `agents/`."""
-    if table == "agents":
-        return "agents/"
-    if table == "quarantine" and validate_stream(stream) == ACCOUNT_STREAM:
-        return f"quarantine/{SOURCE_KEY}={ACCOUNT_FOLDER}/"
+    """The folder holding one stream's files of a table, by the table's scope: `<table>/` for
+    one the account shares (agents); `<table>/source=account/` for the account's stream of
+    one kept per stream (quarantine); `<table>/source=<id>/` otherwise."""
+    scope = table_schema(table).scope
+    if scope == "account":
+        return f"{table}/"
+    if scope == "stream" and validate_stream(stream) == ACCOUNT_STREAM:
+        return f"{table}/{SOURCE_KEY}={ACCOUNT_FOLDER}/"
     return f"{table}/{SOURCE_KEY}={_source(stream)}/"
 
 
 def source_table_key(table: str, stream: str, batch_id: str) -> str:
-    """A batch's file of a per-source table other than contents (identities, attachments,
-    flags): one file per batch under the source's folder."""
+    """A batch's file of any table but contents (which is cut by day, `contents_key`): one
+    file per batch in the stream's folder of the table (`stream_folder`)."""
     return f"{stream_folder(table, stream)}{batch_id}.parquet"
 
 
-def identities_key(stream: str, batch_id: str) -> str:
-    return source_table_key("identities", stream, batch_id)
-
-
-def agents_key(batch_id: str) -> str:
-    return f"agents/{batch_id}.parquet"
-
-
 ATTACHMENTS_TABLE_PREFIXES = (f"attachments/{SOURCE_KEY}=", "attachments/source_id=")
-
-
-def attachments_key(stream: str, batch_id: str) -> str:
-    """Rows of the `attachments` table (committed in the source's contents ledger)."""
-    return source_table_key("attachments", stream, batch_id)
 
 
 # An attachment's bytes sit outside the `attachments` table's folder (layout 2), so that a raw
@@ -190,14 +184,19 @@ def is_attachments_table_key(key: str) -> bool:
     return key.startswith(ATTACHMENTS_TABLE_PREFIXES)
 
 
-def quarantine_key(stream: str, batch_id: str) -> str:
-    return f"{stream_folder('quarantine', stream)}{batch_id}.parquet"
+# The folders of the tables the account shares (agents): every stream's ledger may list them.
+SHARED_FOLDERS = tuple(f"{table}/" for table in SHARED_TABLES)
 
 
 def stream_data_prefixes(stream: str) -> list[str]:
-    """Prefixes of the data files only this stream writes (agents files are shared), in both
-    layouts (layout 1: `quarantine/<stream>/`, `<table>/source_id=<id>/`)."""
-    prefixes = [stream_folder("quarantine", stream), f"quarantine/{validate_stream(stream)}/"]
+    """Prefixes of the data files only this stream writes (files of a table the account
+    shares are not), in both layouts (layout 1: `quarantine/<stream>/`,
+    `<table>/source_id=<id>/`)."""
+    prefixes = [
+        prefix
+        for table in PER_STREAM_TABLES
+        for prefix in (stream_folder(table, stream), f"{table}/{validate_stream(stream)}/")
+    ]
     source_id = source_id_of_stream(stream)
     if source_id is not None:
         for table in PER_SOURCE_TABLES:
@@ -212,7 +211,8 @@ def _source(stream: str) -> str:
     return source_id
 
 
-def _ledger_table(table: str) -> str:
+def ledger_table(table: str) -> str:
+    """`table` when it has a ledger; ValueError naming the tables that have one."""
     if table not in LEDGER_TABLES:
         raise ValueError(f"no ledger for table {table!r}; expected one of {LEDGER_TABLES}")
     return table

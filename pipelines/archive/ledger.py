@@ -15,10 +15,10 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
+from typing import Any, Literal, get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,6 +41,7 @@ from pipelines.archive.parquet import (
     table_to_parquet,
 )
 from pipelines.archive.store import ObjectExistsError, ObjectStore
+from pipelines.archive.stored_json import parse_stored_json, stored_json_bytes
 from pipelines.archive.version_aliases import (
     ALIASES_SCHEMA,
     aliases_of,
@@ -48,10 +49,11 @@ from pipelines.archive.version_aliases import (
     identity_entry,
     read_aliases,
 )
+from pipelines.archive.witnessing import ArchiveWitness
 from schemas.columns import TableSchema
 from schemas.common import iso_ms
 from schemas.ids import validate_stream
-from schemas.tables import BATCH_TABLES, table_schema
+from schemas.tables import BATCH_TABLES, LEDGERS_OF, LOGGED_TABLE, table_schema
 
 MANIFEST_FORMAT = "rc-archive/manifest/1"
 INTENT_FORMAT = "rc-archive/intent/1"
@@ -69,6 +71,22 @@ class ConcurrentCommitError(RuntimeError):
 
 class LedgerError(RuntimeError):
     """A manifest cannot be read; run `rc-archive verify` to see what is wrong."""
+
+
+# What a manifest is, written in it since manifests say their kind. One producer each: a run's
+# batch (`BatchWriter`), a compaction (pipelines/archive/compaction.py), a disposition
+# (pipelines/archive/disposal.py).
+ManifestKind = Literal["batch", "compaction", "disposition"]
+MANIFEST_KINDS: tuple[ManifestKind, ...] = get_args(ManifestKind)
+
+
+def implied_kind(replaces: tuple[FileEntry, ...], disposal: Disposal | None) -> ManifestKind:
+    """The kind a manifest's fields make it: a disposition names what it deleted, a compaction
+    replaces files, a batch does neither. How a manifest written before `kind` is read, and
+    what verify holds a declared kind to."""
+    if disposal is not None:
+        return "disposition"
+    return "compaction" if replaces else "batch"
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,9 @@ class Manifest:
     code_version: str
     committed_at: str
     prev_sha256: str | None
+    # Declared by every manifest written since manifests say their kind; one written before
+    # has none (`kind_declared` False) and reads as the kind its fields imply.
+    kind: ManifestKind
     # A compaction manifest's inputs: files it replaces with its own `files` (the same rows).
     # Written only when non-empty, so a batch manifest's bytes are as before.
     replaces: tuple[FileEntry, ...] = ()
@@ -134,22 +155,33 @@ class Manifest:
     # rule's name and the stream's alias object, if any (pipelines/archive/version_aliases.py).
     # Written only when set, so the bytes of manifests of other tables are as before.
     version_identity: dict[str, Any] | None = None
+    # False only for a manifest read from bytes written before manifests said their kind:
+    # its `kind` is then derived (`implied_kind`) and not written back.
+    kind_declared: bool = True
     # Where and what it was read from (not part of the JSON).
     key: str = ""
     sha256: str = ""
 
     @property
     def is_compaction(self) -> bool:
-        return bool(self.replaces) and self.disposal is None
+        return self.kind == "compaction"
 
     @property
     def is_disposition(self) -> bool:
-        return self.disposal is not None
+        return self.kind == "disposition"
 
     @property
     def is_batch(self) -> bool:
         """A run's batch: the only kind of manifest that adds record versions."""
-        return not self.replaces and self.disposal is None
+        return self.kind == "batch"
+
+    @property
+    def kind_contradiction(self) -> str | None:
+        """Why the declared kind is not what the fields make the manifest (None: it is)."""
+        implied = implied_kind(self.replaces, self.disposal)
+        if self.kind == implied:
+            return None
+        return f"declares kind {self.kind!r}, but its fields make it a {implied}"
 
     def to_json_bytes(self) -> bytes:
         body = {
@@ -165,21 +197,27 @@ class Manifest:
             "committed_at": self.committed_at,
             "prev_sha256": self.prev_sha256,
         }
+        if self.kind_declared:
+            body["kind"] = self.kind
         if self.replaces:
             body["replaces"] = [asdict(f) for f in self.replaces]
         if self.disposal is not None:
             body["disposal"] = self.disposal.to_json()
         if self.version_identity is not None:
             body["version_identity"] = self.version_identity
-        return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        return stored_json_bytes(body)
 
     @classmethod
     def from_bytes(cls, key: str, data: bytes) -> Manifest:
-        """Parse a manifest; ValueError (naming the key) if it is not one."""
-        try:
-            body = json.loads(data)
-            if body.get("format") != MANIFEST_FORMAT:
-                raise ValueError(f"format {body.get('format')!r} is not {MANIFEST_FORMAT}")
+        """Parse a manifest; ValueError (naming the key) if it is not one. A declared kind is
+        kept as declared (verify compares it with the fields: `kind_contradiction`)."""
+
+        def build(body: dict[str, Any]) -> Manifest:
+            replaces = tuple(FileEntry(**f) for f in body.get("replaces") or ())
+            disposal = Disposal.from_json(body["disposal"]) if "disposal" in body else None
+            declared = body.get("kind")
+            if declared is not None and declared not in MANIFEST_KINDS:
+                raise ValueError(f"kind {declared!r} is not one of {MANIFEST_KINDS}")
             return cls(
                 table=body["table"],
                 stream=body["stream"],
@@ -191,14 +229,16 @@ class Manifest:
                 code_version=body["code_version"],
                 committed_at=body["committed_at"],
                 prev_sha256=body["prev_sha256"],
-                replaces=tuple(FileEntry(**f) for f in body.get("replaces") or ()),
-                disposal=Disposal.from_json(body["disposal"]) if "disposal" in body else None,
+                kind=declared or implied_kind(replaces, disposal),
+                replaces=replaces,
+                disposal=disposal,
                 version_identity=_version_identity(body.get("version_identity")),
+                kind_declared=declared is not None,
                 key=key,
                 sha256=hashlib.sha256(data).hexdigest(),
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"{key}: not a valid manifest ({type(exc).__name__}: {exc})") from None
+
+        return parse_stored_json(key, data, MANIFEST_FORMAT, "manifest", build)
 
 
 def _version_identity(value: Any) -> dict[str, Any] | None:
@@ -238,18 +278,48 @@ def _with_batch_id(table: pa.Table, batch_id: str) -> pa.Table:
     return table.set_column(index, table.schema.field(index), column)
 
 
-@dataclass
-class BatchWriter:
-    """One batch of one stream: its seq and batch_id are fixed before any row is written."""
+@dataclass(frozen=True)
+class ManifestSlot:
+    """A stream's next manifest as its producer begins it: what it will be (`kind`), where in
+    the chain (seq, prev_sha256) and the batch_id its files' keys carry, all fixed before any
+    file is written. Another writer may commit this seq first: the commit then raises
+    ConcurrentCommitError and the files stay uncommitted."""
 
-    ledger: Ledger
     table: str
     stream: str
+    kind: ManifestKind
     run_id: str
     seq: int
     batch_id: str
     prev_sha256: str | None
-    planned: list[tuple[str, str, pa.Table]] = field(default_factory=list)
+    # The head's cursor ({} before the first manifest): what a compaction or a disposition
+    # carries forward, since neither reads the API.
+    head_cursor: dict[str, Any]
+
+
+@dataclass
+class BatchWriter:
+    """The producer of batch manifests: one batch of one stream, whose seq and batch_id are
+    fixed before any row is written."""
+
+    ledger: Ledger
+    slot: ManifestSlot
+
+    @property
+    def table(self) -> str:
+        return self.slot.table
+
+    @property
+    def stream(self) -> str:
+        return self.slot.stream
+
+    @property
+    def seq(self) -> int:
+        return self.slot.seq
+
+    @property
+    def batch_id(self) -> str:
+        return self.slot.batch_id
 
     def commit(
         self, tables: dict[str, pa.Table], cursor: dict[str, Any], *, prefiltered: bool = False
@@ -269,94 +339,22 @@ class BatchWriter:
                 continue
             data = _with_batch_id(data, self.batch_id)
             if table_name == "quarantine" or not prefiltered:
-                data = self.ledger._drop_archived(self.table, self.stream, table_name, data)
+                data = self.ledger.not_yet_archived(self.table, self.stream, table_name, data)
             if data.num_rows == 0:
                 continue
             if table_name == "contents":
                 for day, chunk in split_contents_by_day(data):
                     key = keys.contents_key(self.stream, day, self.batch_id)
                     planned.append((key, table_name, chunk))
-            elif table_name == "agents":
-                planned.append((keys.agents_key(self.batch_id), table_name, data))
-            elif table_name == "quarantine":
-                planned.append((keys.quarantine_key(self.stream, self.batch_id), table_name, data))
-            else:
+            else:  # one file, in the folder the table's scope gives (keys.stream_folder)
                 key = keys.source_table_key(table_name, self.stream, self.batch_id)
                 planned.append((key, table_name, data))
 
-        self.write_intent([key for key, _, _ in planned])
+        self.ledger.write_intent(self.slot, [key for key, _, _ in planned])
         with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="archive-write") as pool:
             entries = list(pool.map(lambda plan: _write_file(store, *plan), planned))
-        committed = self.write_manifest(entries, cursor)
         written = [(name, data) for _, name, data in planned if name != "quarantine"]
-        self.ledger._committed(committed, written)
-        return committed
-
-    def write_intent(self, data_keys: list[str]) -> None:
-        """The intent names the files before they are written, so verify can tell a crash's
-        leftovers (uncommitted) from tampering (extra)."""
-        intent = {
-            "format": INTENT_FORMAT,
-            "table": self.table,
-            "stream": self.stream,
-            "seq": self.seq,
-            "batch_id": self.batch_id,
-            "keys": data_keys,
-            "run_id": self.run_id,
-            "created_at": iso_ms(datetime.now(UTC)),
-        }
-        self.ledger.store.put(
-            keys.intent_key(self.table, self.stream, self.batch_id),
-            json.dumps(intent, indent=1, sort_keys=True).encode("utf-8"),
-            content_type=JSON_TYPE,
-        )
-
-    def write_manifest(
-        self,
-        entries: list[FileEntry],
-        cursor: dict[str, Any],
-        replaces: tuple[FileEntry, ...] = (),
-        disposal: Disposal | None = None,
-    ) -> Manifest:
-        """The commit point: once this put succeeds the files are part of the archive."""
-        store = self.ledger.store
-        version_identity = self.ledger.version_identity_entry(self.table, self.stream)
-        manifest = Manifest(
-            table=self.table,
-            stream=self.stream,
-            seq=self.seq,
-            batch_id=self.batch_id,
-            files=tuple(entries),
-            cursor=dict(cursor),
-            run_id=self.run_id,
-            code_version=code_version(),
-            committed_at=iso_ms(datetime.now(UTC)),
-            prev_sha256=self.prev_sha256,
-            replaces=replaces,
-            disposal=disposal,
-            version_identity=version_identity,
-        )
-        data = manifest.to_json_bytes()
-        key = keys.manifest_key(self.table, self.stream, self.seq)
-        try:
-            store.put(key, data, content_type=JSON_TYPE)
-        except ObjectExistsError:
-            raise ConcurrentCommitError(
-                f"{store.uri_for(key)} was committed by another writer while batch "
-                f"{self.batch_id} was being written; its files stay uncommitted (verify lists "
-                "them). Run one writer per stream (Dagster concurrency pool) and retry."
-            ) from None
-        committed = Manifest.from_bytes(key, data)
-        if self.ledger.witness is not None:
-            self.ledger.witness.record(
-                self.table,
-                self.stream,
-                self.seq,
-                committed.sha256,
-                "manifest",
-                committed_at=committed.committed_at,
-            )
-        return committed
+        return self.ledger.commit(self.slot, entries, cursor, written=written)
 
 
 def _write_file(store: ObjectStore, key: str, table_name: str, data: pa.Table) -> FileEntry:
@@ -408,12 +406,12 @@ class Ledger:
         store: ObjectStore,
         *,
         checkpoint_every: int = CHECKPOINT_EVERY,
-        witness: Any = None,
+        witness: ArchiveWitness | None = None,
     ) -> None:
         self.store = store
         self.checkpoint_every = checkpoint_every
         # Optional (pipelines/integrity/witness.py): told of every manifest and checkpoint
-        # after its put succeeded, via `record(table, stream, seq, sha256, kind, committed_at=)`.
+        # after its put succeeded.
         self.witness = witness
         self._cache: dict[str, Manifest] = {}
         self._states: dict[tuple[str, str], StreamState] = {}
@@ -445,12 +443,17 @@ class Ledger:
         return self._load(key)
 
     def _load(self, key: str) -> Manifest:
+        """A manifest whose declared kind its fields contradict has no one meaning (is it a
+        batch that adds versions, or a compaction that adds none?): readers refuse it, and
+        verify reports it."""
         cached = self._cache.get(key)
         if cached is None:
             try:
                 cached = Manifest.from_bytes(key, self.store.get(key))
             except ValueError as exc:
                 raise LedgerError(f"{exc}; run `rc-archive verify`") from None
+            if cached.kind_contradiction is not None:
+                raise LedgerError(f"{key} {cached.kind_contradiction}; run `rc-archive verify`")
             self._cache[key] = cached
         return cached
 
@@ -563,10 +566,10 @@ class Ledger:
                 yield self._load(key)
 
     def committed_files(self, table: str, stream: str | None = None) -> list[FileEntry]:
-        """Live files of `table` (committed, minus compacted inputs). Quarantine files are
-        committed in the contents/identities/agents ledgers, so `quarantine` looks in all
-        three."""
-        ledgers = keys.LEDGER_TABLES if table == "quarantine" else (table,)
+        """Live files of `table` (committed, minus compacted inputs), in every ledger that
+        commits it (schemas.tables.LEDGERS_OF): quarantine files are in all of them,
+        attachments and flags in the contents ledger."""
+        ledgers = LEDGERS_OF.get(table, (table,))
         return [
             entry
             for ledger_table in ledgers
@@ -802,8 +805,8 @@ class Ledger:
             if previous is not None and previous.seq == state.head_seq:
                 return previous
             index_key = keys.version_index_key(table, stream, state.head_seq)
-            # The index keeps commit order, so the same pass grows the contents' Merkle tree.
-            tree = merkle.Frontier() if table == "contents" else None
+            # The index keeps commit order, so the same pass grows the source's Merkle tree.
+            tree = merkle.Frontier() if table == LOGGED_TABLE else None
             index_bytes, index_rows = _version_index_parquet(
                 self.version_index(table, stream), tree
             )
@@ -864,22 +867,112 @@ class Ledger:
         if since >= self.checkpoint_every:
             self.write_checkpoint(table, stream)
 
-    # -- writing ---------------------------------------------------------------------------
-    def begin_batch(self, table: str, stream: str, run_id: str) -> BatchWriter:
+    # -- writing: what every producer of a manifest uses ------------------------------------
+    def next_manifest(
+        self, table: str, stream: str, run_id: str, kind: ManifestKind
+    ) -> ManifestSlot:
+        """Begin the stream's next manifest, of `kind`, after its current head."""
         if table not in BATCH_TABLES:
             raise ValueError(f"no ledger for table {table!r}; expected one of {list(BATCH_TABLES)}")
+        if kind not in MANIFEST_KINDS:
+            raise ValueError(f"manifest kind {kind!r}; expected one of {MANIFEST_KINDS}")
         stream = validate_stream(stream)
         head = self.head(table, stream)
         seq = 0 if head is None else head.seq + 1
-        return BatchWriter(
-            ledger=self,
+        return ManifestSlot(
             table=table,
             stream=stream,
+            kind=kind,
             run_id=run_id,
             seq=seq,
             batch_id=keys.new_batch_id(seq),
             prev_sha256=None if head is None else head.sha256,
+            head_cursor={} if head is None else dict(head.cursor),
         )
+
+    def write_intent(self, slot: ManifestSlot, data_keys: list[str]) -> None:
+        """The intent names the files before they are written, so verify can tell a crash's
+        leftovers (uncommitted) from tampering (extra)."""
+        intent = {
+            "format": INTENT_FORMAT,
+            "table": slot.table,
+            "stream": slot.stream,
+            "seq": slot.seq,
+            "batch_id": slot.batch_id,
+            "keys": data_keys,
+            "run_id": slot.run_id,
+            "created_at": iso_ms(datetime.now(UTC)),
+        }
+        self.store.put(
+            keys.intent_key(slot.table, slot.stream, slot.batch_id),
+            json.dumps(intent, indent=1, sort_keys=True).encode("utf-8"),
+            content_type=JSON_TYPE,
+        )
+
+    def commit(
+        self,
+        slot: ManifestSlot,
+        files: list[FileEntry],
+        cursor: dict[str, Any],
+        *,
+        replaces: tuple[FileEntry, ...] = (),
+        disposal: Disposal | None = None,
+        written: list[tuple[str, pa.Table]] | None = None,
+    ) -> Manifest:
+        """Write the slot's manifest, the commit point: once its put succeeds, `files` are
+        part of the archive (and `replaces` no longer live). Then the witness is told, and the
+        stream's state advances past it (a checkpoint when one is due). `written`: a batch's
+        (table name, rows) just written, so the version index in memory learns their hashes
+        without reading the files back. ValueError, before anything is written, when the
+        fields do not make the manifest the kind its slot was begun as."""
+        implied = implied_kind(replaces, disposal)
+        if implied != slot.kind:
+            raise ValueError(
+                f"a {slot.kind} manifest of {slot.table}/{slot.stream} was given the fields "
+                f"of a {implied} (replaces {len(replaces)} files, disposal {disposal is not None})"
+            )
+        manifest = Manifest(
+            table=slot.table,
+            stream=slot.stream,
+            seq=slot.seq,
+            batch_id=slot.batch_id,
+            files=tuple(files),
+            cursor=dict(cursor),
+            run_id=slot.run_id,
+            code_version=code_version(),
+            committed_at=iso_ms(datetime.now(UTC)),
+            prev_sha256=slot.prev_sha256,
+            kind=slot.kind,
+            replaces=replaces,
+            disposal=disposal,
+            version_identity=self.version_identity_entry(slot.table, slot.stream),
+        )
+        data = manifest.to_json_bytes()
+        key = keys.manifest_key(slot.table, slot.stream, slot.seq)
+        try:
+            self.store.put(key, data, content_type=JSON_TYPE)
+        except ObjectExistsError:
+            raise ConcurrentCommitError(
+                f"{self.store.uri_for(key)} was committed by another writer while batch "
+                f"{slot.batch_id} was being written; its files stay uncommitted (verify lists "
+                "them). Run one writer per stream (Dagster concurrency pool) and retry."
+            ) from None
+        committed = Manifest.from_bytes(key, data)
+        if self.witness is not None:
+            self.witness.record(
+                slot.table,
+                slot.stream,
+                slot.seq,
+                committed.sha256,
+                "manifest",
+                committed_at=committed.committed_at,
+            )
+        self._advance_past(committed, written or [])
+        return committed
+
+    def begin_batch(self, table: str, stream: str, run_id: str) -> BatchWriter:
+        """The producer of the stream's next batch manifest."""
+        return BatchWriter(self, self.next_manifest(table, stream, run_id, "batch"))
 
     def commit_batch(
         self,
@@ -900,7 +993,7 @@ class Ledger:
             tables, cursor, prefiltered=prefiltered
         )
 
-    def _committed(self, manifest: Manifest, written: list[tuple[str, pa.Table]]) -> None:
+    def _advance_past(self, manifest: Manifest, written: list[tuple[str, pa.Table]]) -> None:
         """Advance the stream's state past a manifest just written (one LIST, which also
         catches a manifest of another writer), then write a checkpoint when one is due. The
         version index in memory learns the batch's hashes from the tables just written, not
@@ -915,7 +1008,7 @@ class Ledger:
             self.state(manifest.table, manifest.stream)
             self._maybe_checkpoint(manifest.table, manifest.stream)
 
-    def _drop_archived(
+    def not_yet_archived(
         self, ledger_table: str, stream: str, table_name: str, data: pa.Table
     ) -> pa.Table:
         """Rows whose version the stream has not committed yet (and not twice in `data`).

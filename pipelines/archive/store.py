@@ -20,20 +20,24 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
 from pipelines import settings
 from pipelines.archive import keys
-from pipelines.settings import SettingError, parse_flag, parse_retention_days
+from pipelines.settings import SettingError
 from schemas.common import years_after
 
 
 class ObjectExistsError(FileExistsError):
     """The key is already written; the archive never overwrites."""
+
+    @classmethod
+    def at(cls, uri: str, why: str = "archive objects are write-once") -> ObjectExistsError:
+        return cls(f"{uri} already exists; {why}")
 
 
 class StoreConfigError(SettingError):
@@ -183,9 +187,7 @@ class LocalStore:
         final = self._path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():
-            raise ObjectExistsError(
-                f"{self.uri_for(key)} already exists; archive objects are write-once"
-            )
+            raise ObjectExistsError.at(self.uri_for(key))
         fd, temp_name = tempfile.mkstemp(dir=final.parent, prefix=".tmp-", suffix=".part")
         try:
             digest, size = hashlib.sha256(), 0
@@ -206,9 +208,7 @@ class LocalStore:
             try:
                 os.link(temp_name, final)
             except FileExistsError:
-                raise ObjectExistsError(
-                    f"{self.uri_for(key)} already exists; archive objects are write-once"
-                ) from None
+                raise ObjectExistsError.at(self.uri_for(key)) from None
         finally:
             os.unlink(temp_name)  # the temp name only; the linked final file stays
         dir_fd = os.open(final.parent, os.O_RDONLY)
@@ -371,9 +371,7 @@ class S3Store:
         # Ask first, so an existing key is refused without even sending a PutObject; the
         # If-None-Match condition below still closes the race with a concurrent writer.
         if self.exists(key):
-            raise ObjectExistsError(
-                f"{self.uri_for(key)} already exists; archive objects are write-once"
-            )
+            raise ObjectExistsError.at(self.uri_for(key))
         digest = hashlib.sha256(data).digest()
         request: dict[str, Any] = {
             "Bucket": self.bucket,
@@ -388,13 +386,7 @@ class S3Store:
         try:
             self.client.put_object(**request)
         except self.client.exceptions.ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status == 412:
-                raise ObjectExistsError(
-                    f"{self.uri_for(key)} already exists (server refused If-None-Match)"
-                ) from None
-            raise self._put_error(key, exc, code, status) from exc
+            self._raise_refused_put(key, exc)
         self._check_written(key, len(data), digest)
         return PutResult(key=key, sha256=digest.hex(), bytes=len(data))
 
@@ -416,9 +408,7 @@ class S3Store:
             with open(path, "rb") as handle:
                 return self.put(key, handle.read(), content_type=content_type)
         if self.exists(key):
-            raise ObjectExistsError(
-                f"{self.uri_for(key)} already exists; archive objects are write-once"
-            )
+            raise ObjectExistsError.at(self.uri_for(key))
         full_key = self._full(key)
         whole = hashlib.sha256()
         upload_id = None
@@ -468,13 +458,7 @@ class S3Store:
                 self._abort_upload(full_key, upload_id)
             if not isinstance(exc, self.client.exceptions.ClientError):
                 raise
-            code = exc.response.get("Error", {}).get("Code", "")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status == 412:
-                raise ObjectExistsError(
-                    f"{self.uri_for(key)} already exists (server refused If-None-Match)"
-                ) from None
-            raise self._put_error(key, exc, code, status) from exc
+            self._raise_refused_put(key, exc)
         self._check_written(key, size, whole.digest(), part_digests)
         return PutResult(key=key, sha256=whole.hexdigest(), bytes=size)
 
@@ -487,10 +471,18 @@ class S3Store:
         """A streaming body of the object's bytes (read it in chunks)."""
         return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"]
 
-    def _put_error(
-        self, key: str, exc: Exception, code: str, status: int | None
-    ) -> StoreWriteError:
-        message = getattr(exc, "response", {}).get("Error", {}).get("Message", "")
+    def _raise_refused_put(self, key: str, exc: Exception) -> NoReturn:
+        """What the server's refusal of a PutObject (or of a multipart completion) means:
+        ObjectExistsError when it refused If-None-Match (another writer put the key first),
+        else StoreWriteError naming the fix. Raise it from inside the `except`."""
+        error = getattr(exc, "response", {}).get("Error", {})
+        code = error.get("Code", "")
+        status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in ("PreconditionFailed", "ConditionalRequestConflict") or status == 412:
+            raise ObjectExistsError.at(
+                self.uri_for(key), "the server refused If-None-Match"
+            ) from None
+        message = error.get("Message", "")
         permanent = code in _PERMANENT_S3_CODES or status in (401, 403, 404)
         if code == "AccessDenied" or status == 403:
             fix = (
@@ -501,12 +493,12 @@ class S3Store:
             fix = f"bucket {self.bucket!r} does not exist: check {settings.ARCHIVE_URI}"
         else:
             fix = "the S3 endpoint kept failing after botocore's retries; the run can be retried"
-        return StoreWriteError(
+        raise StoreWriteError(
             f"{self.describe()} refused PutObject {self.uri_for(key)}: {code or 'error'} "
             f"(HTTP {status}) {message}; {fix}. Nothing of this batch was committed.",
             needs_person=permanent,
             code=code or None,
-        )
+        ) from exc
 
     def _check_written(
         self, key: str, size: int, digest: bytes, part_digests: list[bytes] | None = None
@@ -685,31 +677,35 @@ class S3Store:
 
 
 def open_store(
-    uri: str | None, env: Mapping[str, str], *, retention: RetentionClasses | None = None
+    uri: str | None,
+    archive_settings: settings.Settings,
+    *,
+    retention: RetentionClasses | None = None,
 ) -> ObjectStore:
-    """`s3://bucket/prefix` -> S3Store (endpoint, region, keys from env), else a LocalStore.
+    """`s3://bucket/prefix` -> S3Store, else a LocalStore (`uri` None: ARCHIVE_URI of
+    `archive_settings`, else ./archive).
 
-    Object Lock settings are read from ARCHIVE_OBJECT_LOCK_MODE, ARCHIVE_RETENTION_DAYS and
-    ARCHIVE_LEGAL_HOLD; they apply to S3 only (a directory cannot lock files). `retention`
-    (the retention classes, parsed by governance: `governance.retention.open_governed_store`)
-    comes from the caller, because governance reads the archive and not the other way round.
+    An S3 store's client is built with `archive_settings.s3` (endpoint, region, keys) and
+    `.network` (timeouts), and its Object Lock settings are `.object_lock_mode`,
+    `.retention_days` and `.legal_hold`, parsed once by `Settings.from_env`; they apply to S3
+    only (a directory cannot lock files). `retention` (the retention classes, parsed by
+    governance: `governance.retention.open_governed_store`) comes from the caller, because
+    governance reads the archive and not the other way round.
     """
-    uri = uri or env.get(settings.ARCHIVE_URI) or settings.DEFAULT_ARCHIVE_URI
+    uri = uri or archive_settings.archive_location
     if not uri.startswith("s3://"):
         return LocalStore(uri)
     bucket, _, prefix = uri[len("s3://") :].partition("/")
     if not bucket:
         raise StoreConfigError(f"{settings.ARCHIVE_URI}={uri!r}: expected s3://bucket/prefix")
-    mode = (env.get(settings.ARCHIVE_OBJECT_LOCK_MODE) or "").strip().upper() or None
-    days = parse_retention_days(env.get(settings.ARCHIVE_RETENTION_DAYS)) or None
-    legal_hold = parse_flag(settings.ARCHIVE_LEGAL_HOLD, env.get(settings.ARCHIVE_LEGAL_HOLD))
+    mode = archive_settings.object_lock_mode
     return S3Store(
         bucket,
         prefix,
-        aws_client("s3", env),
+        aws_client("s3", archive_settings.s3, archive_settings.network),
         object_lock_mode=mode,
-        retention_days=days,
-        legal_hold=legal_hold,
+        retention_days=archive_settings.retention_days or None,
+        legal_hold=archive_settings.legal_hold,
         retention=retention if mode is not None else None,
     )
 
@@ -722,36 +718,31 @@ _STARTED = "rc_archive_started"
 
 def aws_client(
     service: str,
-    env: Mapping[str, str],
+    s3: settings.S3Access,
+    timeouts: settings.NetworkTimeouts,
     *,
     max_attempts: int = S3_MAX_ATTEMPTS,
-    endpoint_url: str | None = None,
-    region: str | None = None,
-    access_key_id: str | None = None,
-    secret_access_key: str | None = None,
-    session_token: str | None = None,
 ) -> Any:
     """A boto3 client (`s3`, `glue`) with the project's network timeouts: every boto3 client of
     rc-archive is made here (the archive and the witness through `open_store`, the CLI's probe,
     Iceberg's locked file IO and the Glue catalog).
 
-    Connect and read timeouts are RC_ARCHIVE_CONNECT_TIMEOUT and RC_ARCHIVE_READ_TIMEOUT (in
-    `env`, else the process environment; pipelines/settings.py), instead of botocore's 60 s
-    each. Retries are botocore's "standard" mode, `max_attempts` tries: botocore's default of 3
-    fails a run on a few 5xx/resets in a row, and a run writes hundreds of objects; 4xx answers
-    are never retried, so this only buys time on transient faults (measured in
+    Connect and read timeouts are `timeouts` (RC_ARCHIVE_CONNECT_TIMEOUT and
+    RC_ARCHIVE_READ_TIMEOUT; pipelines/settings.py), instead of botocore's 60 s each. Retries
+    are botocore's "standard" mode, `max_attempts` tries: botocore's default of 3 fails a run on
+    a few 5xx/resets in a row, and a run writes hundreds of objects; 4xx answers are never
+    retried, so this only buys time on transient faults (measured in
     tests/e2e/test_fault_matrix.py). A retry after a network failure (no answer: a timeout, a
     refused or dropped connection) starts only when it would end within RC_ARCHIVE_RETRY_BUDGET
     even if it ran into both timeouts, so an endpoint that accepts connections and never answers
     costs one request about two read timeouts, not 8 x 60 s.
 
-    Endpoint, region and keys: the arguments, else AWS_ENDPOINT_URL, AWS_REGION (or
-    AWS_DEFAULT_REGION), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in `env`, else boto3's
-    own credential chain."""
+    Endpoint, region and keys: those of `s3` (AWS_ENDPOINT_URL, AWS_REGION or
+    AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), else
+    boto3's own credential chain."""
     import boto3  # imported here: a local archive needs no AWS SDK start-up
     from botocore.config import Config
 
-    timeouts = settings.NetworkTimeouts.from_env({**os.environ, **env})
     client = boto3.client(
         service,
         config=Config(
@@ -759,11 +750,11 @@ def aws_client(
             read_timeout=timeouts.read,
             retries={"mode": "standard", "max_attempts": max_attempts},
         ),
-        endpoint_url=endpoint_url or env.get(settings.AWS_ENDPOINT_URL) or None,
-        region_name=region or env.get(settings.AWS_REGION) or env.get("AWS_DEFAULT_REGION") or None,
-        aws_access_key_id=access_key_id or env.get(settings.AWS_ACCESS_KEY_ID) or None,
-        aws_secret_access_key=secret_access_key or env.get(settings.AWS_SECRET_ACCESS_KEY) or None,
-        aws_session_token=session_token or None,
+        endpoint_url=s3.endpoint_url,
+        region_name=s3.region,
+        aws_access_key_id=s3.access_key_id,
+        aws_secret_access_key=s3.secret_access_key,
+        aws_session_token=s3.session_token,
     )
     _bound_network_retries(client, timeouts)
     return client
@@ -816,16 +807,26 @@ _DUCKDB_NETWORK = re.compile(
 _URL = re.compile(r"\b(https?://[^/\s'\"]+)")
 
 
-def network_failure(error: BaseException) -> str | None:
+def network_failure(
+    error: BaseException,
+    timeouts: settings.NetworkTimeouts | None = None,
+    s3: settings.S3Access | None = None,
+) -> str | None:
     """One line for an S3 request that got no answer, naming the endpoint; None when neither
     `error` nor what caused it is one. Recognised: botocore's connection errors and timeouts
     (boto3 clients), and DuckDB httpfs' (the audit views' reads), whose message names the URL.
+    `timeouts` and `s3` are those the clients were built with (the defaults when None), for
+    the line: the timeouts that ran out, and the endpoint when the error names none.
     The CLI prints it with exit 4 (try again later), without a traceback."""
+    timeouts = timeouts or settings.NetworkTimeouts()
+    endpoint_url = s3.endpoint_url if s3 is not None else None
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        line = _botocore_failure(current) or _duckdb_failure(current)
+        line = _botocore_failure(current, timeouts, endpoint_url) or _duckdb_failure(
+            current, timeouts, endpoint_url
+        )
         if line is not None:
             return line
         current = current.__cause__ or current.__context__
@@ -840,31 +841,23 @@ def _fix() -> str:
     )
 
 
-def _timeouts() -> settings.NetworkTimeouts:
-    """The timeouts in force, for a message (defaults if the environment's are malformed: the
-    client would have refused them before sending anything)."""
-    try:
-        return settings.NetworkTimeouts.from_env()
-    except SettingError:
-        return settings.NetworkTimeouts()
-
-
-def _endpoint_of(url: str | None) -> str:
+def _endpoint_of(url: str | None, configured: str | None) -> str:
     match = _URL.search(url or "")
     if match:
         return match.group(1)
-    return os.environ.get(settings.AWS_ENDPOINT_URL) or "the AWS default endpoint"
+    return configured or "the AWS default endpoint"
 
 
-def _botocore_failure(error: BaseException) -> str | None:
+def _botocore_failure(
+    error: BaseException, timeouts: settings.NetworkTimeouts, endpoint_url: str | None
+) -> str | None:
     exceptions = sys.modules.get("botocore.exceptions")
     if exceptions is None or not isinstance(
         error, exceptions.ConnectionError | exceptions.HTTPClientError
     ):
         return None
     kwargs = getattr(error, "kwargs", {}) or {}
-    endpoint = _endpoint_of(kwargs.get("endpoint_url"))
-    timeouts = _timeouts()
+    endpoint = _endpoint_of(kwargs.get("endpoint_url"), endpoint_url)
     if isinstance(error, exceptions.ReadTimeoutError):
         what = f"gave no answer within the read timeout ({timeouts.read:g} s)"
     elif isinstance(error, exceptions.ConnectTimeoutError):
@@ -876,7 +869,9 @@ def _botocore_failure(error: BaseException) -> str | None:
     return f"S3 endpoint {endpoint} {what}, after retries; {_fix()}"
 
 
-def _duckdb_failure(error: BaseException) -> str | None:
+def _duckdb_failure(
+    error: BaseException, timeouts: settings.NetworkTimeouts, endpoint_url: str | None
+) -> str | None:
     duckdb = sys.modules.get("duckdb")
     if duckdb is None or not isinstance(error, duckdb.IOException | duckdb.HTTPException):
         return None
@@ -886,7 +881,7 @@ def _duckdb_failure(error: BaseException) -> str | None:
     if isinstance(error, duckdb.HTTPException) and isinstance(status, int) and status >= 500:
         what = f"answered HTTP {status} after retries"
     elif _DUCKDB_NETWORK.search(first):
-        timeout, retries = _timeouts().duckdb_http()
+        timeout, retries = timeouts.duckdb_http()
         what = (
             f"gave no answer in time ({timeout} s a try, {retries} retry(ies))"
             if re.search("timeout|timed out", first, re.IGNORECASE)
@@ -894,4 +889,5 @@ def _duckdb_failure(error: BaseException) -> str | None:
         )
     else:
         return None
-    return f"S3 endpoint {_endpoint_of(first)} {what}, reading the archive's files; {_fix()}"
+    endpoint = _endpoint_of(first, endpoint_url)
+    return f"S3 endpoint {endpoint} {what}, reading the archive's files; {_fix()}"

@@ -24,7 +24,7 @@ from pipelines.archive import keys, merkle
 from pipelines.archive.checkpoint import Checkpoint, FileEntry, LiveFiles
 from pipelines.archive.disposal import disposition_terms, rule_findings
 from pipelines.archive.disposed_hashes import rows_by_file
-from pipelines.archive.ledger import INTENT_FORMAT, Ledger, LedgerError, Manifest
+from pipelines.archive.ledger import INTENT_FORMAT, Ledger, LedgerError, Manifest, implied_kind
 from pipelines.archive.multiset import MultisetDigest
 from pipelines.archive.parquet import ID_COLUMNS, SCHEMAS, parquet_to_table
 from pipelines.archive.store import ObjectStore
@@ -34,6 +34,7 @@ from schemas.common import EPOCH, parse_api_time, record_sha256
 from schemas.contents import ContentsBatch, version_sha256
 from schemas.identities import normalise_identities
 from schemas.ids import source_id_of_stream, validate_stream
+from schemas.tables import LOGGED_TABLE, TABLES
 
 TAMPERING = {
     "changed": "file bytes differ from the SHA-256 or size in its manifest",
@@ -43,6 +44,8 @@ TAMPERING = {
     "seq_gap": "manifest sequence skips a number",
     "cursor_regressed": "manifest cursor high_water_time is earlier than the previous one",
     "manifest_invalid": "manifest is not valid JSON or does not match its key",
+    "kind_contradicted": "manifest declares a kind (batch, compaction, disposition) that its "
+    "fields contradict",
     "intent_invalid": "pending intent is not valid JSON",
     "checkpoint_invalid": "checkpoint disagrees with the manifests it summarises",
     "compaction_invalid": "compacted file does not hold exactly the rows of its inputs",
@@ -177,7 +180,8 @@ def verify(
     else:
         own_data = tuple(keys.stream_data_prefixes(stream))
         prefixes = [keys.ledger_prefix(t, stream) for t in keys.LEDGER_TABLES]
-        all_keys = {k for p in [*prefixes, *own_data, "agents/"] for k in store.list(p)}
+        shared = keys.SHARED_FOLDERS
+        all_keys = {k for p in [*prefixes, *own_data, *shared] for k in store.list(p)}
     manifests_by_stream: dict[tuple[str, str], list[str]] = defaultdict(list)
     intents_by_stream: dict[tuple[str, str], list[str]] = defaultdict(list)
     checkpoints_by_stream: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -413,7 +417,7 @@ def _check_chain(
     replay: dict[int, _Replayed] = {}
     live = LiveFiles()
     index_digest = MultisetDigest()
-    tree = merkle.Frontier() if deep and table == "contents" else None
+    tree = merkle.Frontier() if deep and table == LOGGED_TABLE else None
     rows = _RowChecks(table, stream) if deep else None
     previous_sha: str | None = None
     previous_seq = -1
@@ -441,6 +445,8 @@ def _check_chain(
                     f"says table={manifest.table} stream={manifest.stream} seq={manifest.seq}",
                 )
             )
+        if manifest.kind_contradiction is not None:
+            report.findings.append(Finding("kind_contradicted", key, manifest.kind_contradiction))
         expected_prev = previous_sha if seq > 0 else None
         if manifest.prev_sha256 != expected_prev and not (seq > 0 and previous_seq < 0):
             report.findings.append(
@@ -471,9 +477,11 @@ def _check_chain(
             committed_keys.add(entry.key)
             if entry.key in all_keys:
                 _check_file(store, entry, report, deep)
-        if manifest.is_disposition:
+        # Checked as what its fields do (the replay applies them), whatever kind it declares.
+        acts_as = implied_kind(manifest.replaces, manifest.disposal)
+        if acts_as == "disposition":
             _check_disposition(manifest, live, all_keys, report, disposals)
-        elif manifest.is_compaction:
+        elif acts_as == "compaction":
             _check_compaction(store, manifest, live, all_keys, report, deep, rows)
         elif deep:
             for entry in manifest.files:
@@ -863,20 +871,12 @@ def _check_present_file(store: ObjectStore, entry: FileEntry, report: VerifyRepo
 
 # The tables whose rows keep the record they were read from (`raw_json`).
 ROW_TABLES = ("contents", "identities", "agents")
-# Columns with no source in the record: its evidence and hash (checked on their own), the
-# batch's stamps, and names resolved from other tables when the row was archived.
-_STAMPS = frozenset({"raw_json", "record_sha256", "archived_at", "run_id", "batch_id"})
+# Columns with no source in the record, as each table declares them (`Column.reproducible`):
+# its evidence and hash (checked on their own), the batch's stamps, and what the archive knew
+# only when it converted the row (names resolved from other tables, the fetch time).
 NOT_FROM_RECORD: dict[str, frozenset[str]] = {
-    "contents": _STAMPS
-    | {
-        "author_display_name",
-        "author_is_agent",
-        "creator_name",
-        "creator_extension_number",
-        "creator_email",
-    },
-    "identities": _STAMPS,
-    "agents": _STAMPS | {"fetched_at"},
+    table: frozenset(c.name for c in TABLES[table].columns if not c.reproducible)
+    for table in ROW_TABLES
 }
 # Differences named in detail (per file, per compaction, per alias object) before the rest
 # are counted.

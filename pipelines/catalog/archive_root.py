@@ -9,17 +9,18 @@ directory listing or a glob.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any
 
 from pipelines.archive.store import LocalStore, ObjectStore, S3Store, open_store
+from pipelines.settings import Settings
 
 
-def open_archive(store_or_uri: Any, env: Mapping[str, str]) -> ObjectStore:
-    """An object store for an archive given as a URI/path or as an already opened store."""
+def open_archive(store_or_uri: Any, settings: Settings) -> ObjectStore:
+    """An object store for an archive given as a URI/path (None: ARCHIVE_URI of `settings`)
+    or as an already opened store."""
     if hasattr(store_or_uri, "uri_for") and hasattr(store_or_uri, "list"):
         return store_or_uri
-    return open_store(os.fspath(store_or_uri) if store_or_uri else None, env)
+    return open_store(os.fspath(store_or_uri) if store_or_uri else None, settings)
 
 
 def archive_root_uri(store: ObjectStore) -> str:

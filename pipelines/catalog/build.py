@@ -18,7 +18,6 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +61,7 @@ from pipelines.catalog.views import (
     VIEW_BODIES,
     contents_body,
 )
+from pipelines.settings import Settings
 from schemas.tables import TABLES, table_schema
 
 log = logging.getLogger(__name__)
@@ -173,16 +173,17 @@ def files_share_one_schema(conn: duckdb.DuckDBPyConnection, file_uris: list[str]
 
 
 def build_catalog(
-    store_or_uri: Any = None,
-    audit_db_path: str | os.PathLike[str] | None = None,
-    env: Mapping[str, str] | None = None,
+    store_or_uri: Any,
+    audit_db_path: str | os.PathLike[str] | None,
+    settings: Settings,
 ) -> CatalogReport:
-    """(Re)build the audit catalog of the archive at `store_or_uri` (default ARCHIVE_URI)."""
+    """(Re)build the audit catalog of the archive at `store_or_uri` (None: ARCHIVE_URI of
+    `settings`) into `audit_db_path` (None: its AUDIT_DB); an S3 archive is read with
+    `settings.s3` and `settings.network`."""
     started = time.perf_counter()
-    env = os.environ if env is None else env
-    store = open_archive(store_or_uri, env)
+    store = open_archive(store_or_uri, settings)
     root_uri = archive_root_uri(store)
-    target = Path(audit_db_path or env.get("AUDIT_DB") or DEFAULT_AUDIT_DB)
+    target = Path(audit_db_path or settings.audit_db or DEFAULT_AUDIT_DB)
     target.parent.mkdir(parents=True, exist_ok=True)
     # A local archive is recorded also relative to the catalog's directory, so that a catalog
     # copied or moved together with its archive finds the copy (connection.resolve_archive_root).
@@ -200,7 +201,7 @@ def build_catalog(
         temp = target.with_name(f".{target.name}.building-{uuid.uuid4().hex[:8]}")
         try:
             uniform_tables, contents_plain = _build_into(
-                temp, memory_limit, root_uri, root_relpath, store, state, env, governance
+                temp, memory_limit, root_uri, root_relpath, store, state, settings, governance
             )
             os.replace(temp, target)
             break
@@ -237,7 +238,7 @@ def _build_into(
     root_relpath: str | None,
     store: ObjectStore,
     state: CatalogState,
-    env: Mapping[str, str],
+    settings: Settings,
     governance: GovernanceState,
 ) -> tuple[list[str], bool]:
     """One build attempt into `temp`, with DuckDB held to `memory_limit` on one thread."""
@@ -254,7 +255,7 @@ def _build_into(
         conn.execute("SET threads=1")
         conn.execute("SET preserve_insertion_order=false")
         if root_uri.startswith("s3://"):
-            configure_s3(conn, env)
+            configure_s3(conn, settings.s3, settings.network)
         # The views read the root through this persisted macro (no variable is set here, so the
         # build binds them as a plain client that opens the file will).
         conn.execute(archive_root_macro_sql(root_uri))

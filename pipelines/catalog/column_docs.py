@@ -1,4 +1,8 @@
-"""What every column of every audit view means: the one place the descriptions are written.
+"""What every column of every audit view means: the one place the descriptions are gathered.
+
+A view that passes on a table's columns takes their descriptions from the table's declaration:
+the archived tables' (schemas.tables) and the catalog's own snapshots' (schemas.catalog_tables:
+`ledger`, `access_log`, `holds`, `review_decisions`). Everything else is written here.
 
 `COLUMN_DOCS` maps view -> column -> description. A column that means the same in several
 views (`id`, `source_id`, `record_sha256`, the message fields) is described once in `SHARED`
@@ -17,6 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from schemas.catalog_tables import (
+    ACCESS_EVENTS,
+    HOLD_EVENTS,
+    LEDGER_SNAPSHOT,
+    REASON_DESCRIPTION,
+    REVIEW_EVENTS,
+)
 from schemas.tables import TABLES
 
 # Descriptions shared by every view that has the column (the message columns are those of
@@ -30,7 +41,7 @@ SHARED: dict[str, str] = TABLES["contents"].descriptions() | {
     "customer_identity_id": "The identity of the customer: the author of the inbound message.",
     "customer_name": "The customer's name (see messages.author_name).",
     # -- governance records (holds, dispositions)
-    "reason": "Why, as given with --reason.",
+    "reason": REASON_DESCRIPTION,
 }
 
 # The columns of the `contents` table, passed on unchanged by contents and contents_latest.
@@ -54,12 +65,6 @@ def _table(table: str, views_own: Mapping[str, str] | None = None) -> dict[str, 
     with the table (schemas/), where the view changes a column's meaning `views_own` says so,
     plus the view's own columns."""
     return TABLES[table].descriptions() | dict(views_own or {})
-
-
-def _columns_of(table: str, names: str) -> dict[str, str]:
-    """Some columns of an archived table, described as declared (names separated by spaces)."""
-    declared = TABLES[table].descriptions()
-    return {name: declared[name] for name in names.split()}
 
 
 # What one row of each view is (written as the view's comment).
@@ -191,49 +196,7 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "without transport-only values (the record_sha256 of the row contents keeps).",
         },
     ),
-    "ledger": _view(
-        [],
-        {
-            "batch_id": "The batch the manifest committed (`<seq>-<random>`): every row it "
-            "committed carries the same batch_id.",
-            "run_id": "The archive run (Dagster run id) that committed the manifest.",
-            "table_name": "The table the manifest commits rows to: contents, identities or "
-            "agents (quarantined records go with the table they were meant for).",
-            "stream": "The ledger the manifest belongs to: `source_id=<id>`, one per channel "
-            "and table.",
-            "source_id": "The channel of the stream (its 24-hex id).",
-            "seq": "The manifest's number in its stream, from 0, with no gaps.",
-            "files": "The data files the manifest committed (keys under the archive root).",
-            "file_count": "How many data files it committed.",
-            "rows": "How many rows those files hold.",
-            "code_version": "The rc-archive version that wrote the manifest.",
-            "committed_at": "When the manifest was written, in UTC: the moment its rows "
-            "became part of the archive.",
-            "cursor_page_token": "Where the next run resumes reading: RingCentral's "
-            "`pageToken` of the page after the last one committed.",
-            "cursor_high_water_time": "The `creationTime` of the newest message the "
-            "creation-time crawl reached (text).",
-            "cursor_high_water_id": "The id of that message.",
-            "cursor_sweep_mark": "The `lastModifiedTime` up to which the changes sweep has "
-            "checked for edits and deletions (text).",
-            "cursor_json": "The whole cursor saved with the manifest, as JSON text.",
-            "manifest_key": "Where the manifest file is stored (key under the archive root).",
-            "manifest_sha256": "SHA-256 of the manifest file's bytes.",
-            "prev_sha256": "SHA-256 of the stream's previous manifest (empty for seq 0): the "
-            "chain `rc-archive verify` checks.",
-            "kind": "`batch` for a manifest that archived new rows, `compaction` for one that "
-            "rewrote a closed month's files into one (the same rows; the inputs stay stored), "
-            "`disposition` for one that removed files past retention (`rc-archive disposition "
-            "--execute`; their record hashes stay in the ledger).",
-            "disposal_json": "For a disposition: who, why, the as-of date and how many files, "
-            "rows and objects it removed, as JSON text (the `dispositions` view reads it); "
-            "empty for other manifests.",
-            "version_identity_json": "For a contents manifest committed under version "
-            "identities: the rule's name and the stream's version alias object (key, SHA-256, "
-            "rows), as JSON text; empty for manifests committed before (docs/internals.md, "
-            "'Version identity').",
-        },
-    ),
+    "ledger": LEDGER_SNAPSHOT.descriptions(),
     "capture_lag": _view(
         "source_id",
         {
@@ -255,59 +218,13 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         _table("attachments"),
     ),
     "flags": _view("source_type direction author_name agent_name", _table("flags")),
-    "review_decisions": _columns_of("flags", "content_id content_sha256 source_id policy kind")
-    | _view(
-        [],
-        {
-            "decision_key": "Where the decision is stored: `_reviews/<day>/<seq>.json` under the "
-            "archive root (write-once).",
-            "decision_sha256": "SHA-256 of the decision file's bytes; the next decision names it.",
-            "flag_id": "The flag decided (flags.record_sha256).",
-            "decision": "cleared (nothing wrong) or escalated (passed to compliance).",
-            "note": "The reviewer's reason, as given with --note.",
-            "at": "When the decision was recorded, in UTC.",
-            "user": "Who decided: RC_ARCHIVE_USER when set, else the operating-system user.",
-            "prev_sha256": "SHA-256 of the previous decision's bytes: the chain `rc-archive "
-            "review verify` checks; empty for the first.",
-            "is_current": "True for the newest decision on its flag (a later decision on the "
-            "same flag supersedes, never overwrites, an earlier one).",
-        },
-    ),
+    "review_decisions": REVIEW_EVENTS.descriptions()
+    | {
+        "is_current": "True for the newest decision on its flag (a later decision on the "
+        "same flag supersedes, never overwrites, an earlier one).",
+    },
     "review_queue": _view("source_type direction author_name agent_name", _table("flags")),
-    "access_log": _view(
-        [],
-        {
-            "event_key": "Where the event is stored: `_access/<day>/<seq>.json` under the "
-            "archive root (write-once).",
-            "event_sha256": "SHA-256 of the event file's bytes; the next event names it.",
-            "day": "The UTC day (YYYY-MM-DD) of the event: its folder.",
-            "seq": "The event's number within its day, from 0, with no gaps.",
-            "at": "When the command ran, in UTC.",
-            "user": "Who ran it: RC_ARCHIVE_USER when set, else the operating-system user.",
-            "user_from": "Where user came from: RC_ARCHIVE_USER or os.",
-            "host": "The machine the command ran on.",
-            "command": "The audit command: sql, thread, export or prove.",
-            "status": "ok, or failed when the command ended with an error (refused queries "
-            "included).",
-            "error": "The error that ended a failed command (one line); empty when ok.",
-            "query": "The SQL text of an `rc-archive sql` query (cut at 100,000 characters).",
-            "query_name": "The query pack name given with `--query`, if any.",
-            "query_sha256": "SHA-256 of the whole query text.",
-            "parameters_json": "The query's bound parameters, or the command's selectors "
-            "(thread id, export filters, content id), as JSON text.",
-            "arguments_json": "The command's other arguments (format, output directory, "
-            "as-of time...), as JSON text.",
-            "rows": "How many rows, transcript lines, exported messages or proven versions "
-            "the command returned; empty for a failed command.",
-            "export_manifest_sha256": "For an export: SHA-256 of its load file (manifest.json).",
-            "export_files_json": "For an export: every produced file's path, SHA-256 and "
-            "size, from its load file, as JSON text.",
-            "prev_key": "The previous event's key (the day before's last for seq 0); empty "
-            "for the first event.",
-            "prev_sha256": "SHA-256 of the previous event's bytes: the chain `rc-archive "
-            "access verify` checks.",
-        },
-    ),
+    "access_log": ACCESS_EVENTS.descriptions(),
     "dispositions": _view(
         ["reason"],
         {
@@ -327,32 +244,9 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
             "names it.",
         },
     ),
-    "holds": _view(
-        ["reason"],
-        {
-            "record_key": "Where the hold record is stored: `_holds/<matter>/<time>-<action>"
-            ".json` under the archive root (write-once).",
-            "record_sha256": "SHA-256 of the record file's bytes; the matter's next record "
-            "names it.",
-            "matter": "The legal matter (case) name the hold is for.",
-            "action": "place (a hold was put on objects), landed (new messages the matter "
-            "selects were held as they were archived) or release (the matter's hold ended).",
-            "at": "When the record was written, in UTC.",
-            "user": "Who placed or released the hold (RC_ARCHIVE_USER, else the OS user).",
-            "selector_json": "What the placement selected (source, thread or identity, and "
-            "the from/to creation-time range), as JSON text; empty for a release.",
-            "object_keys": "The archived data files the placement held, or for a release "
-            "every file the matter held (keys under the archive root).",
-            "object_count": "How many files object_keys lists.",
-            "lock_applied": "True when the store applied the S3 Object Lock legal hold; false "
-            "on a local directory, where the record itself is the hold.",
-            "released_keys": "For a release: the files whose legal hold was turned off (no "
-            "other active matter holds them).",
-            "kept_keys": "For a release: the files left on hold because another active "
-            "matter holds them.",
-            "prev_sha256": "SHA-256 of the matter's previous record; empty for its first.",
-            "matter_active": "True when the matter's newest record (as of the build) is a "
-            "placement: its hold is in force.",
-        },
-    ),
+    "holds": HOLD_EVENTS.descriptions()
+    | {
+        "matter_active": "True when the matter's newest record (as of the build) is a "
+        "placement: its hold is in force.",
+    },
 }

@@ -43,11 +43,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
 import duckdb
+
+from pipelines.settings import (
+    ARCHIVE_URI,
+    AUDIT_DB,
+    AWS_ACCESS_KEY_ID,
+    AWS_ENDPOINT_URL,
+    AWS_SECRET_ACCESS_KEY,
+    NetworkTimeouts,
+    S3Access,
+    Settings,
+)
 
 DUCKDB_VERSION_DIR = "v1.5.5"
 DEFAULT_AUDIT_DB = "./audit.duckdb"
@@ -115,44 +125,38 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def uses_static_keys(env: Mapping[str, str]) -> bool:
-    """Static keys when both are set; otherwise the AWS credential chain (profile, SSO, IMDS)."""
-    return bool(env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"))
-
-
-def s3_secret_sql(env: Mapping[str, str]) -> str:
-    """CREATE SECRET for the S3 settings in `env` (may hold the secret key: never log it).
+def s3_secret_sql(s3: S3Access) -> str:
+    """CREATE SECRET for `s3` (may hold the secret key: never log it; `s3.masked()` may be).
 
     With AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary
     credentials) the secret holds them; without, DuckDB's `credential_chain` provider (aws
     extension) finds them the way the AWS SDK does: AWS_PROFILE in the shared config/credentials
     files, SSO, web identity, the instance or container role."""
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-    if uses_static_keys(env):
+    region = s3.region or "us-east-1"
+    if s3.static_keys:
         options = [
             "TYPE s3",
-            f"KEY_ID {sql_literal(env['AWS_ACCESS_KEY_ID'])}",
-            f"SECRET {sql_literal(env['AWS_SECRET_ACCESS_KEY'])}",
+            f"KEY_ID {sql_literal(s3.access_key_id or '')}",
+            f"SECRET {sql_literal(s3.secret_access_key or '')}",
         ]
-        if env.get("AWS_SESSION_TOKEN"):
-            options.append(f"SESSION_TOKEN {sql_literal(env['AWS_SESSION_TOKEN'])}")
-    elif env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_SECRET_ACCESS_KEY"):
+        if s3.session_token:
+            options.append(f"SESSION_TOKEN {sql_literal(s3.session_token)}")
+    elif s3.access_key_id or s3.secret_access_key:
         raise ValueError(
-            "only one of AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY is set; set both, or neither "
-            "to use the AWS credential chain (AWS_PROFILE, SSO, instance role)"
+            f"only one of {AWS_ACCESS_KEY_ID} / {AWS_SECRET_ACCESS_KEY} is set; set both, or "
+            "neither to use the AWS credential chain (AWS_PROFILE, SSO, instance role)"
         )
     else:
         options = ["TYPE s3", "PROVIDER credential_chain"]
-        if env.get("AWS_PROFILE"):
-            options.append(f"PROFILE {sql_literal(env['AWS_PROFILE'])}")
+        if s3.profile:
+            options.append(f"PROFILE {sql_literal(s3.profile)}")
     options.append(f"REGION {sql_literal(region)}")
-    endpoint_url = env.get("AWS_ENDPOINT_URL")
-    if endpoint_url:
+    if s3.endpoint_url:
         # S3-compatible servers (MinIO, moto): host:port, path-style, TLS from the scheme.
-        parsed = urlparse(endpoint_url)
+        parsed = urlparse(s3.endpoint_url)
         if not parsed.netloc:
             raise ValueError(
-                f"AWS_ENDPOINT_URL {endpoint_url!r} is not a URL like http://host:port"
+                f"{AWS_ENDPOINT_URL} {s3.endpoint_url!r} is not a URL like http://host:port"
             )
         options += [
             f"ENDPOINT {sql_literal(parsed.netloc)}",
@@ -162,14 +166,15 @@ def s3_secret_sql(env: Mapping[str, str]) -> str:
     return f"CREATE OR REPLACE SECRET rc_archive_s3 ({', '.join(options)})"
 
 
-def offline_httpfs_sql(env: Mapping[str, str] | None = None) -> list[str]:
-    """Auto-install/auto-load off, then LOAD the pinned httpfs (and aws, for credential_chain)."""
+def offline_httpfs_sql(s3: S3Access | None = None) -> list[str]:
+    """Auto-install/auto-load off, then LOAD the pinned httpfs (and aws, for credential_chain:
+    with `s3` and no static keys in it)."""
     statements = [
         "SET autoinstall_known_extensions=false",
         "SET autoload_known_extensions=false",
         f"LOAD {sql_literal(str(httpfs_extension_path()))}",
     ]
-    if env is not None and not uses_static_keys(env):
+    if s3 is not None and not s3.static_keys:
         statements.append(f"LOAD {sql_literal(str(aws_extension_path()))}")
     return statements
 
@@ -201,25 +206,20 @@ def move_statement(archive_root: str) -> str:
     return archive_root_sql(root) + ";"
 
 
-def s3_client_statements(env: Mapping[str, str], *, show_secret: bool = False) -> list[str]:
+def s3_client_statements(s3: S3Access, *, show_secret: bool = False) -> list[str]:
     """What another DuckDB client runs before reading an S3 archive: the pinned extensions
     loaded offline, the S3 secret (the secret key and session token masked unless
     `show_secret`, so the statements can be printed in docs or logs), the settings httpfs copies
     from the environment blanked."""
-    shown = dict(env)
-    if not show_secret:
-        for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            if shown.get(name):
-                shown[name] = f"<{name}>"
     return [
-        *offline_httpfs_sql(env),
-        s3_secret_sql(shown),
+        *offline_httpfs_sql(s3),
+        s3_secret_sql(s3 if show_secret else s3.masked()),
         *(f"SET {setting} = ''" for setting in S3_CREDENTIAL_SETTINGS),
     ]
 
 
 def client_setup_sql(
-    env: Mapping[str, str],
+    settings: Settings,
     *,
     show_secret: bool = False,
     archive_root: str | None = None,
@@ -231,16 +231,16 @@ def client_setup_sql(
     views there (`move_statement`); without, the views read the archive the catalog recorded.
     They do not lock the session: that is `connect`'s job for rc-archive's own queries; open the
     file read-only elsewhere. Empty when there is nothing to run."""
-    root = archive_root or env.get("ARCHIVE_URI")
-    is_s3 = bool(root and root.startswith("s3://")) or bool(env.get("AWS_ACCESS_KEY_ID"))
-    statements = s3_client_statements(env, show_secret=show_secret) if is_s3 else []
+    root = archive_root or settings.archive_uri
+    is_s3 = bool(root and root.startswith("s3://")) or bool(settings.s3.access_key_id)
+    statements = s3_client_statements(settings.s3, show_secret=show_secret) if is_s3 else []
     if root:
         statements.append(move_statement(root).rstrip(";"))
     return "; ".join(statements) + ";" if statements else ""
 
 
 def plain_client_help(
-    audit_db: str | os.PathLike[str], archive_root: str, env: Mapping[str, str]
+    audit_db: str | os.PathLike[str], archive_root: str, s3: S3Access
 ) -> list[str]:
     """How to open the catalog in another DuckDB client: the lines `rc-archive catalog` prints
     (README, "Open the audit DB in your own tool"). The S3 secret is masked."""
@@ -249,10 +249,10 @@ def plain_client_help(
         f"duckdb -readonly {os.path.abspath(audit_db)}"
     ]
     if archive_root.startswith("s3://"):
-        fill_in = " (with the secret filled in)" if uses_static_keys(env) else ""
+        fill_in = " (with the secret filled in)" if s3.static_keys else ""
         lines += [
             f"the archive is on S3: there, first run{fill_in}",
-            "  " + "; ".join(s3_client_statements(env)) + ";",
+            "  " + "; ".join(s3_client_statements(s3)) + ";",
         ]
     lines += [
         f"its views read the archive at {root_prefix(archive_root)}; "
@@ -262,31 +262,28 @@ def plain_client_help(
     return lines
 
 
-def httpfs_timeout_sql(env: Mapping[str, str]) -> list[str]:
+def httpfs_timeout_sql(timeouts: NetworkTimeouts) -> list[str]:
     """httpfs' timeouts for S3 reads, from the settings every network client uses
-    (RC_ARCHIVE_READ_TIMEOUT, RC_ARCHIVE_RETRY_BUDGET in `env`, else the process environment;
-    docs/deploy.md, "Timeouts"), instead of httpfs' 30 s and 3 retries: an S3 endpoint that
-    accepts connections and never answers ends the query within the budget, with an IO error
-    naming the URL (exit 4). `NetworkTimeouts.duckdb_http` says how the budget is split."""
-    from pipelines.settings import NetworkTimeouts
-
-    timeout, retries = NetworkTimeouts.from_env({**os.environ, **env}).duckdb_http()
+    (RC_ARCHIVE_READ_TIMEOUT, RC_ARCHIVE_RETRY_BUDGET; docs/deploy.md, "Timeouts"), instead of
+    httpfs' 30 s and 3 retries: an S3 endpoint that accepts connections and never answers ends
+    the query within the budget, with an IO error naming the URL (exit 4).
+    `NetworkTimeouts.duckdb_http` says how the budget is split."""
+    timeout, retries = timeouts.duckdb_http()
     return [f"SET http_timeout = {timeout}", f"SET http_retries = {retries}"]
 
 
-def configure_s3(conn: duckdb.DuckDBPyConnection, env: Mapping[str, str]) -> None:
+def configure_s3(conn: duckdb.DuckDBPyConnection, s3: S3Access, timeouts: NetworkTimeouts) -> None:
     """Load the pinned extensions, set the network timeouts and create the S3 secret on
     `conn`."""
-    for statement in offline_httpfs_sql(env) + httpfs_timeout_sql(env):
+    for statement in offline_httpfs_sql(s3) + httpfs_timeout_sql(timeouts):
         conn.execute(statement)
     try:
-        conn.execute(s3_secret_sql(env))
+        conn.execute(s3_secret_sql(s3))
     except duckdb.Error as exc:
         # The statement holds the secret key; DuckDB may echo it: report without it.
         message = str(exc)
-        for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            if env.get(name):
-                message = message.replace(env[name], "***")
+        for secret in s3.secrets():
+            message = message.replace(secret, "***")
         first = (message.splitlines() or [""])[0]
         raise RuntimeError(f"could not create the DuckDB S3 secret: {first}") from None
     # httpfs copies AWS_* environment variables into readable settings when it loads
@@ -316,16 +313,16 @@ def resolve_archive_root(
     audit_db: Path,
     recorded_uri: str,
     recorded_relpath: str | None,
-    env: Mapping[str, str],
+    configured: str | None,
     *,
     must_exist: bool = True,
 ) -> str:
-    """The archive the views read: ARCHIVE_URI, else the recorded one (see module docstring).
+    """The archive the views read: `configured` (ARCHIVE_URI, `Settings.archive_uri`), else
+    the recorded one (see module docstring).
 
     A local archive that is not there raises CatalogArchiveMissing (one line, with the fix),
     unless nothing was committed when the catalog was built (`must_exist` False): its views
     read no file."""
-    configured = env.get("ARCHIVE_URI")
     if configured:
         candidates = [configured]
     else:
@@ -340,10 +337,10 @@ def resolve_archive_root(
             return os.path.abspath(candidate)
     if not must_exist:
         return os.path.abspath(candidates[-1])
-    source = "ARCHIVE_URI" if configured else "the catalog's record"
+    source = ARCHIVE_URI if configured else "the catalog's record"
     raise CatalogArchiveMissing(
         f"audit catalog {audit_db} reads the archive at {candidates[-1]} ({source}), which is "
-        "not there; set ARCHIVE_URI to where the archive is now and run `rc-archive catalog`"
+        f"not there; set {ARCHIVE_URI} to where the archive is now and run `rc-archive catalog`"
     )
 
 
@@ -368,23 +365,24 @@ def lock_down(conn: duckdb.DuckDBPyConnection, readable_uris: list[str]) -> None
 
 
 def connect(
-    audit_db: str | os.PathLike[str] | None = None,
-    env: Mapping[str, str] | None = None,
+    audit_db: str | os.PathLike[str] | None,
+    settings: Settings,
     read_only: bool = True,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the audit catalog (AUDIT_DB, default ./audit.duckdb) ready to query, locked down.
+    """Open the audit catalog (`audit_db`, else AUDIT_DB of `settings`) ready to query, locked
+    down; its views read ARCHIVE_URI when set, else the archive the catalog recorded, over S3
+    with `settings.s3` and `settings.network`.
 
     The returned connection can read the committed files of the archive and nothing else, and
     cannot be reconfigured (see the module docstring). `read_only` is kept for callers; the
     catalog is always opened read-only (only `rc-archive catalog` writes it, into a new file).
     """
     del read_only
-    env = os.environ if env is None else env
-    path = Path(audit_db or env.get("AUDIT_DB") or DEFAULT_AUDIT_DB)
+    path = Path(audit_db or settings.audit_db or DEFAULT_AUDIT_DB)
     if not path.exists():
         raise CatalogMissing(
             f"audit catalog {path} does not exist; build it with `rc-archive catalog` "
-            "(or set AUDIT_DB to the right file)"
+            f"(or set {AUDIT_DB} to the right file)"
         )
     conn = duckdb.connect(
         str(path),
@@ -400,10 +398,10 @@ def connect(
         recorded_uri, recorded_relpath = catalog_info(conn, path)
         keys = _committed_keys(conn)
         root = resolve_archive_root(
-            path, recorded_uri, recorded_relpath, env, must_exist=bool(keys)
+            path, recorded_uri, recorded_relpath, settings.archive_uri, must_exist=bool(keys)
         )
         if root.startswith("s3://"):
-            configure_s3(conn, env)
+            configure_s3(conn, settings.s3, settings.network)
         conn.execute(archive_root_sql(root))
         prefix = root_prefix(root)
         lock_down(conn, [prefix + key for key in keys])

@@ -38,76 +38,16 @@ from pipelines.catalog.state import arrow_rows, open_previous_catalog, parse_rec
 from pipelines.governance.access_trail import follow_chain, link_of, read_new_events, today_utc
 from pipelines.governance.holds import iter_hold_records
 from pipelines.governance.review import review_log
+from schemas.catalog_tables import ACCESS_EVENTS, HOLD_EVENTS, REVIEW_EVENTS
 
 log = logging.getLogger(__name__)
 
-ACCESS_TABLE = f"{INTERNAL_SCHEMA}._access_events"
-HOLDS_TABLE = f"{INTERNAL_SCHEMA}._hold_events"
-REVIEWS_TABLE = f"{INTERNAL_SCHEMA}._review_events"
-
-ACCESS_SCHEMA = pa.schema(
-    [
-        ("event_key", pa.string()),
-        ("event_sha256", pa.string()),
-        ("day", pa.string()),
-        ("seq", pa.int64()),
-        ("at", pa.timestamp("us", tz="UTC")),
-        ("user", pa.string()),
-        ("user_from", pa.string()),
-        ("host", pa.string()),
-        ("command", pa.string()),
-        ("status", pa.string()),
-        ("error", pa.string()),
-        ("query", pa.string()),
-        ("query_name", pa.string()),
-        ("query_sha256", pa.string()),
-        ("parameters_json", pa.string()),
-        ("arguments_json", pa.string()),
-        ("rows", pa.int64()),
-        ("export_manifest_sha256", pa.string()),
-        ("export_files_json", pa.string()),
-        ("prev_key", pa.string()),
-        ("prev_sha256", pa.string()),
-    ]
-)
-
-HOLDS_SCHEMA = pa.schema(
-    [
-        ("record_key", pa.string()),
-        ("record_sha256", pa.string()),
-        ("matter", pa.string()),
-        ("action", pa.string()),
-        ("at", pa.timestamp("us", tz="UTC")),
-        ("user", pa.string()),
-        ("reason", pa.string()),
-        ("selector_json", pa.string()),
-        ("object_keys", pa.list_(pa.string())),
-        ("object_count", pa.int64()),
-        ("lock_applied", pa.bool_()),
-        ("released_keys", pa.list_(pa.string())),
-        ("kept_keys", pa.list_(pa.string())),
-        ("prev_sha256", pa.string()),
-    ]
-)
-
-
-REVIEWS_SCHEMA = pa.schema(
-    [
-        ("decision_key", pa.string()),
-        ("decision_sha256", pa.string()),
-        ("flag_id", pa.string()),
-        ("content_id", pa.string()),
-        ("content_sha256", pa.string()),
-        ("source_id", pa.string()),
-        ("policy", pa.string()),
-        ("kind", pa.string()),
-        ("decision", pa.string()),
-        ("note", pa.string()),
-        ("at", pa.timestamp("us", tz="UTC")),
-        ("user", pa.string()),
-        ("prev_sha256", pa.string()),
-    ]
-)
+ACCESS_TABLE = f"{INTERNAL_SCHEMA}.{ACCESS_EVENTS.name}"
+HOLDS_TABLE = f"{INTERNAL_SCHEMA}.{HOLD_EVENTS.name}"
+REVIEWS_TABLE = f"{INTERNAL_SCHEMA}.{REVIEW_EVENTS.name}"
+ACCESS_SCHEMA = ACCESS_EVENTS.arrow_schema
+HOLDS_SCHEMA = HOLD_EVENTS.arrow_schema
+REVIEWS_SCHEMA = REVIEW_EVENTS.arrow_schema
 
 
 @dataclass

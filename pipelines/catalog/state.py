@@ -28,40 +28,13 @@ from pipelines.archive.keys import LEDGER_TABLES
 from pipelines.archive.ledger import Ledger, Manifest
 from pipelines.archive.store import ObjectStore
 from pipelines.catalog.connection import CATALOG_INFO_TABLE, INTERNAL_SCHEMA
+from schemas.catalog_tables import LEDGER_SNAPSHOT, LIVE_FILES
 
 log = logging.getLogger(__name__)
 
-LIVE_FILES_TABLE = f"{INTERNAL_SCHEMA}._live_files"
-LEDGER_SNAPSHOT_TABLE = f"{INTERNAL_SCHEMA}._ledger_snapshot"
-LEDGER_SCHEMA = pa.schema(
-    [
-        ("table_name", pa.string()),
-        ("stream", pa.string()),
-        ("source_id", pa.string()),
-        ("seq", pa.int64()),
-        ("batch_id", pa.string()),
-        ("files", pa.list_(pa.string())),
-        ("file_count", pa.int64()),
-        ("rows", pa.int64()),
-        ("run_id", pa.string()),
-        ("code_version", pa.string()),
-        ("committed_at", pa.timestamp("ms", tz="UTC")),
-        ("cursor_page_token", pa.string()),
-        ("cursor_high_water_time", pa.string()),
-        ("cursor_high_water_id", pa.string()),
-        ("cursor_sweep_mark", pa.string()),
-        ("cursor_json", pa.string()),
-        ("manifest_key", pa.string()),
-        ("manifest_sha256", pa.string()),
-        ("prev_sha256", pa.string()),
-        # 'batch' (new rows), 'compaction' (the same rows in fewer files) or 'disposition'
-        ("kind", pa.string()),
-        # For a disposition: who, why, as of when, and how much it removed (JSON text)
-        ("disposal_json", pa.string()),
-        # For a contents manifest under version identities: the rule and the alias object
-        ("version_identity_json", pa.string()),
-    ]
-)
+LIVE_FILES_TABLE = f"{INTERNAL_SCHEMA}.{LIVE_FILES.name}"
+LEDGER_SNAPSHOT_TABLE = f"{INTERNAL_SCHEMA}.{LEDGER_SNAPSHOT.name}"
+LEDGER_SCHEMA = LEDGER_SNAPSHOT.arrow_schema
 
 
 def ledger_table(manifests: list[Manifest]) -> pa.Table:
@@ -94,7 +67,7 @@ def ledger_table(manifests: list[Manifest]) -> pa.Table:
                 "manifest_key": manifest.key,
                 "manifest_sha256": manifest.sha256,
                 "prev_sha256": manifest.prev_sha256,
-                "kind": manifest_kind(manifest),
+                "kind": manifest.kind,
                 "disposal_json": _disposal_json(manifest),
                 "version_identity_json": None
                 if manifest.version_identity is None
@@ -121,12 +94,6 @@ def _disposal_json(manifest: Manifest) -> str | None:
     return json.dumps(summary, sort_keys=True)
 
 
-def manifest_kind(manifest: Manifest) -> str:
-    if manifest.is_disposition:
-        return "disposition"
-    return "compaction" if manifest.is_compaction else "batch"
-
-
 def parse_record_time(value: Any) -> datetime | None:
     """An ISO time of a stored record (a `Z` or offset; none means UTC); None when absent."""
     if not isinstance(value, str) or not value:
@@ -139,9 +106,7 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-LIVE_FILES_SCHEMA = pa.schema(
-    [("key", pa.string()), ("table_name", pa.string()), ("rows", pa.int64())]
-)
+LIVE_FILES_SCHEMA = LIVE_FILES.arrow_schema
 
 
 @dataclass

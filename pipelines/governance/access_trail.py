@@ -41,6 +41,7 @@ from pipelines.governance.chained_log import (
     LogFinding,
     StoredRecord,
 )
+from pipelines.settings import Settings
 
 ACCESS_PREFIX = f"{keys.ACCESS_ROOT}/"
 ACCESS_FORMAT = "rc-archive/access/1"
@@ -53,21 +54,24 @@ class AccessTrailError(OSError):
     """The access trail cannot be written or read: the audit command refuses to run (exit 2)."""
 
 
-def access_log(store: ObjectStore, env: Mapping[str, str] | None = None, clock=None) -> ChainedLog:
-    return ChainedLog(store, ACCESS_PREFIX, ACCESS_FORMAT, env, clock)
+def access_log(store: ObjectStore, settings: Settings | None = None, clock=None) -> ChainedLog:
+    """The trail as a chained log: its writer's user and witness from `settings` (None: a
+    reader's, see `ChainedLog`)."""
+    return ChainedLog(store, ACCESS_PREFIX, ACCESS_FORMAT, settings, clock)
 
 
 class AccessTrail:
-    """Appends events to the trail of one archive. `clock` is for tests (UTC now)."""
+    """Appends events to the trail of one archive, as `settings.user` (else the operating-system
+    user), witnessed when `settings.witness_uri` is set. `clock` is for tests (UTC now)."""
 
     def __init__(
         self,
         store: ObjectStore,
-        env: Mapping[str, str] | None = None,
+        settings: Settings,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store = store
-        self.log = access_log(store, env, clock or (lambda: datetime.now(UTC)))
+        self.log = access_log(store, settings, clock or (lambda: datetime.now(UTC)))
 
     def prepare(self) -> None:
         """Check, before the command reads anything, that the trail can be written and read:
@@ -318,12 +322,14 @@ def read_new_events(
 # -- access verify -------------------------------------------------------------------------
 
 
-def verify_trail(store: ObjectStore) -> tuple[int, list[LogFinding]]:
+def verify_trail(
+    store: ObjectStore, settings: Settings | None = None
+) -> tuple[int, list[LogFinding]]:
     """Replay the whole trail, like `rc-archive verify` of the ledger (the chained log's
-    checks, in folder order, and against the witness when ARCHIVE_WITNESS_URI is set), then
-    follow the chain by its links: each record it does not reach is `off_chain`."""
+    checks, in folder order, and against the witness when `settings` sets ARCHIVE_WITNESS_URI),
+    then follow the chain by its links: each record it does not reach is `off_chain`."""
     seen = _RecordingStore(store)
-    count, findings = access_log(seen).verify()
+    count, findings = access_log(seen, settings).verify()
     walk = follow_chain(seen.links.values(), today_utc())
     return count, findings + _off_chain_findings(seen.links, walk)
 

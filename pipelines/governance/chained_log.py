@@ -23,20 +23,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines import settings
 from pipelines.archive.store import ObjectExistsError, ObjectStore
+from pipelines.archive.witnessing import LogWitness
+from pipelines.settings import RC_ARCHIVE_USER, Settings
 
 # Writers racing for one seq: each lost race costs a re-read of the head; more than this many
 # in a row means something else is wrong.
 MAX_APPEND_ATTEMPTS = 20
 
 
-def current_user(env: Mapping[str, str]) -> tuple[str, str]:
-    """(who, where the name came from): RC_ARCHIVE_USER when set (a person's name behind a
-    shared service account), else the operating-system user."""
-    named = (env.get(settings.RC_ARCHIVE_USER) or "").strip()
+def current_user(named: str | None) -> tuple[str, str]:
+    """(who, where the name came from): `named` (RC_ARCHIVE_USER, `Settings.user`) when set (a
+    person's name behind a shared service account), else the operating-system user."""
+    named = (named or "").strip()
     if named:
-        return named, settings.RC_ARCHIVE_USER
+        return named, RC_ARCHIVE_USER
     try:
         return getpass.getuser(), "os"
     except Exception:  # no login name and no passwd entry (some containers)
@@ -78,30 +79,35 @@ class LogFinding:
 
 
 class ChainedLog:
-    """One log (`prefix`, e.g. "_access/") of one archive. `clock` is for tests (UTC now)."""
+    """One log (`prefix`, e.g. "_access/") of one archive. `clock` is for tests (UTC now).
+
+    A writer's log is given the `settings` it writes with: each record names `settings.user`
+    (else the operating-system user), and is witnessed, as `verify` compares, by the witness
+    of `settings.witness_uri`. None: the defaults (no witness, the operating-system user),
+    enough for a reader of the records."""
 
     def __init__(
         self,
         store: ObjectStore,
         prefix: str,
         record_format: str,
-        env: Mapping[str, str] | None = None,
+        settings: Settings | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store = store
         self.prefix = prefix
         self.format = record_format
-        self.env = os.environ if env is None else env
+        self.settings = settings or Settings()
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._witness: Any = None
+        self._witness: LogWitness | None = None
 
-    def witness(self) -> Any:
+    def witness(self) -> LogWitness | None:
         """The witness of ARCHIVE_WITNESS_URI (pipelines/integrity/witness.py), or None."""
-        uri = (self.env.get(settings.ARCHIVE_WITNESS_URI) or "").strip()
+        uri = (self.settings.witness_uri or "").strip()
         if uri and self._witness is None:
             from pipelines.integrity.witness import Witness
 
-            self._witness = Witness.open(uri, dict(self.env))
+            self._witness = Witness.open(uri, self.settings)
         return self._witness if uri else None
 
     def key(self, day: str, seq: int) -> str:
@@ -134,7 +140,7 @@ class ChainedLog:
     def append(self, record: Mapping[str, Any]) -> StoredRecord:
         """Store `record` as the next one (the chain fields, who and when are added). Store
         errors propagate; ObjectExistsError (a lost race) is retried here."""
-        user, user_from = current_user(self.env)
+        user, user_from = current_user(self.settings.user)
         for _attempt in range(MAX_APPEND_ATTEMPTS):
             now = self.clock()
             day = now.strftime("%Y-%m-%d")

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pipelines.archive.checkpoint import FileEntry
 from pipelines.archive.disposal import (
     commit_disposition,
     compacted_inputs,
@@ -40,7 +40,7 @@ from pipelines.archive.disposal import (
     objects_behind,
     rule_findings,
 )
-from pipelines.archive.ledger import Ledger
+from pipelines.archive.ledger import Ledger, Manifest
 from pipelines.governance.chained_log import current_user
 from pipelines.governance.holds import HoldAudit, HoldsTampered, adopt_legacy_holds
 from pipelines.governance.retention import (
@@ -49,6 +49,7 @@ from pipelines.governance.retention import (
     classify_files,
     held_keys,
 )
+from pipelines.settings import Settings
 from schemas.common import iso_ms
 from schemas.ids import source_id_of_stream, source_stream
 
@@ -71,12 +72,13 @@ def execute_disposition(
     source_types: dict[str, str | None],
     *,
     reason: str,
-    env: Mapping[str, str],
+    settings: Settings,
     run_id: str,
 ) -> list[DispositionOutcome]:
     """Dispose of every eligible file as of `as_of` (not after now: retention is counted to
     a day that has come). Returns one outcome per eligible or held file and per finished
-    object (files still retained are not listed)."""
+    object (files still retained are not listed). Recorded as `settings.user` (else the
+    operating-system user); the hold journal's adoption entry is witnessed as `settings` says."""
     if as_of > datetime.now(UTC):
         raise ValueError(f"--as-of {as_of:%Y-%m-%d} is in the future: nothing can be disposed of")
     audit = HoldAudit(ledger.store, witness=ledger.witness)  # read once for every use below
@@ -88,7 +90,7 @@ def execute_disposition(
             f"finding(s): {kinds}; e.g. {first.kind}: {first.key}); run `rc-archive hold verify`"
         )
     if any(f.kind == "holds_legacy" for f in audit.findings):
-        adopt_legacy_holds(ledger.store, env)  # from now on, each is tampering to delete
+        adopt_legacy_holds(ledger.store, settings)  # from now on, each is tampering to delete
     held = held_keys(ledger.store, audit)
     eligible: dict[str, list[ClassifiedFile]] = defaultdict(list)
     outcomes: list[DispositionOutcome] = []
@@ -97,7 +99,7 @@ def execute_disposition(
             eligible[found.source_id].append(found)
         elif found.status == "held":  # past retention or not, a held file is listed as kept
             outcomes.append(_outcome(found.source_id, found, 1, "held"))
-    user, user_from = current_user(env)
+    user, user_from = current_user(settings.user)
     for stream in ledger.streams(TABLE):
         source_id = source_id_of_stream(stream)
         if source_id is not None:
@@ -148,7 +150,7 @@ def execute_disposition(
     return outcomes
 
 
-def _refusal(ledger: Ledger, behind, held: set[str]) -> str | None:
+def _refusal(ledger: Ledger, behind: list[FileEntry], held: set[str]) -> str | None:
     """Why a file must stay: a hold on it or on an input behind it, or a lock the store
     would enforce."""
     if any(entry.key in held for entry in behind):
@@ -162,7 +164,11 @@ def _refusal(ledger: Ledger, behind, held: set[str]) -> str | None:
 
 
 def _finish_earlier(
-    ledger: Ledger, source_id: str, dispositions, audit: HoldAudit, policy: RetentionPolicy
+    ledger: Ledger,
+    source_id: str,
+    dispositions: list[Manifest],
+    audit: HoldAudit,
+    policy: RetentionPolicy,
 ) -> list[DispositionOutcome]:
     """Delete what earlier disposition manifests recorded but left stored (a crash, or a
     refusal that has since ended), unless the manifest breaks the disposition rule (one
@@ -189,5 +195,7 @@ def _finish_earlier(
     return outcomes
 
 
-def _outcome(source_id: str, found: ClassifiedFile, objects: int, result: str):
+def _outcome(
+    source_id: str, found: ClassifiedFile, objects: int, result: str
+) -> DispositionOutcome:
     return DispositionOutcome(source_id, found.entry.key, found.entry.rows, objects, result)

@@ -50,12 +50,14 @@ from pipelines.archive import keys
 from pipelines.archive.ledger import Manifest
 from pipelines.archive.store import ObjectStore
 from pipelines.archive.verify import NOT_TAMPERING, TAMPERING, Finding
+from pipelines.archive.witnessing import LogWitness
 from pipelines.governance.chained_log import (
     ChainedLog,
     StoredRecord,
     canonical_bytes,
     current_user,
 )
+from pipelines.settings import Settings
 
 HOLDS_PREFIX = f"{keys.HOLDS_ROOT}/"
 HOLD_FORMAT = "rc-archive/hold/1"
@@ -64,8 +66,8 @@ HOLD_FORMAT = "rc-archive/hold/1"
 JOURNAL_PREFIX = keys.HOLDS_JOURNAL_PREFIX
 JOURNAL_FORMAT = "rc-archive/hold-journal/1"
 MATTER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-# Data tables a hold can reach, and the column naming a record's identity in each.
-HELD_TABLES = ("contents", "identities")
+# The data tables a hold can reach, and what its selector matches in each, are facts of the
+# tables (TableSchema.hold; schemas.tables.HELD_TABLES).
 
 
 class HoldError(ValueError):
@@ -93,11 +95,16 @@ class Selector:
     # --query: the message ids its SQL returned (fixed when the hold is placed), and the SQL
     content_ids: tuple[str, ...] | None = None
     query: str | None = None
+    # --identity: the [source_id, thread_id] of the identity's conversations when the hold was
+    # placed (query/selection.py, `identity_threads`), so a message landing in one is held too.
+    threads: tuple[tuple[str, str], ...] | None = None
 
     def __post_init__(self) -> None:
         given = [x for x in (self.source, self.thread, self.identity, self.content_ids) if x]
         if len(given) != 1:
             raise HoldError("a hold names exactly one of --source, --thread, --identity or --query")
+        if self.threads is not None and not self.identity:
+            raise HoldError("only an --identity hold keeps the conversations it selected")
         if self.from_ and self.to and self.from_ >= self.to:
             raise HoldError("--from must be before --to")
 
@@ -113,6 +120,7 @@ class Selector:
                 if self.content_ids
                 else {}
             ),
+            **({"threads": [list(t) for t in self.threads]} if self.threads is not None else {}),
         }
 
 
@@ -207,10 +215,10 @@ def _write_record(
     action: str,
     previous: list[HoldRecord],
     fields: Mapping[str, Any],
-    env: Mapping[str, str],
+    settings: Settings,
 ) -> HoldRecord:
     now = datetime.now(UTC)
-    user, user_from = current_user(env)
+    user, user_from = current_user(settings.user)
     body = {
         "format": HOLD_FORMAT,
         "matter": matter,
@@ -225,7 +233,7 @@ def _write_record(
     data = canonical_bytes(body)
     key = f"{HOLDS_PREFIX}{matter}/{now.strftime('%Y%m%dT%H%M%S%fZ')}-{action}.json"
     record = HoldRecord(key, hashlib.sha256(data).hexdigest(), body)
-    journal = hold_journal(store, env)
+    journal = hold_journal(store, settings)
     _adopt_legacy(store, journal)
     if action == "release":  # journaled first: a crash in between leaves the matter active
         _journal(journal, record)
@@ -236,9 +244,10 @@ def _write_record(
     return record
 
 
-def hold_journal(store: ObjectStore, env: Mapping[str, str] | None = None) -> ChainedLog:
-    """The hold journal of the archive (witnessed when `env` sets ARCHIVE_WITNESS_URI)."""
-    return ChainedLog(store, JOURNAL_PREFIX, JOURNAL_FORMAT, env)
+def hold_journal(store: ObjectStore, settings: Settings | None = None) -> ChainedLog:
+    """The hold journal of the archive (witnessed when `settings` sets ARCHIVE_WITNESS_URI;
+    None: a reader's, see `ChainedLog`)."""
+    return ChainedLog(store, JOURNAL_PREFIX, JOURNAL_FORMAT, settings)
 
 
 def _journal(journal: ChainedLog, record: HoldRecord) -> None:
@@ -279,10 +288,11 @@ def _adopt_legacy(store: ObjectStore, journal: ChainedLog) -> None:
         )
 
 
-def adopt_legacy_holds(store: ObjectStore, env: Mapping[str, str] | None = None) -> None:
+def adopt_legacy_holds(store: ObjectStore, settings: Settings) -> None:
     """Start the hold journal with the records stored before it (nothing when it has begun,
-    or there are none): `disposition --execute` does, after its audit found nothing wrong."""
-    _adopt_legacy(store, hold_journal(store, env))
+    or there are none): `disposition --execute` does, after its audit found nothing wrong.
+    The entry is written as `settings.user` and witnessed as `settings` says."""
+    _adopt_legacy(store, hold_journal(store, settings))
 
 
 def _legacy_chain_breaks(records: list[HoldRecord]) -> list[tuple[str, str]]:
@@ -318,14 +328,15 @@ def _set_hold(store: ObjectStore, key: str, on: bool) -> bool:
 
 def place_hold(
     store: ObjectStore,
-    env: Mapping[str, str],
+    settings: Settings,
     matter: str,
     selector: Selector,
     reason: str,
     object_keys: list[str],
 ) -> HoldRecord:
     """Hold `object_keys`, the committed objects holding a record `selector` matches (found by
-    the caller in the catalog: query/selection.py `held_objects`); record it."""
+    the caller in the catalog: query/selection.py `held_objects`); record it as
+    `settings.user`, journaled and witnessed as `settings` says."""
     check_matter(matter)
     if not (reason or "").strip():
         raise HoldError("--reason is required: say why the records are held")
@@ -349,13 +360,11 @@ def place_hold(
             "object_keys": keys,
             "lock_applied": all(applied),
         },
-        env,
+        settings,
     )
 
 
-def release_hold(
-    store: ObjectStore, env: Mapping[str, str], matter: str, reason: str
-) -> HoldRecord:
+def release_hold(store: ObjectStore, settings: Settings, matter: str, reason: str) -> HoldRecord:
     """Release `matter`: the legal hold goes OFF on its objects that no other active matter
     holds; the release record lists both sets."""
     check_matter(matter)
@@ -386,7 +395,7 @@ def release_hold(
             "kept_keys": kept,
             "lock_applied": all(applied) if applied else None,
         },
-        env,
+        settings,
     )
 
 
@@ -432,7 +441,9 @@ def active_matters(store: ObjectStore) -> list[ActiveMatter]:
 
 
 def _matching_days(selector: Mapping[str, Any], rows: Any) -> set[Any]:
-    """The creation dates of the batch rows (an Arrow table of contents) a selector matches."""
+    """The creation dates of the batch rows (an Arrow table of contents) a selector matches:
+    as the placement selected them (query/selection.py), `identity` as its conversations (those
+    it kept when placed, and those the identity writes in within the batch)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -441,6 +452,14 @@ def _matching_days(selector: Mapping[str, Any], rows: Any) -> set[Any]:
     for field_name, column_name in column.items():
         if selector.get(field_name):
             mask = pc.equal(rows.column(column_name), selector[field_name])
+    if selector.get("identity"):
+        own = pc.fill_null(mask, False)
+        threads = pc.binary_join_element_wise(
+            rows.column("source_id"), rows.column("thread_id"), "\x00"
+        )
+        known = {f"{source}\x00{thread}" for source, thread in selector.get("threads") or ()}
+        known.update(t for t in threads.filter(own).to_pylist() if t is not None)
+        mask = pc.or_(own, pc.is_in(threads, value_set=pa.array(sorted(known), pa.string())))
     if selector.get("content_ids"):  # a --query hold: new versions of the messages it held
         mask = pc.is_in(rows.column("id"), value_set=pa.array(selector["content_ids"]))
     if mask is None:
@@ -458,7 +477,7 @@ def hold_landed(
     matters: list[ActiveMatter],
     rows: Any,
     files: Mapping[Any, str],
-    env: Mapping[str, str],
+    settings: Settings,
 ) -> list[HoldRecord]:
     """Hold the files of a just-committed batch that hold a message an active matter selects.
 
@@ -493,14 +512,14 @@ def hold_landed(
                     "object_keys": object_keys,
                     "lock_applied": all(applied),
                 },
-                env,
+                settings,
             )
         )
     return written
 
 
 def hold_compacted(
-    store: ObjectStore, manifests: Iterable[Manifest | None], env: Mapping[str, str]
+    store: ObjectStore, manifests: Iterable[Manifest | None], settings: Settings
 ) -> list[HoldRecord]:
     """A compaction's output holds the rows of its inputs: each active matter holding an input
     holds the output too (legal hold on, a `landed` record naming it, so a release turns it
@@ -523,7 +542,7 @@ def hold_compacted(
             "object_keys": outputs,
             "lock_applied": all(applied),
         }
-        written.append(_write_record(store, matter, "landed", [], fields, env))
+        written.append(_write_record(store, matter, "landed", [], fields, settings))
     return written
 
 
@@ -599,7 +618,7 @@ class HoldAudit:
     entry (chain, then content), plus the witness's journal entries. `verify`, `hold verify`,
     `hold list` and `disposition` pay it; runs never do."""
 
-    def __init__(self, store: ObjectStore, witness: Any = None) -> None:
+    def __init__(self, store: ObjectStore, witness: LogWitness | None = None) -> None:
         self.store = store
         self.findings: list[Finding] = []
         self.events: list[HoldEvent] = []
@@ -620,7 +639,7 @@ class HoldAudit:
         self.findings.append(Finding(kind, key, detail))
 
     def _read(self) -> None:
-        journal = hold_journal(self.store, {})  # the witness is compared separately
+        journal = hold_journal(self.store)  # the witness is compared separately
         self.journal_entries, chain = journal.verify()
         for found in chain:
             kind = "hold_invalid" if found.kind == "event_invalid" else found.kind

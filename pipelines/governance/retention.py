@@ -24,7 +24,7 @@ to the same rule (pipelines/archive/disposal.py, `rule_findings`), with the poli
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,14 +75,14 @@ class RetentionPolicy:
         }
 
 
-def open_governed_store(uri: str | None, env: Mapping[str, str]) -> ObjectStore:
+def open_governed_store(uri: str | None, archive_settings: settings.Settings) -> ObjectStore:
     """The archive as writers open it: its Object Lock settings and, with a lock mode, the
     retention classes of ARCHIVE_RETENTION_CLASSES, so each new object is locked until its
     source's class ends (a reader needs neither and calls `open_store`)."""
-    classes_path = (env.get(settings.ARCHIVE_RETENTION_CLASSES) or "").strip()
-    locked = (env.get(settings.ARCHIVE_OBJECT_LOCK_MODE) or "").strip()
+    classes_path = archive_settings.retention_classes_path
+    locked = archive_settings.object_lock_mode
     retention = load_retention(classes_path) if classes_path and locked else None
-    return open_store(uri, env, retention=retention)
+    return open_store(uri, archive_settings, retention=retention)
 
 
 def load_retention(path: str | Path) -> RetentionPolicy:

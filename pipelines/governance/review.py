@@ -17,6 +17,7 @@ from typing import Any
 from pipelines.archive import keys
 from pipelines.archive.store import ObjectStore
 from pipelines.governance.chained_log import ChainedLog, StoredRecord
+from pipelines.settings import Settings
 
 REVIEWS_PREFIX = f"{keys.REVIEWS_ROOT}/"
 REVIEW_FORMAT = "rc-archive/review/1"
@@ -28,8 +29,10 @@ class ReviewError(ValueError):
     """A decision that cannot be recorded (unknown flag, bad decision, empty note)."""
 
 
-def review_log(store: ObjectStore, env: Mapping[str, str] | None = None, clock=None) -> ChainedLog:
-    return ChainedLog(store, REVIEWS_PREFIX, REVIEW_FORMAT, env, clock)
+def review_log(store: ObjectStore, settings: Settings | None = None, clock=None) -> ChainedLog:
+    """The review decisions as a chained log: its writer's user and witness from `settings`
+    (None: a reader's, see `ChainedLog`)."""
+    return ChainedLog(store, REVIEWS_PREFIX, REVIEW_FORMAT, settings, clock)
 
 
 def decision_record(flag: Mapping[str, Any], decision: str, note: str) -> dict[str, Any]:
@@ -58,8 +61,9 @@ def record_decision(
     flag: Mapping[str, Any],
     decision: str,
     note: str,
-    env: Mapping[str, str] | None = None,
+    settings: Settings,
     clock: Any = None,
 ) -> StoredRecord:
-    """Append one decision to the archive's review log (write-once)."""
-    return review_log(store, env, clock).append(decision_record(flag, decision, note))
+    """Append one decision to the archive's review log (write-once), as `settings.user`
+    (else the operating-system user), witnessed when `settings.witness_uri` is set."""
+    return review_log(store, settings, clock).append(decision_record(flag, decision, note))

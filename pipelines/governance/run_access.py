@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
-from pipelines import settings
 from pipelines.archive.store import LocalStore, ObjectStore
 from pipelines.governance.access_trail import AccessTrail, access_log, check_real_archive
 from pipelines.governance.chained_log import StoredRecord
+from pipelines.settings import Settings
 
 AUTOMATION_TAGS = ("dagster/schedule_name", "dagster/sensor_name")
 USER_TAG = "dagster/user"
@@ -53,14 +54,15 @@ def run_access_event(
 
 def record_run_access(
     store: ObjectStore,
-    env: Mapping[str, str],
+    settings: Settings,
     job_name: str,
     run_id: str,
     tags: Mapping[str, str],
     assets: Iterable[str] | None,
 ) -> StoredRecord | None:
-    """Append the run's event to the archive's access trail (None: a scheduled run). The
-    person Dagster names (`dagster/user`) is the event's user; else the daemon's user. A local
+    """Append the run's event to the archive's access trail (None: a scheduled run), witnessed
+    as `settings` says. The person Dagster names (`dagster/user`) is the event's user; else
+    the daemon's (`settings.user`, else the operating-system user). A local
     archive whose folders are symbolic links is refused (SymlinkedArchiveError, which fails
     the sensor's tick where it shows): the run's event would land in a trail beside the data
     it read, as for the audit commands (access_trail.check_real_archive)."""
@@ -69,10 +71,9 @@ def record_run_access(
         return None
     if isinstance(store, LocalStore):
         check_real_archive(store.root)
-    who = dict(env)
     if tags.get(USER_TAG):
-        who[settings.RC_ARCHIVE_USER] = tags[USER_TAG]
-    return AccessTrail(store, who).append(event)
+        settings = replace(settings, user=tags[USER_TAG])
+    return AccessTrail(store, settings).append(event)
 
 
 def recorded_run_ids(

@@ -27,6 +27,7 @@ import calendar
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,7 @@ from pipelines.integrity.log import SourceLog, read_log
 from pipelines.integrity.reconcile_report import ReconcileReport
 from schemas.common import iso_ms
 from schemas.ids import source_stream, validate_source_id
+from schemas.tables import CERTIFIED_TABLES, LOGGED_TABLE, TABLES
 
 CERTIFICATE_FORMAT = "rc-archive/certificate/1"
 SIGNATURE_ALGORITHM = "Ed25519"
@@ -88,34 +90,50 @@ def keygen(out: str | os.PathLike[str]) -> tuple[Path, Path]:
 
 
 def load_private_key(path: str | os.PathLike[str]):
+    """The Ed25519 private key of the PEM at `path` (unencrypted); CertificateRefused if not."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    try:
-        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise CertificateRefused(
-            f"--key {path}: not an unencrypted Ed25519 private key PEM ({type(exc).__name__})",
-            tampering=False,
-        ) from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise CertificateRefused(f"--key {path}: not an Ed25519 key", tampering=False)
-    return key
+    return _load_key(
+        path,
+        "--key",
+        "an unencrypted Ed25519 private key PEM",
+        lambda pem: serialization.load_pem_private_key(pem, password=None),
+        Ed25519PrivateKey,
+    )
 
 
 def load_public_key(path: str | os.PathLike[str]):
+    """The Ed25519 public key of the PEM at `path`; CertificateRefused if not."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    return _load_key(
+        path,
+        "--public-key",
+        "an Ed25519 public key PEM",
+        serialization.load_pem_public_key,
+        Ed25519PublicKey,
+    )
+
+
+def _load_key(
+    path: str | os.PathLike[str],
+    option: str,
+    expected: str,
+    parse: Callable[[bytes], Any],
+    key_type: type,
+) -> Any:
+    """`parse` of the file's bytes, refused (not as tampering: a person's mistake) when the
+    file cannot be read or parsed, or holds another kind of key than `key_type`."""
     try:
-        key = serialization.load_pem_public_key(Path(path).read_bytes())
+        key = parse(Path(path).read_bytes())
     except (OSError, ValueError, TypeError) as exc:
         raise CertificateRefused(
-            f"--public-key {path}: not an Ed25519 public key PEM ({type(exc).__name__})",
-            tampering=False,
+            f"{option} {path}: not {expected} ({type(exc).__name__})", tampering=False
         ) from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise CertificateRefused(f"--public-key {path}: not an Ed25519 key", tampering=False)
+    if not isinstance(key, key_type):
+        raise CertificateRefused(f"{option} {path}: not an Ed25519 key", tampering=False)
     return key
 
 
@@ -195,7 +213,7 @@ def ledger_genesis(ledger: Ledger, source_id: str) -> str | None:
     written once, chained to by every later one (the witness records it), and a new archive of
     the same source, begun anywhere, has another (its batch id is random, its commit time its
     own). So it names the archive wherever it is, and only it."""
-    key = keys.manifest_key("contents", source_stream(source_id), 0)
+    key = keys.manifest_key(LOGGED_TABLE, source_stream(source_id), 0)
     if not ledger.store.exists(key):
         return None
     return hashlib.sha256(ledger.store.get(key)).hexdigest()
@@ -284,8 +302,8 @@ def attest(
         head = ledger.head(table, stream)
         if head is not None:
             heads[table] = {"seq": head.seq, "sha256": head.sha256}
-    if "contents" not in heads:
-        raise ValueError(f"source {source_id} has no contents ledger in this archive")
+    if LOGGED_TABLE not in heads:
+        raise ValueError(f"source {source_id} has no {LOGGED_TABLE} ledger in this archive")
     log = read_log(ledger, source_id)
     if log.problems:
         key, problem = log.problems[0]
@@ -347,35 +365,56 @@ def _count(
     }, in_period
 
 
+def _counted() -> tuple[str, ...]:
+    names: list[str] = []
+    for table in CERTIFIED_TABLES:
+        names.append(TABLES[table].certified.name)  # type: ignore[union-attr]
+        if table == LOGGED_TABLE:
+            names.append("versions")
+    return tuple(names)
+
+
+# The counts a certificate holds, in the order its page (report.py) lists them: one per
+# certified table (TableSchema.certified), the log's versions right after the log's table.
+COUNTED: tuple[str, ...] = _counted()
+
+
 def counts(ledger: Ledger, stream: str, start: datetime, end: datetime) -> dict[str, Any]:
-    """What the source holds, live files only (compaction keeps the same rows): contents
-    (distinct ids) and versions (rows) by creation_time; identities (distinct ids) by
-    creation_time; agents (distinct extension ids) by archived_at (an agent has no creation
-    time); quarantined records by quarantined_at. `per_day`: versions per creation day."""
-    contents, period_rows = _count(
-        ledger,
-        "contents",
-        stream,
-        "id",
-        "creation_time",
-        start,
-        end,
-        extra=("last_modified_time", "archived_at"),
-    )
-    identities, _ = _count(ledger, "identities", stream, "id", "creation_time", start, end)
-    agents, _ = _count(ledger, "agents", stream, "extension_id", "archived_at", start, end)
-    quarantined, _ = _count(ledger, "quarantine", stream, None, "quarantined_at", start, end)
+    """What the source holds, live files only (compaction keeps the same rows): for each
+    certified table (TableSchema.certified), its distinct ids (rows when it has no id column)
+    with the declared time in the period and in total: contents and identities by
+    creation_time, agents by archived_at (an agent has no creation time), quarantined records
+    by quarantined_at. For the Merkle log's table (contents) also its versions (rows),
+    `per_day` (versions per creation day) and `capture_lag`."""
+    found: dict[str, Any] = {}
+    period_rows = None
+    day_column = TABLES[LOGGED_TABLE].certified.period_column  # type: ignore[union-attr]
+    for table in CERTIFIED_TABLES:
+        schema = TABLES[table]
+        certified = schema.certified
+        assert certified is not None
+        logged = table == LOGGED_TABLE
+        counted, rows = _count(
+            ledger,
+            table,
+            stream,
+            schema.id_column,
+            certified.period_column,
+            start,
+            end,
+            extra=("last_modified_time", "archived_at") if logged else (),
+        )
+        found[certified.name] = {"total": counted["total"], "period": counted["period"]}
+        if logged:
+            found["versions"] = {"total": counted["total_rows"], "period": counted["period_rows"]}
+            period_rows = rows
     per_day: dict[str, int] = {}
     if period_rows is not None and period_rows.num_rows:
-        days = pc.strftime(period_rows.column("creation_time"), format="%Y-%m-%d")
+        days = pc.strftime(period_rows.column(day_column), format="%Y-%m-%d")
         for row in pc.value_counts(days).to_pylist():
             per_day[row["values"]] = row["counts"]
     return {
-        "contents": {"total": contents["total"], "period": contents["period"]},
-        "versions": {"total": contents["total_rows"], "period": contents["period_rows"]},
-        "identities": {"total": identities["total"], "period": identities["period"]},
-        "agents": {"total": agents["total"], "period": agents["period"]},
-        "quarantined": quarantined,
+        **found,
         "per_day": dict(sorted(per_day.items())),
         "capture_lag": capture_lag(period_rows),
     }
@@ -480,7 +519,7 @@ def verify_certificate(ledger: Ledger, signed: dict[str, Any], public_key) -> Ce
     for key, problem in log.problems:
         changed(key, problem)
     proof: list[bytes] = []
-    where = keys.ledger_prefix("contents", stream)
+    where = keys.ledger_prefix(LOGGED_TABLE, stream)
     if log.size < certified_size:
         changed(
             where,

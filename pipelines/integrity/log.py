@@ -24,8 +24,9 @@ from pipelines.archive.disposed_hashes import read_disposed_hashes
 from pipelines.archive.ledger import Ledger, LedgerError
 from pipelines.archive.parquet import parquet_to_table
 from schemas.ids import source_stream
+from schemas.tables import LOGGED_TABLE
 
-TABLE = "contents"
+TABLE = LOGGED_TABLE  # whose versions are the leaves (TableSchema.certified.merkle_log)
 
 
 class LeafHashes(Sequence):

@@ -35,14 +35,15 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pipelines.archive import keys
 from pipelines.archive.store import ObjectExistsError, ObjectStore, open_store
 from pipelines.archive.verify import NOT_TAMPERING, Finding
-from pipelines.settings import ARCHIVE_WITNESS_URI
+from pipelines.archive.witnessing import LogWitness
+from pipelines.settings import ARCHIVE_WITNESS_URI, Settings
 from schemas.common import iso_ms
 from schemas.ids import validate_stream
 
@@ -85,7 +86,7 @@ def entry_key(table: str, stream: str, seq: int, kind: str = "manifest") -> str:
     if kind not in KINDS:
         raise ValueError(f"witness kind {kind!r}; expected one of {KINDS}")
     middle = f"{CHECKPOINTS}/" if kind == "checkpoint" else ""
-    return f"{keys._ledger_table(table)}/{validate_stream(stream)}/{middle}{seq:010d}.json"
+    return f"{keys.ledger_table(table)}/{validate_stream(stream)}/{middle}{seq:010d}.json"
 
 
 class Witness:
@@ -95,8 +96,10 @@ class Witness:
         self.store = store
 
     @classmethod
-    def open(cls, uri: str, env: Mapping[str, str]) -> Witness:
-        return cls(open_store(uri, env))
+    def open(cls, uri: str, settings: Settings) -> Witness:
+        """The witness at `uri`, a store opened with `settings` (S3 access, timeouts, and
+        the archive's Object Lock settings, so a witness bucket locks its entries too)."""
+        return cls(open_store(uri, settings))
 
     def describe(self) -> str:
         return self.store.describe()
@@ -182,12 +185,19 @@ class Witness:
         try:
             self.store.put(LOGS_AREA + key, data, content_type=JSON_TYPE)
         except ObjectExistsError:
-            existing = json.loads(self.store.get(LOGS_AREA + key)).get("sha256")
+            existing = self.logged_sha256(key)
             if existing != sha256:
                 raise WitnessConflictError(
                     f"witness {self.store.uri_for(LOGS_AREA + key)} holds sha256 {existing} "
                     f"for {key}, not {sha256}: the log was rewritten"
                 ) from None
+
+    def logged_sha256(self, key: str) -> str | None:
+        """The SHA-256 witnessed for the record at `key` (None: never witnessed): one HEAD,
+        one GET."""
+        if not self.store.exists(LOGS_AREA + key):
+            return None
+        return json.loads(self.store.get(LOGS_AREA + key)).get("sha256")
 
     def log_entries(self, prefix: str) -> dict[str, str]:
         """record key -> witnessed SHA-256, for every record of the log at `prefix`."""
@@ -234,10 +244,10 @@ class Witness:
         return max(seqs, default=-1)
 
 
-def open_witness(uri: str, env: Mapping[str, str]) -> Witness:
+def open_witness(uri: str, settings: Settings) -> Witness:
     """The witness at `uri` for comparing with (verify, disposition): WitnessUnavailable when
     it is missing, empty or unreadable. Writers use `Witness.open` (a new witness is empty)."""
-    witness = Witness.open(uri, env)
+    witness = Witness.open(uri, settings)
     witness.check_readable()
     return witness
 
@@ -452,7 +462,7 @@ class _LogRecord:
 
 def compare_log(
     archive: ObjectStore,
-    witness: Witness,
+    witness: LogWitness,
     prefix: str,
     start: datetime | None | Callable[[], datetime | None] = None,
     logs: dict[str, tuple[str, str | None]] | None = None,

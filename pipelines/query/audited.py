@@ -36,6 +36,7 @@ from typing import Any, TextIO
 from pipelines.archive.store import ObjectStore, open_store
 from pipelines.governance.access_trail import AccessTrail, AccessTrailError
 from pipelines.ringcentral.redaction import redact
+from pipelines.settings import Settings
 
 # Longest query text kept in an event (a pasted script of megabytes is cut, with its SHA-256).
 MAX_QUERY_CHARS = 100_000
@@ -53,8 +54,9 @@ HOLD_CHARS = 1 << 20
 HOLD_SECONDS = 1.0
 
 
-def catalog_archive(audit_db: str, env: Mapping[str, str]) -> ObjectStore:
-    """The archive the catalog at `audit_db` reads (ARCHIVE_URI, else its recorded root)."""
+def catalog_archive(audit_db: str, settings: Settings) -> ObjectStore:
+    """The archive the catalog at `audit_db` reads (ARCHIVE_URI, else its recorded root),
+    opened with `settings`."""
     import duckdb
 
     from pipelines.catalog.connection import catalog_info, resolve_archive_root
@@ -70,8 +72,10 @@ def catalog_archive(audit_db: str, env: Mapping[str, str]) -> ObjectStore:
     finally:
         conn.close()
     # must_exist: a missing archive is the connection's one-line error, never re-created here.
-    root = resolve_archive_root(path, recorded_uri, recorded_relpath, env, must_exist=True)
-    return open_store(root, dict(env))
+    root = resolve_archive_root(
+        path, recorded_uri, recorded_relpath, settings.archive_uri, must_exist=True
+    )
+    return open_store(root, settings)
 
 
 def query_fields(sql: str | None, params: Any = None, name: str | None = None) -> dict[str, Any]:

@@ -7,13 +7,13 @@ comments; this reads them back from the catalog (falling back to the docs for an
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from pipelines.catalog.column_docs import COLUMN_DOCS
 from pipelines.catalog.connection import connect
 from pipelines.catalog.views import PUBLIC_VIEWS
 from pipelines.query.formatting import render
 from pipelines.query.queries import QueryResult
+from pipelines.settings import Settings
 
 
 class UnknownView(ValueError):
@@ -45,12 +45,13 @@ def describe_command(
     audit_db: str | os.PathLike[str] | None,
     view: str,
     fmt: str = "table",
-    env: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> str:
-    """`rc-archive sql --describe VIEW`: the view's columns, types and descriptions."""
+    """`rc-archive sql --describe VIEW`: the view's columns, types and descriptions (the
+    catalog opened with `settings`; None: the defaults, see `sql.sql_command`)."""
     if view not in PUBLIC_VIEWS:
         raise UnknownView(f"unknown view {view!r}; views: {', '.join(PUBLIC_VIEWS)}")
-    conn = connect(audit_db, env, read_only=True)
+    conn = connect(audit_db, settings or Settings(), read_only=True)
     try:
         result = describe_view(conn, view)
     finally:

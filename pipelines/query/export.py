@@ -51,8 +51,11 @@ from pipelines.catalog.connection import ARCHIVE_ROOT_VARIABLE, CATALOG_INFO_TAB
 from pipelines.query.attachment_files import ArchivedFile, archived_files, stream_blob
 from pipelines.query.formatting import csv_safe
 from pipelines.query.rsmf import rsmf_file_name, write_rsmf
+from pipelines.query.selection import selection_condition
 from pipelines.query.terminal_text import terminal_safe
+from pipelines.settings import Settings
 from schemas.ids import InvalidSourceIdError, validate_source_id
+from schemas.tables import TABLES
 
 FORMATS = ("csv", "jsonl", "eml", "rsmf")
 EXPORT_COLUMNS = (
@@ -88,28 +91,21 @@ def selection_sql(
     from_: datetime | None,
     to: datetime | None,
 ) -> tuple[str, dict[str, Any]]:
-    """The SELECT of an export: fixed clauses for the filters given, values bound."""
-    clauses, params = [], {}
-    if source:
-        clauses.append("source_id = $source")
-        params["source"] = source
-    if thread:
-        clauses.append("thread_id = $thread")
-        params["thread"] = thread
-    if identity:
-        # The identity's conversations: every message of a thread the identity wrote in.
-        clauses.append(
-            "(source_id, thread_id) IN (SELECT source_id, thread_id FROM messages "
-            "WHERE author_identity_id = $identity)"
-        )
-        params["identity"] = identity
-    if from_:
-        clauses.append("creation_time >= $from_time")
-        params["from_time"] = from_
-    if to:
-        clauses.append("creation_time < $to_time")
-        params["to_time"] = to
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    """The SELECT of an export: the messages the filters select, as a legal hold by the same
+    filters selects them (pipelines/query/selection.py: `identity` is the identity's
+    conversations), values bound."""
+    condition = selection_condition(
+        TABLES["contents"].hold,  # type: ignore[arg-type]
+        source=source,
+        thread=thread,
+        identity=identity,
+        from_=from_,
+        to=to,
+    )
+    if condition is None:  # the contents table takes every part of a selection
+        raise RuntimeError("the contents table names no selector column")
+    clause, params = condition
+    where = f"WHERE {clause}" if clause else ""
     sql = f"SELECT {EXPORT_COLUMNS} FROM messages {where} ORDER BY creation_time, id"
     return sql, params
 
@@ -488,6 +484,7 @@ def export(
     to: datetime | None = None,
     fmt: str = "csv",
     store: Any = None,
+    settings: Settings | None = None,
 ) -> ExportReport:
     """Produce the selected messages into `out_dir` (new, or empty) + manifest.json.
 
@@ -496,7 +493,8 @@ def export(
     `out_dir`. The files are written into a hidden sibling directory, renamed to `out_dir` once
     complete and removed on any failure.
     `store` is the archive the attachment bytes are read from (default: the archive the
-    catalog reads, opened with the environment's settings).
+    catalog reads, opened with `settings`; None: the defaults, S3 through the AWS credential
+    chain).
     """
     if fmt not in FORMATS:
         raise ValueError(f"export format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -517,7 +515,7 @@ def export(
     files = _attachment_files(conn, records)
     columns.append("attachment_files")
     if store is None and files:
-        store = _catalog_store(conn)
+        store = _catalog_store(conn, settings or Settings())
     provenance = _provenance(conn)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -564,14 +562,15 @@ def export(
     )
 
 
-def _catalog_store(conn: duckdb.DuckDBPyConnection) -> Any:
-    """The archive the catalog's views read (the root `connect` resolved), as a store."""
+def _catalog_store(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Any:
+    """The archive the catalog's views read (the root `connect` resolved), as a store opened
+    with `settings`."""
     from pipelines.archive.store import open_store
 
     root = conn.execute(f"SELECT getvariable('{ARCHIVE_ROOT_VARIABLE}')").fetchone()[0]
     if not root:
         raise RuntimeError("the audit connection names no archive root; cannot read attachments")
-    return open_store(root.rstrip("/"), os.environ)
+    return open_store(root.rstrip("/"), settings)
 
 
 def _attachment_files(

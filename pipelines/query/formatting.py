@@ -1,8 +1,9 @@
-"""Render a query result as a text table, CSV, JSON or JSON lines, and the `rc-archive sql` command.
+"""Render a query result as a text table, CSV, JSON or JSON lines, and refuse SQL that is not
+a query.
 
-`sql_command` opens the catalog read-only and refuses anything but a query before running it:
-DuckDB's read-only mode already stops writes to the catalog, but not COPY ... TO (writes a
-file), ATTACH or SET, and an auditor's tool must not do those either.
+`check_read_only` refuses anything but a query before `rc-archive sql` runs it
+(pipelines/query/sql.py): DuckDB's read-only mode already stops writes to the catalog, but not
+COPY ... TO (writes a file), ATTACH or SET, and an auditor's tool must not do those either.
 
 Streaming. `Renderer` turns rows into text a block at a time, so `rc-archive sql` writes an
 answer of any size as DuckDB produces it, in constant memory (pipelines/query/sql.py):
@@ -23,9 +24,8 @@ many; `--formulas keep` writes them as stored.
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -34,8 +34,7 @@ from typing import Any
 import duckdb
 from wcwidth import wcswidth, wcwidth
 
-from pipelines.catalog.connection import connect
-from pipelines.query.queries import QueryResult, run_query
+from pipelines.query.queries import QueryResult
 from pipelines.query.terminal_text import bool_text, terminal_safe, timestamp_text
 
 FORMATS = ("table", "csv", "json", "jsonl")
@@ -325,21 +324,3 @@ def check_read_only(sql: str) -> None:
             )
     if len(statements) > 1:
         raise NotReadOnlyQuery("rc-archive sql runs one query at a time; split the statements")
-
-
-def sql_command(
-    audit_db: str | os.PathLike[str] | None,
-    sql: str,
-    params: Mapping[str, Any] | Sequence[Any] | None = None,
-    fmt: str = "table",
-    env: Mapping[str, str] | None = None,
-) -> str:
-    """Run one read-only query on the catalog and return it rendered as `fmt`."""
-    if fmt not in FORMATS:
-        raise ValueError(f"output format {fmt!r} is not one of {', '.join(FORMATS)}")
-    check_read_only(sql)
-    conn = connect(audit_db, env, read_only=True)
-    try:
-        return render(run_query(conn, sql, params), fmt)
-    finally:
-        conn.close()

@@ -1,8 +1,9 @@
 """`rc-archive sql` as the access trail needs it: the answer, its row count, and streaming.
 
-Why a sibling of `pipelines.query.formatting.sql_command`: the access event records how many
-rows a query returned, which the rendered text no longer tells. Same checks, same connection
-(read-only by construction), same rendering.
+Every query here is refused unless it is one read-only query (`formatting.check_read_only`,
+then `connection.check_query` on a connection that is read-only by construction), and its
+answer comes with the rows it returned, which the access event records (the rendered text no
+longer tells them).
 
 `stream_sql` is what the command runs: DuckDB's result is fetched `FETCH_ROWS` rows at a time
 and each block is rendered and written before the next is fetched, so memory stays the same
@@ -29,6 +30,7 @@ from pipelines.query.formatting import (
     render_stream,
 )
 from pipelines.query.queries import run_query
+from pipelines.settings import Settings
 
 # Rows per fetch from DuckDB, rendered and written together (and a streamed table's block).
 FETCH_ROWS = 1000
@@ -39,13 +41,15 @@ def sql_command(
     sql: str,
     params: Mapping[str, Any] | Sequence[Any] | None = None,
     fmt: str = "table",
-    env: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> tuple[str, int]:
-    """Run one read-only query on the catalog: (the answer rendered as `fmt`, rows returned)."""
+    """Run one read-only query on the catalog: (the answer rendered as `fmt`, rows returned).
+    The catalog is opened with `settings`; None: the defaults (no ARCHIVE_URI: the views read
+    the archive the catalog recorded; S3 through the AWS credential chain)."""
     if fmt not in FORMATS:
         raise ValueError(f"output format {fmt!r} is not one of {', '.join(FORMATS)}")
     check_read_only(sql)
-    conn = connect(audit_db, env, read_only=True)
+    conn = connect(audit_db, settings or Settings(), read_only=True)
     try:
         result = run_query(conn, sql, params)
         return render(result, fmt), len(result.rows)
@@ -60,7 +64,7 @@ def stream_sql(
     sql: str,
     params: Mapping[str, Any] | Sequence[Any] | None,
     fmt: str,
-    env: Mapping[str, str] | None,
+    settings: Settings,
     out: TextIO,
     *,
     csv: CsvOptions | None = None,
@@ -74,7 +78,7 @@ def stream_sql(
 
     def pieces() -> Iterator[str]:
         check_read_only(sql)
-        conn = connect(audit_db, env, read_only=True)
+        conn = connect(audit_db, settings, read_only=True)
         try:
             check_query(conn, sql)
             cursor = conn.execute(sql, params) if params else conn.execute(sql)

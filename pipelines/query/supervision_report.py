@@ -11,7 +11,6 @@ decisions of the archive, not the number of runs.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +19,7 @@ from pipelines.archive.store import ObjectExistsError, ObjectStore
 from pipelines.catalog.connection import connect
 from pipelines.charts import bar_chart
 from pipelines.query.queries import QueryResult, run_query
+from pipelines.settings import Settings
 
 REPORT_PREFIX = f"{keys.REPORTS_ROOT}/supervision/"
 
@@ -61,9 +61,10 @@ class SupervisionReport:
     written: bool  # False: today's report was already stored (write-once), not replaced
 
 
-def render_report(audit_db: str, env: Mapping[str, str], now: datetime) -> str:
-    """The report's HTML, from the catalog at `audit_db` as of its last build."""
-    conn = connect(audit_db, env, read_only=True)
+def render_report(audit_db: str, settings: Settings, now: datetime) -> str:
+    """The report's HTML, from the catalog at `audit_db` as of its last build (opened with
+    `settings`)."""
+    conn = connect(audit_db, settings, read_only=True)
     try:
         results = {
             name: run_query(conn, sql)
@@ -126,12 +127,12 @@ def _table(result: QueryResult) -> str:
 
 
 def store_report(
-    store: ObjectStore, audit_db: str, env: Mapping[str, str], now: datetime | None = None
+    store: ObjectStore, audit_db: str, settings: Settings, now: datetime | None = None
 ) -> SupervisionReport:
     """Render today's report and store it write-once in the archive."""
     now = now or datetime.now(UTC)
     key = f"{REPORT_PREFIX}{now:%Y-%m-%d}.html"
-    page = render_report(audit_db, env, now)
+    page = render_report(audit_db, settings, now)
     try:
         store.put(key, page.encode("utf-8"), content_type="text/html; charset=utf-8")
     except ObjectExistsError:

@@ -142,7 +142,7 @@ class TokenManager:
         try:
             body = response.json()
         except ValueError:
-            raise errors.SettingsError(
+            raise errors.ClientConfigError(
                 f"POST {endpoints.TOKEN_PATH} answered 200 without JSON: check "
                 f"{settings.RC_SERVER_URL}={self._settings.base_url}"
             ) from None

@@ -255,7 +255,7 @@ class RingCentralClient:
         try:
             return response.json()
         except ValueError:
-            raise errors.SettingsError(
+            raise errors.ClientConfigError(
                 f"GET {path} answered {response.status_code} without JSON: the server at "
                 f"{self.settings.base_url} does not look like the RingCentral API; check "
                 f"{settings.RC_SERVER_URL}",

@@ -6,14 +6,13 @@ variable, instead of as a 404 or an OAuth error halfway through a backfill.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from pipelines import settings
 from pipelines.ringcentral.endpoints import SOURCE_FILTER_PARAMS
-from pipelines.ringcentral.errors import SettingsError
+from pipelines.ringcentral.errors import ClientConfigError
 
 
 @dataclass(frozen=True)
@@ -51,39 +50,49 @@ class ClientSettings:
     def __post_init__(self) -> None:
         _check_server_url(self.server_url)
         if not self.client_id.strip():
-            raise SettingsError(f"{settings.RC_APP_CLIENT_ID} is empty: set the app's client id")
+            raise ClientConfigError(
+                f"{settings.RC_APP_CLIENT_ID} is empty: set the app's client id"
+            )
         if not self.client_secret.strip():
-            raise SettingsError(
+            raise ClientConfigError(
                 f"{settings.RC_APP_CLIENT_SECRET} is empty: set the app's client secret"
             )
         _check_jwt(self.jwt)
         if self.source_filter_param not in SOURCE_FILTER_PARAMS:
-            raise SettingsError(
+            raise ClientConfigError(
                 f"{settings.RC_SOURCE_FILTER_PARAM}={self.source_filter_param!r} is not a known "
                 f"spelling: use one of {', '.join(SOURCE_FILTER_PARAMS)}"
             )
         if self.max_attempts < 1:
-            raise SettingsError(f"max_attempts={self.max_attempts}: must be at least 1")
+            raise ClientConfigError(f"max_attempts={self.max_attempts}: must be at least 1")
         if self.retry_budget_seconds < 0:
-            raise SettingsError(f"retry_budget_seconds={self.retry_budget_seconds}: must be >= 0")
+            raise ClientConfigError(
+                f"retry_budget_seconds={self.retry_budget_seconds}: must be >= 0"
+            )
         if self.connect_timeout_seconds <= 0 or self.read_timeout_seconds <= 0:
-            raise SettingsError("HTTP timeouts must be positive")
+            raise ClientConfigError("HTTP timeouts must be positive")
 
     @property
     def base_url(self) -> str:
         return self.server_url.rstrip("/")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ClientSettings:
-        """Build settings from RingCentral's sample variable names (os.environ by default).
+    def from_env(
+        cls,
+        env: Mapping[str, str],
+        *,
+        timeouts: settings.NetworkTimeouts | None = None,
+        **overrides: object,
+    ) -> ClientSettings:
+        """Build settings from RingCentral's sample variable names in `env`.
 
         Missing required variables are reported together, by name, so one run fixes them all.
-        The timeouts come from RC_ARCHIVE_CONNECT_TIMEOUT, _READ_TIMEOUT and _RETRY_BUDGET in
-        `env`, else in the process environment (a Dagster resource passes only its own fields).
-        `overrides` set the other fields (attempts, backoff), and the timeouts in tests.
+        The timeouts are `timeouts`, else RC_ARCHIVE_CONNECT_TIMEOUT, _READ_TIMEOUT and
+        _RETRY_BUDGET in `env` (a Dagster resource passes only its own fields, and the
+        process's timeouts). `overrides` set the other fields (attempts, backoff), and the
+        timeouts in tests.
         """
-        source = os.environ if env is None else env
-        timeouts = settings.NetworkTimeouts.from_env({**os.environ, **source})
+        timeouts = timeouts or settings.NetworkTimeouts.from_env(env)
         overrides = {
             "connect_timeout_seconds": timeouts.connect,
             "read_timeout_seconds": timeouts.read,
@@ -97,20 +106,20 @@ class ClientSettings:
                 settings.RC_APP_CLIENT_SECRET,
                 settings.RC_USER_JWT,
             )
-            if not (source.get(name) or "").strip()
+            if not (env.get(name) or "").strip()
         ]
         if missing:
-            raise SettingsError(
+            raise ClientConfigError(
                 f"missing setting(s) {', '.join(missing)}: set them in the environment (the app's "
                 "client id and secret, and the user's JWT credential from the developer console)"
             )
         return cls(
-            server_url=(source.get(settings.RC_SERVER_URL) or "").strip()
+            server_url=(env.get(settings.RC_SERVER_URL) or "").strip()
             or settings.DEFAULT_RC_SERVER_URL,
-            client_id=source[settings.RC_APP_CLIENT_ID].strip(),
-            client_secret=source[settings.RC_APP_CLIENT_SECRET].strip(),
-            jwt=source[settings.RC_USER_JWT].strip(),
-            source_filter_param=(source.get(settings.RC_SOURCE_FILTER_PARAM) or "").strip()
+            client_id=env[settings.RC_APP_CLIENT_ID].strip(),
+            client_secret=env[settings.RC_APP_CLIENT_SECRET].strip(),
+            jwt=env[settings.RC_USER_JWT].strip(),
+            source_filter_param=(env.get(settings.RC_SOURCE_FILTER_PARAM) or "").strip()
             or settings.DEFAULT_RC_SOURCE_FILTER_PARAM,
             **overrides,  # type: ignore[arg-type]
         )
@@ -119,12 +128,12 @@ class ClientSettings:
 def _check_server_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SettingsError(
+        raise ClientConfigError(
             f"{settings.RC_SERVER_URL}={url!r} is not an http(s) URL with a host: use e.g. "
             f"{settings.DEFAULT_RC_SERVER_URL}"
         )
     if parts.query or parts.fragment or parts.path not in ("", "/"):
-        raise SettingsError(
+        raise ClientConfigError(
             f"{settings.RC_SERVER_URL}={url!r} must be the server root (no path or query): use "
             f"e.g. {settings.DEFAULT_RC_SERVER_URL}"
         )
@@ -135,7 +144,7 @@ def _check_jwt(jwt: str) -> None:
     # The value itself is a secret: describe it, never echo it.
     parts = jwt.split(".")
     if len(parts) != 3 or not all(parts) or any(ch.isspace() for ch in jwt):
-        raise SettingsError(
+        raise ClientConfigError(
             f"{settings.RC_USER_JWT} is not a JWT (expected three non-empty dot-separated parts, "
             f"got {len(parts)} part(s) of {len(jwt)} characters): paste the user's JWT "
             "credential from the developer console"

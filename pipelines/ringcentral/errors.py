@@ -58,8 +58,11 @@ class RingCentralError(Exception):
         )
 
 
-class SettingsError(RingCentralError):
-    """A setting is missing or malformed, or points at something that is not the API."""
+class ClientConfigError(RingCentralError):
+    """The client is configured wrongly: a credential or server setting is missing or
+    malformed, or the server it names answers like something that is not the RingCentral API.
+    Unlike `pipelines.settings.SettingError` (a value that does not parse), it is one of the
+    client's errors: it may come from a response, and it carries its status and error code."""
 
     needs_person = True
 
@@ -134,6 +137,6 @@ __all__ = [
     "RateLimited",
     "RingCentralError",
     "ServerError",
-    "SettingsError",
+    "ClientConfigError",
     "TransportError",
 ]

@@ -56,7 +56,7 @@ def error_for_response(
     where = f"{method} {path}"
 
     if status == 404 and not is_json:
-        return errors.SettingsError(
+        return errors.ClientConfigError(
             f"{where} returned a 404 that is not a RingCentral error (no JSON body): the server "
             f"at {response.request.url.scheme}://{response.request.url.netloc.decode()} does "
             f"not serve this API; check {settings.RC_SERVER_URL}",

@@ -14,16 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.archive.ledger import Ledger
-from pipelines.archive.versions import (
-    ArchivedVersions,
-    committed_tables,
-    head_seq,
-    is_older_than,
-    saved_cursor,
-)
+from pipelines.archive.versions import ArchivedVersions, head_seq, is_older_than, saved_cursor
 from pipelines.ringcentral import RingCentralClient
-from pipelines.ringcentral.errors import NotFound
 from pipelines.sync.cursors import AgentsCursor
+from pipelines.sync.referenced import fetch_each, referenced_ids
 from schemas.agents import normalise_extensions
 from schemas.common import iso_ms
 from schemas.ids import source_stream
@@ -54,17 +48,11 @@ def referenced_extension_ids(
     with `after` ({"contents": seq, "identities": seq}) only batches committed since."""
     stream = source_stream(source_id)
     after = after or {}
-    ids: set[str] = set()
-    for table in committed_tables(
+    return referenced_ids(
         ledger, "contents", stream, ["creator_id"], after_seq=after.get("contents", -1)
-    ):
-        ids.update(v for v in pc.unique(table.column("creator_id")).to_pylist() if v)
-    for table in committed_tables(
+    ) | referenced_ids(
         ledger, "identities", stream, ["user_ids"], after_seq=after.get("identities", -1)
-    ):
-        flat = pc.list_flatten(table.column("user_ids"))
-        ids.update(v for v in pc.unique(flat).to_pylist() if v)
-    return ids
+    )
 
 
 def sync_agents(
@@ -97,12 +85,7 @@ def sync_agents(
             ledger.commit_batch(TABLE, stream, {}, cursor=cursor.to_dict(), run_id=run_id)
         return report
 
-    found: list[dict] = []
-    for extension_id in to_fetch:
-        try:
-            found.append(client.get_extension(extension_id))
-        except NotFound:
-            report.not_found.append(extension_id)
+    found, report.not_found = fetch_each(to_fetch, client.get_extension)
     report.fetched = len(to_fetch)
     now = datetime.now(UTC)
     # Only versions no stream holds yet are written: an unchanged extension writes nothing.

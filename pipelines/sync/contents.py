@@ -22,7 +22,6 @@ edited, re-statused or deleted since, and the crawl and the sweep are skipped.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,10 +41,11 @@ from pipelines.progress import PROGRESS
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import BadRequest, PageTokenRefused
 from pipelines.ringcentral.prefetch import prefetched
+from pipelines.settings import Settings
 from pipelines.sync.cursors import ContentsCursor
 from pipelines.sync.probe import FINGERPRINT_KEY, SourceProbe, probe_source
 from pipelines.sync.resolved import load_resolved
-from pipelines.webhooks.events import EVENT_KEY, event_versions_since
+from pipelines.webhooks.events import EVENT_KEY, configured_witness, event_versions_since
 from schemas.common import TIMESTAMP_TYPE, Normalised, iso_ms
 from schemas.contents import ContentsBatch
 from schemas.ids import source_stream
@@ -70,6 +70,10 @@ class ContentsSyncSettings:
     lookback_when_no_modified_order: timedelta = timedelta(days=7)
     # Supervision policies applied to each batch's new versions (flags committed with them).
     policies: PolicySet | None = None
+    # The archive's settings: its witness (ARCHIVE_WITNESS_URI), which must confirm a webhook
+    # event before its version is offered, and the user (RC_ARCHIVE_USER) recorded with the
+    # holds of messages as they land.
+    archive: Settings = Settings()
 
 
 @dataclass
@@ -211,7 +215,7 @@ class _Batcher:
             if key in committed:
                 files[day] = key
         for record in hold_landed(
-            self.ledger.store, self.active_matters, rows, files, dict(os.environ)
+            self.ledger.store, self.active_matters, rows, files, self.settings.archive
         ):
             self.report.held_objects += len(record.body["object_keys"])
 
@@ -281,7 +285,10 @@ def _crawl_and_sweep(
     # log): a version the API has since replaced is archived from the event, not lost. What it
     # reads: the event objects after the cursor's `event_key`, one LIST and a GET each.
     event_records, last_event = event_versions_since(
-        batcher.ledger.store, source_id, batcher.cursor.get(EVENT_KEY)
+        batcher.ledger.store,
+        source_id,
+        batcher.cursor.get(EVENT_KEY),
+        configured_witness(settings.archive),
     )
     if event_records:
         batcher.add(archived.take_unseen(event_records), cursor_update={EVENT_KEY: last_event})

@@ -12,19 +12,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import pyarrow.compute as pc
-
 from pipelines.archive.ledger import Ledger
-from pipelines.archive.versions import (
-    ArchivedVersions,
-    committed_tables,
-    head_seq,
-    is_older_than,
-    saved_cursor,
-)
+from pipelines.archive.versions import ArchivedVersions, head_seq, is_older_than, saved_cursor
 from pipelines.ringcentral import RingCentralClient
-from pipelines.ringcentral.errors import NotFound
 from pipelines.sync.cursors import IdentitiesCursor
+from pipelines.sync.referenced import fetch_each, referenced_ids
 from schemas.common import Normalised, concat_or_empty, iso_ms
 from schemas.identities import ARROW_SCHEMA as IDENTITIES_SCHEMA
 from schemas.identities import normalise_identities
@@ -60,13 +52,10 @@ class IdentitiesSyncReport:
 def referenced_identity_ids(ledger: Ledger, source_id: str, after_seq: int = -1) -> set[str]:
     """Author and in-reply-to identity ids of the source's committed contents (those of
     contents batches after `after_seq` only, so a run reads what is new, not the archive)."""
-    ids: set[str] = set()
     columns = ["author_identity_id", "in_reply_to_author_identity_id"]
-    stream = source_stream(source_id)
-    for table in committed_tables(ledger, "contents", stream, columns, after_seq=after_seq):
-        for name in columns:
-            ids.update(v for v in pc.unique(table.column(name)).to_pylist() if v)
-    return ids
+    return referenced_ids(
+        ledger, "contents", source_stream(source_id), columns, after_seq=after_seq
+    )
 
 
 def sync_identities(
@@ -119,12 +108,7 @@ def sync_identities(
         missing = unknown
         report.mode = "by_id" if unknown else "none"
     # Ids the list did not return (other sources' agents, deleted identities): ask one by one.
-    records: list[dict] = []
-    for identity_id in missing:
-        try:
-            records.append(client.get_identity(identity_id))
-        except NotFound:
-            report.not_found.append(identity_id)
+    records, report.not_found = fetch_each(missing, client.get_identity)
     take(records)
     if report.not_found or cursor.not_found:
         cursor = cursor.but(not_found=tuple(sorted(known_missing | set(report.not_found))))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pipelines.archive.ledger import Ledger
 from schemas.ids import source_stream
-
-# The ledgers with one stream per source (agents are per account).
-SOURCE_LEDGERS = ("contents", "identities")
+from schemas.tables import SOURCE_LEDGERS
 
 
 def quarantine_summary(

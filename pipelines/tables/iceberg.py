@@ -69,6 +69,8 @@ class TablesConfig:
     catalog_uri: str
     warehouse: str  # the archive root (a directory or s3://bucket/prefix)
     io_properties: dict[str, str] = field(default_factory=dict)
+    # The timeouts of the Glue and REST catalogs' clients (the S3 file IO's are properties).
+    timeouts: settings.NetworkTimeouts = settings.NetworkTimeouts()
 
     @property
     def catalog_type(self) -> str:
@@ -104,30 +106,31 @@ class TablesConfig:
 
 
 def tables_config(
-    store: ObjectStore, audit_db_path: str | os.PathLike[str], env: Mapping[str, str]
+    store: ObjectStore, audit_db_path: str | os.PathLike[str], archive_settings: settings.Settings
 ) -> TablesConfig:
     """Catalog URI from ARCHIVE_ICEBERG_CATALOG_URI (default: SQLite beside the audit DB,
     `default_catalog_file`), warehouse = the archive root, S3 settings for pyiceberg's file IO
-    from the AWS_* ones."""
+    from `archive_settings.s3` and `.network`."""
     root = archive_root_uri(store)
-    uri = env.get(CATALOG_URI_ENV)
+    uri = archive_settings.iceberg_catalog_uri
     if not uri:
         audit_db = Path(os.path.abspath(os.fspath(audit_db_path)))
         uri = f"sqlite:///{default_catalog_file(audit_db, root)}"
     io: dict[str, str] = {}
+    timeouts = archive_settings.network
     if root.startswith("s3://"):
-        if env.get("AWS_ENDPOINT_URL"):
-            io["s3.endpoint"] = env["AWS_ENDPOINT_URL"]
-        if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-            io["s3.access-key-id"] = env["AWS_ACCESS_KEY_ID"]
-            io["s3.secret-access-key"] = env["AWS_SECRET_ACCESS_KEY"]
-            if env.get("AWS_SESSION_TOKEN"):
-                io["s3.session-token"] = env["AWS_SESSION_TOKEN"]
-        io["s3.region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        s3 = archive_settings.s3
+        if s3.endpoint_url:
+            io["s3.endpoint"] = s3.endpoint_url
+        if s3.static_keys:
+            io["s3.access-key-id"] = s3.access_key_id or ""
+            io["s3.secret-access-key"] = s3.secret_access_key or ""
+            if s3.session_token:
+                io["s3.session-token"] = s3.session_token
+        io["s3.region"] = s3.region or "us-east-1"
         # pyarrow's S3 client: the timeouts of every client (RC_ARCHIVE_CONNECT_TIMEOUT and
         # _READ_TIMEOUT, docs/deploy.md); its request timeout is a wait for bytes, and it makes
         # 3 tries, so an endpoint that never answers fails a refresh within 3 read timeouts.
-        timeouts = settings.NetworkTimeouts.from_env({**os.environ, **env})
         io["s3.connect-timeout"] = f"{timeouts.connect:g}"
         io["s3.request-timeout"] = f"{timeouts.read:g}"
         io["py-io-impl"] = "pyiceberg.io.pyarrow.PyArrowFileIO"
@@ -140,10 +143,10 @@ def tables_config(
             io[locked_io.LOCK_MODE] = lock_mode
             io[locked_io.RETENTION_DAYS] = str(getattr(store, "retention_days", None) or 1)
             io[locked_io.LEGAL_HOLD] = "true" if getattr(store, "legal_hold", False) else "false"
-            classes = (env.get("ARCHIVE_RETENTION_CLASSES") or "").strip()
-            if classes:
-                io[locked_io.RETENTION_CLASSES] = classes
-    return TablesConfig(uri, root, io)
+            io[locked_io.RETRY_BUDGET] = f"{timeouts.budget:g}"
+            if archive_settings.retention_classes_path:
+                io[locked_io.RETENTION_CLASSES] = archive_settings.retention_classes_path
+    return TablesConfig(uri, root, io, timeouts)
 
 
 def default_catalog_file(audit_db: Path, warehouse: str) -> Path:
@@ -192,9 +195,9 @@ def open_catalog(config: TablesConfig):
 
     props = config.catalog_properties()
     if config.catalog_type == "glue":
-        catalog = _glue_catalog(props)
+        catalog = _glue_catalog(props, config.timeouts)
     elif config.catalog_type == "rest":
-        catalog = _rest_catalog(props)
+        catalog = _rest_catalog(props, config.timeouts)
     else:
         catalog = load_catalog(CATALOG_NAME, **props)
     if (NAMESPACE,) not in catalog.list_namespaces():
@@ -202,27 +205,23 @@ def open_catalog(config: TablesConfig):
     return catalog
 
 
-def _glue_catalog(props: dict[str, str]):
+def _glue_catalog(props: dict[str, str], timeouts: settings.NetworkTimeouts):
     from pyiceberg.catalog.glue import GlueCatalog
 
     from pipelines.archive.store import aws_client
 
-    client = aws_client(
-        "glue",
-        {},
+    access = settings.S3Access(
         endpoint_url=props.get("glue.endpoint"),
         region=props.get("glue.region"),
         access_key_id=props.get("glue.access-key-id"),
         secret_access_key=props.get("glue.secret-access-key"),
         session_token=props.get("glue.session-token"),
     )
-    return GlueCatalog(CATALOG_NAME, client=client, **props)
+    return GlueCatalog(CATALOG_NAME, client=aws_client("glue", access, timeouts), **props)
 
 
-def _rest_catalog(props: dict[str, str]):
+def _rest_catalog(props: dict[str, str], timeouts: settings.NetworkTimeouts):
     from pyiceberg.catalog.rest import RestCatalog
-
-    timeouts = settings.NetworkTimeouts.from_env()
 
     class TimedRestCatalog(RestCatalog):
         """pyiceberg's REST catalog, each of whose requests has the connect and read timeouts
@@ -470,7 +469,7 @@ class TableCheck:
 def check_tables(
     config: TablesConfig,
     audit_db_path: str | os.PathLike[str],
-    env: Mapping[str, str],
+    archive_settings: settings.Settings,
     store: ObjectStore | None = None,
 ) -> list[TableCheck]:
     """Compare each Iceberg table with the audit catalog's committed rows of the same table
@@ -480,7 +479,7 @@ def check_tables(
     from pipelines.catalog.connection import INTERNAL_SCHEMA, connect
 
     catalog = open_catalog(config)
-    conn = connect(audit_db_path, env)
+    conn = connect(audit_db_path, archive_settings)
     checks = []
     try:
         views = {
@@ -528,7 +527,7 @@ def compare(table: str, iceberg: pa.Table, audit: pa.Table, source: str = "") ->
     )
 
 
-def duckdb_setup_sql(config: TablesConfig, env: Mapping[str, str]) -> str:
+def duckdb_setup_sql(config: TablesConfig, s3: settings.S3Access) -> str:
     """What a DuckDB 1.5.5 client runs once before `iceberg_scan`, offline: auto-install and
     auto-load off, the avro and iceberg binaries of the pinned wheels loaded by path (as
     pipelines/catalog/connection.py loads httpfs), and for a warehouse on S3 first httpfs and the
@@ -537,7 +536,7 @@ def duckdb_setup_sql(config: TablesConfig, env: Mapping[str, str]) -> str:
     from pipelines.catalog.connection import s3_client_statements, sql_literal, wheel_extension_path
 
     if config.warehouse.startswith("s3://"):
-        statements = s3_client_statements(env)  # starts with the two SETs, then LOAD httpfs
+        statements = s3_client_statements(s3)  # starts with the two SETs, then LOAD httpfs
     else:
         statements = [
             "SET autoinstall_known_extensions=false",
@@ -549,11 +548,11 @@ def duckdb_setup_sql(config: TablesConfig, env: Mapping[str, str]) -> str:
     return "; ".join(statements) + ";"
 
 
-def duckdb_setup_help(config: TablesConfig, env: Mapping[str, str]) -> str:
+def duckdb_setup_help(config: TablesConfig, s3: settings.S3Access) -> str:
     """The lines `rc-archive tables` prints once, before each table's: DuckDB's setup, or why
     DuckDB cannot read the tables here (then PyIceberg, printed per table, still can)."""
     try:
-        setup = duckdb_setup_sql(config, env)
+        setup = duckdb_setup_sql(config, s3)
     except FileNotFoundError as missing:
         return f"DuckDB: cannot read the tables offline here ({missing}); use PyIceberg below"
     return (

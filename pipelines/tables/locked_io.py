@@ -21,6 +21,9 @@ LOCK_MODE = "rc-archive.object-lock-mode"
 RETENTION_DAYS = "rc-archive.retention-days"
 RETENTION_CLASSES = "rc-archive.retention-classes"
 LEGAL_HOLD = "rc-archive.legal-hold"
+# The retry budget of the archive's S3 client (its timeouts are pyarrow's `s3.connect-timeout`
+# and `s3.request-timeout`): pyiceberg builds this file IO from its properties alone.
+RETRY_BUDGET = "rc-archive.retry-budget"
 IMPL = "pipelines.tables.locked_io.LockedArchiveFileIO"
 
 
@@ -82,18 +85,24 @@ class LockedArchiveFileIO(PyArrowFileIO):
     def _new_store(self, bucket: str):
         from pipelines.archive.store import S3Store, aws_client
         from pipelines.governance.retention import load_retention
+        from pipelines.settings import NetworkTimeouts, S3Access
 
         props = self.properties
-        # The archive's client settings: timeouts and the retry budget (docs/deploy.md).
-        client = aws_client(
-            "s3",
-            {},
+        access = S3Access(
             endpoint_url=props.get("s3.endpoint") or None,
             region=props.get("s3.region") or None,
             access_key_id=props.get("s3.access-key-id") or None,
             secret_access_key=props.get("s3.secret-access-key") or None,
             session_token=props.get("s3.session-token") or None,
         )
+        # The archive's client settings: timeouts and the retry budget (docs/deploy.md).
+        defaults = NetworkTimeouts()
+        timeouts = NetworkTimeouts(
+            connect=float(props.get("s3.connect-timeout") or defaults.connect),
+            read=float(props.get("s3.request-timeout") or defaults.read),
+            budget=float(props.get(RETRY_BUDGET) or defaults.budget),
+        )
+        client = aws_client("s3", access, timeouts)
         classes = props.get(RETENTION_CLASSES)
         return S3Store(
             bucket,

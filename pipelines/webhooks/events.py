@@ -27,9 +27,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +37,7 @@ from pipelines import settings
 from pipelines.archive import keys
 from pipelines.archive.store import ObjectStore
 from pipelines.archive.verify import Finding
+from pipelines.archive.witnessing import LogWitness
 from pipelines.ringcentral.endpoints import RECORD_SOURCE_FIELDS
 from schemas.ids import source_stream, valid_source_keys
 
@@ -107,7 +107,7 @@ def log_event(
     notification: object,
     *,
     received_at: datetime | None = None,
-    witness: Any = None,
+    witness: LogWitness | None = None,
 ) -> LoggedEvent:
     """Write one notification as a new object (write-once; returns only once it is durable),
     then, with a `witness` (pipelines/integrity/witness.py), its SHA-256 there.
@@ -137,24 +137,19 @@ def log_event(
     return LoggedEvent(key, source_id, received_at)
 
 
-def configured_witness(env: Mapping[str, str] | None = None) -> Any:
-    """The witness of ARCHIVE_WITNESS_URI (None when unset)."""
-    env = os.environ if env is None else env
-    uri = (env.get(settings.ARCHIVE_WITNESS_URI) or "").strip()
+def configured_witness(archive_settings: settings.Settings) -> LogWitness | None:
+    """The witness of ARCHIVE_WITNESS_URI (None when unset), opened with `archive_settings`."""
+    uri = (archive_settings.witness_uri or "").strip()
     if not uri:
         return None
     from pipelines.integrity.witness import Witness
 
-    return Witness.open(uri, dict(env))
+    return Witness.open(uri, archive_settings)
 
 
-def witnessed_sha256(witness: Any, key: str) -> str | None:
+def witnessed_sha256(witness: LogWitness, key: str) -> str | None:
     """The SHA-256 the witness recorded for the event at `key` (None: never witnessed)."""
-    from pipelines.integrity.witness import LOGS_AREA
-
-    if not witness.store.exists(LOGS_AREA + key):
-        return None
-    return json.loads(witness.store.get(LOGS_AREA + key)).get("sha256")
+    return witness.logged_sha256(key)
 
 
 def read_event(store: ObjectStore, key: str) -> dict:
@@ -174,25 +169,27 @@ def events_after(store: ObjectStore, source_id: str, after: str | None = None) -
 
 
 def pending_event_versions(
-    store: ObjectStore, source_id: str, after_key: str | None = None
+    store: ObjectStore,
+    source_id: str,
+    after_key: str | None = None,
+    witness: LogWitness | None = None,
 ) -> Iterator[dict]:
     """The content JSON of every event of `source_id` logged after `after_key`, oldest first,
     each notification once (RingCentral may deliver one twice: same `uuid`).
 
     These are API records (same shape as a contents page), so the contents sync can put them
     through its version check and normaliser like any page; versions it already holds are
-    dropped there."""
-    return _versions_of(store, events_after(store, source_id, after_key))
+    dropped there. With a `witness`, see `_versions_of`."""
+    return _versions_of(store, events_after(store, source_id, after_key), witness)
 
 
-def _versions_of(store: ObjectStore, keys: list[str]) -> Iterator[dict]:
-    """The versions the events at `keys` carry. With ARCHIVE_WITNESS_URI set, only events whose
-    bytes the witness recorded are offered: an event edited (or planted) after the receiver
-    stored it never becomes an archived version (skipped with a warning; `verify` names it).
-    An event the receiver stored without its witness entry was answered 503 and delivered
-    again, so skipping it loses nothing."""
+def _versions_of(store: ObjectStore, keys: list[str], witness: LogWitness | None) -> Iterator[dict]:
+    """The versions the events at `keys` carry. With a `witness` (the archive's, of
+    ARCHIVE_WITNESS_URI), only events whose bytes it recorded are offered: an event edited (or
+    planted) after the receiver stored it never becomes an archived version (skipped with a
+    warning; `verify` names it). An event the receiver stored without its witness entry was
+    answered 503 and delivered again, so skipping it loses nothing."""
     seen: set[str] = set()
-    witness = configured_witness()
     for key in keys:
         data = store.get(key)
         if witness is not None:
@@ -222,15 +219,19 @@ EVENT_KEY = "event_key"
 
 
 def event_versions_since(
-    store: ObjectStore, source_id: str, after_name: str | None = None
+    store: ObjectStore,
+    source_id: str,
+    after_name: str | None = None,
+    witness: LogWitness | None = None,
 ) -> tuple[list[dict], str | None]:
     """(the event versions of `source_id` after `after_name`, the name of the last event read)
     for the contents sync's hook: it saves that name in its cursor as `event_key` with the
-    batch, so each event's version is offered to the version check once."""
+    batch, so each event's version is offered to the version check once. With a `witness`,
+    only the events it confirms (`_versions_of`)."""
     keys = events_after(store, source_id, after_name)
     if not keys:
         return [], after_name
-    return list(_versions_of(store, keys)), keys[-1].rsplit("/", 1)[-1]
+    return list(_versions_of(store, keys, witness)), keys[-1].rsplit("/", 1)[-1]
 
 
 # -- verify ----------------------------------------------------------------------------------
@@ -252,7 +253,7 @@ class EventFinding(Finding):
         return self.kind in EVENT_TAMPERING or super().tampering
 
 
-def verify_events(store: ObjectStore, witness: Any = None) -> list[Finding]:
+def verify_events(store: ObjectStore, witness: LogWitness | None = None) -> list[Finding]:
     """Check the webhook event log (`rc-archive verify`).
 
     - Every object under `_events/` is an event record as `log_event` writes it: the format,

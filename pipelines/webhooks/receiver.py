@@ -24,7 +24,6 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -34,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pipelines.archive.store import ObjectStore, StoreWriteError
+from pipelines.archive.witnessing import LogWitness
 from pipelines.webhooks.events import log_event
 
 log = logging.getLogger("pipelines.webhooks.receiver")
@@ -45,7 +45,10 @@ MAX_BODY_BYTES = 1_000_000
 
 
 def build_app(
-    store: ObjectStore, verification_token: str, path: str = "/", witness: Any = None
+    store: ObjectStore,
+    verification_token: str,
+    path: str = "/",
+    witness: LogWitness | None = None,
 ) -> Starlette:
     """The receiver for `store`; notifications must carry `verification_token`. With a
     `witness` (pipelines/integrity/witness.py) each event is witnessed before its 200."""
@@ -136,7 +139,7 @@ class ReceiverThread:
         verification_token: str,
         host: str = "127.0.0.1",
         port: int = 0,
-        witness: Any = None,
+        witness: LogWitness | None = None,
     ) -> None:
         self.app = build_app(store, verification_token, witness=witness)
         self._server = uvicorn.Server(uvicorn_config(self.app, host, port))

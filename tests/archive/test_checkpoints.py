@@ -212,12 +212,12 @@ def test_verify_reports_a_compacted_file_that_differs_from_its_inputs(tmp_path, 
     inputs = ledger.committed_files("contents", STREAM)
     rows = ledger.read_table(inputs)
     rows = rows.slice(1) if change == "missing_row" else pa.concat_tables([rows, rows.slice(0, 1)])
-    writer = ledger.begin_batch("contents", STREAM, "forger")
-    key = keys.compacted_contents_key(STREAM, "2024-02", writer.batch_id)
-    writer.write_intent([key])
+    slot = ledger.next_manifest("contents", STREAM, "forger", "compaction")
+    key = keys.compacted_contents_key(STREAM, "2024-02", slot.batch_id)
+    ledger.write_intent(slot, [key])
     written = store.put(key, table_to_parquet(rows, "contents"), content_type="x")
     output = FileEntry(key, "contents", written.sha256, written.bytes, rows.num_rows, None, None)
-    writer.write_manifest([output], ledger.head("contents", STREAM).cursor, replaces=tuple(inputs))
+    ledger.commit(slot, [output], slot.head_cursor, replaces=tuple(inputs))
     report = verify(store)
     assert [f.kind for f in report.findings if f.tampering] == ["compaction_invalid"]
 

@@ -18,6 +18,7 @@ from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect
+from pipelines.settings import Settings
 from pipelines.sync.cursors import AgentsCursor, ContentsCursor, IdentitiesCursor
 from schemas.quarantine import QuarantineBuilder
 from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
@@ -45,9 +46,9 @@ def test_an_archive_of_release_0_1_0_reads_verifies_and_catalogs(tmp_path):
     agents = AgentsCursor.from_dict(ledger.head("agents", STREAM).cursor)
     assert agents.read_up_to == {"contents": 2, "identities": 0}
 
-    report = build_catalog(store, tmp_path / "audit.duckdb", {})
+    report = build_catalog(store, tmp_path / "audit.duckdb", Settings())
     assert report.rows_per_table["contents"] == 15
-    conn = connect(tmp_path / "audit.duckdb", {"ARCHIVE_URI": str(store.root)})
+    conn = connect(tmp_path / "audit.duckdb", Settings.from_env({"ARCHIVE_URI": str(store.root)}))
     try:
         assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 15
         assert conn.execute("SELECT count(*) FROM agents").fetchone()[0] == 1
@@ -112,7 +113,7 @@ def test_layout_1_files_stay_and_new_files_take_layout_2(tmp_path):
     assert result.manifest.files[0].key.startswith(f"contents/source={SOURCE_ID}/period=2024-02/")
     assert verify(store).findings == []
     assert old_keys <= set(store.list("contents/"))  # the inputs stay stored
-    report = build_catalog(store, tmp_path / "audit.duckdb", {})
+    report = build_catalog(store, tmp_path / "audit.duckdb", Settings())
     assert report.rows_per_table["contents"] == 15 + 6
 
 

@@ -12,6 +12,7 @@ import pytest
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import ObjectExistsError, S3Store, open_store
 from pipelines.archive.verify import verify
+from pipelines.settings import Settings
 from tests.archive.support import STREAM, make_records, normalised_batch
 
 pytestmark = pytest.mark.s3
@@ -33,7 +34,7 @@ class RequestLog:
 def _store(s3_server, bucket, **lock) -> tuple[S3Store, RequestLog]:
     env = dict(s3_server.env)
     env.update(lock)
-    store = open_store(f"s3://{bucket}/archive", env)
+    store = open_store(f"s3://{bucket}/archive", Settings.from_env(env))
     return store, RequestLog(store.client)
 
 

@@ -22,6 +22,7 @@ from pipelines.archive.verify import verify
 from pipelines.archive.version_aliases import read_aliases
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect
+from pipelines.settings import Settings
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 from schemas.contents import version_sha256
 from schemas.ids import source_stream
@@ -40,8 +41,8 @@ def old_archive(tmp_path) -> LocalStore:
 
 
 def _views(store: LocalStore, audit_db: Path) -> dict[str, int]:
-    build_catalog(store, audit_db, {})
-    conn = connect(audit_db, {"ARCHIVE_URI": str(store.root)})
+    build_catalog(store, audit_db, Settings())
+    conn = connect(audit_db, Settings.from_env({"ARCHIVE_URI": str(store.root)}))
     try:
         return {
             view: conn.execute(f"SELECT count(*) FROM {view}").fetchone()[0]

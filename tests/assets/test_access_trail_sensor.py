@@ -31,6 +31,7 @@ from assets.schedules import archive_schedule
 from assets.sensors import AccessTrailCursor, access_trail_runs, webhook_events
 from pipelines.archive.store import LocalStore
 from pipelines.governance.access_trail import AccessTrail, verify_trail
+from pipelines.settings import Settings
 from pipelines.webhooks.events import log_event
 
 
@@ -212,7 +213,7 @@ def test_a_tick_whose_cursor_was_lost_writes_nothing_again(tmp_path):
         assert _person_runs(again) == person  # acted on, found recorded
         # Ticks that record nothing follow the trail's end (an auditor's query here), so the
         # next look for recorded runs reads only what is newer.
-        query = AccessTrail(LocalStore(root), {}).append({"command": "sql", "status": "ok"})
+        query = AccessTrail(LocalStore(root), Settings()).append({"command": "sql", "status": "ok"})
         assert "no run started" in ticks.evaluate().skip_message
         assert AccessTrailCursor.load(ticks.cursor).trail_key == query.key
     assert _recorded_run_ids(root) == sorted(person)

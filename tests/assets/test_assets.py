@@ -11,6 +11,7 @@ import pytest
 from assets.runner import run_sources
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
+from pipelines.settings import Settings
 from tests.sync.support import archived
 
 CONTENTS_PATH = "/cx/social-messaging/v1/contents"
@@ -31,7 +32,7 @@ def test_run_archives_every_source_and_all_checks_pass(pipeline_env):
     sb, tmp_path = pipeline_env
     summaries = run_sources(sb.world.source_ids, reconcile_mode="full")
     assert [s.success for s in summaries] == [True, True]
-    ledger = Ledger(open_store(str(tmp_path / "archive"), {}))
+    ledger = Ledger(open_store(str(tmp_path / "archive"), Settings()))
     views = {"audit_catalog_current": True, "iceberg_tables_match_views": True}
     assert summaries[-1].metadata["audit_views_checks"] == views
     for summary in summaries:

@@ -144,7 +144,7 @@ def test_a_webhook_run_gets_a_refresh_even_when_it_lands_during_one(
         sensors=[webhook_events],
         resources=build_resources(Settings.from_env(env)),
     )
-    store = open_store(env["ARCHIVE_URI"], {})
+    store = open_store(env["ARCHIVE_URI"], Settings())
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(sources_partitions.name, [key])
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
@@ -157,7 +157,9 @@ def test_a_webhook_run_gets_a_refresh_even_when_it_lands_during_one(
         )
         assert _requested(result) == {"audit_catalog", "iceberg_tables"}
         refresh = _launch_refresh(instance, defs)
-        build_catalog(store, env["AUDIT_DB"], env)  # what the refresh reads, at its start
+        build_catalog(
+            store, env["AUDIT_DB"], Settings.from_env(env)
+        )  # what the refresh reads, at its start
         result = dg.evaluate_automation_conditions(
             defs=defs, instance=instance, cursor=result.cursor
         )

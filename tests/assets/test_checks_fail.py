@@ -49,7 +49,7 @@ def archive_env(sandbox_factory, tmp_path, monkeypatch):
         return (
             sb,
             build_resources(Settings.from_env(env)),
-            Ledger(open_store(env["ARCHIVE_URI"], {})),
+            Ledger(open_store(env["ARCHIVE_URI"], Settings())),
         )
 
     return start

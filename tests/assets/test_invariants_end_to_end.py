@@ -11,6 +11,7 @@ from assets.runner import run_sources
 from pipelines.archive.store import open_store
 from pipelines.archive.verify import verify
 from pipelines.catalog.connection import connect
+from pipelines.settings import Settings
 
 
 def _use(monkeypatch, sb, **settings: str) -> None:
@@ -41,9 +42,11 @@ def test_run_on_a_compliance_locked_s3_bucket(
     for key in keys[:20]:
         head = client.head_object(Bucket=s3_bucket, Key=key)
         assert head["ObjectLockMode"] == "COMPLIANCE", key
-    assert verify(open_store(uri, dict(s3_server.env))).ok
+    assert verify(open_store(uri, Settings.from_env(dict(s3_server.env)))).ok
 
-    conn = connect(tmp_path / "audit.duckdb", dict(s3_server.env), read_only=True)
+    conn = connect(
+        tmp_path / "audit.duckdb", Settings.from_env(dict(s3_server.env)), read_only=True
+    )
     try:
         archived = {r[0] for r in conn.execute("SELECT id FROM messages").fetchall()}
     finally:

@@ -85,8 +85,7 @@ def test_loading_the_code_location_freezes_it_and_collects_less_often():
 def test_duckdb_is_loaded_only_by_the_steps_that_query():
     # ~30 MB resident: a run's crawls must not carry it (it loads for the catalog step).
     probe = (
-        "import sys, pipelines.cli, assets.code_location, assets.runner; "
-        "print('duckdb' in sys.modules)"
+        "import sys, cli.main, assets.code_location, assets.runner; print('duckdb' in sys.modules)"
     )
     assert _run_fresh(probe) == "False"
 

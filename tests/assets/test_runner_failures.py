@@ -14,8 +14,8 @@ import dagster as dg
 import pytest
 
 from assets.runner import CHECK_NAMES, SourceRunSummary, run_sources
+from cli.run_command import run_table
 from pipelines.archive.store import LocalStore, StoreWriteError
-from pipelines.cli import _run_table
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_summary_shows_checks_that_never_ran_as_not_run():
     one_failed = SourceRunSummary("b" * 24, True, checks=dict.fromkeys(CHECK_NAMES, True))
     one_failed.checks[CHECK_NAMES[0]] = False
     partial = SourceRunSummary("c" * 24, False, checks={CHECK_NAMES[0]: True})
-    table = _run_table([never_ran, one_failed, partial])
+    table = run_table([never_ran, one_failed, partial])
     rows = {line.split(" ")[0]: line for line in table.splitlines()}
     assert rows["a" * 24].rstrip().endswith("not run")
     assert rows["b" * 24].rstrip().endswith("FAIL")

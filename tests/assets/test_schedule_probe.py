@@ -13,6 +13,7 @@ from assets.resources import ArchiveResource, RingCentralResource
 from assets.schedules import archive_schedule
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
+from pipelines.settings import Settings
 from pipelines.sync.contents import sync_contents
 from tests.sync.support import client_for
 
@@ -52,7 +53,7 @@ def test_idle_ticks_cost_one_request_and_only_changed_sources_run(sandbox_factor
     sb = sandbox_factory(contents=1500, sources=5)
     sources = sb.world.source_ids
     archive_uri = str(tmp_path / "archive")
-    ledger = Ledger(open_store(archive_uri, {}))
+    ledger = Ledger(open_store(archive_uri, Settings()))
     with client_for(sb) as client:
         for source_id in sources:
             sync_contents(client, ledger, source_id, run_id="initial")

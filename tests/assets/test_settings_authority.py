@@ -85,6 +85,34 @@ def test_the_store_refuses_what_the_settings_refuse():
     env = {"ARCHIVE_RETENTION_DAYS": "-3", "ARCHIVE_OBJECT_LOCK_MODE": "GOVERNANCE"}
     with pytest.raises(SettingError, match="ARCHIVE_RETENTION_DAYS"):
         Settings.from_env(env)
+    # A resource's own fields go through the same parsing before any store is opened.
     with pytest.raises(SettingError, match="ARCHIVE_RETENTION_DAYS"):
-        open_store("s3://bucket/prefix", env)
+        ArchiveResource(archive_uri="s3://bucket/prefix", retention_days=-3).store()
+    with pytest.raises(SettingError, match="ARCHIVE_OBJECT_LOCK_MODE"):
+        ArchiveResource(archive_uri="s3://bucket/prefix", object_lock_mode="STRICT").store()
+    with pytest.raises(StoreConfigError, match="ARCHIVE_URI"):
+        open_store("s3:///prefix", Settings())
     assert issubclass(StoreConfigError, SettingError)
+
+
+def test_the_store_is_built_from_the_parsed_settings(monkeypatch):
+    """open_store reads nothing itself: the lock settings and the S3 access it is given are
+    the ones its client and store use, whatever the process environment says."""
+    monkeypatch.setenv("ARCHIVE_LEGAL_HOLD", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:8")
+    settings = Settings.from_env(
+        {
+            "ARCHIVE_OBJECT_LOCK_MODE": "governance",
+            "ARCHIVE_RETENTION_DAYS": "30",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # never contacted
+            "AWS_REGION": "eu-west-1",
+        }
+    )
+    store = open_store("s3://bucket/prefix", settings)
+    assert (store.object_lock_mode, store.retention_days, store.legal_hold) == (
+        "GOVERNANCE",
+        30,
+        False,
+    )
+    assert store.client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert store.client.meta.region_name == "eu-west-1"

@@ -10,6 +10,7 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
 from pipelines.attachments.fetch import FetchSettings
 from pipelines.attachments.sync import AttachmentsSyncSettings, sync_attachments
+from pipelines.settings import Settings
 from pipelines.sync.contents import sync_contents
 from sandbox import files
 from sandbox.config import SandboxConfig
@@ -50,6 +51,6 @@ def one_source_sandbox(tmp: Path, contents: int) -> Iterator[tuple[SandboxServer
     sb = SandboxServer(SandboxConfig(**{**SESSION_CONFIG, "contents": contents, "sources": 1}))
     sb.start()
     try:
-        yield sb, Ledger(open_store(str(tmp / "archive"), {})), sb.world.source_ids[0]
+        yield sb, Ledger(open_store(str(tmp / "archive"), Settings())), sb.world.source_ids[0]
     finally:
         sb.stop()

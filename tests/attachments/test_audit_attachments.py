@@ -17,6 +17,7 @@ from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect
 from pipelines.query.export import export
 from pipelines.query.transcript import render_transcript, thread_transcript
+from pipelines.settings import Settings
 from sandbox import files
 from tests.attachments.support import (
     archive_attachments,
@@ -38,7 +39,7 @@ def archive(tmp_path_factory):
         assert [f["id"] for f in report.failed] == [gone]
         contents = {c["id"]: c for c in sb.world.all_contents(source_id)}
     rows = archived_attachment_table(ledger, source_id).to_pylist()
-    catalog = build_catalog(ledger.store, str(tmp / "audit.duckdb"), {})
+    catalog = build_catalog(ledger.store, str(tmp / "audit.duckdb"), Settings())
     return {
         "tmp": tmp,
         "ledger": ledger,
@@ -53,7 +54,7 @@ def archive(tmp_path_factory):
 
 @pytest.fixture
 def conn(archive):
-    with connect(archive["audit_db"], {}, read_only=True) as conn:
+    with connect(archive["audit_db"], Settings(), read_only=True) as conn:
         yield conn
 
 
@@ -84,8 +85,8 @@ def test_the_attachments_view_lists_the_committed_rows_with_their_message(conn, 
 
 
 def test_an_empty_archive_has_a_typed_empty_attachments_view(tmp_path):
-    report = build_catalog(str(tmp_path / "empty"), str(tmp_path / "audit.duckdb"), {})
-    with connect(report.audit_db, {}) as conn:
+    report = build_catalog(str(tmp_path / "empty"), str(tmp_path / "audit.duckdb"), Settings())
+    with connect(report.audit_db, Settings()) as conn:
         types = {r[0]: r[1] for r in conn.execute('DESCRIBE "attachments"').fetchall()}
         assert conn.execute("SELECT count(*) FROM attachments").fetchone() == (0,)
     assert types["size"] == "BIGINT" and types["sha256"] == "VARCHAR"

@@ -12,6 +12,7 @@ from pipelines.attachments.sync import (
     archived_attachment_table,
     pending_downloads,
 )
+from pipelines.settings import Settings
 from sandbox import files
 from schemas.ids import source_stream
 from tests.attachments.support import (
@@ -204,4 +205,4 @@ def test_the_audit_catalog_still_builds_with_attachments_in_the_contents_ledger(
     source_id = sb.world.source_ids[0]
     archive_contents(sb, ledger, source_id)
     archive_attachments(sb, ledger, source_id)
-    build_catalog(ledger.store, str(tmp_path / "audit.duckdb"), {})
+    build_catalog(ledger.store, str(tmp_path / "audit.duckdb"), Settings())

@@ -16,11 +16,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from pipelines import cli
+from cli.main import main as cli_main
 from pipelines.attachments.sync import archived_attachment_table
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect
 from pipelines.query.export import export
+from pipelines.settings import Settings
 from tests.attachments.support import (
     archive_attachments,
     archive_contents,
@@ -52,7 +53,7 @@ def archive(tmp_path_factory):
         archive_attachments(sb, ledger, source_id)
         final = {c["id"]: c for c in sb.world.all_contents(source_id)}
     rows = archived_attachment_table(ledger, source_id).to_pylist()
-    catalog = build_catalog(ledger.store, str(tmp / "audit.duckdb"), {})
+    catalog = build_catalog(ledger.store, str(tmp / "audit.duckdb"), Settings())
     return {
         "tmp": tmp,
         "source_id": source_id,
@@ -93,7 +94,7 @@ def test_the_shipped_schema_is_relativitys_published_file():
 
 def test_every_rsmf_file_is_valid_and_round_trips(archive):
     out = archive["tmp"] / "prod-rsmf"
-    with connect(archive["audit_db"], {}, read_only=True) as conn:
+    with connect(archive["audit_db"], Settings(), read_only=True) as conn:
         report = export(conn, out, source=archive["source_id"], fmt="rsmf")
         newest = {
             row[0]: row
@@ -154,7 +155,7 @@ def test_every_rsmf_file_is_valid_and_round_trips(archive):
 
 def test_the_schema_refuses_what_a_review_platform_would(archive):
     out = archive["tmp"] / "prod-rsmf-thread"
-    with connect(archive["audit_db"], {}, read_only=True) as conn:
+    with connect(archive["audit_db"], Settings(), read_only=True) as conn:
         export(conn, out, thread=archive["thread_id"], fmt="rsmf")
     (entry,) = json.loads((out / "manifest.json").read_text())["files"]
     _, manifest, _ = _parse(out / entry["path"])
@@ -169,7 +170,7 @@ def test_the_cli_exports_a_thread_as_rsmf(archive, monkeypatch, capsys):
     monkeypatch.setenv("AUDIT_DB", archive["audit_db"])
     monkeypatch.setenv("ARCHIVE_URI", str(archive["tmp"] / "archive"))
     out = archive["tmp"] / "cli-rsmf"
-    code = cli.main(
+    code = cli_main(
         ["export", "--thread", archive["thread_id"], "--format", "rsmf", "--out", str(out)]
     )
     assert code == 0, capsys.readouterr().err

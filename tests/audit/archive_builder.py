@@ -13,6 +13,7 @@ import pyarrow as pa
 from pipelines.archive.ledger import Ledger, Manifest
 from pipelines.archive.parquet import table_to_parquet
 from pipelines.archive.store import ObjectStore, open_store
+from pipelines.settings import Settings
 from schemas.tables import table_schema
 
 
@@ -38,7 +39,7 @@ class ArchiveBuilder:
 
     def __init__(self, uri: str, env: Mapping[str, str] | None = None) -> None:
         self.uri = uri
-        self.store: ObjectStore = open_store(uri, dict(env or {}))
+        self.store: ObjectStore = open_store(uri, Settings.from_env(dict(env or {})))
         self.ledger = Ledger(self.store)
 
     def commit_batch(

@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.catalog.build import CatalogReport, build_catalog
 from pipelines.catalog.connection import connect
+from pipelines.settings import Settings
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import Dataset, make_dataset, write_dataset
 from tests.governance.support import archive  # noqa: F401 (a fixture pytest collects here)
@@ -29,12 +30,12 @@ def local_archive(tmp_path_factory: pytest.TempPathFactory, dataset: Dataset) ->
 
 @pytest.fixture(scope="module")
 def local_catalog(local_archive: Path) -> CatalogReport:
-    return build_catalog(local_archive, local_archive.parent / "audit.duckdb", {})
+    return build_catalog(local_archive, local_archive.parent / "audit.duckdb", Settings())
 
 
 @pytest.fixture
 def conn(local_catalog: CatalogReport) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = connect(local_catalog.audit_db, {})
+    connection = connect(local_catalog.audit_db, Settings())
     try:
         yield connection
     finally:

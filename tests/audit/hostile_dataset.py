@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.catalog.build import CatalogReport, build_catalog
+from pipelines.settings import Settings
 from tests.audit.archive_builder import ArchiveBuilder, canonical_sha256
 from tests.audit.dataset import ARCHIVED, S1, T0, content
 
@@ -136,4 +137,4 @@ def build_hostile_catalog(root: Path) -> CatalogReport:
     builder.commit_batch("contents", stream, [("contents", hostile_rows())])
     builder.commit_batch("identities", stream, [("identities", [_identity(CUST_EVIL, EVIL_NAME)])])
     builder.commit_batch("agents", stream, [("agents", [_agent(EXT_EVIL, EVIL_AGENT)])])
-    return build_catalog(root / "archive", root / "audit.duckdb", {})
+    return build_catalog(root / "archive", root / "audit.duckdb", Settings())

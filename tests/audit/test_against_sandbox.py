@@ -13,6 +13,7 @@ from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect
 from pipelines.query import queries
 from pipelines.ringcentral import ClientSettings, RingCentralClient
+from pipelines.settings import Settings
 from pipelines.sync.agents import sync_agents
 from pipelines.sync.contents import sync_contents
 from pipelines.sync.identities import sync_identities
@@ -28,7 +29,7 @@ def _time(text: str) -> datetime:
 def audited(sandbox_factory_module, tmp_path_factory):
     sb = sandbox_factory_module(contents=900, sources=2)
     root = tmp_path_factory.mktemp("audit-vs-sandbox")
-    ledger = Ledger(open_store(str(root / "archive"), {}))
+    ledger = Ledger(open_store(str(root / "archive"), Settings()))
 
     def archive_all(run_id: str) -> None:
         with RingCentralClient(ClientSettings.from_env(sb.env)) as client:
@@ -43,8 +44,8 @@ def audited(sandbox_factory_module, tmp_path_factory):
     sb.world.edit_content(edited, body="edited: the body as it reads now")
     sb.world.delete_remotely(deleted)
     archive_all("run-2")
-    build_catalog(ledger.store, root / "audit.duckdb", {})
-    conn = connect(root / "audit.duckdb", {}, read_only=True)
+    build_catalog(ledger.store, root / "audit.duckdb", Settings())
+    conn = connect(root / "audit.duckdb", Settings(), read_only=True)
     served = [c for s in sb.world.source_ids for c in sb.world.all_contents(s)]
     yield conn, served, edited, deleted
     conn.close()

@@ -8,6 +8,7 @@ from pipelines.archive.store import open_store
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect
 from pipelines.query.sources_status import SOURCES_HEADER, capture_lag, sources_overview
+from pipelines.settings import Settings
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import S1
 
@@ -24,7 +25,7 @@ def _view_rows(conn):
 
 
 def _sources_rows(archive, now):
-    header, rows = sources_overview(open_store(str(archive), {}), now=now)
+    header, rows = sources_overview(open_store(str(archive), Settings()), now=now)
     columns = [header.index(name) for name in (*SHARED_COLUMNS, "seconds_since_commit")]
     return {row[0]: tuple(row[i] for i in columns) for row in rows}
 
@@ -66,8 +67,8 @@ def test_newest_creation_time_is_what_was_archived_not_the_cursor(tmp_path):
         [("contents", [row, later])],
         cursor={"high_water_time": "2026-03-01T12:00:00.000Z"},
     )
-    report = build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", {})
-    conn = connect(report.audit_db, {})
+    report = build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", Settings())
+    conn = connect(report.audit_db, Settings())
     try:
         view, now = _view_rows(conn)
     finally:

@@ -11,6 +11,7 @@ from pipelines.catalog import build as catalog
 from pipelines.catalog.build import build_catalog, duckdb_column_types
 from pipelines.catalog.connection import connect
 from pipelines.catalog.views import PUBLIC_VIEWS
+from pipelines.settings import Settings
 from schemas.tables import table_schema
 from tests.audit import expected
 from tests.audit.archive_builder import ArchiveBuilder
@@ -103,9 +104,9 @@ def test_capture_lag_per_source(conn, dataset):
 
 
 def test_empty_archive_gives_typed_views(tmp_path):
-    report = build_catalog(tmp_path / "empty-archive", tmp_path / "audit.duckdb", {})
+    report = build_catalog(tmp_path / "empty-archive", tmp_path / "audit.duckdb", Settings())
     assert report.manifests == 0
-    conn = connect(report.audit_db, {})
+    conn = connect(report.audit_db, Settings())
     try:
         for table, view in [
             ("contents", "contents"),
@@ -129,17 +130,17 @@ def test_rebuild_is_atomic_and_sees_new_commits(tmp_path):
     builder = ArchiveBuilder(str(tmp_path / "archive"))
     write_dataset(builder, data)
     db = tmp_path / "audit.duckdb"
-    build_catalog(tmp_path / "archive", db, {})
-    reader = connect(db, {})
+    build_catalog(tmp_path / "archive", db, Settings())
+    reader = connect(db, Settings())
     before = reader.execute("SELECT count(*) FROM contents").fetchone()[0]
     extra = dict(data.contents_batches[S1][0][0])
     extra |= {"id": "c-new", "record_sha256": "f" * 64, "body": "new after first build"}
     builder.commit_batch("contents", f"source_id={S1}", [("contents", [extra])])
-    build_catalog(tmp_path / "archive", db, {})
+    build_catalog(tmp_path / "archive", db, Settings())
     # The open reader keeps its snapshot; a new connection sees the rebuilt catalog.
     assert reader.execute("SELECT count(*) FROM contents").fetchone()[0] == before
     reader.close()
-    after = connect(db, {})
+    after = connect(db, Settings())
     assert after.execute("SELECT count(*) FROM contents").fetchone()[0] == before + 1
     after.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive", "audit.duckdb"]
@@ -148,14 +149,14 @@ def test_rebuild_is_atomic_and_sees_new_commits(tmp_path):
 def test_views_deduplicate_a_version_committed_twice(tmp_path, monkeypatch):
     # Fault injection: the ledger normally drops versions already archived; disable that to
     # simulate a writer bug / race, and prove the views still show each version once.
-    monkeypatch.setattr(Ledger, "_drop_archived", lambda self, t, s, n, data: data)
+    monkeypatch.setattr(Ledger, "not_yet_archived", lambda self, t, s, n, data: data)
     data = make_dataset()
     builder = ArchiveBuilder(str(tmp_path / "archive"))
     write_dataset(builder, data)
     duplicate = dict(data.contents_batches[S1][0][1])  # c2, same record_sha256
     builder.commit_batch("contents", f"source_id={S1}", [("contents", [duplicate])])
-    report = build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", {})
-    conn = connect(report.audit_db, {})
+    report = build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", Settings())
+    conn = connect(report.audit_db, Settings())
     raw = conn.execute("SELECT count(*) FROM internal._src_contents WHERE id = 'c2'").fetchone()
     assert raw == (2,)
     assert conn.execute("SELECT count(*) FROM contents WHERE id = 'c2'").fetchone() == (1,)
@@ -169,7 +170,7 @@ def test_missing_committed_file_fails_the_build_clearly(tmp_path):
     victim = next((tmp_path / "archive").glob("agents/*.parquet"))
     victim.unlink()
     with pytest.raises(RuntimeError, match="rc-archive verify"):
-        build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", {})
+        build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", Settings())
     assert not (tmp_path / "audit.duckdb").exists()
 
 
@@ -180,7 +181,7 @@ def test_read_only_connection_refuses_writes(conn):
 
 def test_missing_catalog_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="rc-archive catalog"):
-        connect(tmp_path / "nope.duckdb", {})
+        connect(tmp_path / "nope.duckdb", Settings())
 
 
 def test_duckdb_types_follow_arrow(tmp_path):
@@ -192,9 +193,9 @@ def test_a_build_over_its_memory_budget_retries_with_a_larger_one(tmp_path, monk
     write_dataset(ArchiveBuilder(str(tmp_path / "archive")), make_dataset())
     monkeypatch.setattr(catalog, "BUILD_MEMORY_LIMITS", ("1KB", "64MB"))
     with caplog.at_level("WARNING", logger="pipelines.catalog.build"):
-        report = build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", {})
+        report = build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", Settings())
     assert "needed more than 1KB of memory; retrying with 64MB" in caplog.text
-    conn = connect(report.audit_db, {})
+    conn = connect(report.audit_db, Settings())
     assert conn.execute("SELECT count(*) FROM contents").fetchone()[0] > 0
     conn.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive", "audit.duckdb"]
@@ -204,5 +205,5 @@ def test_a_build_that_cannot_fit_any_budget_fails_and_leaves_no_catalog(tmp_path
     write_dataset(ArchiveBuilder(str(tmp_path / "archive")), make_dataset())
     monkeypatch.setattr(catalog, "BUILD_MEMORY_LIMITS", ("1KB",))
     with pytest.raises(duckdb.OutOfMemoryException):
-        build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", {})
+        build_catalog(tmp_path / "archive", tmp_path / "audit.duckdb", Settings())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive"]

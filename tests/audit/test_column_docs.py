@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from pipelines.catalog.column_docs import COLUMN_DOCS, SHARED, VIEW_DOCS
 from pipelines.catalog.views import PUBLIC_VIEWS
-from pipelines.cli import main
 from pipelines.query.describe import UnknownView, describe_command
+from pipelines.settings import Settings
 from schemas.tables import TABLES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,7 +74,7 @@ def test_a_meaning_shared_by_views_is_written_once():
 
 
 def test_describe_prints_name_type_and_description(local_catalog):
-    text = describe_command(local_catalog.audit_db, "capture_lag", "table", {})
+    text = describe_command(local_catalog.audit_db, "capture_lag", "table", Settings())
     lines = text.splitlines()
     assert re.match(r"column +\| type +\| description$", lines[0])
     for column, description in COLUMN_DOCS["capture_lag"].items():
@@ -86,7 +87,7 @@ def test_describe_prints_name_type_and_description(local_catalog):
 
 def test_describe_an_unknown_view_names_the_views(local_catalog):
     with pytest.raises(UnknownView) as raised:
-        describe_command(local_catalog.audit_db, "mesages", "table", {})
+        describe_command(local_catalog.audit_db, "mesages", "table", Settings())
     message = str(raised.value)
     assert "\n" not in message
     assert "'mesages'" in message
@@ -111,7 +112,7 @@ def test_sql_describe_on_the_command_line(local_catalog, monkeypatch, capsys):
 def _describe_order(local_catalog, view):
     from pipelines.catalog.connection import connect
 
-    conn = connect(local_catalog.audit_db, {})
+    conn = connect(local_catalog.audit_db, Settings())
     try:
         return _columns(conn, view)
     finally:

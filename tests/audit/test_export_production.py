@@ -17,12 +17,13 @@ from email.utils import parseaddr
 
 import pytest
 
+from cli.main import main
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
 from pipelines.catalog.connection import connect
-from pipelines.cli import main
 from pipelines.query import export as export_module
 from pipelines.query.export import ExportSelectionError, export
+from pipelines.settings import Settings
 from tests.audit.dataset import S1, S2, T0
 from tests.audit.hostile_dataset import (
     COLLIDING_THREADS,
@@ -43,7 +44,7 @@ def hostile(tmp_path_factory):
 
 @pytest.fixture
 def hconn(hostile):
-    connection = connect(hostile.audit_db, {})
+    connection = connect(hostile.audit_db, Settings())
     try:
         yield connection
     finally:
@@ -186,7 +187,7 @@ def test_load_file_names_the_archive_ledger_heads_and_tool(hconn, hostile, tmp_p
         "name": "rc-archive",
         "version": importlib.metadata.version("rc-archive"),
     }
-    ledger = Ledger(open_store(hostile.archive_uri, {}))
+    ledger = Ledger(open_store(hostile.archive_uri, Settings()))
     want = []
     for table in ("agents", "contents", "identities"):
         for stream in ledger.streams(table):

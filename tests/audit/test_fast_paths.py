@@ -25,6 +25,7 @@ from pipelines.catalog.build import (
 )
 from pipelines.catalog.connection import connect
 from pipelines.query.transcript import thread_transcript
+from pipelines.settings import Settings
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import S1, T0, make_dataset, write_dataset
 
@@ -61,8 +62,8 @@ def duplicated_catalog(tmp_path_factory: pytest.TempPathFactory) -> CatalogRepor
     # Fault injection (as in test_catalog): disable the ledger's drop of already archived
     # versions to commit one version twice, which forces the dedupe-window `contents`.
     root = tmp_path_factory.mktemp("dup") / "archive"
-    original = Ledger._drop_archived
-    Ledger._drop_archived = lambda self, t, s, n, data: data  # type: ignore[method-assign]
+    original = Ledger.not_yet_archived
+    Ledger.not_yet_archived = lambda self, t, s, n, data: data  # type: ignore[method-assign]
     try:
         data = make_dataset()
         builder = ArchiveBuilder(str(root))
@@ -70,8 +71,8 @@ def duplicated_catalog(tmp_path_factory: pytest.TempPathFactory) -> CatalogRepor
         duplicate = dict(data.contents_batches[S1][0][1])
         builder.commit_batch("contents", f"source_id={S1}", [("contents", [duplicate])])
     finally:
-        Ledger._drop_archived = original  # type: ignore[method-assign]
-    return build_catalog(root, root.parent / "audit.duckdb", {})
+        Ledger.not_yet_archived = original  # type: ignore[method-assign]
+    return build_catalog(root, root.parent / "audit.duckdb", Settings())
 
 
 @pytest.fixture(params=["plain", "deduped"])
@@ -82,7 +83,7 @@ def any_conn(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     report = local_catalog if request.param == "plain" else duplicated_catalog
     assert report.contents_plain_scan is (request.param == "plain")
-    connection = connect(report.audit_db, {})
+    connection = connect(report.audit_db, Settings())
     try:
         yield connection
     finally:

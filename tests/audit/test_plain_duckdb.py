@@ -11,9 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cli.main import main
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect, move_statement, plain_client_help
-from pipelines.cli import main
+from pipelines.settings import S3Access, Settings
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import S1, write_dataset
 from tests.fixtures.s3 import SECRET_KEY
@@ -40,7 +41,7 @@ def _counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def _rc_archive_counts(audit_db: str | Path, env: dict[str, str] | None = None) -> dict[str, int]:
-    conn = connect(audit_db, env or {})
+    conn = connect(audit_db, Settings.from_env(env or {}))
     try:
         return _counts(conn)
     finally:
@@ -77,7 +78,7 @@ def test_plain_client_reads_every_view_from_any_directory(local_catalog, local_a
 def test_plain_client_gets_the_same_plan_as_rc_archive(local_catalog, elsewhere):
     """The persisted macro folds to a constant list of files when the view binds: the plain
     client's plan, filters pushed into the Parquet scan included, is rc-archive's own."""
-    own = connect(local_catalog.audit_db, {})
+    own = connect(local_catalog.audit_db, Settings())
     try:
         own_plan = own.execute(f"EXPLAIN {FILTERED}").fetchall()
     finally:
@@ -147,11 +148,11 @@ def test_plain_client_reads_an_s3_archive_with_the_printed_setup(
     env = dict(s3_server.env)
     uri = f"s3://{s3_bucket}/archive"
     write_dataset(ArchiveBuilder(uri, env), dataset)
-    report = build_catalog(uri, tmp_path / "audit.duckdb", env)
+    report = build_catalog(uri, tmp_path / "audit.duckdb", Settings.from_env(env))
     expected = _rc_archive_counts(report.audit_db, env)
     assert expected['"main"."contents"'] > 0
 
-    help_lines = plain_client_help(report.audit_db, uri, env)
+    help_lines = plain_client_help(report.audit_db, uri, S3Access.from_env(env))
     assert SECRET_KEY not in "\n".join(help_lines)
     setup = help_lines[help_lines.index(next(line for line in help_lines if "on S3" in line)) + 1]
     assert "<AWS_SECRET_ACCESS_KEY>" in setup

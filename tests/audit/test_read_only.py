@@ -15,10 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cli.main import main
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import QueryRefused, check_query, connect
-from pipelines.cli import main
 from pipelines.query.queries import run_query
+from pipelines.settings import Settings
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import write_dataset
 
@@ -28,7 +29,7 @@ def workspace(tmp_path_factory, dataset):
     """A fresh archive and catalog of its own (these tests try to overwrite them)."""
     root = tmp_path_factory.mktemp("readonly")
     write_dataset(ArchiveBuilder(str(root / "archive")), dataset)
-    build_catalog(root / "archive", root / "audit.duckdb", {})
+    build_catalog(root / "archive", root / "audit.duckdb", Settings())
     return root
 
 
@@ -121,7 +122,7 @@ def test_run_query_refuses_each_bypass_on_the_locked_connection(workspace, name)
     """The second line: the statement check parses on the locked connection."""
     sql = _bypasses(workspace)[name]
     before = _snapshot(workspace)
-    conn = connect(workspace / "audit.duckdb", {})
+    conn = connect(workspace / "audit.duckdb", Settings())
     try:
         with pytest.raises((QueryRefused, duckdb.Error)):
             run_query(conn, sql)
@@ -151,7 +152,7 @@ def test_the_connection_itself_refuses_without_the_statement_check(workspace, na
     monkeypatch.chdir(workspace)
     sql = _bypasses(workspace)[name]
     before = _snapshot(workspace)
-    conn = connect(workspace / "audit.duckdb", {})
+    conn = connect(workspace / "audit.duckdb", Settings())
     try:
         with pytest.raises(duckdb.Error):
             conn.execute(sql).fetchall()
@@ -173,7 +174,7 @@ def test_queries_and_explain_analyze_of_a_query_still_run(cli_env, capsys):
 
 
 def test_show_tables_lists_the_views_not_the_internal_relations(workspace):
-    conn = connect(workspace / "audit.duckdb", {})
+    conn = connect(workspace / "audit.duckdb", Settings())
     try:
         names = {row[0] for row in conn.execute("SHOW TABLES").fetchall()}
         columns = {row[0] for row in conn.execute("DESCRIBE messages").fetchall()}
@@ -189,7 +190,7 @@ def test_show_tables_lists_the_views_not_the_internal_relations(workspace):
 
 def test_statement_check_parses_without_fetching_extensions(workspace):
     """Parsing a statement that names an extension must not try to download it."""
-    conn = connect(workspace / "audit.duckdb", {})
+    conn = connect(workspace / "audit.duckdb", Settings())
     try:
         with pytest.raises(QueryRefused) as refused:
             check_query(conn, "PRAGMA create_fts_index('messages', 'id', 'body')")

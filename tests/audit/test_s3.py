@@ -11,6 +11,7 @@ from pipelines.catalog.connection import client_setup_sql, connect
 from pipelines.query import queries
 from pipelines.query.queries import run_query
 from pipelines.query.transcript import thread_transcript
+from pipelines.settings import Settings
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import CUST_A, EXT_DANA, write_dataset
 
@@ -42,11 +43,11 @@ def test_same_answers_over_s3_as_local(s3_server, s3_bucket, dataset, conn, tmp_
     env = dict(s3_server.env)
     uri = f"s3://{s3_bucket}/archive"
     write_dataset(ArchiveBuilder(uri, env), dataset)
-    report = build_catalog(uri, tmp_path / "audit.duckdb", env)
+    report = build_catalog(uri, tmp_path / "audit.duckdb", Settings.from_env(env))
     assert report.archive_uri == uri
     assert report.files_per_table["contents"] > 0
 
-    s3_conn = connect(report.audit_db, env)
+    s3_conn = connect(report.audit_db, Settings.from_env(env))
     try:
         files = s3_conn.execute("SELECT count(*) FROM ledger").fetchone()
         assert files == (7,)
@@ -65,14 +66,14 @@ def test_same_answers_over_s3_as_local(s3_server, s3_bucket, dataset, conn, tmp_
 def test_s3_catalog_without_credentials_is_a_clear_error(s3_server, s3_bucket, tmp_path):
     env = dict(s3_server.env)
     uri = f"s3://{s3_bucket}/archive"
-    report = build_catalog(uri, tmp_path / "audit.duckdb", env)
+    report = build_catalog(uri, tmp_path / "audit.duckdb", Settings.from_env(env))
     no_keys = {k: v for k, v in env.items() if not k.startswith("AWS_SECRET")}
     with pytest.raises(ValueError, match="AWS_SECRET_ACCESS_KEY"):
-        connect(report.audit_db, no_keys)
+        connect(report.audit_db, Settings.from_env(no_keys))
 
 
 def test_client_setup_sql_masks_the_secret(s3_server):
-    text = client_setup_sql(s3_server.env)
+    text = client_setup_sql(Settings.from_env(s3_server.env))
     assert s3_server.env["AWS_SECRET_ACCESS_KEY"] not in text
     assert "URL_STYLE 'path'" in text and "USE_SSL false" in text
     assert "autoinstall_known_extensions=false" in text and "httpfs.duckdb_extension" in text

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from cli.main import main
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect, s3_secret_sql
-from pipelines.cli import main
+from pipelines.settings import S3Access, Settings
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import write_dataset
 from tests.fixtures.s3 import ACCESS_KEY, SECRET_KEY
@@ -20,13 +21,13 @@ def s3_catalog(s3_server, s3_bucket, dataset, tmp_path):
     env = dict(s3_server.env)
     uri = f"s3://{s3_bucket}/archive"
     write_dataset(ArchiveBuilder(uri, env), dataset)
-    report = build_catalog(uri, tmp_path / "audit.duckdb", env)
+    report = build_catalog(uri, tmp_path / "audit.duckdb", Settings.from_env(env))
     return report.audit_db, env
 
 
 def test_the_secret_is_never_readable(s3_catalog):
     audit_db, env = s3_catalog
-    conn = connect(audit_db, env)
+    conn = connect(audit_db, Settings.from_env(env))
     try:
         assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] > 0
         secrets = str(conn.execute("SELECT * FROM duckdb_secrets()").fetchall())
@@ -64,8 +65,10 @@ def test_sql_command_cannot_print_the_secret(s3_catalog, monkeypatch, capsys):
 
 def test_session_token_passes_through_to_the_secret(s3_catalog):
     audit_db, env = s3_catalog
-    assert "SESSION_TOKEN 'tok-123'" in s3_secret_sql({**env, "AWS_SESSION_TOKEN": "tok-123"})
-    conn = connect(audit_db, {**env, "AWS_SESSION_TOKEN": "tok-123"})
+    assert "SESSION_TOKEN 'tok-123'" in s3_secret_sql(
+        S3Access.from_env({**env, "AWS_SESSION_TOKEN": "tok-123"})
+    )
+    conn = connect(audit_db, Settings.from_env({**env, "AWS_SESSION_TOKEN": "tok-123"}))
     try:
         secret = conn.execute("SELECT secret_string FROM duckdb_secrets()").fetchone()[0]
     finally:
@@ -90,10 +93,10 @@ def test_profile_through_the_credential_chain(s3_catalog, tmp_path, monkeypatch)
         k: v for k, v in env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
     }
     chain_env["AWS_PROFILE"] = "auditor"
-    sql = s3_secret_sql(chain_env)
+    sql = s3_secret_sql(S3Access.from_env(chain_env))
     assert "PROVIDER credential_chain" in sql and "PROFILE 'auditor'" in sql
     assert SECRET_KEY not in sql
-    conn = connect(audit_db, chain_env)
+    conn = connect(audit_db, Settings.from_env(chain_env))
     try:
         assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] > 0
         provider = conn.execute("SELECT provider FROM duckdb_secrets()").fetchone()[0]

@@ -10,10 +10,11 @@ from datetime import timedelta
 
 import pytest
 
+from cli.main import main
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect
-from pipelines.cli import main
 from pipelines.query.search import SearchError, index_path, open_index, refresh_index, search
+from pipelines.settings import Settings
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import CUST_A, S1, content
 from tests.governance.support import catalog_rows
@@ -38,7 +39,7 @@ def test_ranked_hits_over_every_version_and_one_access_event(archive, capsys, mo
         "c10",
     }  # stemmed: replace
     assert len(_search(capsys, "order", "--limit", "2")) == 2
-    build_catalog(archive, archive.parent / "audit.duckdb", {})
+    build_catalog(archive, archive.parent / "audit.duckdb", Settings())
     events = catalog_rows(
         archive.parent / "audit.duckdb",
         "SELECT query_name, arguments_json, \"rows\" FROM access_log WHERE command = 'search' "
@@ -64,7 +65,7 @@ def test_terms_in_every_script_with_spaces(archive, capsys):
         for n, (cid, text) in enumerate(texts.items())
     ]
     builder.commit_batch("contents", f"source_id={S1}", [("contents", rows)])
-    build_catalog(archive, archive.parent / "audit.duckdb", {})
+    build_catalog(archive, archive.parent / "audit.duckdb", Settings())
     for cid, term in {
         "r1": "гарантируем",
         "r2": "استرداد",
@@ -79,7 +80,7 @@ def test_only_the_months_whose_files_changed_are_rebuilt(archive):
     audit_db = archive.parent / "audit.duckdb"
     index = open_index(index_path(audit_db))
     try:
-        with connect(audit_db, {}, read_only=True) as audit:
+        with connect(audit_db, Settings(), read_only=True) as audit:
             rebuilt, months = refresh_index(audit, index)
             assert rebuilt == months >= 1
             assert refresh_index(audit, index) == (0, months)
@@ -96,8 +97,8 @@ def test_only_the_months_whose_files_changed_are_rebuilt(archive):
         ArchiveBuilder(str(archive)).commit_batch(
             "contents", f"source_id={S1}", [("contents", [row])]
         )
-        build_catalog(archive, audit_db, {})
-        with connect(audit_db, {}, read_only=True) as audit:
+        build_catalog(archive, audit_db, Settings())
+        with connect(audit_db, Settings(), read_only=True) as audit:
             assert refresh_index(audit, index)[0] == 1
         assert [h.id for h in search(index, "parcel", 5)] == ["n1"]
     finally:
@@ -116,14 +117,14 @@ def test_disposed_messages_leave_the_index(archive, capsys):
         status="New",
     )
     ArchiveBuilder(str(archive)).commit_batch("contents", f"source_id={S1}", [("contents", [old])])
-    build_catalog(archive, archive.parent / "audit.duckdb", {})
+    build_catalog(archive, archive.parent / "audit.duckdb", Settings())
     assert [h["id"] for h in _search(capsys, "ancient")] == ["old1"]
     retention = archive.parent / "retention.yaml"
     retention.write_text("default_years: 1\n", encoding="utf-8")
     argv = ["disposition", "--as-of", "2026-12-01", "--retention", str(retention)]
     assert main([*argv, "--execute", "--reason", "schedule", "--format", "json"]) == 0
     assert [o["result"] for o in json.loads(capsys.readouterr().out)] == ["deleted"]
-    build_catalog(archive, archive.parent / "audit.duckdb", {})
+    build_catalog(archive, archive.parent / "audit.duckdb", Settings())
     assert _search(capsys, "ancient") == []
     assert {h["id"] for h in _search(capsys, "order")} == {"c1", "c2", "c3", "c9", "c10"}
 

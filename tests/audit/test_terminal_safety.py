@@ -11,12 +11,14 @@ import re
 
 import pytest
 
+from cli.main import main
 from pipelines.catalog.connection import connect
-from pipelines.cli import main
-from pipelines.query.formatting import render, render_table, sql_command
+from pipelines.query.formatting import render, render_table
 from pipelines.query.queries import QueryResult
+from pipelines.query.sql import sql_command
 from pipelines.query.terminal_text import terminal_safe, terminal_safe_lines
 from pipelines.query.transcript import HEADER_LINE, render_transcript, thread_transcript
+from pipelines.settings import Settings
 from tests.audit.hostile_dataset import (
     EVIL_AGENT,
     EVIL_NAME,
@@ -39,7 +41,7 @@ def hostile(tmp_path_factory):
 
 @pytest.fixture
 def hconn(hostile):
-    connection = connect(hostile.audit_db, {})
+    connection = connect(hostile.audit_db, Settings())
     try:
         yield connection
     finally:
@@ -98,7 +100,7 @@ def test_terminal_safe_escapes_controls_and_bidi_only(raw, shown):
 
 
 def test_sql_table_is_terminal_safe_and_cut(hostile):
-    out = sql_command(hostile.audit_db, "SELECT id, body FROM messages WHERE id = 'h1'", None)
+    out, _ = sql_command(hostile.audit_db, "SELECT id, body FROM messages WHERE id = 'h1'", None)
     assert not RAW_UNSAFE.search(out)
     row = out.split("\n")[2]
     body_cell = row.split(" | ", 1)[1]
@@ -115,20 +117,20 @@ def test_table_max_width_and_whole_csv_json():
 
 
 def test_sql_json_is_exact_and_terminal_safe(hostile):
-    out = sql_command(
-        hostile.audit_db, "SELECT body FROM messages WHERE id = 'h1'", None, "json", {}
+    out, _ = sql_command(
+        hostile.audit_db, "SELECT body FROM messages WHERE id = 'h1'", None, "json", Settings()
     )
     assert not RAW_UNSAFE.search(out)
     assert json.loads(out) == [{"body": HOSTILE_BODY}]
 
 
 def test_sql_csv_neutralises_formulas(hostile):
-    out = sql_command(
+    out, _ = sql_command(
         hostile.audit_db,
         "SELECT body FROM messages WHERE thread_id = 't-formulas' ORDER BY id",
         None,
         "csv",
-        {},
+        Settings(),
     )
     cells = [row[0] for row in csv.reader(io.StringIO(out))][1:]
     assert len(cells) == len(FORMULAS)
@@ -143,9 +145,9 @@ def test_values_print_in_one_style(hostile):
         "TIMESTAMPTZ '2026-03-02 09:00:00.5+02' AS t2, DATE '2026-03-02' AS d "
         "FROM messages WHERE id = 'h1'"
     )
-    table = sql_command(hostile.audit_db, sql, None, "table", {})
-    csv_out = sql_command(hostile.audit_db, sql, None, "csv", {})
-    json_out = json.loads(sql_command(hostile.audit_db, sql, None, "json", {}))
+    table, _ = sql_command(hostile.audit_db, sql, None, "table", Settings())
+    csv_out, _ = sql_command(hostile.audit_db, sql, None, "csv", Settings())
+    json_out = json.loads(sql_command(hostile.audit_db, sql, None, "json", Settings())[0])
     row = ["true", "false", "false", "2026-03-02T09:00:00.000Z", "2026-03-02T07:00:00.500Z"]
     row.append("2026-03-02")
     assert [c.strip() for c in table.split("\n")[2].split(" | ")] == row
@@ -189,5 +191,5 @@ def test_table_rule_lines_up_with_the_column_bars():
 
 def test_sql_errors_are_terminal_safe(hostile):
     with pytest.raises(ValueError) as caught:
-        sql_command(hostile.audit_db, "SELEC '\x1b]0;pwned\x07' \u202e", None, "table", {})
+        sql_command(hostile.audit_db, "SELEC '\x1b]0;pwned\x07' \u202e", None, "table", Settings())
     assert not RAW_UNSAFE.search(str(caught.value)) and "\n" not in str(caught.value)

@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipelines.query.export import export
-from pipelines.query.formatting import NotReadOnlyQuery, sql_command
+from pipelines.query.formatting import NotReadOnlyQuery
+from pipelines.query.sql import sql_command
 from pipelines.query.transcript import ThreadNotFound, render_transcript, thread_transcript
+from pipelines.settings import Settings
 from tests.audit import expected
 from tests.audit.dataset import CUST_A, S1, T0
 
@@ -128,13 +130,14 @@ def test_export_refuses_a_non_empty_directory(conn, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
 def test_sql_command_formats(local_catalog, fmt):
-    out = sql_command(
+    out, rows = sql_command(
         local_catalog.audit_db,
         "SELECT id, body FROM messages WHERE id = $id",
         {"id": "c1"},
         fmt,
-        {},
+        Settings(),
     )
+    assert rows == 1
     assert "Hello, I need help with my order" in out
     if fmt == "json":
         assert json.loads(out) == [{"id": "c1", "body": "Hello, I need help with my order"}]
@@ -151,7 +154,7 @@ def test_sql_command_formats(local_catalog, fmt):
 )
 def test_sql_command_refuses_non_read_statements(local_catalog, statement):
     with pytest.raises(NotReadOnlyQuery, match="read-only|one query"):
-        sql_command(local_catalog.audit_db, statement, None, "table", {})
+        sql_command(local_catalog.audit_db, statement, None, "table", Settings())
 
 
 def test_as_of_in_utc(conn):

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from pipelines.cli import main
+from cli.main import main
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """`rc-archive` when something outside it is wrong: one line on stderr, fast, a distinct exit code.
 
-Each case runs the real command in a child process (`python -m pipelines.cli`), against the
+Each case runs the real command in a child process (`python -m cli`), against the
 real sandbox over HTTP, a real local archive, or a closed localhost port standing in for an
 API or S3 endpoint that is down (the only fault injected, and by the operating system: nothing
 is mocked). stderr may also carry the client's retry announcements ("retry 2/5 in 4 s"): those
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_TAMPERING, EXIT_UNREACHABLE
+from cli.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_TAMPERING, EXIT_UNREACHABLE
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRESS = re.compile(r"retry \d+/\d+ in [\d.]+ s")
@@ -53,7 +53,7 @@ def rc_archive(tmp_path: Path, env: dict[str, str], *argv: str) -> Outcome:
     }
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *argv],
+        [sys.executable, "-m", "cli", *argv],
         env={**base, **env},
         cwd=tmp_path,
         capture_output=True,

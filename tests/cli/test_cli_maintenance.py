@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from cli.main import main
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
-from pipelines.cli import main
 from tests.archive.support import SOURCE_ID, STREAM, commit_records
 
 

@@ -1,5 +1,5 @@
 """The small operator findings of "Operator-grade": each proved on the real command, in process
-(`pipelines.cli.main`), over a real local archive, its catalog and the sandbox API.
+(`cli.main.main`), over a real local archive, its catalog and the sandbox API.
 
 One test (or a few) per finding: `--env-file` at every level, `keygen` into a missing folder and
 what .gitignore keeps out, help text on every option and "did you mean", the access trail of a
@@ -21,17 +21,19 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cli.main import build_parser, main
+from cli.run_command import note_dagster_instance
 from pipelines import settings as names
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect
-from pipelines.cli import _note_dagster_instance, _parser, main
 from pipelines.governance.access_trail import AccessTrail
 from pipelines.governance.policies import PolicySet, parse_policies
 from pipelines.query.audited import audited_export, query_fields
 from pipelines.query.export import ExportSelectionError, export
 from pipelines.query.search import index_path
+from pipelines.settings import Settings
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 from pipelines.tables.iceberg import default_catalog_file
 from tests.archive.support import commit_records
@@ -95,7 +97,7 @@ def test_env_file_is_accepted_before_and_after_every_command_level(
 )
 def test_every_nested_command_parses_env_file_and_verbose(argv):
     argv = argv.split()
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     assert args.env_file == "F"
     assert getattr(args, "verbose", False) == ("-v" in argv)
 
@@ -111,7 +113,7 @@ def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
 def test_every_command_and_subcommand_takes_env_file_and_verbose():
     lacking = [
         " ".join(path) or "rc-archive"
-        for path, parser in _commands(_parser())
+        for path, parser in _commands(build_parser())
         if not {"--env-file", "--verbose"} <= set(parser._option_string_actions)
     ]
     assert lacking == []
@@ -134,7 +136,7 @@ def test_gitignore_covers_what_the_commands_and_the_demo_write_by_default(tmp_pa
     defaults = names.Settings.from_env({})
     audit_db = Path(defaults.audit_db)
     written = [
-        f"{defaults.archive_uri}/contents/x.parquet",
+        f"{defaults.archive_location}/contents/x.parquet",
         str(audit_db),
         f"{audit_db}.wal",
         os.path.relpath(default_catalog_file(REPO / audit_db, str(tmp_path)), REPO),
@@ -177,7 +179,7 @@ def _undocumented(parser: argparse.ArgumentParser, path: str):
 
 
 def test_every_option_positional_and_command_has_a_help_text():
-    assert list(_undocumented(_parser(), "rc-archive")) == []
+    assert list(_undocumented(build_parser(), "rc-archive")) == []
 
 
 @pytest.mark.parametrize(
@@ -216,10 +218,10 @@ def test_an_export_that_fails_after_its_event_records_the_failure(archive, tmp_p
 
     def produce(staging: Path):
         assert main(["export", "--source", S1, "--format", "jsonl", "--out", str(out)]) == 0
-        with connect(audit_db, dict(os.environ), read_only=True) as conn:
+        with connect(audit_db, Settings.from_env(dict(os.environ)), read_only=True) as conn:
             return export(conn, staging, source=S1, fmt="csv")
 
-    trail = AccessTrail(LocalStore(archive), dict(os.environ))
+    trail = AccessTrail(LocalStore(archive), Settings.from_env(dict(os.environ)))
     details = {"arguments": {"out": str(out)}, **query_fields(None, {"source": S1})}
     with pytest.raises(OSError):
         audited_export(trail, details, str(out), produce)
@@ -306,7 +308,7 @@ def test_the_library_refuses_a_reversed_period_too(archive, tmp_path):  # noqa: 
     from datetime import UTC, datetime
 
     with (
-        connect(os.environ[names.AUDIT_DB], {}, read_only=True) as conn,
+        connect(os.environ[names.AUDIT_DB], Settings(), read_only=True) as conn,
         pytest.raises(ExportSelectionError, match="is not before"),
     ):
         export(
@@ -337,7 +339,7 @@ def flagged(sandbox_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             settings=ContentsSyncSettings(policies=policies),
         )
     audit_db = tmp_path / "audit.duckdb"
-    build_catalog(ledger.store, str(audit_db), {})
+    build_catalog(ledger.store, str(audit_db), Settings())
     monkeypatch.setenv(names.ARCHIVE_URI, str(ledger.store.root))
     monkeypatch.setenv(names.AUDIT_DB, str(audit_db))
     monkeypatch.setenv("RC_ARCHIVE_USER", "reviewer@example.com")
@@ -362,7 +364,7 @@ def test_review_next_leaves_out_a_flag_just_decided_without_a_catalog_build(flag
     capsys.readouterr()
     assert _next(capsys, "--limit", "1000") == queued[2:]
     # After a build the catalog knows them, and the answer is the same.
-    build_catalog(store, str(audit_db), {})
+    build_catalog(store, str(audit_db), Settings())
     assert _next(capsys, "--limit", "1000") == queued[2:]
     assert main(["review", "decide", queued[2], "--decision", "cleared", "--note", "ok"]) == 0
     capsys.readouterr()
@@ -383,7 +385,7 @@ def test_two_archives_with_audit_dbs_in_one_folder_have_a_catalog_each(
         commit_records(Ledger(LocalStore(root)), 0, records)
         monkeypatch.setenv(names.ARCHIVE_URI, str(root))
         monkeypatch.setenv(names.AUDIT_DB, str(shared / f"{name}.duckdb"))
-        build_catalog(root, shared / f"{name}.duckdb", {})
+        build_catalog(root, shared / f"{name}.duckdb", Settings())
         assert main(["tables", "--check"]) == 0, capsys.readouterr()
         out = capsys.readouterr().out
         assert f"sqlite:///{shared / f'{name}.iceberg.db'}" in out
@@ -450,5 +452,5 @@ def test_a_run_without_dagster_home_says_so_in_its_first_line(
 
     # With DAGSTER_HOME the run is recorded where the UI reads, and nothing is said.
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    _note_dagster_instance()
+    note_dagster_instance(os.environ)
     assert capsys.readouterr().out == ""

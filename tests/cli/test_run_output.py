@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from assets.runner import CHECK_NAMES, SourceRunSummary
+from cli.run_command import run_table
 from pipelines import interrupts
-from pipelines.cli import _run_table
 from pipelines.progress import CLEAR_LINE, Progress, ProgressReporter
 
 SOURCE = "65c43444da7800cb00000000"
@@ -107,7 +107,7 @@ def test_the_summary_has_attachment_columns():
         checks=dict.fromkeys(CHECK_NAMES, True),
     )
     idle = SourceRunSummary("65c43444da7800cb00000001", True, metadata={"contents": {}})
-    header, _rule, first, second, *_ = _run_table([ok, idle]).splitlines()
+    header, _rule, first, second, *_ = run_table([ok, idle]).splitlines()
     columns = [c.strip() for c in header.split("|")]
     assert columns[columns.index("agents") + 1 :] == [
         "attachment_files",

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.sql_stream import prepare
-from pipelines.cli import main
+from cli.main import main
 from pipelines.query.formatting import CsvOptions, Renderer, render_stream
 from tests.governance.support import archive  # noqa: F401 (a fixture pytest collects here)
 

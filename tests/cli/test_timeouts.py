@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from assets.resources import ArchiveResource, RingCentralResource
 from pipelines.archive.store import aws_client, open_store
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import httpfs_timeout_sql
@@ -207,7 +208,7 @@ def scenarios(s3_server, tmp_path_factory):
     uri = f"s3://{bucket}/arc"
     write_dataset(ArchiveBuilder(uri, s3_server.env), make_dataset())
     s3_catalog = root / "s3-audit.duckdb"
-    build_catalog(uri, s3_catalog, dict(s3_server.env) | {"ARCHIVE_URI": uri})
+    build_catalog(uri, s3_catalog, Settings.from_env(dict(s3_server.env) | {"ARCHIVE_URI": uri}))
 
     silent = SilentServer()
     proxy = ParquetSilentProxy(s3_server.endpoint_url).start()
@@ -296,7 +297,7 @@ def test_sql_whose_duckdb_reads_never_get_an_answer(scenarios, s3_server):
     child = scenarios["sql_duckdb_silent"]
     line = _assert_one_line_exit_4(child, "sql")
     assert "reading the archive's files" in line
-    store = open_store(f"s3://{child.notes['bucket']}/arc", dict(s3_server.env))
+    store = open_store(f"s3://{child.notes['bucket']}/arc", Settings.from_env(dict(s3_server.env)))
     events = [json.loads(store.get(key)) for key in store.list("_access/")]
     assert [(e["command"], e["status"]) for e in events] == [("sql", "failed")]
     assert "IOException" in events[0]["error"]
@@ -348,9 +349,11 @@ def test_the_default_budget_ends_a_hang_within_a_minute():
 
 def test_every_client_is_built_with_the_settings(monkeypatch, tmp_path):
     s3_env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_REGION": "us-east-1"}
-    client = aws_client("s3", TIMEOUTS | s3_env)
+    settings = Settings.from_env(TIMEOUTS | s3_env)
+    client = aws_client("s3", settings.s3, settings.network)
     assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (3.0, 7.5)
-    glue = aws_client("glue", TIMEOUTS | s3_env)
+    assert client.meta.endpoint_url == "http://127.0.0.1:9"
+    glue = aws_client("glue", settings.s3, settings.network)
     assert glue.meta.config.read_timeout == 7.5
     rc = ClientSettings.from_env(
         TIMEOUTS
@@ -361,11 +364,21 @@ def test_every_client_is_built_with_the_settings(monkeypatch, tmp_path):
         7.5,
         50.0,
     )
-    assert httpfs_timeout_sql(TIMEOUTS) == ["SET http_timeout = 25", "SET http_retries = 1"]
-    for name, value in TIMEOUTS.items():  # the process environment, for Dagster's resources
-        monkeypatch.setenv(name, value)
-    store = open_store("s3://bucket/prefix", s3_env)
+    assert httpfs_timeout_sql(settings.network) == [
+        "SET http_timeout = 25",
+        "SET http_retries = 1",
+    ]
+    store = open_store("s3://bucket/prefix", settings)
     assert store.client.meta.config.read_timeout == 7.5
-    config = tables_config(store, tmp_path / "audit.duckdb", s3_env)
+    config = tables_config(store, tmp_path / "audit.duckdb", settings)
     assert config.io_properties["s3.connect-timeout"] == "3"
     assert config.io_properties["s3.request-timeout"] == "7.5"
+    assert config.timeouts == settings.network  # the Glue and REST catalogs' clients
+    # Dagster's resources read the timeouts (and the S3 access) from their process at run time.
+    for name, value in (TIMEOUTS | s3_env).items():
+        monkeypatch.setenv(name, value)
+    resource = ArchiveResource(archive_uri="s3://bucket/prefix")
+    assert resource.settings().network == settings.network
+    assert resource.store().client.meta.config.read_timeout == 7.5
+    rc_resource = RingCentralResource(client_id="app", client_secret="secret", user_jwt=FAKE_JWT)
+    assert rc_resource.client_settings().read_timeout_seconds == 7.5

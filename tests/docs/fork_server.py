@@ -5,8 +5,8 @@ commands would spend most of their time importing pandas and pandera).
 one child per request. A request comes from `rc-archive` on the doc test's PATH (`client`
 below, a stdlib-only script): its argv, environment and working directory, and its own stdin,
 stdout and stderr (passed as file descriptors, so the shell's redirections and pipes apply as
-they would to `python -m pipelines.cli`). The child takes them over, runs
-`pipelines.cli.main(argv)` and exits as `python -m pipelines.cli` does (`raise
+they would to `python -m cli`). The child takes them over, runs
+`cli.main.main(argv)` and exits as `python -m cli` does (`raise
 SystemExit(main(argv))`: atexit handlers, flushes, a traceback and exit 1 on an exception); the
 server sends its exit status back to the client, which exits with it.
 
@@ -31,7 +31,7 @@ import sys
 
 # Modules of the CLI's commands that read no setting when imported (~1.4 s of CPU per process).
 PRELOAD = (
-    "pipelines.cli",
+    "cli.main",
     "pipelines.query.audited",
     "pipelines.archive.ledger",
     "pipelines.archive.store",
@@ -41,13 +41,13 @@ PRELOAD = (
 HEADER = struct.Struct("!I")
 
 CLIENT = """#!{python} -S
-# rc-archive (and python -m pipelines.cli) for the doc test: the command runs in a child of its
+# rc-archive (and python -m cli) for the doc test: the command runs in a child of its
 # fork server ({socket}). Standard library only, so it starts in milliseconds.
 import json, os, signal, socket, struct, sys
 
 argv = sys.argv[1:]
 if os.path.basename(sys.argv[0]).startswith("python"):
-    if argv[:2] != ["-m", "pipelines.cli"]:
+    if argv[:2] != ["-m", "cli"]:
         os.execv({python!r}, [{python!r}, *argv])
     argv = argv[2:]
 request = json.dumps({{"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}}).encode()
@@ -85,7 +85,7 @@ def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
 
 
 def _child(request: dict, fds: list[int], closing: list) -> None:
-    """In the forked child: become the command, run it, exit as `python -m pipelines.cli`."""
+    """In the forked child: become the command, run it, exit as `python -m cli`."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for item in closing:
@@ -102,7 +102,7 @@ def _child(request: dict, fds: list[int], closing: list) -> None:
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed()
     sys.argv = ["rc-archive", *request["argv"]]
-    from pipelines.cli import main
+    from cli.main import main
 
     raise SystemExit(main(request["argv"]))
 

@@ -355,7 +355,7 @@ def _programs(bin_dir: Path, socket_path: str | None) -> None:
         programs = {name: script for name in ("rc-archive", "python", "python3")}
     else:
         programs = {
-            "rc-archive": f'#!/bin/sh\nexec "{sys.executable}" -m pipelines.cli "$@"\n',
+            "rc-archive": f'#!/bin/sh\nexec "{sys.executable}" -m cli "$@"\n',
             "python": f'#!/bin/sh\nexec "{sys.executable}" "$@"\n',
             "python3": f'#!/bin/sh\nexec "{sys.executable}" "$@"\n',
         }

@@ -25,6 +25,7 @@ from pipelines.archive.store import open_store
 from pipelines.archive.verify import VerifyReport, verify
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect
+from pipelines.settings import Settings
 from schemas.contents import version_sha256
 
 RESULTS_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "fault_matrix.json"
@@ -86,8 +87,8 @@ def archive(env: Mapping[str, str], **run_options: Any) -> RunOutcome:
 
 def read_back(env: Mapping[str, str], audit_db: Path) -> ArchiveState:
     """Rebuild the catalog from the ledger and query the views an auditor uses."""
-    build_catalog(env["ARCHIVE_URI"], audit_db, env)
-    conn = connect(audit_db, env, read_only=True)
+    build_catalog(env["ARCHIVE_URI"], audit_db, Settings.from_env(env))
+    conn = connect(audit_db, Settings.from_env(env), read_only=True)
     try:
         versions = set(conn.execute("SELECT id, record_sha256 FROM contents").fetchall())
         rows, distinct_rows = conn.execute(
@@ -101,7 +102,7 @@ def read_back(env: Mapping[str, str], audit_db: Path) -> ArchiveState:
         ).fetchall()
     finally:
         conn.close()
-    report = verify(open_store(env["ARCHIVE_URI"], env))
+    report = verify(open_store(env["ARCHIVE_URI"], Settings.from_env(env)))
     return ArchiveState(versions, rows, distinct_rows, ids_by_source, quarantine, report)
 
 

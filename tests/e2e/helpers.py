@@ -12,6 +12,7 @@ import pyarrow as pa
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
 from pipelines.archive.versions import committed_tables
+from pipelines.settings import Settings
 from schemas.ids import source_stream
 
 
@@ -25,7 +26,7 @@ def cli_env(sandbox_env: dict[str, str], archive: Path, audit_db: Path) -> dict[
 
 def start_run(env: dict[str, str], *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "run", *args],
+        [sys.executable, "-m", "cli", "run", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -43,7 +44,7 @@ def run_to_completion(env: dict[str, str], *args: str, timeout: float = 300) -> 
 
 def archived_rows(archive: Path, source_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
     """Every committed (id, record_sha256) row per source, duplicates included."""
-    ledger = Ledger(open_store(str(archive), {}))
+    ledger = Ledger(open_store(str(archive), Settings()))
     rows: dict[str, list[tuple[str, str]]] = {}
     for source_id in source_ids:
         tables = list(

@@ -19,7 +19,16 @@ pytestmark = pytest.mark.slow
 
 
 def test_ui_style_backfill_archives_three_sources(sandbox_factory, tmp_path):
-    sb = sandbox_factory(contents=900, sources=3, light_limit=100000, window_seconds=1.0)
+    # A few attachment files of 8 KiB per source: what is proven is the path a UI backfill
+    # takes (GraphQL, daemon, one run per source), not how much each run archives.
+    sb = sandbox_factory(
+        contents=300,
+        sources=3,
+        light_limit=100000,
+        window_seconds=1.0,
+        large_attachment_every=1,
+        large_attachment_bytes=8192,
+    )
     home = tmp_path / "dagster_home"
     home.mkdir()
     env = cli_env(sb.env, tmp_path / "archive", tmp_path / "audit.duckdb")

@@ -17,6 +17,7 @@ import pytest
 
 from pipelines.archive.store import open_store
 from pipelines.archive.verify import verify
+from pipelines.settings import Settings
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 from tests.e2e.helpers import archived_rows, cli_env, run_to_completion, start_run
@@ -32,6 +33,13 @@ BATCH = "--batch-records=400"
 _KILL_MOMENTS = random.Random(4)
 KILL_FRACTIONS = [0.05 + 0.75 * (i + _KILL_MOMENTS.random()) / 6 for i in range(6)]
 START_UP_SECONDS = 1.5
+# One attachment in five is kept (~100 files): the downloads stay one of the moments a kill
+# lands in, without the ~500 of the generated account, which made each run twice as long (a
+# download costs its request and commit, whatever its size). Files of 8 KiB but every tenth
+# of 1.5 MB, two chunks of the file host's 1 MiB, so a kill can also land inside a file.
+KEEP_EVERY_NTH_ATTACHMENT = 5
+LARGE_EVERY_NTH_KEPT = 10
+LARGE_BYTES = 1_500_000
 
 
 @dataclass(frozen=True)
@@ -46,10 +54,18 @@ def initial_load(tmp_path_factory) -> Iterator[InitialLoad]:
     """One account and its uninterrupted initial load (the reference every trial must equal),
     made once per test worker."""
     config = SandboxConfig(
-        **{**SESSION_CONFIG, "contents": 5000, "sources": 2, "light_limit": 100000}
+        **{
+            **SESSION_CONFIG,
+            "contents": 5000,
+            "sources": 2,
+            "light_limit": 100000,
+            "large_attachment_every": 1,
+            "large_attachment_bytes": 8192,
+        }
     )
     work = tmp_path_factory.mktemp("reference")
     with SandboxServer(config) as sb:
+        _fewer_attachments(sb)
         started = time.monotonic()
         run_to_completion(cli_env(sb.env, work / "archive", work / "ref.duckdb"), BATCH)
         seconds = time.monotonic() - started
@@ -57,6 +73,18 @@ def initial_load(tmp_path_factory) -> Iterator[InitialLoad]:
         for source_id in sb.world.source_ids:
             assert {i for i, _ in expected[source_id]} == sb.world.content_ids(source_id)
         yield InitialLoad(sb, expected, seconds)
+
+
+def _fewer_attachments(sb: SandboxServer) -> None:
+    for source_id in sb.world.source_ids:
+        kept = 0
+        for number, attachment_id in enumerate(sb.world.attachment_ids(source_id)):
+            if number % KEEP_EVERY_NTH_ATTACHMENT:
+                sb.world.remove_attachment(attachment_id)
+                continue
+            if kept % LARGE_EVERY_NTH_KEPT == 0:
+                sb.world.set_attachment(attachment_id, size=LARGE_BYTES)
+            kept += 1
 
 
 @pytest.mark.parametrize("fraction", KILL_FRACTIONS, ids=lambda f: f"kill-at-{f:.2f}")
@@ -80,5 +108,5 @@ def test_kill_9_during_initial_load_then_rerun_equals_uninterrupted(
     for source_id in sources:
         # Same versions, and each exactly once (no duplicate rows from the crashed attempt).
         assert sorted(actual[source_id]) == sorted(initial_load.expected[source_id]), moment
-    report = verify(open_store(str(archive), {}))
+    report = verify(open_store(str(archive), Settings()))
     assert report.ok, report.render()

@@ -35,10 +35,21 @@ from tests.e2e.s3_fault_proxy import S3FaultProxy
 
 pytestmark = pytest.mark.slow
 
-# Two sources of ~600 contents each, and limits that keep the sandbox fast.
-ACCOUNT = dict(sources=2, contents=1600)
+# Attachment files of 8 KiB each: the faults meet attachments by their number (downloads,
+# puts), not their size, and the corpus' 5 MB videos made each S3 case push ~500 MB through
+# the proxy and moto (large files are tests/attachments' and tests/archive's subject).
+SMALL_FILES = dict(large_attachment_every=1, large_attachment_bytes=8192)
+# Two sources of ~270 contents each (one page each; ~100 attachment files between them), and
+# limits that keep the sandbox fast.
+ACCOUNT = dict(sources=2, contents=800, **SMALL_FILES)
 # Large enough for two +creationTime pages (perPage=1000) per source: a crawl has a "middle".
-TWO_PAGE_ACCOUNT = dict(sources=2, contents=2900)
+TWO_PAGE_ACCOUNT = dict(sources=2, contents=2900, **SMALL_FILES)
+# The S3 cases: moto is slow per request, and a batch writes a file per day it spans: over 10
+# days rather than 90, still a few hundred puts (contents, attachment files, the views' files),
+# so a fifth of them failing and a tenth reset hit many.
+S3_ACCOUNT = dict(sources=2, contents=600, days=10, **SMALL_FILES)
+# The full disk: the corpus' own file sizes, the largest of which cannot fit at all.
+DISK_ACCOUNT = dict(sources=2, contents=1600)
 # Small batches, so a failure can land between commits; the sampled reconciliation is what the
 # schedule runs (this file's own comparison with the sandbox is the full proof).
 RUN = dict(reconcile_mode="sample", batch_records=300)
@@ -233,10 +244,11 @@ def test_contents_added_edited_and_deleted_during_the_crawl(sandbox_factory, loc
         for source_id in sources:
             sb.world.add_content(source_id)
 
-    # Sources are archived one after the other, each with a probe and one page: the third
-    # contents request is sent only after the first source's page was served, so its original
-    # versions are archived before they change (with after=1 the edit raced that page).
-    with when_contents_requested(sb, mutate, after=3):
+    # Sources are archived one after the other, each with a probe and one page, after the
+    # run's one request that checks both sources exist: the fourth contents request is sent
+    # only after the first source's page was served, so its original versions are archived
+    # before they change (firing on that page's own request, the edit raced it).
+    with when_contents_requested(sb, mutate, after=4):
         first = archive(env, **RUN)
     sb.live.stop()  # the end state the last run must capture
     second = archive(env, **RUN)
@@ -324,13 +336,16 @@ def s3_env(s3_server, s3_bucket, tmp_path, monkeypatch):
 
 def test_s3_put_errors_and_connection_resets(sandbox_factory, s3_env, tmp_path):
     proxy, make = s3_env
-    sb = sandbox_factory(**ACCOUNT)
+    sb = sandbox_factory(**S3_ACCOUNT)
     env, direct = make(sb)
     proxy.set(error_ratio=0.2, reset_ratio=0.1)
     run = archive(env, **S3_RUN)
     runs = [run]
     if not run.success:
-        assert all("S3Store(" in e or "PutObject" in e or "Connection" in e for e in run.errors)
+        assert all(
+            "S3Store(" in e or "PutObject" in e or "UploadPart" in e or "Connection" in e
+            for e in run.errors
+        ), run.errors
         proxy.lift()
         runs.append(archive(env, **S3_RUN))
     assert runs[-1].success, runs[-1].errors
@@ -351,7 +366,7 @@ def test_s3_put_errors_and_connection_resets(sandbox_factory, s3_env, tmp_path):
 
 def test_s3_bucket_refusing_writes(sandbox_factory, s3_env, tmp_path):
     proxy, make = s3_env
-    sb = sandbox_factory(**ACCOUNT)
+    sb = sandbox_factory(**S3_ACCOUNT)
     env, direct = make(sb)
     proxy.set(deny_all=True)
     failed = archive(env, **S3_RUN)
@@ -404,7 +419,7 @@ def small_tmpfs(tmp_path):
 
 
 def test_local_disk_full(sandbox_factory, local_env, small_tmpfs, tmp_path):
-    sb = sandbox_factory(**ACCOUNT)
+    sb = sandbox_factory(**DISK_ACCOUNT)
     env = local_env(sb, small_tmpfs / "archive")
     failed = archive(env, **RUN)
     assert not failed.success

@@ -195,15 +195,8 @@ def test_interrupted_at_every_moment_then_resumed(sandbox_factory, tmp_path, sig
     archive = tmp_path / "archive"
     env = cli_env(sb.env, archive, tmp_path / "audit.duckdb")
 
-    crashed_in_catalog = False
     for moment, reached in MOMENTS:
         stop = _interrupt(env, archive, signum, moment, reached)
-        if moment == "catalog" and stop.code == -signal.SIGSEGV:
-            # Known open bug (seen once in a full run): a signal while DuckDB builds the
-            # catalog can crash the process. The archive must still be whole: the resume and
-            # exactly-once checks below still run, then the test is reported xfail.
-            crashed_in_catalog = True
-            continue
         _check_stopped_cleanly(stop, archive, signum)
 
     run_to_completion(env, *ARGS)
@@ -224,8 +217,6 @@ def test_interrupted_at_every_moment_then_resumed(sandbox_factory, tmp_path, sig
     assert listed and Counter(captured) == Counter(listed)
     report = verify(LocalStore(archive))
     assert report.ok and not report.of_kind("uncommitted"), report.summary()
-    if crashed_in_catalog:
-        pytest.xfail("a signal during the catalog build crashed the process (SIGSEGV); open bug")
 
 
 def test_a_signal_while_a_step_waits_to_be_retried_stops_at_once(sandbox_factory, tmp_path):

@@ -48,14 +48,19 @@ def _killed_rerun_and_compacted(work: Path, sandbox) -> Path:
     child.wait()
     run_to_completion(env, "--batch-records=200")
     for source_id in sandbox.world.source_ids:
-        compact = [sys.executable, "-m", "pipelines.cli", "compact", "--source", source_id]
+        compact = [sys.executable, "-m", "cli", "compact", "--source", source_id]
         done = subprocess.run(compact, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
     return root
 
 
-def test_raw_hive_readers_read_every_table_folder(tmp_path, sandbox):
-    """One archive for every reader (making it is most of the test's time)."""
+def test_raw_hive_readers_read_every_table_folder(tmp_path, sandbox_factory):
+    """One archive for every reader (making it is most of the test's time): three sources over
+    90 days (month and day files), small attachment files (readers read the tables, not the
+    files), a few batches per source."""
+    sandbox = sandbox_factory(
+        contents=1200, sources=3, large_attachment_every=1, large_attachment_bytes=8192
+    )
     archive = _killed_rerun_and_compacted(tmp_path, sandbox)
     assert verify(LocalStore(archive)).ok
     _every_table_folder_reads_with_hive_discovery(archive)

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect
+from pipelines.settings import Settings
 from tests.audit.archive_builder import ArchiveBuilder
 from tests.audit.dataset import make_dataset, write_dataset
 
@@ -17,7 +18,7 @@ from tests.audit.dataset import make_dataset, write_dataset
 def archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "archive"
     write_dataset(ArchiveBuilder(str(root)), make_dataset())
-    build_catalog(root, tmp_path / "audit.duckdb", {})
+    build_catalog(root, tmp_path / "audit.duckdb", Settings())
     monkeypatch.setenv("ARCHIVE_URI", str(root))
     monkeypatch.setenv("AUDIT_DB", str(tmp_path / "audit.duckdb"))
     monkeypatch.setenv("RC_ARCHIVE_USER", "alice@example.com")
@@ -25,7 +26,7 @@ def archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def catalog_rows(audit_db: str | Path, sql: str, env=None) -> list[tuple]:
-    conn = connect(audit_db, env or {})
+    conn = connect(audit_db, Settings.from_env(env or {}))
     try:
         return conn.execute(sql).fetchall()
     finally:
@@ -45,7 +46,7 @@ def s3_archive(s3_server, s3_bucket, tmp_path, monkeypatch):
 def catalog_for_the_cli(uri: str, env: dict, tmp_path, monkeypatch) -> Path:
     """Build the archive's catalog and point the command line at both, as counsel."""
     audit_db = tmp_path / "audit.duckdb"
-    build_catalog(uri, audit_db, env | {"ARCHIVE_URI": uri})
+    build_catalog(uri, audit_db, Settings.from_env(env | {"ARCHIVE_URI": uri}))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("ARCHIVE_URI", uri)

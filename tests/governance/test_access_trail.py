@@ -10,10 +10,11 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cli.main import main
 from pipelines.archive.store import LocalStore
 from pipelines.catalog.build import build_catalog
-from pipelines.cli import main
 from pipelines.governance.access_trail import AccessTrail, verify_trail
+from pipelines.settings import Settings
 from tests.governance.support import catalog_rows
 
 
@@ -63,7 +64,7 @@ def test_each_audit_command_appends_a_chained_event(archive, tmp_path, capsys):
     assert "4 events" in capsys.readouterr().out
 
     # The catalog shows them; the query reading access_log is itself the fifth event.
-    build_catalog(archive, audit_db, {})
+    build_catalog(archive, audit_db, Settings())
     assert (
         main(
             ["sql", "SELECT command, status, rows FROM access_log ORDER BY seq", "--format", "csv"]
@@ -83,7 +84,7 @@ def test_each_audit_command_appends_a_chained_event(archive, tmp_path, capsys):
 def test_the_catalog_reads_only_new_events(archive):
     audit_db = os.environ["AUDIT_DB"]
     assert main(["sql", "SELECT 1"]) == 0
-    first = build_catalog(archive, audit_db, {})
+    first = build_catalog(archive, audit_db, Settings())
     assert main(["sql", "SELECT 2"]) == 0
     from pipelines.catalog.governance_tables import previous_governance, refresh_governance
 
@@ -146,7 +147,7 @@ def test_the_chain_runs_across_days_and_another_writer_continues_it(tmp_path):
     moments = iter(
         [datetime(2026, 5, 1, 23, 59, tzinfo=UTC) + timedelta(minutes=i) for i in range(4)]
     )
-    trail = AccessTrail(store, {"RC_ARCHIVE_USER": "bob"}, clock=lambda: next(moments))
+    trail = AccessTrail(store, Settings(user="bob"), clock=lambda: next(moments))
     keys = [trail.append({"command": "sql", "status": "ok"}).key for _ in range(3)]
     assert keys == [
         "_access/2026-05-01/0000000000.json",
@@ -156,6 +157,6 @@ def test_the_chain_runs_across_days_and_another_writer_continues_it(tmp_path):
     second = json.loads(store.get(keys[1]))
     assert second["prev_key"] == keys[0]
     # Another process (its own AccessTrail) continues the same day's chain.
-    stale = AccessTrail(store, {}, clock=lambda: datetime(2026, 5, 2, 1, tzinfo=UTC))
+    stale = AccessTrail(store, Settings(), clock=lambda: datetime(2026, 5, 2, 1, tzinfo=UTC))
     assert stale.append({"command": "thread", "status": "ok"}).key.endswith("0000000002.json")
     assert verify_trail(store) == (4, [])

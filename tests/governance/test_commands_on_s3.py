@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import os
 
+from cli.main import main
 from pipelines.archive.verify import verify
 from pipelines.catalog.build import build_catalog
-from pipelines.cli import main
 from pipelines.governance.access_trail import verify_trail
+from pipelines.settings import Settings
 from tests.governance.support import catalog_rows
 
 
@@ -34,7 +35,7 @@ def test_audited_reads_review_and_rescan_on_s3(s3_archive, tmp_path, capsys):
     policies = tmp_path / "policies.yaml"
     policies.write_text("policies:\n  - name: orders\n    terms: [order]\n", encoding="utf-8")
     assert main(["review", "rescan", "--policies", str(policies)]) == 0
-    build_catalog(os.environ["ARCHIVE_URI"], audit_db, env)
+    build_catalog(os.environ["ARCHIVE_URI"], audit_db, Settings.from_env(env))
     capsys.readouterr()
     assert main(["review", "next", "--format", "json"]) == 0
     queue = json.loads(capsys.readouterr().out)

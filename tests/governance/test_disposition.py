@@ -9,15 +9,16 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cli.main import main
 from pipelines.archive.compaction import compact_month
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore, S3Store, StoreWriteError
 from pipelines.archive.verify import verify
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect
-from pipelines.cli import main
 from pipelines.governance.retention import RetentionError, parse_retention
 from pipelines.integrity.log import read_log
+from pipelines.settings import Settings
 from tests.archive.support import SOURCE_ID, STREAM, commit_records
 
 
@@ -25,7 +26,7 @@ from tests.archive.support import SOURCE_ID, STREAM, commit_records
 def held_archive(tmp_path, monkeypatch, capsys):
     store = LocalStore(tmp_path / "archive")
     commit_records(Ledger(store), 0, 10, days=2)  # files of 2024-02-20 and 2024-02-21
-    build_catalog(store, str(tmp_path / "audit.duckdb"), {})
+    build_catalog(store, str(tmp_path / "audit.duckdb"), Settings())
     monkeypatch.setenv("ARCHIVE_URI", str(store.root))
     monkeypatch.setenv("AUDIT_DB", str(tmp_path / "audit.duckdb"))
     argv = ["hold", "place", "--matter", "m1", "--source", SOURCE_ID, "--from", "2024-02-21"]
@@ -108,8 +109,8 @@ def test_execute_deletes_only_what_is_eligible_and_verify_accepts_it(
     # The Merkle log still has every leaf: earlier certificates keep checking.
     after = read_log(Ledger(store), SOURCE_ID)
     assert not after.problems and (after.size, after.root()) == (before.size, before.root())
-    build_catalog(store, str(held_archive / "audit.duckdb"), {})
-    conn = connect(str(held_archive / "audit.duckdb"), {})
+    build_catalog(store, str(held_archive / "audit.duckdb"), Settings())
+    conn = connect(str(held_archive / "audit.duckdb"), Settings())
     try:
         assert conn.execute("SELECT count(*) FROM contents").fetchone()[0] == 5
         kinds = conn.execute("SELECT kind FROM ledger ORDER BY seq").fetchall()
@@ -171,7 +172,7 @@ def test_an_input_held_as_it_landed_keeps_the_compacted_file(tmp_path, capsys, m
     ledger = Ledger(store)
     for start in (0, 10):
         commit_records(ledger, start, 10, days=2)
-    build_catalog(store, str(tmp_path / "audit.duckdb"), {})
+    build_catalog(store, str(tmp_path / "audit.duckdb"), Settings())
     monkeypatch.setenv("ARCHIVE_URI", str(store.root))
     monkeypatch.setenv("AUDIT_DB", str(tmp_path / "audit.duckdb"))
     argv = ["hold", "place", "--matter", "m1", "--source", SOURCE_ID, "--reason", "litigation"]
@@ -203,7 +204,9 @@ def test_an_interrupted_disposition_is_reported_and_finished_later(
     store = LocalStore(held_archive / "archive")
     [eligible] = [k for k in _live_keys(store) if "2024-02-20" in k]
     RefusingStore.refuse = {eligible}
-    monkeypatch.setattr("pipelines.cli._open_store", lambda: RefusingStore(store.root))
+    monkeypatch.setattr(
+        "cli.archive_location.open_store", lambda settings: RefusingStore(store.root)
+    )
     code, outcomes, _ = _execute(held_archive, capsys)
     assert code == 1 and any(o["result"].startswith("refused") for o in outcomes)
     report = verify(store)
@@ -274,7 +277,9 @@ def test_s3_disposition_deletes_the_version_and_keeps_held_objects(
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("ARCHIVE_URI", f"s3://{s3_bucket}/arc")
     monkeypatch.setenv("AUDIT_DB", str(tmp_path / "audit.duckdb"))
-    build_catalog(f"s3://{s3_bucket}/arc", tmp_path / "audit.duckdb", dict(s3_server.env))
+    build_catalog(
+        f"s3://{s3_bucket}/arc", tmp_path / "audit.duckdb", Settings.from_env(dict(s3_server.env))
+    )
     argv = ["hold", "place", "--matter", "m1", "--source", SOURCE_ID, "--from", "2024-02-21"]
     assert main([*argv, "--to", "2024-02-22", "--reason", "litigation"]) == 0
     capsys.readouterr()

@@ -9,8 +9,9 @@ import json
 import os
 from pathlib import Path
 
+from cli.main import main
 from pipelines.catalog.build import build_catalog
-from pipelines.cli import main
+from pipelines.settings import Settings
 from tests.governance.support import catalog_for_the_cli, catalog_rows
 
 
@@ -93,7 +94,7 @@ def test_place_and_release_with_overlapping_matters(s3_server, s3_archive, capsy
     assert "no active hold" in capsys.readouterr().err
 
     # The holds view after a catalog build: four records, none active.
-    build_catalog(os.environ["ARCHIVE_URI"], audit_db, dict(os.environ))
+    build_catalog(os.environ["ARCHIVE_URI"], audit_db, Settings.from_env(dict(os.environ)))
     rows = catalog_rows(
         audit_db,
         "SELECT matter, action, object_count, matter_active, user FROM holds ORDER BY record_key",
@@ -140,7 +141,7 @@ def test_a_message_that_lands_in_a_held_thread_is_held_as_it_lands(
 
     uri = f"s3://{s3_bucket}/arc"
     env = dict(s3_server.env)
-    store = open_store(uri, env)
+    store = open_store(uri, Settings.from_env(env))
     ledger = Ledger(store)
     sb = sandbox_factory(contents=120, sources=1)
     source_id = sb.world.source_ids[0]
@@ -176,7 +177,7 @@ def test_a_message_that_lands_in_a_held_thread_is_held_as_it_lands(
     assert set(landed[0]["object_keys"]) <= set(_release_record(store)["released_keys"])
     assert all(s == "OFF" for s in _status(client, s3_bucket, landed[0]["object_keys"]).values())
 
-    build_catalog(uri, audit_db, env | {"ARCHIVE_URI": uri})
+    build_catalog(uri, audit_db, Settings.from_env(env | {"ARCHIVE_URI": uri}))
     rows = catalog_rows(audit_db, "SELECT action, matter_active FROM holds ORDER BY record_key")
     assert rows == [("place", False), ("landed", False), ("release", False)]
 
@@ -243,9 +244,11 @@ def test_a_new_version_of_a_query_held_message_is_held_as_it_lands(archive, caps
     )
     # Only the edit of c1 (held by the query) makes its file held; c2's would not.
     landed = next(k for k in store.list("contents/") if k.endswith(".parquet"))
-    [record] = hold_landed(store, active_matters(store), batch, {day: landed}, {})
+    [record] = hold_landed(store, active_matters(store), batch, {day: landed}, Settings())
     assert record.body["object_keys"] == [landed]
-    assert hold_landed(store, active_matters(store), batch.slice(1), {day: landed}, {}) == []
+    assert (
+        hold_landed(store, active_matters(store), batch.slice(1), {day: landed}, Settings()) == []
+    )
 
 
 def test_a_query_that_returns_no_id_column_is_one_line_exit_2(archive, capsys):
@@ -355,11 +358,15 @@ def test_the_journal_crash_windows_hold_more_never_less_and_a_forged_release_end
     audit_db = os.environ["AUDIT_DB"]
     threads = [row[0] for row in catalog_rows(audit_db, "SELECT DISTINCT thread_id FROM messages")]
     first, second = Selector(thread=threads[0]), Selector(thread=threads[1])
-    place_hold(store, {}, "m1", first, "r", held_objects(audit_db, {}, first))  # journal begun
+    place_hold(
+        store, Settings(), "m1", first, "r", held_objects(audit_db, Settings(), first)
+    )  # journal begun
 
     journal_down = _CrashingStore(store, lambda key: key.startswith("_holds/_journal/"))
     with pytest.raises(OSError, match="injected"):  # record written, its entry not
-        place_hold(journal_down, {}, "m2", second, "r", held_objects(audit_db, {}, second))
+        place_hold(
+            journal_down, Settings(), "m2", second, "r", held_objects(audit_db, Settings(), second)
+        )
     audit = HoldAudit(store)
     assert [(f.kind, f.tampering) for f in audit.findings] == [("hold_unjournaled", False)]
     held_by_m2 = {k for k, m in audit.held_now().items() if m == "m2"}
@@ -367,7 +374,7 @@ def test_the_journal_crash_windows_hold_more_never_less_and_a_forged_release_end
 
     record_down = _CrashingStore(store, lambda key: key.endswith("-release.json"))
     with pytest.raises(OSError, match="injected"):  # entry written, the release record not
-        release_hold(record_down, {}, "m1", "settled")
+        release_hold(record_down, Settings(), "m1", "settled")
     audit = HoldAudit(store)
     assert {(f.kind, f.tampering) for f in audit.findings} == {
         ("hold_unjournaled", False),

@@ -12,6 +12,7 @@ import pytest
 from pipelines.archive.verify import verify
 from pipelines.catalog.build import build_catalog
 from pipelines.governance.policies import PolicyError, PolicySet, load_policies, parse_policies
+from pipelines.settings import Settings
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 from tests.governance.support import catalog_rows
 from tests.sync.support import client_for
@@ -126,7 +127,7 @@ def test_a_run_flags_the_new_messages_it_archives_once(sandbox_factory, ledger, 
         sync_contents(client, ledger, source_id, run_id="run-2", settings=settings)  # nothing new
 
     assert verify(ledger.store).ok
-    catalog = build_catalog(ledger.store, str(tmp_path / "audit.duckdb"), {})
+    catalog = build_catalog(ledger.store, str(tmp_path / "audit.duckdb"), Settings())
     flagged = catalog_rows(
         catalog.audit_db, "SELECT content_id, run_id FROM flags WHERE policy = 'lexicon'"
     )

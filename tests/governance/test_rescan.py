@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 
+from cli.main import main
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
 from pipelines.catalog.build import build_catalog
-from pipelines.cli import main
+from pipelines.settings import Settings
 from tests.audit.dataset import S1, S2
 from tests.governance.support import catalog_rows
 
@@ -38,7 +39,7 @@ def test_a_new_policy_flags_history_once(archive, capsys):
     assert code == 0
     by_source = {r["source_id"]: r for r in results}
     assert by_source[S1]["flags_committed"] == by_source[S1]["flags_found"] > 0
-    build_catalog(archive, archive.parent / "audit.duckdb", {})
+    build_catalog(archive, archive.parent / "audit.duckdb", Settings())
     flagged = catalog_rows(
         archive.parent / "audit.duckdb",
         "SELECT DISTINCT f.content_id, f.policy FROM flags f ORDER BY 1",

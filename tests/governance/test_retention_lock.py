@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from pipelines.archive.ledger import Ledger
 from pipelines.governance.retention import open_governed_store
+from pipelines.settings import Settings
 from tests.archive.support import SOURCE_ID, commit_records
 
 
@@ -28,7 +29,7 @@ def _store(s3_server, bucket: str, tmp_path, classes: str):
         "ARCHIVE_RETENTION_DAYS": "30",
         "ARCHIVE_RETENTION_CLASSES": str(path),
     }
-    return open_governed_store(f"s3://{bucket}/arc", env)
+    return open_governed_store(f"s3://{bucket}/arc", Settings.from_env(env))
 
 
 def test_objects_are_locked_for_their_class(s3_server, s3_bucket, tmp_path):

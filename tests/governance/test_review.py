@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from pipelines.archive.verify import verify
 from pipelines.catalog.build import build_catalog
-from pipelines.cli import main
 from pipelines.governance.policies import PolicySet, parse_policies
 from pipelines.governance.review import review_log
+from pipelines.settings import Settings
 from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 from tests.governance.support import catalog_rows
 from tests.sync.support import client_for
@@ -41,7 +42,7 @@ def flagged(sandbox_factory, ledger, tmp_path: Path, monkeypatch: pytest.MonkeyP
             settings=ContentsSyncSettings(policies=policies),
         )
     audit_db = tmp_path / "audit.duckdb"
-    build_catalog(ledger.store, str(audit_db), {})
+    build_catalog(ledger.store, str(audit_db), Settings())
     monkeypatch.setenv("ARCHIVE_URI", str(ledger.store.root))
     monkeypatch.setenv("AUDIT_DB", str(audit_db))
     monkeypatch.setenv("RC_ARCHIVE_USER", "reviewer@example.com")
@@ -69,7 +70,7 @@ def test_a_reviewer_works_the_queue_and_each_decision_is_kept_write_once(flagged
     )
     capsys.readouterr()
 
-    build_catalog(store, str(audit_db), {})
+    build_catalog(store, str(audit_db), Settings())
     assert {flag for flag, _ in _queue(audit_db)} == {flag for flag, _ in queue} - {first, second}
     decisions = catalog_rows(
         audit_db,
@@ -134,7 +135,7 @@ def test_the_supervision_report_is_stored_once_a_day_from_the_cli_and_the_asset(
     store, audit_db = flagged
     flag = _queue(audit_db)[0][0]
     assert main(["review", "decide", flag, "--decision", "escalated", "--note", "why"]) == 0
-    build_catalog(store, str(audit_db), {})
+    build_catalog(store, str(audit_db), Settings())
     copy = tmp_path / "report.html"
     assert main(["review", "report", "--out", str(copy)]) == 0
     assert "supervision report stored at _reports/supervision/" in capsys.readouterr().out
@@ -151,7 +152,7 @@ def test_the_supervision_report_is_stored_once_a_day_from_the_cli_and_the_asset(
     metadata = result.asset_materializations_for_node("supervision_report")[0].metadata
     assert metadata["report_key"].value == key and metadata["stored_now"].value is False
     assert list(store.list("_reports/")) == [key]  # write-once: the day's page is not replaced
-    build_catalog(store, str(audit_db), {})
+    build_catalog(store, str(audit_db), Settings())
     commands = catalog_rows(audit_db, "SELECT command, arguments_json FROM access_log")
     assert [c for c, _ in commands] == ["review", "review"]  # the CLI's read, then the asset's
     assert result.run_id in commands[1][1]

@@ -13,6 +13,7 @@ from pipelines.archive import keys
 from pipelines.archive.compaction import compact_month
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
+from pipelines.settings import Settings
 from pipelines.tables import (
     NAMESPACE,
     OtherArchiveTableError,
@@ -32,7 +33,7 @@ NOW = datetime(2024, 4, 2, tzinfo=UTC)
 @pytest.fixture
 def archive(tmp_path):
     store = LocalStore(tmp_path / "archive")
-    config = tables_config(store, tmp_path / "audit.duckdb", {})
+    config = tables_config(store, tmp_path / "audit.duckdb", Settings())
     return store, Ledger(store), config
 
 
@@ -121,7 +122,7 @@ def test_a_catalog_kept_while_the_archive_was_replaced_is_built_again(tmp_path, 
     """A fresh archive at the same place, the old catalog beside it (what `make demo` met after
     the archive folder alone was removed): the stale entries are rebuilt from the ledger."""
     first = LocalStore(tmp_path / "archive")
-    config = tables_config(first, tmp_path / "audit.duckdb", {})
+    config = tables_config(first, tmp_path / "audit.duckdb", Settings())
     commit_records(Ledger(first), 0, 10)
     refresh_tables(first, config)
     shutil.rmtree(tmp_path / "archive", onerror=lambda f, p, e: (os.chmod(p, 0o700), f(p)))
@@ -134,12 +135,12 @@ def test_a_catalog_kept_while_the_archive_was_replaced_is_built_again(tmp_path, 
 
 
 def test_a_catalog_of_another_archive_is_refused_with_the_way_out(tmp_path):
-    config = tables_config(LocalStore(tmp_path / "a"), tmp_path / "audit.duckdb", {})
+    config = tables_config(LocalStore(tmp_path / "a"), tmp_path / "audit.duckdb", Settings())
     other = LocalStore(tmp_path / "b")
     commit_records(Ledger(LocalStore(tmp_path / "a")), 0, 4)
     refresh_tables(LocalStore(tmp_path / "a"), config)
     commit_records(Ledger(other), 0, 6)
-    misplaced = tables_config(other, tmp_path / "audit.duckdb", {})
+    misplaced = tables_config(other, tmp_path / "audit.duckdb", Settings())
     with pytest.raises(OtherArchiveTableError, match="belongs to another archive"):
         refresh_tables(other, misplaced)
     rebuild_tables(other, misplaced)
@@ -170,7 +171,7 @@ def _catalogued_and_refreshed(archive, tmp_path, rows: int):
     store, ledger, config = archive
     commit_records(ledger, 0, rows)
     audit_db = tmp_path / "audit.duckdb"
-    build_catalog(store, audit_db, {})
+    build_catalog(store, audit_db, Settings())
     refresh_tables(store, config)
     return audit_db
 
@@ -178,24 +179,24 @@ def _catalogued_and_refreshed(archive, tmp_path, rows: int):
 def test_check_compares_with_the_audit_catalog(archive, tmp_path):
     store, ledger, config = archive
     audit_db = _catalogued_and_refreshed(archive, tmp_path, rows=20)
-    checks = check_tables(config, audit_db, {}, store)
+    checks = check_tables(config, audit_db, Settings(), store)
     assert [c.table for c in checks] == list(TABLES)
     assert {c.compared_with for c in checks} == {"audit view"}  # attachments has a view now
     assert all(c.ok for c in checks), checks
     commit_records(ledger, 20, 5)
     refresh_tables(store, config)  # the audit catalog is now behind
-    contents = {c.table: c for c in check_tables(config, audit_db, {})}["contents"]
+    contents = {c.table: c for c in check_tables(config, audit_db, Settings())}["contents"]
     assert not contents.ok and contents.extra == 5 and contents.missing == 0
 
 
 def test_cli_tables_prints_how_to_read_and_checks(archive, tmp_path, monkeypatch, capsys):
+    from cli.main import main
     from pipelines.catalog.build import build_catalog
-    from pipelines.cli import main
 
     store, ledger, _ = archive
     commit_records(ledger, 0, 10)
     audit_db = tmp_path / "audit.duckdb"
-    build_catalog(store, audit_db, {})
+    build_catalog(store, audit_db, Settings())
     monkeypatch.setenv("ARCHIVE_URI", str(tmp_path / "archive"))
     monkeypatch.setenv("AUDIT_DB", str(audit_db))
     monkeypatch.delenv("ARCHIVE_ICEBERG_CATALOG_URI", raising=False)
@@ -208,7 +209,7 @@ def test_cli_tables_prints_how_to_read_and_checks(archive, tmp_path, monkeypatch
     assert main(["tables", "--check"]) == 1  # the audit views are behind now
     assert "contents: DIFFERS" in capsys.readouterr().out
     assert main(["tables", "--rebuild"]) == 0
-    build_catalog(store, audit_db, {})
+    build_catalog(store, audit_db, Settings())
     assert main(["tables", "--check"]) == 0
 
 
@@ -221,5 +222,5 @@ def test_row_counts_agree_after_a_refresh_and_differ_when_one_side_is_behind(arc
     counts = row_counts(config, audit_db)
     assert counts["contents"] == (20, 20) and all(a == b for a, b in counts.values())
     commit_records(ledger, 20, 5)
-    build_catalog(store, audit_db, {})  # the views moved on, the tables did not
+    build_catalog(store, audit_db, Settings())  # the views moved on, the tables did not
     assert row_counts(config, audit_db)["contents"] == (20, 25)

@@ -16,16 +16,17 @@ from pipelines.archive.store import open_store
 from pipelines.catalog.connection import configure_s3
 from pipelines.governance.disposition import execute_disposition
 from pipelines.governance.retention import parse_retention
+from pipelines.settings import Settings
 from pipelines.tables import refresh_tables, tables_config
 from tests.archive.support import SOURCE_ID, FailingStore, commit_records
 from tests.iceberg.support import assert_tables_match, committed, iceberg_duckdb
 
 
 def test_tables_on_s3_follow_crashes_compaction_and_disposition(s3_server, s3_bucket, tmp_path):
-    env = dict(s3_server.env)
-    store = open_store(f"s3://{s3_bucket}/arc", env)
+    settings = Settings.from_env(dict(s3_server.env))
+    store = open_store(f"s3://{s3_bucket}/arc", settings)
     ledger = Ledger(store)
-    config = tables_config(store, tmp_path / "audit.duckdb", env)
+    config = tables_config(store, tmp_path / "audit.duckdb", settings)
     for start in (0, 10, 20):
         commit_records(ledger, start, 10)
     crashing = FailingStore(
@@ -44,7 +45,7 @@ def test_tables_on_s3_follow_crashes_compaction_and_disposition(s3_server, s3_bu
     assert_tables_match(store, config)
 
     conn = iceberg_duckdb()
-    configure_s3(conn, env)
+    configure_s3(conn, settings.s3, settings.network)
     scanned = conn.execute(
         "SELECT record_sha256 FROM iceberg_scan(?)", [results["contents"].metadata_location]
     ).fetchall()
@@ -56,7 +57,7 @@ def test_tables_on_s3_follow_crashes_compaction_and_disposition(s3_server, s3_bu
         datetime(2026, 1, 1, tzinfo=UTC),
         {},
         reason="schedule",
-        env=env,
+        settings=settings,
         run_id="disposition-1",
     )
     assert {o.result for o in outcomes} == {"deleted"}
@@ -73,9 +74,9 @@ def test_table_metadata_on_a_compliance_bucket_is_locked_like_the_archive(
         "ARCHIVE_OBJECT_LOCK_MODE": "COMPLIANCE",
         "ARCHIVE_RETENTION_DAYS": "1",
     }
-    store = open_store(f"s3://{s3_bucket}/arc", env)
+    store = open_store(f"s3://{s3_bucket}/arc", Settings.from_env(env))
     commit_records(Ledger(store), 0, 10)
-    config = tables_config(store, tmp_path / "audit.duckdb", env)
+    config = tables_config(store, tmp_path / "audit.duckdb", Settings.from_env(env))
     refresh_tables(store, config)
     assert_tables_match(store, config)
     client = s3_server.client()
@@ -90,9 +91,9 @@ def test_tables_in_the_glue_data_catalog(s3_server, s3_bucket, tmp_path):
     """ARCHIVE_ICEBERG_CATALOG_URI=glue:// keeps the catalog pointer in AWS Glue (here the S3
     server's Glue API), reached with the same region, endpoint and keys as S3."""
     env = dict(s3_server.env) | {"ARCHIVE_ICEBERG_CATALOG_URI": "glue://"}
-    store = open_store(f"s3://{s3_bucket}/arc", env)
+    store = open_store(f"s3://{s3_bucket}/arc", Settings.from_env(env))
     commit_records(Ledger(store), 0, 10)
-    config = tables_config(store, tmp_path / "audit.duckdb", env)
+    config = tables_config(store, tmp_path / "audit.duckdb", Settings.from_env(env))
     assert config.catalog_type == "glue"
     results = {r.table: r for r in refresh_tables(store, config)}
     assert_tables_match(store, config)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines import cli
+from cli.main import main as cli_main
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.sync.contents import sync_contents
@@ -22,14 +22,14 @@ from tests.sync.support import client_for
 def keys(tmp_path, capsys):
     key = tmp_path / "keys" / "attest.pem"
     key.parent.mkdir()
-    assert cli.main(["keygen", "--out", str(key)]) == 0
+    assert cli_main(["keygen", "--out", str(key)]) == 0
     capsys.readouterr()
     return key
 
 
 def _attest(key, period: str, out, *extra: str) -> dict:
     assert (
-        cli.main(["attest", "--period", period, "--key", str(key), "--out", str(out), *extra]) == 0
+        cli_main(["attest", "--period", period, "--key", str(key), "--out", str(out), *extra]) == 0
     )
     return json.loads(out.read_text())
 
@@ -72,10 +72,10 @@ def test_a_complete_archive_is_certified_complete_against_the_api(
     signed["certificate"]["reconcile"]["missing"] = 7
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(signed))
-    code = cli.main(["verify", "--certificate", str(forged), "--public-key", f"{keys}.pub"])
+    code = cli_main(["verify", "--certificate", str(forged), "--public-key", f"{keys}.pub"])
     assert code == 3 and "modified" in capsys.readouterr().err
     assert (
-        cli.main(
+        cli_main(
             ["verify", "--certificate", str(tmp_path / "cert.json"), "--public-key", f"{keys}.pub"]
         )
         == 0

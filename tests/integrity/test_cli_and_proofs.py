@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import cli
+from cli.main import main as cli_main
 from tests.archive.support import SOURCE_ID
 from tests.integrity.support import ATTACKS, PERIOD, new_archive
 
@@ -26,10 +26,10 @@ def setup(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("ARCHIVE_WITNESS_URI", raising=False)
     key = tmp_path / "keys" / "attest.pem"
     key.parent.mkdir()
-    assert cli.main(["keygen", "--out", str(key)]) == 0
+    assert cli_main(["keygen", "--out", str(key)]) == 0
     assert oct(os.stat(key).st_mode & 0o777) == "0o600"
     cert = tmp_path / "cert.json"
-    code = cli.main(
+    code = cli_main(
         ["attest", "--period", PERIOD, "--source", SOURCE_ID, "--key", str(key), "--out", str(cert)]
     )
     assert code == 0
@@ -38,7 +38,7 @@ def setup(tmp_path, monkeypatch, capsys):
 
 
 def _verify(*extra: str) -> int:
-    return cli.main(["verify", *extra])
+    return cli_main(["verify", *extra])
 
 
 def test_attest_writes_certificate_and_html(setup):
@@ -74,7 +74,7 @@ def test_verify_with_witness_and_certificate(setup, capsys):
 def test_certificate_refusals_exit_codes(setup, tmp_path, capsys, monkeypatch):
     archive, key, cert = setup
     other = tmp_path / "other.pem"
-    assert cli.main(["keygen", "--out", str(other)]) == 0
+    assert cli_main(["keygen", "--out", str(other)]) == 0
     assert _verify("--certificate", str(cert), "--public-key", f"{other}.pub") == 3
     assert "another key" in capsys.readouterr().err
     modified = tmp_path / "modified.json"
@@ -94,7 +94,7 @@ def test_prove_and_standalone_script(setup, tmp_path, capsys):
     archive, key, cert = setup
     content_id = f"{5:024x}"
     assert (
-        cli.main(["prove", content_id, "--certificate", str(cert), "--public-key", f"{key}.pub"])
+        cli_main(["prove", content_id, "--certificate", str(cert), "--public-key", f"{key}.pub"])
         == 0
     )
     proof = json.loads(capsys.readouterr().out)
@@ -135,5 +135,5 @@ def test_prove_and_standalone_script(setup, tmp_path, capsys):
 
 def test_prove_unknown_content_is_bad_input(setup, capsys):
     archive, key, cert = setup
-    assert cli.main(["prove", "f" * 24, "--certificate", str(cert)]) == 2
+    assert cli_main(["prove", "f" * 24, "--certificate", str(cert)]) == 2
     assert "no version in the certified tree" in capsys.readouterr().err

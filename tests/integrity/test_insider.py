@@ -4,7 +4,7 @@ The insider can write and delete objects of the archive store (a directory, or a
 without Object Lock on what they delete), and uses the project's own functions; the witness is
 out of their reach. Each test runs one attack on a small witnessed archive, on a local
 directory and on the S3 server (moto in server mode, over HTTP), and shows what reports it
-through the real command line (`pipelines.cli.main`, in-process): docs/integrity.md, "Insider
+through the real command line (`cli.main.main`, in-process): docs/integrity.md, "Insider
 attacks". Shared helpers first, then one test per attack.
 """
 
@@ -19,15 +19,16 @@ from typing import Any
 
 import pytest
 
+from cli.main import main
 from pipelines.archive import keys
 from pipelines.archive.disposal import commit_disposition, dispose_objects
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import open_store
 from pipelines.catalog.build import build_catalog
-from pipelines.cli import main
 from pipelines.governance.disposition import execute_disposition
 from pipelines.governance.retention import parse_retention
 from pipelines.integrity.witness import LOGS_AREA, Witness, entry_key
+from pipelines.settings import Settings
 from schemas.common import iso_ms
 from tests.archive.support import SOURCE_ID, STREAM, make_records, normalised_batch
 
@@ -114,8 +115,8 @@ def site(request, tmp_path, monkeypatch) -> Site:
         "RC_ARCHIVE_USER": "insider@example.com",
     }.items():
         monkeypatch.setenv(name, value)
-    store = open_store(uri, env)
-    witness = Witness.open(witness_uri, env)
+    store = open_store(uri, Settings.from_env(env))
+    witness = Witness.open(witness_uri, Settings.from_env(env))
     ledger = Ledger(store, witness=witness)
     commit(ledger, 0, 5, day=datetime(2024, 2, 20, 9, tzinfo=UTC))
     commit(ledger, 5, 5, day=datetime(2024, 2, 21, 9, tzinfo=UTC))
@@ -136,7 +137,9 @@ def place_hold(site: Site, capsys) -> str:
     """Counsel builds the catalog and holds the source's messages of 2024-02-21; returns the
     held file."""
     env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
-    build_catalog(site.uri, os.environ["AUDIT_DB"], env | {"ARCHIVE_URI": site.uri})
+    build_catalog(
+        site.uri, os.environ["AUDIT_DB"], Settings.from_env(env | {"ARCHIVE_URI": site.uri})
+    )
     argv = ["hold", "place", "--matter", MATTER, "--source", SOURCE_ID, "--from", "2024-02-21"]
     code, out, err = run(capsys, *argv, "--to", "2024-02-22", "--reason", "litigation")
     assert code == 0, err
@@ -309,7 +312,7 @@ def test_attack_7_disposition_goes_through_witness(site, capsys):
         now,
         {},
         reason="schedule RS-4",
-        env=dict(os.environ),
+        settings=Settings.from_env(dict(os.environ)),
         run_id="unwitnessed",
     )
     assert [o.result for o in outcomes] == ["deleted"]

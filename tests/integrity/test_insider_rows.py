@@ -1,7 +1,7 @@
 """Issue #27, the stored rows: an insider who can append forges what a message says.
 
 Each attack runs on a small witnessed archive, on a local directory and on the S3 server (moto
-in server mode, over HTTP), and is shown through the real command line (`pipelines.cli.main`,
+in server mode, over HTTP), and is shown through the real command line (`cli.main.main`,
 in-process): docs/integrity.md, "Insider attacks" and "Every stored row re-hashed". Attacks 2
 and 4 reconcile against the sandbox API over HTTP.
 """
@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from cli.main import main
 from pipelines.archive import keys
 from pipelines.archive.checkpoint import FileEntry
 from pipelines.archive.ledger import Ledger, Manifest
@@ -28,8 +29,8 @@ from pipelines.archive.parquet import parquet_to_table, table_to_parquet
 from pipelines.archive.store import LocalStore, open_store
 from pipelines.archive.verify import NOT_FROM_RECORD, verify
 from pipelines.archive.version_aliases import aliases_parquet, read_aliases
-from pipelines.cli import main
 from pipelines.integrity.witness import Witness, entry_key
+from pipelines.settings import Settings
 from pipelines.sync.contents import sync_contents
 from schemas.agents import normalise_extensions
 from schemas.contents import normalise_contents
@@ -79,7 +80,12 @@ def site(request, tmp_path, monkeypatch) -> Site:
         "AUDIT_DB": str(tmp_path / "audit.duckdb"),
     }.items():
         monkeypatch.setenv(name, value)
-    return Site(request.param, open_store(uri, env), Witness.open(witness_uri, env), tmp_path)
+    return Site(
+        request.param,
+        open_store(uri, Settings.from_env(env)),
+        Witness.open(witness_uri, Settings.from_env(env)),
+        tmp_path,
+    )
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -142,10 +148,10 @@ def append_compaction(ledger: Ledger, victim: FileEntry, rows: pa.Table) -> Mani
     """The insider's compaction: `rows` as the output that replaces the live file `victim`,
     committed with the ledger's own writer (intent, file, manifest chained onto the head)."""
     stream = source_stream(keys.source_id_of_key(victim.key))
-    writer = ledger.begin_batch("contents", stream, "compact-by-hand")
+    slot = ledger.next_manifest("contents", stream, "compact-by-hand", "compaction")
     day = datetime.fromisoformat(victim.min_creation_time[:10]).date()
-    key = keys.contents_key(stream, day, writer.batch_id)
-    writer.write_intent([key])
+    key = keys.contents_key(stream, day, slot.batch_id)
+    ledger.write_intent(slot, [key])
     data = table_to_parquet(rows, "contents")
     written = ledger.store.put(key, data, content_type="application/vnd.apache.parquet")
     output = FileEntry(
@@ -157,8 +163,7 @@ def append_compaction(ledger: Ledger, victim: FileEntry, rows: pa.Table) -> Mani
         victim.min_creation_time,
         victim.max_creation_time,
     )
-    head = ledger.head("contents", stream)
-    return writer.write_manifest([output], dict(head.cursor), replaces=(victim,))
+    return ledger.commit(slot, [output], slot.head_cursor, replaces=(victim,))
 
 
 def forge_compaction(ledger: Ledger, find: str | None, *, consistent: bool) -> tuple[Manifest, str]:

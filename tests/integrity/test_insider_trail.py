@@ -17,18 +17,19 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore, open_store
 from pipelines.archive.versions import ArchivedVersions
 from pipelines.catalog.build import build_catalog
 from pipelines.catalog.governance_tables import refresh_governance
-from pipelines.cli import main
 from pipelines.governance.access_trail import ACCESS_FORMAT, AccessTrail, SymlinkedArchiveError
 from pipelines.governance.chained_log import canonical_bytes
 from pipelines.governance.run_access import record_run_access
 from pipelines.integrity.witness import Witness
 from pipelines.query.search import index_path
-from pipelines.sync.contents import sync_contents
+from pipelines.settings import Settings
+from pipelines.sync.contents import ContentsSyncSettings, sync_contents
 from pipelines.webhooks.events import events_after
 from pipelines.webhooks.receiver import ReceiverThread
 from pipelines.webhooks.subscription import ensure_subscription
@@ -68,8 +69,12 @@ def _overwrite(store, key: str, data: bytes) -> None:
 
 def test_attack_8_planted_future_access_day(archive_at, tmp_path, monkeypatch, capsys):
     uri, env = archive_at
-    store = open_store(uri, env)
-    head = AccessTrail(store, {}).append({"command": "sql", "query": "SELECT 'first read'"}).key
+    store = open_store(uri, Settings.from_env(env))
+    head = (
+        AccessTrail(store, Settings())
+        .append({"command": "sql", "query": "SELECT 'first read'"})
+        .key
+    )
 
     # The insider plants a record dated 2099 that chains correctly to the real head: a reader
     # resuming from the newest folder name would never list today's folder again.
@@ -88,7 +93,7 @@ def test_attack_8_planted_future_access_day(archive_at, tmp_path, monkeypatch, c
     store.put(PLANTED, canonical_bytes(planted), content_type="application/json")
     audit_db = catalog_for_the_cli(uri, env, tmp_path, monkeypatch)  # it reads the plant
     assert main(["sql", "SELECT body FROM contents"]) == 0  # a read after the plant
-    build_catalog(uri, audit_db, dict(os.environ))
+    build_catalog(uri, audit_db, Settings.from_env(dict(os.environ)))
 
     queries = [q for (q,) in catalog_rows(audit_db, "SELECT query FROM access_log", os.environ)]
     assert "SELECT body FROM contents" in queries  # the later read is not hidden
@@ -122,7 +127,7 @@ def test_attack_8_symlinked_archive_uri(tmp_path, monkeypatch, capsys):
     assert "contents" in captured.err or "_ledger" in captured.err
     assert not (fake / "_access").exists()  # nothing read, no event anywhere but the real trail
     with pytest.raises(SymlinkedArchiveError):  # nor for a run a person launched on it
-        record_run_access(LocalStore(fake), {}, "archive_sources", "run-1", {}, None)
+        record_run_access(LocalStore(fake), Settings(), "archive_sources", "run-1", {}, None)
 
     # A link to the whole archive is that archive: the event lands in the real trail.
     whole = tmp_path / "archive-link"
@@ -159,7 +164,7 @@ def test_attack_9_edited_webhook_event(
     archive_at, sandbox_factory, tmp_path, monkeypatch, capsys, caplog
 ):
     uri, env = archive_at
-    store = open_store(uri, env)
+    store = open_store(uri, Settings.from_env(env))
     ledger = Ledger(store)
     witness_uri = str(tmp_path / "witness")
     sb = sandbox_factory(contents=20, sources=1)
@@ -170,8 +175,10 @@ def test_attack_9_edited_webhook_event(
         sync_contents(client, ledger, source_id, run_id="first")
         sb.world.add_content(source_id, body="I will refund you in full")
         assert sb.webhooks.wait_idle(10)
-        monkeypatch.setenv("ARCHIVE_WITNESS_URI", witness_uri)
-        sync_contents(client, ledger, source_id, run_id="reads-the-event")
+        # From now on the archive has a witness: the sync offers only the events it confirms.
+        monkeypatch.setenv("ARCHIVE_WITNESS_URI", witness_uri)  # for `verify` below
+        witnessed = ContentsSyncSettings(archive=Settings(witness_uri=witness_uri))
+        sync_contents(client, ledger, source_id, run_id="reads-the-event", settings=witnessed)
         [read] = events_after(store, source_id)
         sb.world.add_content(source_id, body="Your order ships on Monday")
         assert sb.webhooks.wait_idle(10)
@@ -179,7 +186,7 @@ def test_attack_9_edited_webhook_event(
         # One event edited after the sync archived its version, one before the sync read it.
         _edit_event_body(store, read, "I never promised a refund")
         forged = _edit_event_body(store, unread, "Your order will never ship")
-        sync_contents(client, ledger, source_id, run_id="after-the-edits")
+        sync_contents(client, ledger, source_id, run_id="after-the-edits", settings=witnessed)
 
     # The forged version never became an archived version: the witness did not confirm it
     # (the poll archived the content as the API has it).

@@ -79,5 +79,5 @@ def test_non_json_404_points_at_the_server_url() -> None:
     error = error_for_response(
         _response(404, text="<html>Not Found</html>"), method="GET", path="/restapi/oauth/token"
     )
-    assert isinstance(error, errors.SettingsError)
+    assert isinstance(error, errors.ClientConfigError)
     assert "RC_SERVER_URL" in str(error)

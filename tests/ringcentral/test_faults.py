@@ -164,7 +164,10 @@ def test_non_api_server_says_check_rc_server_url(sandbox) -> None:
     try:
         env = {**sandbox.env, settings.RC_SERVER_URL: f"http://127.0.0.1:{server.server_port}"}
         client = RingCentralClient(client_settings(env))
-        with client, pytest.raises(errors.SettingsError, match=settings.RC_SERVER_URL) as caught:
+        with (
+            client,
+            pytest.raises(errors.ClientConfigError, match=settings.RC_SERVER_URL) as caught,
+        ):
             client.login()
         assert caught.value.needs_person
     finally:

@@ -23,7 +23,7 @@ def test_defaults_follow_ringcentral_samples() -> None:
 
 
 def test_missing_variables_are_all_named() -> None:
-    with pytest.raises(errors.SettingsError) as caught:
+    with pytest.raises(errors.ClientConfigError) as caught:
         ClientSettings.from_env({settings.RC_APP_CLIENT_ID: "x"})
     assert settings.RC_APP_CLIENT_SECRET in str(caught.value)
     assert settings.RC_USER_JWT in str(caught.value)
@@ -34,19 +34,19 @@ def test_missing_variables_are_all_named() -> None:
     "url", ["platform.ringcentral.com", "ftp://platform.ringcentral.com", "https://", "https://h/x"]
 )
 def test_malformed_server_url_is_named(url: str) -> None:
-    with pytest.raises(errors.SettingsError, match=settings.RC_SERVER_URL):
+    with pytest.raises(errors.ClientConfigError, match=settings.RC_SERVER_URL):
         ClientSettings.from_env({**GOOD_ENV, settings.RC_SERVER_URL: url})
 
 
 @pytest.mark.parametrize("jwt", ["not-a-jwt", "a.b", "a..c", "a.b.c.d", "a.b c.d"])
 def test_malformed_jwt_is_named_without_echoing_it(jwt: str) -> None:
-    with pytest.raises(errors.SettingsError, match=settings.RC_USER_JWT) as caught:
+    with pytest.raises(errors.ClientConfigError, match=settings.RC_USER_JWT) as caught:
         ClientSettings.from_env({**GOOD_ENV, settings.RC_USER_JWT: jwt})
     assert jwt not in str(caught.value)
 
 
 def test_unknown_source_filter_spelling_lists_the_known_ones() -> None:
-    with pytest.raises(errors.SettingsError, match="channelIds"):
+    with pytest.raises(errors.ClientConfigError, match="channelIds"):
         ClientSettings.from_env({**GOOD_ENV, settings.RC_SOURCE_FILTER_PARAM: "channels"})
 
 

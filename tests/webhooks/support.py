@@ -15,6 +15,7 @@ from assets.resources import ArchiveResource
 from assets.sensors import webhook_events
 from pipelines.archive.store import open_store
 from pipelines.ringcentral import ClientSettings, RingCentralClient
+from pipelines.settings import Settings
 from pipelines.webhooks.events import EVENTS_PREFIX
 from pipelines.webhooks.receiver import ReceiverThread
 
@@ -28,7 +29,7 @@ def archive_uri(tmp_path) -> str:
 
 @pytest.fixture
 def store(archive_uri):
-    return open_store(archive_uri, {})
+    return open_store(archive_uri, Settings())
 
 
 @pytest.fixture

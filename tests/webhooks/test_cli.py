@@ -11,7 +11,7 @@ import sys
 
 import httpx
 
-from pipelines.cli import main
+from cli.main import main
 from tests.webhooks.support import TOKEN, event_keys, wait_for
 
 
@@ -50,7 +50,7 @@ def test_receive_process_killed_after_its_200s_lost_nothing(store, archive_uri, 
         "RC_WEBHOOK_VERIFICATION_TOKEN": TOKEN,
         "PYTHONPATH": os.getcwd(),
     }
-    cmd = [sys.executable, "-m", "pipelines.cli", "receive", "--port", str(port), "--path", "/h"]
+    cmd = [sys.executable, "-m", "cli", "receive", "--port", str(port), "--path", "/h"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/h"
     try:

@@ -14,15 +14,15 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines import settings as names
-from pipelines.demo import (
+from cli.demo import (
     DAGSTER_HOME,
     DEMO_ACCOUNT,
     DEMO_DIR,
     DEMO_WINDOW_SECONDS,
     ENV_FILE,
-    _anchor_ms,
+    anchor_ms,
 )
+from pipelines import settings as names
 
 
 def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -52,7 +52,7 @@ def main() -> int:
                     "sandbox",
                     "serve",
                     *(f"--{name}={value}" for name, value in DEMO_ACCOUNT.items()),
-                    f"--now-ms={_anchor_ms()}",
+                    f"--now-ms={anchor_ms()}",
                     f"--window={DEMO_WINDOW_SECONDS}",
                     f"--penalty={DEMO_WINDOW_SECONDS}",
                     f"--env-file={ENV_FILE}",

@@ -15,7 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+from cli.main import main as rc_archive
 from pipelines import settings as names
+from pipelines.settings import Settings
 
 DEMO_DIR = Path(".demo")
 ANCHOR_FILE = DEMO_DIR / "anchor"
@@ -31,7 +33,8 @@ DEMO_WINDOW_SECONDS = 6.0
 DEMO_ACCOUNT = {"seed": 2026, "sources": 4, "contents": 8000, "days": 30}
 
 
-def _anchor_ms() -> int:
+def anchor_ms() -> int:
+    """The sandbox's clock of the first demo (kept in .demo/anchor), so later ones resume."""
     DEMO_DIR.mkdir(exist_ok=True)
     if ANCHOR_FILE.exists():
         return int(ANCHOR_FILE.read_text().strip())
@@ -47,7 +50,7 @@ def main() -> int:
     started = time.monotonic()
     config = SandboxConfig(
         **DEMO_ACCOUNT,
-        now_ms=_anchor_ms(),
+        now_ms=anchor_ms(),
         window_seconds=DEMO_WINDOW_SECONDS,
         penalty_seconds=DEMO_WINDOW_SECONDS,
     )
@@ -75,9 +78,7 @@ def main() -> int:
         )
         print(f"settings written to {ENV_FILE} (use with --env-file)\n")
 
-        from pipelines.cli import main as cli
-
-        code = cli(["run", "--reconcile", "full"])
+        code = rc_archive(["run", "--reconcile", "full"])
         print()
         changed = _change_messages(sandbox.world)
         print(
@@ -86,19 +87,19 @@ def main() -> int:
             "run archives each change once and nothing else"
         )
         run_started = time.time()
-        code = code or cli(["run"])
+        code = code or rc_archive(["run"])
         print()
         code = code or _show_edits(changed, run_started)
         print()
-        cli(["verify"])
+        rc_archive(["verify"])
         print()
         _show_queries()
         print('-- Full-text search (ranked, every version): rc-archive search "cancel contract"')
-        code = code or cli(["search", "cancel contract", "--limit", "3"])
+        code = code or rc_archive(["search", "cancel contract", "--limit", "3"])
         print()
-        code = code or _export_thread_as_rsmf(cli)
+        code = code or _export_thread_as_rsmf()
         print()
-        code = code or _certify(cli)
+        code = code or _certify()
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s")
     return code
 
@@ -135,7 +136,7 @@ def _show_edits(changed: dict[str, str], since: float) -> int:
     from pipelines.query import queries
     from pipelines.query.formatting import render
 
-    conn = connect(os.environ[names.AUDIT_DB], dict(os.environ), read_only=True)
+    conn = connect(None, Settings.from_env(os.environ), read_only=True)
     try:
         params = {"since": datetime.fromtimestamp(since, UTC)}
         result = queries.run_query(conn, EDITS_SINCE, params)
@@ -167,14 +168,14 @@ FROM reply_pairs GROUP BY source_type ORDER BY source_type
 """
 
 
-def _export_thread_as_rsmf(cli) -> int:
+def _export_thread_as_rsmf() -> int:
     """Produce the demo's busiest thread with attachments as RSMF 2.0, the file a review
     platform (Relativity and others) loads as a conversation."""
     from datetime import UTC, datetime
 
     from pipelines.catalog.connection import connect
 
-    conn = connect(os.environ[names.AUDIT_DB], dict(os.environ), read_only=True)
+    conn = connect(None, Settings.from_env(os.environ), read_only=True)
     try:
         row = conn.execute(
             "SELECT thread_id FROM attachments WHERE thread_id IS NOT NULL "
@@ -187,13 +188,13 @@ def _export_thread_as_rsmf(cli) -> int:
         return 0
     out = DEMO_DIR / "exports" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-rsmf")
     print(f"-- Thread {row[0]} exported as RSMF 2.0")
-    code = cli(["export", "--thread", row[0], "--format", "rsmf", "--out", str(out)])
+    code = rc_archive(["export", "--thread", row[0], "--format", "rsmf", "--out", str(out)])
     for path in sorted((out / "threads").glob("*.rsmf")) if code == 0 else []:
         print(f"{path} ({path.stat().st_size:,} bytes)")
     return code
 
 
-def _certify(cli) -> int:
+def _certify() -> int:
     """Sign a completeness certificate for this month of every demo source, then prove the
     archive still holds what it certifies (the step a compliance officer hands over)."""
     from datetime import UTC, datetime
@@ -201,18 +202,20 @@ def _certify(cli) -> int:
     key = DEMO_DIR / "keys" / "attest.pem"
     if not key.exists():
         key.parent.mkdir(parents=True, exist_ok=True)
-        cli(["keygen", "--out", str(key)])
+        rc_archive(["keygen", "--out", str(key)])
     period = datetime.now(UTC).strftime("%Y-%m")
     certs = DEMO_DIR / "certificates" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     print(f"-- Completeness certificates for {period}")
-    code = cli(["attest", "--period", period, "--key", str(key), "--out", str(certs) + os.sep])
+    code = rc_archive(
+        ["attest", "--period", period, "--key", str(key), "--out", str(certs) + os.sep]
+    )
     if code:
         return code
     verify_args = ["verify", "--public-key", f"{key}.pub"]
     for certificate in sorted(certs.glob("*.json")):
         verify_args += ["--certificate", str(certificate)]
     print()
-    return cli(verify_args)
+    return rc_archive(verify_args)
 
 
 FLAGS_PER_POLICY = """
@@ -239,7 +242,7 @@ def _show_queries() -> None:
         ("Supervision flags per policy (policies.example.yaml)", FLAGS_PER_POLICY, None),
         ("Review queue: the newest flagged messages", REVIEW_QUEUE, None),
     ]
-    conn = connect(os.environ[names.AUDIT_DB], dict(os.environ), read_only=True)
+    conn = connect(None, Settings.from_env(os.environ), read_only=True)
     try:
         for title, sql, params in shown:
             print(f"-- {title}")
