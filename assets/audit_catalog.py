@@ -51,15 +51,17 @@ AFTER_SOURCES = (
 def audit_catalog(
     context: dg.AssetExecutionContext, archive: ArchiveResource, audit: AuditResource
 ) -> dg.MaterializeResult:
-    # Imported here: DuckDB (~30 MB resident) is only needed for this last step of a run, so
-    # the crawls before it run without it.
-    from pipelines.catalog.build import build_catalog
-
-    release_garbage()  # what the run's earlier steps left, before DuckDB takes its budget
-    # A stop (Ctrl-C, SIGTERM, a cancelled run) lets the build finish, then ends the run at
-    # the next step: an exception raised by a signal handler inside DuckDB's execution can
-    # crash the process (a SIGSEGV, seen once), and the build is atomic and bounded anyway.
+    # A stop (Ctrl-C, SIGTERM, a cancelled run) sets the stop flag here rather than raising
+    # where the step stands: Dagster's exception, raised by a signal during the first import
+    # of DuckDB below, crashed the process with SIGSEGV (DuckDB's module set up half, then its
+    # import cache freed after the interpreter). The build is atomic and bounded: it finishes,
+    # and the run ends at the next step.
     with stopping_at_batch_boundaries():
+        # Imported here: DuckDB (~30 MB resident) is only needed for this last step of a
+        # run, so the crawls before it run without it.
+        from pipelines.catalog.build import build_catalog
+
+        release_garbage()  # what the run's earlier steps left, before DuckDB takes its budget
         report = build_catalog(archive.store(), audit.audit_db, archive.settings())
     context.log.info("audit catalog rebuilt at %s", audit.audit_db)
     return dg.MaterializeResult(
@@ -89,11 +91,12 @@ def audit_catalog(
 def iceberg_tables(
     context: dg.AssetExecutionContext, archive: ArchiveResource, audit: AuditResource
 ) -> dg.MaterializeResult:
-    from pipelines.tables import refresh_tables, tables_config
+    # As the catalog build: a stop lets the refresh (its imports, its commits) finish.
+    with stopping_at_batch_boundaries():
+        from pipelines.tables import refresh_tables, tables_config
 
-    store = archive.store()
-    config = tables_config(store, audit.audit_db, archive.settings())
-    with stopping_at_batch_boundaries():  # as the catalog build: no exception inside Arrow
+        store = archive.store()
+        config = tables_config(store, audit.audit_db, archive.settings())
         results = refresh_tables(store, config)
     context.log.info("Iceberg catalog %s refreshed", config.catalog_uri)
     return dg.MaterializeResult(
