@@ -10,11 +10,10 @@ once after its last source. Both read only what was committed since their previo
 
 import dagster as dg
 
-from assets.agents import agents
-from assets.attachments import attachments
 from assets.common import GROUP
 from assets.interrupt import stopping_at_batch_boundaries
 from assets.resources import ArchiveResource, AuditResource
+from assets.source_assets import SOURCE_ASSETS
 from pipelines.process_memory import release_garbage
 
 # Requested when a source's assets were materialised since the last *request*, and not while
@@ -37,7 +36,7 @@ AFTER_SOURCES = (
 
 
 @dg.asset(
-    deps=[agents, attachments],
+    deps=SOURCE_ASSETS,
     group_name=GROUP,
     kinds={"duckdb"},
     owners=["team:compliance"],

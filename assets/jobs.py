@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.agents import agents
-from assets.attachments import attachments
 from assets.audit_catalog import AUDIT_VIEW_ASSETS
-from assets.contents import contents
-from assets.identities import identities
 from assets.partitions import sources_partitions
+from assets.source_assets import SOURCE_ASSETS
 
 # Run tag carrying the source, for finding a source's runs in the UI. The one-run-per-source
 # limit of dagster.example.yaml keys on `dagster/partition`, which Dagster sets on every
 # partitioned run (schedule, backfill, CLI), so two runs of one source never write at once.
 SOURCE_TAG = "rc-archive/source"
 
-# One source's assets (one partition each); the audit views cover every source.
-SOURCE_ASSETS = [contents, identities, agents, attachments]
+
+# One source's assets (one partition each, assets/source_assets.py); the audit views cover
+# every source.
 ARCHIVE_ASSETS = [*SOURCE_ASSETS, *AUDIT_VIEW_ASSETS]
 
 archive_job = dg.define_asset_job(

@@ -84,7 +84,7 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
     from pipelines import interrupts
     from pipelines.progress import PROGRESS, ProgressReporter
 
-    print(f"archiving {len(sources)} source(s) into {ctx.settings.archive_uri}", flush=True)
+    print(f"archiving {len(sources)} source(s) into {ctx.settings.archive_location}", flush=True)
     # Progress on stderr (a live line on a terminal, else a `progress ...` line every
     # --progress-interval s); stdout keeps the command's own lines and the summary.
     reporter = ProgressReporter(PROGRESS, sys.stderr, interval=args.progress_interval)
