@@ -15,7 +15,7 @@ from assets.partitions import sources_partitions
 from assets.resources import ArchiveResource, AuditResource
 from pipelines.archive.compaction import compact_source
 from pipelines.archive.verify import verify
-from pipelines.governance.holds import HoldAudit, hold_compacted
+from pipelines.governance.holds import HoldRegister, hold_compacted
 
 MAINTENANCE_GROUP = "rc_archive_maintenance"
 
@@ -59,7 +59,7 @@ def contents_compaction(
     ),
 )
 def archive_deep_verify(archive: ArchiveResource) -> dg.MaterializeResult:
-    report = verify(archive.store(), deep=True, holds=HoldAudit)
+    report = verify(archive.store(), deep=True, holds=HoldRegister)
     if not report.ok:
         raise dg.Failure(
             description=report.summary()[:4000],
@@ -90,7 +90,7 @@ def supervision_report(
     context: dg.AssetExecutionContext, archive: ArchiveResource, audit: AuditResource
 ) -> dg.MaterializeResult:
     from pipelines.governance.access_trail import AccessTrail
-    from pipelines.query.audited import run_audited
+    from pipelines.query.access_logged import run_logged
     from pipelines.query.supervision_report import store_report
 
     settings = archive.settings()
@@ -103,7 +103,7 @@ def supervision_report(
         stored.append(store_report(store, audit.audit_db, settings))
         return stored[0].key, {"rows": None}
 
-    run_audited(AccessTrail(store, settings), "review", details, work)
+    run_logged(AccessTrail(store, settings), "review", details, work)
     report = stored[0]
     return dg.MaterializeResult(
         metadata={

@@ -101,6 +101,6 @@ class Context:
     def catalog_trail(self, audit_db: str) -> AccessTrail:
         """The access trail of the archive the catalog's views read (docs/governance.md)."""
         from pipelines.governance.access_trail import AccessTrail
-        from pipelines.query.audited import catalog_archive
+        from pipelines.query.access_logged import catalog_archive
 
         return AccessTrail(catalog_archive(audit_db, self.settings), self.settings)

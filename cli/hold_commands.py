@@ -108,10 +108,10 @@ RELEASE = Subcommand(
 
 
 def _list(ctx: Context, args: argparse.Namespace) -> int:
-    from pipelines.governance.holds import HoldAudit, list_holds
+    from pipelines.governance.holds import HoldRegister, list_holds
 
     store = ctx.store
-    audit = HoldAudit(store)
+    audit = HoldRegister(store)
     print(render_rows(HOLD_LIST_HEADER, list_holds(store, audit), args.format))
     if audit.tampering:
         print(
@@ -137,12 +137,12 @@ def _verify(ctx: Context, args: argparse.Namespace) -> int:
     """Every hold record against the hold journal, and the journal against the witness
     (--witness or ARCHIVE_WITNESS_URI, failing closed); exit 3 on tampering. `verify` runs the
     same audit (and the witness part with its own --witness)."""
-    from pipelines.governance.holds import HoldAudit
+    from pipelines.governance.holds import HoldRegister
 
     store = ctx.store
     uri = args.witness or (ctx.settings.witness_uri or "")
     witness = ctx.witness_to_compare(uri)
-    audit = HoldAudit(store, witness=witness)
+    audit = HoldRegister(store, witness=witness)
     for finding in sorted(audit.findings, key=lambda f: (not f.tampering, f.kind, f.key)):
         print(f"  {finding.kind}: {finding.key}: {finding.detail}")
     if audit.tampering:

@@ -42,7 +42,7 @@ def _verify_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _verify(ctx: Context, args: argparse.Namespace) -> int:
     from pipelines.archive.verify import verify
-    from pipelines.governance.holds import HoldAudit
+    from pipelines.governance.holds import HoldRegister
     from pipelines.integrity.witness import compare_with_witness
     from pipelines.webhooks.events import verify_events
 
@@ -50,7 +50,7 @@ def _verify(ctx: Context, args: argparse.Namespace) -> int:
     witness_uri = args.witness or (ctx.settings.witness_uri or "")
     certificates = _verify_certificates(args, store)  # refusals end here, before the walk
     witness = ctx.witness_to_compare(witness_uri)  # fails closed: missing, empty, unreadable
-    report = verify(store, retention=_retention_in_force(ctx), holds=HoldAudit)
+    report = verify(store, retention=_retention_in_force(ctx), holds=HoldRegister)
     if witness is not None:
         report.findings.extend(compare_with_witness(store, witness))
     report.findings.extend(verify_events(store, witness))  # the webhook event log
@@ -265,7 +265,7 @@ def _prove(ctx: Context, args: argparse.Namespace) -> int:
     from pipelines.governance.access_trail import AccessTrail
     from pipelines.integrity.certificate import load_certificate, load_public_key
     from pipelines.integrity.prove import prove
-    from pipelines.query.audited import query_fields, run_audited
+    from pipelines.query.access_logged import query_fields, run_logged
 
     store = ctx.store
     details = {
@@ -280,7 +280,7 @@ def _prove(ctx: Context, args: argparse.Namespace) -> int:
         text = json.dumps(proof, indent=1, sort_keys=True, ensure_ascii=False)
         return text, {"rows": len(proof.get("versions") or [])}
 
-    print(run_audited(AccessTrail(store, ctx.settings), "prove", details, work))
+    print(run_logged(AccessTrail(store, ctx.settings), "prove", details, work))
     return EXIT_OK
 
 

@@ -1,7 +1,7 @@
-"""Audited reads of the audit catalog: `sql`, `thread`, `search`, `export`.
+"""Access-logged reads of the audit catalog: `sql`, `thread`, `search`, `export`.
 
 Each leaves its access event in the archive's access trail before its answer reaches the
-reader (pipelines/query/audited.py); the catalog is opened read-only by construction. The
+reader (pipelines/query/access_logged.py); the catalog is opened read-only by construction. The
 library is imported inside each handler: it loads DuckDB, pyarrow and pandas, which `--help`,
 a typo or `run`'s crawls must not pay for.
 """
@@ -65,7 +65,7 @@ def _sql(ctx: Context, args: argparse.Namespace) -> int:
     if args.list_queries:
         print(list_queries())
         return EXIT_OK
-    from pipelines.query.audited import query_fields, run_audited
+    from pipelines.query.access_logged import query_fields, run_logged
     from pipelines.query.describe import describe_command
     from pipelines.query.formatting import CsvOptions
     from pipelines.query.sql import stream_sql
@@ -74,7 +74,7 @@ def _sql(ctx: Context, args: argparse.Namespace) -> int:
     if args.describe:
         details = {"arguments": {"describe": args.describe}, **query_fields(None)}
         print(
-            run_audited(
+            run_logged(
                 ctx.catalog_trail(audit_db),
                 "sql",
                 details,
@@ -134,7 +134,7 @@ def _thread_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _thread(ctx: Context, args: argparse.Namespace) -> int:
     from pipelines.catalog.connection import connect
-    from pipelines.query.audited import query_fields, run_audited
+    from pipelines.query.access_logged import query_fields, run_logged
     from pipelines.query.transcript import render_transcript, thread_transcript
 
     as_of = parse_time(args.as_of, "--as-of")
@@ -149,7 +149,7 @@ def _thread(ctx: Context, args: argparse.Namespace) -> int:
             lines = thread_transcript(conn, args.thread_id, as_of)
         return render_transcript(lines, args.thread_id, as_of), {"rows": len(lines)}
 
-    print(run_audited(ctx.catalog_trail(audit_db), "thread", details, work))
+    print(run_logged(ctx.catalog_trail(audit_db), "thread", details, work))
     return EXIT_OK
 
 
@@ -176,7 +176,7 @@ def _search(ctx: Context, args: argparse.Namespace) -> int:
     """Ranked full-text search over every archived version (pipelines/query/search.py); an
     audited read like `sql`."""
     from pipelines.catalog.connection import connect
-    from pipelines.query.audited import query_fields, run_audited
+    from pipelines.query.access_logged import query_fields, run_logged
     from pipelines.query.search import SearchError, bring_up_to_date, index_path, open_index, search
 
     audit_db = ctx.require_audit_db()
@@ -201,7 +201,7 @@ def _search(ctx: Context, args: argparse.Namespace) -> int:
         return render_rows(header, rows, args.format), {"rows": len(hits)}
 
     try:
-        print(run_audited(ctx.catalog_trail(audit_db), "search", details, work))
+        print(run_logged(ctx.catalog_trail(audit_db), "search", details, work))
     except SearchError as exc:
         raise UsageError(str(exc)) from None
     return EXIT_OK
@@ -250,7 +250,7 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _export(ctx: Context, args: argparse.Namespace) -> int:
     from pipelines.catalog.connection import connect
-    from pipelines.query.audited import audited_export, query_fields
+    from pipelines.query.access_logged import logged_export, query_fields
     from pipelines.query.export import check_selection, export
 
     from_, to = parse_time(args.from_, "--from"), parse_time(args.to, "--to")
@@ -283,7 +283,7 @@ def _export(ctx: Context, args: argparse.Namespace) -> int:
                 settings=ctx.settings,
             )
 
-    result = audited_export(ctx.catalog_trail(audit_db), details, args.out, produce)
+    result = logged_export(ctx.catalog_trail(audit_db), details, args.out, produce)
     out = os.path.normpath(args.out)
     print(
         f"exported {result.rows} messages from {result.threads} threads as {args.format} "

@@ -1,6 +1,6 @@
 """`rc-archive review next|decide|verify|rescan|report`: the supervision review queue.
 
-`next` lists the undecided flags (an audited read of the catalog), `decide` records a decision
+`next` lists the undecided flags (an access-logged read of the catalog), `decide` records a decision
 write-once in `_reviews/` (pipelines/governance/review.py), `verify` replays the decisions'
 hash chain, `rescan` flags the archived history with a policy, `report` stores today's
 supervision report. The library is imported inside each handler (it loads pyarrow, pandas and
@@ -33,7 +33,7 @@ def _next_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _next(ctx: Context, args: argparse.Namespace) -> int:
-    from pipelines.query.audited import catalog_archive, query_fields, run_audited
+    from pipelines.query.access_logged import catalog_archive, query_fields, run_logged
     from pipelines.query.review_queue import (
         REVIEW_NEXT,
         decided_since_catalog,
@@ -54,7 +54,7 @@ def _next(ctx: Context, args: argparse.Namespace) -> int:
         text, rows = sql_command(audit_db, REVIEW_NEXT, params, args.format, ctx.settings)
         return text, {"rows": rows}
 
-    print(run_audited(ctx.catalog_trail(audit_db), "review", details, work))
+    print(run_logged(ctx.catalog_trail(audit_db), "review", details, work))
     return EXIT_OK
 
 
@@ -81,7 +81,7 @@ def _decide_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _decide(ctx: Context, args: argparse.Namespace) -> int:
     from pipelines.governance.review import record_decision
-    from pipelines.query.audited import catalog_archive
+    from pipelines.query.access_logged import catalog_archive
     from pipelines.query.review_queue import flag_by_id
 
     audit_db = ctx.require_audit_db()
@@ -171,8 +171,8 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _report(ctx: Context, args: argparse.Namespace) -> int:
     """Store today's supervision report in the archive (write-once) and, with --out, copy it;
-    an audited read like `review next`."""
-    from pipelines.query.audited import catalog_archive, run_audited
+    an access-logged read like `review next`."""
+    from pipelines.query.access_logged import catalog_archive, run_logged
     from pipelines.query.supervision_report import store_report
 
     audit_db = ctx.require_audit_db()
@@ -189,7 +189,7 @@ def _report(ctx: Context, args: argparse.Namespace) -> int:
         return f"supervision report {how} at {report.key}{copied}", {"rows": None}
 
     details = {"arguments": {"report": out}}
-    print(run_audited(ctx.catalog_trail(audit_db), "review", details, work))
+    print(run_logged(ctx.catalog_trail(audit_db), "review", details, work))
     return EXIT_OK
 
 

@@ -142,7 +142,7 @@ class VerifyReport:
 
 
 class HoldChecks(Protocol):
-    """The legal holds as verify needs them (governance/holds.py `HoldAudit` is the one in
+    """The legal holds as verify needs them (governance/holds.py `HoldRegister` is the one in
     use): the hold records' findings against their journal, and which matters held a key
     when. Passed in, because governance reads the archive and not the other way round."""
 
@@ -171,7 +171,7 @@ def verify(
     floor of its retention class when given; the whole-archive check also audits the hold
     records against their journal (`_check_holds`). `holds` builds the hold audit from the
     store (read once, only if a check needs it); without it no hold is known: the commands and
-    the verify asset pass governance's `HoldAudit`.
+    the verify asset pass governance's `HoldRegister`.
     """
     report = VerifyReport(store=store.describe())
     if stream is None:
@@ -582,7 +582,7 @@ class _Disposals:
     def unnamed(self) -> set[str]:
         return set(self.hashes_read) - self.hashes_named
 
-    def hold_audit(self) -> HoldChecks | None:
+    def hold_register(self) -> HoldChecks | None:
         """The hold records against their journal (pipelines/governance/holds.py), read once;
         None when verify was given no hold audit."""
         if self._audit is None and self.holds is not None and self.store is not None:
@@ -640,17 +640,17 @@ def _check_disposition_rule(
     terms = disposals.terms.get(hashes.key) if intact else None
     policy = disposals.retention
     shortest = getattr(policy, "shortest_years_for", None)
-    audit = disposals.hold_audit()
+    audit = disposals.hold_register()
     held_at = audit.held_at if audit is not None else lambda _: {}
     for kind, detail in rule_findings(manifest, terms, held_at, shortest):
         report.findings.append(Finding(kind, manifest.key, detail))
 
 
 def _check_holds(report: VerifyReport, disposals: _Disposals) -> None:
-    """The hold records against the hold journal (HoldAudit's findings): a deleted or edited
+    """The hold records against the hold journal (HoldRegister's findings): a deleted or edited
     hold record is tampering. The journal against the witness is `verify --witness`'s part
     (pipelines/integrity/witness.py)."""
-    audit = disposals.hold_audit()
+    audit = disposals.hold_register()
     if audit is not None:
         report.findings.extend(audit.findings)
 

@@ -9,7 +9,7 @@ disposal.py), then deleted; an object the server still refuses is reported, and 
 lists it as `disposal_incomplete` until a later run deletes it. Disposition manifests of
 earlier runs with objects still stored are finished the same way.
 
-Holds are read from the hold records and their journal (`HoldAudit`): a record deleted from
+Holds are read from the hold records and their journal (`HoldRegister`): a record deleted from
 the archive still holds from the journal's copy, and when the audit finds tampering (a record
 gone or edited, the journal broken, or against the witness the ledger was built with) nothing
 is deleted (`HoldsTampered`, exit 3). The retention class applied is recorded with each
@@ -42,7 +42,7 @@ from pipelines.archive.disposal import (
 )
 from pipelines.archive.ledger import Ledger, Manifest
 from pipelines.governance.chained_log import current_user
-from pipelines.governance.holds import HoldAudit, HoldsTampered, adopt_legacy_holds
+from pipelines.governance.holds import HoldRegister, HoldsTampered, adopt_legacy_holds
 from pipelines.governance.retention import (
     ClassifiedFile,
     RetentionPolicy,
@@ -81,7 +81,7 @@ def execute_disposition(
     operating-system user); the hold journal's adoption entry is witnessed as `settings` says."""
     if as_of > datetime.now(UTC):
         raise ValueError(f"--as-of {as_of:%Y-%m-%d} is in the future: nothing can be disposed of")
-    audit = HoldAudit(ledger.store, witness=ledger.witness)  # read once for every use below
+    audit = HoldRegister(ledger.store, witness=ledger.witness)  # read once for every use below
     if audit.tampering:
         first = audit.tampering[0]
         kinds = ", ".join(sorted({f.kind for f in audit.tampering}))
@@ -167,7 +167,7 @@ def _finish_earlier(
     ledger: Ledger,
     source_id: str,
     dispositions: list[Manifest],
-    audit: HoldAudit,
+    audit: HoldRegister,
     policy: RetentionPolicy,
 ) -> list[DispositionOutcome]:
     """Delete what earlier disposition manifests recorded but left stored (a crash, or a

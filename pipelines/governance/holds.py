@@ -18,7 +18,7 @@ The hold journal. Every record is also entered, with its key, its SHA-256 and a 
 body, in one hash-chained log of the whole archive, `_holds/_journal/<day>/<seq>.json`
 (pipelines/governance/chained_log.py, witnessed like the access trail when
 ARCHIVE_WITNESS_URI is set). So a hold record that is deleted (a whole matter's folder too) or
-edited is tampering that `HoldAudit` reports (`rc-archive hold verify`, and `verify`), and
+edited is tampering that `HoldRegister` reports (`rc-archive hold verify`, and `verify`), and
 what it held is still known from the journal's copy. A placement or landing is journaled after
 its record (a crash in between leaves a record that holds more, never less: `hold_unjournaled`,
 not tampering); a release before its record (a crash in between leaves the matter active), so a
@@ -75,7 +75,7 @@ class HoldError(ValueError):
 
 
 class HoldsTampered(RuntimeError):
-    """The hold records are not intact (HoldAudit found tampering): a disposition refuses to
+    """The hold records are not intact (HoldRegister found tampering): a disposition refuses to
     delete anything (exit 3)."""
 
     tampering = True
@@ -546,10 +546,10 @@ def hold_compacted(
     return written
 
 
-def list_holds(store: ObjectStore, audit: HoldAudit | None = None) -> list[tuple]:
+def list_holds(store: ObjectStore, audit: HoldRegister | None = None) -> list[tuple]:
     """(matter, status, since, by, objects, reason) per matter, from its decisions (the
     journal's copies included: a matter whose records were deleted is still listed)."""
-    audit = audit or HoldAudit(store)
+    audit = audit or HoldRegister(store)
     rows = []
     for matter, events in sorted(audit.by_matter().items()):
         decisions = [e for e in events if e.action in ("place", "release")]
@@ -601,7 +601,7 @@ def _time(text: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class HoldAudit:
+class HoldRegister:
     """Every hold record against the hold journal, read once: the findings, and the holds in
     force at any moment (`held_at`), from the journal's copies where a record is gone.
 

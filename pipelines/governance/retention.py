@@ -34,7 +34,7 @@ from pipelines import settings
 from pipelines.archive.checkpoint import FileEntry
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import ObjectStore, open_store
-from pipelines.governance.holds import HoldAudit
+from pipelines.governance.holds import HoldRegister
 from pipelines.governance.yaml_file import read_yaml
 from schemas.common import parse_api_time, years_after
 from schemas.ids import source_id_of_stream
@@ -131,10 +131,10 @@ class ClassifiedFile:
     status: str  # eligible | held | retained
 
 
-def held_keys(store: ObjectStore, audit: HoldAudit | None = None) -> set[str]:
+def held_keys(store: ObjectStore, audit: HoldRegister | None = None) -> set[str]:
     """Keys any active matter holds (placements and messages held as they landed), from the
-    hold records and their journal (`HoldAudit`: a deleted record still holds)."""
-    return set((audit or HoldAudit(store)).held_now())
+    hold records and their journal (`HoldRegister`: a deleted record still holds)."""
+    return set((audit or HoldRegister(store)).held_now())
 
 
 def classify_files(

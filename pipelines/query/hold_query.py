@@ -1,6 +1,6 @@
 """The messages a `hold place --query` selects: a person's own read-only SQL over the catalog.
 
-Why on the read side: the query is an audited read like `rc-archive sql` (its access event
+Why on the read side: the query is an access-logged read like `rc-archive sql` (its access event
 names the SQL and how many rows it returned, or why it was refused); only the ids it returns
 go on to governance/holds.py, which finds and holds their files (`selection.held_objects`).
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from pipelines.catalog.connection import connect
 from pipelines.governance.access_trail import AccessTrail
-from pipelines.query.audited import query_fields, run_audited
+from pipelines.query.access_logged import query_fields, run_logged
 from pipelines.query.formatting import check_read_only
 from pipelines.query.queries import run_query
 from pipelines.settings import Settings
@@ -45,7 +45,7 @@ def message_ids_selected_by(
         return "", {"rows": len(result.rows)}
 
     details = {"arguments": {"hold": "place"}, **query_fields(sql, None, "hold place --query")}
-    run_audited(trail, "hold", details, work)
+    run_logged(trail, "hold", details, work)
     if not found:
         raise HoldQueryError("--query returned no message id: nothing to hold")
     return tuple(found)

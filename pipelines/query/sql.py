@@ -8,7 +8,7 @@ longer tells them).
 `stream_sql` is what the command runs: DuckDB's result is fetched `FETCH_ROWS` rows at a time
 and each block is rendered and written before the next is fetched, so memory stays the same
 whatever the answer's size and the first rows appear as soon as DuckDB has them; the access
-event comes first (`audited.run_audited_stream`). `sql_command` renders a whole (small) answer
+event comes first (`access_logged.run_logged_stream`). `sql_command` renders a whole answer
 into a string, for `review next` and the library.
 """
 
@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from pipelines.catalog.connection import check_query, connect
 from pipelines.governance.access_trail import AccessTrail
-from pipelines.query.audited import run_audited_stream
+from pipelines.query.access_logged import run_logged_stream
 from pipelines.query.formatting import (
     FORMATS,
     CsvOptions,
@@ -70,7 +70,7 @@ def stream_sql(
     csv: CsvOptions | None = None,
 ) -> Renderer:
     """Run one read-only query on the catalog and write its answer to `out` as it comes, with
-    its access event(s) (`run_audited_stream`). Returns the renderer (`rows` written,
+    its access event(s) (`run_logged_stream`). Returns the renderer (`rows` written,
     `neutralised` CSV cells). A query that is refused or fails is recorded and raised."""
     if fmt not in FORMATS:
         raise ValueError(f"output format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -92,7 +92,7 @@ def stream_sql(
         renderer = state.get("renderer")
         return renderer.rows if renderer is not None else 0
 
-    run_audited_stream(trail, "sql", details, pieces(), rows, out)
+    run_logged_stream(trail, "sql", details, pieces(), rows, out)
     return state["renderer"]
 
 

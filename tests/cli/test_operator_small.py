@@ -30,7 +30,7 @@ from pipelines.catalog.build import build_catalog
 from pipelines.catalog.connection import connect
 from pipelines.governance.access_trail import AccessTrail
 from pipelines.governance.policies import PolicySet, parse_policies
-from pipelines.query.audited import audited_export, query_fields
+from pipelines.query.access_logged import logged_export, query_fields
 from pipelines.query.export import ExportSelectionError, export
 from pipelines.query.search import index_path
 from pipelines.settings import Settings
@@ -224,7 +224,7 @@ def test_an_export_that_fails_after_its_event_records_the_failure(archive, tmp_p
     trail = AccessTrail(LocalStore(archive), Settings.from_env(dict(os.environ)))
     details = {"arguments": {"out": str(out)}, **query_fields(None, {"source": S1})}
     with pytest.raises(OSError):
-        audited_export(trail, details, str(out), produce)
+        logged_export(trail, details, str(out), produce)
     other, produced, failed = _events(archive)
     assert (other["status"], produced["status"]) == ("ok", "ok")
     assert failed["command"] == "export" and failed["status"] == "failed"

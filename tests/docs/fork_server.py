@@ -32,7 +32,7 @@ import sys
 # Modules of the CLI's commands that read no setting when imported (~1.4 s of CPU per process).
 PRELOAD = (
     "cli.main",
-    "pipelines.query.audited",
+    "pipelines.query.access_logged",
     "pipelines.archive.ledger",
     "pipelines.archive.store",
     "schemas.tables",

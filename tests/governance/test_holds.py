@@ -304,13 +304,13 @@ def test_holds_written_before_the_journal_verify_and_are_adopted_by_the_next_wri
     archive: Path, capsys
 ):
     from pipelines.archive.store import LocalStore
-    from pipelines.governance.holds import HoldAudit
+    from pipelines.governance.holds import HoldRegister
     from pipelines.governance.retention import held_keys
 
     store = LocalStore(archive)
     held = _data_keys(store)[0]
     legacy = _legacy_record(store, "old-matter", "place", [held])
-    audit = HoldAudit(store)
+    audit = HoldRegister(store)
     assert [(f.kind, f.tampering) for f in audit.findings] == [("holds_legacy", False)]
     assert held_keys(store) == {held}
     assert main(["hold", "verify"]) == 0
@@ -320,7 +320,7 @@ def test_holds_written_before_the_journal_verify_and_are_adopted_by_the_next_wri
     thread = catalog_rows(os.environ["AUDIT_DB"], "SELECT min(thread_id) FROM messages")[0][0]
     assert main(["hold", "place", "--matter", "m1", "--thread", thread, "--reason", "r"]) == 0
     assert main(["hold", "verify"]) == 0
-    assert "intact" in capsys.readouterr().out and not HoldAudit(store).findings
+    assert "intact" in capsys.readouterr().out and not HoldRegister(store).findings
     os.chmod(archive / legacy, 0o644)
     os.remove(archive / legacy)
     assert main(["hold", "verify"]) == 3
@@ -351,7 +351,7 @@ def test_the_journal_crash_windows_hold_more_never_less_and_a_forged_release_end
     import pytest
 
     from pipelines.archive.store import LocalStore
-    from pipelines.governance.holds import HoldAudit, Selector, place_hold, release_hold
+    from pipelines.governance.holds import HoldRegister, Selector, place_hold, release_hold
     from pipelines.query.selection import held_objects
 
     store = LocalStore(archive)
@@ -367,7 +367,7 @@ def test_the_journal_crash_windows_hold_more_never_less_and_a_forged_release_end
         place_hold(
             journal_down, Settings(), "m2", second, "r", held_objects(audit_db, Settings(), second)
         )
-    audit = HoldAudit(store)
+    audit = HoldRegister(store)
     assert [(f.kind, f.tampering) for f in audit.findings] == [("hold_unjournaled", False)]
     held_by_m2 = {k for k, m in audit.held_now().items() if m == "m2"}
     assert held_by_m2  # the unjournaled placement still holds
@@ -375,7 +375,7 @@ def test_the_journal_crash_windows_hold_more_never_less_and_a_forged_release_end
     record_down = _CrashingStore(store, lambda key: key.endswith("-release.json"))
     with pytest.raises(OSError, match="injected"):  # entry written, the release record not
         release_hold(record_down, Settings(), "m1", "settled")
-    audit = HoldAudit(store)
+    audit = HoldRegister(store)
     assert {(f.kind, f.tampering) for f in audit.findings} == {
         ("hold_unjournaled", False),
         ("hold_unfinished", False),
@@ -383,7 +383,7 @@ def test_the_journal_crash_windows_hold_more_never_less_and_a_forged_release_end
     assert "m1" in set(audit.held_now().values())  # the matter stays active
 
     forged = _legacy_record(store, "m2", "release", sorted(held_by_m2))
-    audit = HoldAudit(store)
+    audit = HoldRegister(store)
     assert ("hold_forged", forged) in {(f.kind, f.key) for f in audit.tampering}
     assert held_by_m2 <= set(audit.held_now())  # a forged release ends nothing
     assert main(["hold", "verify"]) == 3

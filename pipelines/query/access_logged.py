@@ -1,12 +1,12 @@
 """Run an audit command so that it leaves its access event before anything reaches the reader.
 
-Why here and not in each command: the order is the guarantee. `run_audited` checks the trail
+Why here and not in each command: the order is the guarantee. `run_logged` checks the trail
 first (`AccessTrail.prepare`: a read-only archive refuses the command before it reads), runs
 the command into a buffer, appends the event (the error too, when the command failed), and only
 then hands the output back for printing. `export` writes its production into a hidden staging
 directory and moves it into place after its event (with the load file's hashes) is stored.
 
-`sql` streams its answer (`run_audited_stream`): its output is held back as above while it is
+`sql` streams its answer (`run_logged_stream`): its output is held back as above while it is
 shorter than `HOLD_CHARS` and its first rows are younger than `HOLD_SECONDS`, so an answer that
 is done by then is printed after its one event, with its row count. A longer or slower answer
 cannot wait for its count without holding it all (or keeping the reader waiting): its event is
@@ -124,7 +124,7 @@ def _check_parses(sql: str) -> None:
         raise NotReadOnlyQuery("no SQL statement given; nothing was run or recorded")
 
 
-def run_audited(
+def run_logged(
     trail: AccessTrail,
     command: str,
     details: Mapping[str, Any],
@@ -145,7 +145,7 @@ def run_audited(
     return output
 
 
-def run_audited_stream(
+def run_logged_stream(
     trail: AccessTrail,
     command: str,
     details: Mapping[str, Any],
@@ -162,14 +162,14 @@ def run_audited_stream(
     trail.prepare()
     produce = iter(pieces)
     try:
-        return _write_audited(trail, command, details, produce, rows, out)
+        return _write_logged(trail, command, details, produce, rows, out)
     finally:
         close = getattr(produce, "close", None)
         if close is not None:
             close()  # a generator's own cleanup (the DuckDB connection) runs now
 
 
-def _write_audited(
+def _write_logged(
     trail: AccessTrail,
     command: str,
     details: Mapping[str, Any],
@@ -239,7 +239,7 @@ def _record_failure(
     )
 
 
-def audited_export(
+def logged_export(
     trail: AccessTrail,
     details: Mapping[str, Any],
     out_dir: str,
@@ -279,7 +279,7 @@ def audited_export(
         }
 
     try:
-        run_audited(trail, "export", details, work)
+        run_logged(trail, "export", details, work)
         try:
             os.replace(staged, out)
         except BaseException as error:
