@@ -93,15 +93,22 @@ def test_kill_9_during_initial_load_then_rerun_equals_uninterrupted(
 ):
     sb, sources = initial_load.sandbox, initial_load.sandbox.world.source_ids
     moment = START_UP_SECONDS + fraction * max(0.5, initial_load.seconds - START_UP_SECONDS)
-    archive = tmp_path / "archive"
-    env = cli_env(sb.env, archive, tmp_path / "audit.duckdb")
-    child = start_run(env, BATCH)
-    time.sleep(moment)
-    killed_mid_run = child.poll() is None
-    if killed_mid_run:
-        os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
-    assert killed_mid_run, f"the run ended before {moment:.1f} s: nothing was interrupted"
+    # The reference's duration was measured on a machine whose load changes: when a trial's
+    # run is faster and ends before its moment, the trial starts again on a fresh archive with
+    # the moment earlier (its place in the load, not a wall-clock claim, is what is tested).
+    for attempt in range(4):
+        archive = tmp_path / f"archive-{attempt}"
+        env = cli_env(sb.env, archive, tmp_path / f"audit-{attempt}.duckdb")
+        child = start_run(env, BATCH)
+        time.sleep(moment)
+        killed_mid_run = child.poll() is None
+        if killed_mid_run:
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        if killed_mid_run:
+            break
+        moment = START_UP_SECONDS + (moment - START_UP_SECONDS) * 0.6
+    assert killed_mid_run, f"every run ended before its moment (last {moment:.1f} s)"
     run_to_completion(env, BATCH)
 
     actual = archived_rows(archive, sources)
