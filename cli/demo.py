@@ -30,7 +30,7 @@ DAGSTER_HOME = DEMO_DIR / "dagster_home"
 # hundred requests take seconds; the client paces itself from the headers exactly as in production.
 DEMO_WINDOW_SECONDS = 6.0
 # The generated account of `make demo` and `make dev` (one definition, so both show the same).
-DEMO_ACCOUNT = {"seed": 2026, "sources": 4, "contents": 8000, "days": 30}
+DEMO_ACCOUNT = {"seed": 2026, "sources": 4, "contents": 8000, "days": 30, "attachments": "light"}
 
 
 def anchor_ms() -> int:

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from sandbox.config import SandboxConfig
+from sandbox.config import ATTACHMENT_PROFILES, SandboxConfig
 from sandbox.server import SandboxServer
 
 
@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
         default=86400.0,
         help="seconds an attachment link stays valid after it was served",
     )
+    serve.add_argument(
+        "--attachments",
+        choices=ATTACHMENT_PROFILES,
+        default="realistic",
+        help="files the generated history carries: realistic (8%% of messages, real sizes, "
+        "~1.1 GB per 8,000 messages), light (1%%, none over 256 KiB), none",
+    )
     serve.add_argument("--env-file", help="also write the RC_* settings to this file")
     return parser
 
@@ -69,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         live_rate=args.live_rate,
         attachment_links=args.attachment_links,
         attachment_link_ttl_seconds=args.attachment_link_ttl,
+        attachments=args.attachments,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

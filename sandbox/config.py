@@ -7,6 +7,8 @@ from typing import Literal
 
 FieldMode = Literal["live", "spec2024"]
 AttachmentLinks = Literal["rotating", "stable"]
+AttachmentProfile = Literal["none", "light", "realistic"]
+ATTACHMENT_PROFILES: tuple[str, ...] = ("none", "light", "realistic")
 
 
 @dataclass
@@ -42,6 +44,11 @@ class SandboxConfig:
     # clock from when it was served (stable: from the start or the last re-issue).
     attachment_links: AttachmentLinks = "rotating"
     attachment_link_ttl_seconds: float = 86400.0
+    # How many files the generated history carries (sandbox.files.PROFILES): "realistic" (8 % of
+    # messages list one or two files of real-world sizes, ~1.1 GB per 8,000 messages), "light"
+    # (the same kinds on 1 % of messages, none over 256 KiB: 1M messages fit a laptop's disk),
+    # "none" (contents only). Files added by add_content(with_attachments=True) are always kept.
+    attachments: AttachmentProfile = "realistic"
     # Every Nth attachment (by index) made this large (0 = the corpus sizes only).
     large_attachment_bytes: int = 0
     large_attachment_every: int = 0
@@ -55,6 +62,11 @@ class SandboxConfig:
             raise ValueError(
                 f"SandboxConfig.attachment_links={self.attachment_links!r}: use 'rotating' or "
                 "'stable'"
+            )
+        if self.attachments not in ATTACHMENT_PROFILES:
+            raise ValueError(
+                f"SandboxConfig.attachments={self.attachments!r}: use one of "
+                + ", ".join(ATTACHMENT_PROFILES)
             )
         if self.attachment_link_ttl_seconds <= 0:
             raise ValueError(

@@ -40,6 +40,23 @@ MAGIC = {
 
 
 @dataclass(frozen=True)
+class Profile:
+    """How many files a generated history carries and how large they may be, so one sandbox can
+    serve a compliance demo (real kinds and sizes) and a 1M-message benchmark (that must fit a
+    disk) alike."""
+
+    share: float  # of the generated messages that list one or two files
+    max_bytes: int | None  # no file larger (None: the corpus sizes, up to 5 MiB videos)
+
+
+PROFILES: dict[str, Profile] = {
+    "none": Profile(share=0.0, max_bytes=None),
+    "light": Profile(share=0.01, max_bytes=256 << 10),
+    "realistic": Profile(share=0.08, max_bytes=None),
+}
+
+
+@dataclass(frozen=True)
 class AttachmentSpec:
     """What the world knows of one attachment: enough to list it and to serve its bytes."""
 

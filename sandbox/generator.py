@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sandbox import corpus
+from sandbox import corpus, files
 from sandbox.config import SandboxConfig
 
 # status codes (index into STATUSES)
@@ -163,7 +163,8 @@ def generate(cfg: SandboxConfig, now_ms: int) -> Generated:
     whatsapp = np.array([t == "WhatsApp" for t in source_types])[src]
     structured = whatsapp & outgoing & (pos == 0)
     flags |= np.where(structured, F_STRUCTURED, 0)
-    flags |= np.where(rng.random(n) < 0.08, F_ATTACH, 0)
+    # Always drawn, so every profile keeps the rest of the history identical.
+    flags |= np.where(rng.random(n) < files.PROFILES[cfg.attachments].share, F_ATTACH, 0)
     flags |= np.where(pos == 0, F_FIRST, 0)
     flags |= np.where(edited, F_EDITED, 0)
     flags |= np.where(rng.random(n) < 0.05, F_CONTEXT, 0)

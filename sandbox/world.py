@@ -162,6 +162,7 @@ class World:
         self.files_base_url = "https://sandbox.digital.example"
         self._clock_started = time.monotonic()
         self._rotating_links = cfg.attachment_links == "rotating"
+        self._max_attachment_bytes = files.PROFILES[cfg.attachments].max_bytes
         self._link_ttl_ms = int(cfg.attachment_link_ttl_seconds * 1000)
         self._link_signer = files.LinkSigner(cfg.seed)
         self._link_serials = itertools.count()
@@ -323,6 +324,8 @@ class World:
         index = row * 2 + k
         mime, ext, size = corpus.ATTACHMENT_KINDS[(row + k) % len(corpus.ATTACHMENT_KINDS)]
         size = size + row % 1000
+        if self._max_attachment_bytes is not None:
+            size = min(size, self._max_attachment_bytes)
         every = self.cfg.large_attachment_every
         if every and self.cfg.large_attachment_bytes and index % every == 0:
             size = self.cfg.large_attachment_bytes
