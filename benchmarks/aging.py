@@ -59,7 +59,7 @@ from pathlib import Path
 import psutil
 import pyarrow as pa
 
-from benchmarks.harness import render_table
+from benchmarks.harness import add_attachments_argument, render_table, require_no_attachments
 from pipelines.archive.compaction import compact_source
 from pipelines.archive.counting import CountingStore
 from pipelines.archive.ledger import Ledger
@@ -669,7 +669,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="first simulated day (default: so that a month closes and, for "
                              "runs of 35 days or more, day D is a month's last day)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=7)
+    add_attachments_argument(parser, default="none")
     args = parser.parse_args(argv)
+    require_no_attachments(parser, args.attachments)
     if args.quick:
         args.days, args.sources = 14, 3
     if args.days < 2:
@@ -691,7 +693,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(root.iterdir()):
         parser.error(f"--out {root} is not empty")
     print(f"aging: {args.days} days x {args.sources} sources x ~{args.per_day} contents/day, "
-          f"{args.runs_per_day} runs/day from {args.start}, in {root}", flush=True)  # fmt: skip
+          f"{args.runs_per_day} runs/day from {args.start}, attachments: none (generated "
+          f"records), in {root}", flush=True)  # fmt: skip
     started = time.perf_counter()
     try:
         sim = Simulation(root, args.sources, args.per_day, args.runs_per_day, args.seed)

@@ -6,6 +6,9 @@ each time; a good one paces itself and lands close to the floor (requests / limi
 
     .venv/bin/python -m benchmarks.client_bench                 # real limit: about 2.5 minutes
     .venv/bin/python -m benchmarks.client_bench --window 6      # scaled: 50 per 6 s
+
+`--attachments` (default realistic, the sandbox's default) is the world's attachment profile;
+the crawl reads contents pages only, so it changes the page sizes, not the request count.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import math
 import sys
 import time
 
+from benchmarks.harness import add_attachments_argument
 from pipelines.ringcentral import ClientSettings, RingCentralClient
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
@@ -26,6 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=50, help="Light requests per window")
     parser.add_argument("--window", type=float, default=60.0, help="window and penalty, seconds")
     parser.add_argument("--contents", type=int, default=4000, help="contents in the world")
+    add_attachments_argument(parser, default="realistic")
     return parser.parse_args(argv)
 
 
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         light_limit=args.limit,
         window_seconds=args.window,
         penalty_seconds=args.window,
+        attachments=args.attachments,
     )
     with SandboxServer(config) as sb:
         source_id = sb.world.source_ids[0]
@@ -60,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             stats = client.stats.as_dict()
         light_requests = stats["requests"].get("Light", 0)
         floor = light_requests / args.limit * args.window
+        print(f"attachments     {args.attachments}")
         print(f"limit           {args.limit} requests / {args.window:g} s (Light)")
         print(f"pages           {pages} x perPage {per_page} = {records} contents")
         print(f"requests        {light_requests} Light, {stats['requests'].get('Auth', 0)} Auth")

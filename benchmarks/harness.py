@@ -8,6 +8,7 @@ peak RSS must be theirs alone, not the harness's or the other contender's.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ import httpx
 import psutil
 
 from pipelines.settings import Settings
+from sandbox.config import ATTACHMENT_PROFILES
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -33,12 +35,21 @@ UNTHROTTLED = 1_000_000_000  # requests per window: the rate limiter never engag
 class SandboxProcess:
     """`python -m sandbox serve` in a child process, spoken to over its /_sandbox admin API."""
 
-    def __init__(self, workdir: Path, *, contents: int, sources: int, seed: int = 7) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        contents: int,
+        sources: int,
+        seed: int = 7,
+        attachments: str = "realistic",
+    ) -> None:
         self.workdir = workdir
         self.env_file = workdir / "sandbox.env"
         self.contents = contents
         self.sources = sources
         self.seed = seed
+        self.attachments = attachments  # the sandbox's --attachments profile
         self.startup_seconds = 0.0
         self._process: subprocess.Popen | None = None
         self._log = None
@@ -50,6 +61,7 @@ class SandboxProcess:
                    "--sources", str(self.sources), "--contents", str(self.contents),
                    "--light-limit", str(UNTHROTTLED), "--medium-limit", str(UNTHROTTLED),
                    "--auth-limit", str(UNTHROTTLED), "--window", "1", "--penalty", "1",
+                   "--attachments", self.attachments,
                    "--env-file", str(self.env_file)]  # fmt: skip
         self._log = open(self.workdir / "sandbox.log", "wb")  # noqa: SIM115 (closed in stop)
         started = time.perf_counter()
@@ -119,6 +131,32 @@ class SandboxProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def add_attachments_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """`--attachments PROFILE` (sandbox.config.ATTACHMENT_PROFILES), one spelling for every
+    benchmark: how many attachment files a history carries changes what a run downloads and
+    stores, so every figure must say which profile it was measured with."""
+    parser.add_argument(
+        "--attachments",
+        choices=ATTACHMENT_PROFILES,
+        default=default,
+        metavar="PROFILE",
+        help="attachment files of the sandbox's generated history: "
+        f"{' | '.join(ATTACHMENT_PROFILES)} (default {default}); realistic = 8%% of messages, "
+        "real sizes; light = 1%%, none over 256 KiB; none = contents only",
+    )
+
+
+def require_no_attachments(parser: argparse.ArgumentParser, profile: str) -> None:
+    """For benchmarks that generate their own rows without a sandbox: those rows list no
+    attachment files, so only `none` describes the data; any other profile would label the
+    figures with work they never did."""
+    if profile != "none":
+        parser.error(
+            f"--attachments {profile}: this benchmark generates its own data without a sandbox "
+            "and that data carries no attachment files; only --attachments none applies"
+        )
 
 
 @dataclass

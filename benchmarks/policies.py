@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from benchmarks.harness import add_attachments_argument, require_no_attachments
 from pipelines.governance.policies import PolicySet, flag_contents, parse_policies
 from schemas.contents import ARROW_SCHEMA
 
@@ -111,7 +112,9 @@ def main() -> None:
     parser.add_argument("--terms", type=int, default=100)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=20_000, help="rows per committed batch")
+    add_attachments_argument(parser, default="none")
     args = parser.parse_args()
+    require_no_attachments(parser, args.attachments)
     rng = random.Random(7)
     started = time.perf_counter()
     policies = _policies(args.policies, args.terms, rng)
@@ -122,6 +125,7 @@ def main() -> None:
     for offset in range(0, contents.num_rows, args.batch):
         flags += flag_contents(policies, contents.slice(offset, args.batch)).num_rows
     elapsed = time.perf_counter() - started
+    print("attachments: none (generated contents rows)")
     print(f"policies: {args.policies} x {args.terms} terms, compiled in {compile_s * 1000:.0f} ms")
     print(f"messages: {args.messages:,}  flags: {flags:,}  seconds: {elapsed:.2f}")
     print(f"policies: {args.messages / elapsed:,.0f} messages/s")

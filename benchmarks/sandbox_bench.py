@@ -1,7 +1,11 @@
 """Sandbox benchmark: contents served per second (1000-record pages over real HTTP) and the
 start-up time + peak RSS of a 1,000,000-content world over 10 sources.
 
+`--attachments` (default realistic, the sandbox's own default) picks the generated history's
+attachment profile: listed files are signed links in every page, and they cost serving time.
+
 Run: .venv/bin/python benchmarks/sandbox_bench.py [--contents 1000000] [--pages 200]
+     [--attachments none|light|realistic]
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import time
 import httpx
 import psutil
 
+from benchmarks.harness import add_attachments_argument
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 
@@ -47,9 +52,11 @@ def main() -> None:
     parser.add_argument("--contents", type=int, default=1_000_000)
     parser.add_argument("--sources", type=int, default=10)
     parser.add_argument("--pages", type=int, default=200, help="1000-record pages to fetch")
+    add_attachments_argument(parser, default="realistic")
     args = parser.parse_args()
     cfg = SandboxConfig(seed=1, sources=args.sources, contents=args.contents,
-                        light_limit=1_000_000, auth_limit=1000, window_seconds=60.0)  # fmt: skip
+                        light_limit=1_000_000, auth_limit=1000, window_seconds=60.0,
+                        attachments=args.attachments)  # fmt: skip
     with PeakRss() as rss:
         started = time.perf_counter()
         server = SandboxServer(cfg).start()
@@ -81,7 +88,8 @@ def main() -> None:
                 elapsed = time.perf_counter() - began
         finally:
             server.stop()
-    print(f"world: {args.contents:,} contents over {args.sources} readable sources (+1 hidden)")
+    print(f"world: {args.contents:,} contents over {args.sources} readable sources (+1 hidden), "
+          f"attachments: {args.attachments}")  # fmt: skip
     print(f"start-up (generate + index + bind): {startup:.2f} s "
           f"(world build {server.build_seconds:.2f} s)")  # fmt: skip
     print(f"peak RSS: {rss.peak / 2**20:,.0f} MiB")

@@ -10,8 +10,12 @@ the auditor's queries on the result.
 3. audit: catalog build and the audit benchmark's questions (thread transcript, one agent's
    month, term search over all bodies, reply_pairs aggregate) on the archive just written.
 
+`--attachments` (default none: contents only) is the sandbox's profile; with light or realistic
+the runs also download and store every attachment file, counted in the table.
+
     .venv/bin/python benchmarks/scale.py --contents 100000        # quick
     .venv/bin/python benchmarks/scale.py                          # 1,000,000 contents
+    .venv/bin/python benchmarks/scale.py --attachments light      # + 1% of messages with files
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 
 from benchmarks.harness import (
     SandboxProcess,
+    add_attachments_argument,
     archived_content_ids,
     child_env,
     files_and_bytes,
@@ -35,6 +40,7 @@ from benchmarks.harness import (
     run_measured,
     write_results,
 )
+from pipelines.archive.keys import ATTACHMENT_FILES_ROOT
 from pipelines.settings import Settings
 
 RSS_TARGET_MIB = 500
@@ -50,6 +56,7 @@ def archive_run(sandbox: SandboxProcess, workdir: Path, label: str) -> dict:
     (workdir / f"{label}.out").write_text(run.stdout + run.stderr, encoding="utf-8")
     parquet_files, parquet_bytes = files_and_bytes(workdir / "archive", ".parquet")
     all_files, all_bytes = files_and_bytes(workdir / "archive")
+    blob_files, blob_bytes = files_and_bytes(workdir / "archive" / ATTACHMENT_FILES_ROOT)
     return {
         "run": label,
         "wall_seconds": run.wall_seconds,
@@ -58,6 +65,9 @@ def archive_run(sandbox: SandboxProcess, workdir: Path, label: str) -> dict:
         "requests": stats["requests"],
         "requests_by_group": stats["by_group"],
         "count_429": stats["count_429"],
+        "file_downloads": stats["by_group"].get("Files", 0),
+        "attachment_files": blob_files,  # in the archive after this run (distinct files)
+        "attachment_bytes": blob_bytes,
         "parquet_files": parquet_files,
         "parquet_bytes": parquet_bytes,
         "archive_files": all_files,
@@ -138,16 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", type=int, default=NEW_CONTENTS, help="contents added before "
                         "the incremental run")  # fmt: skip
     parser.add_argument("--workdir", type=Path, help="keep outputs here (default: a temp dir)")
+    add_attachments_argument(parser, default="none")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scale-"))
     workdir.mkdir(parents=True, exist_ok=True)
 
-    with SandboxProcess(workdir / "sandbox", contents=args.contents, sources=args.sources) as sb:
+    with SandboxProcess(workdir / "sandbox", contents=args.contents, sources=args.sources,
+                        attachments=args.attachments) as sb:  # fmt: skip
         visible = sum(len(sb.content_ids(s)) for s in sb.source_ids)
         sandbox_rss = mib(sb.rss_bytes())
         print(f"sandbox: {args.contents:,} contents ({visible:,} visible in {args.sources} "
-              f"sources), up in {sb.startup_seconds:.1f} s, RSS {sandbox_rss:,.0f} MiB; "
-              f"outputs in {workdir}", flush=True)  # fmt: skip
+              f"sources), attachments: {args.attachments}, up in {sb.startup_seconds:.1f} s, "
+              f"RSS {sandbox_rss:,.0f} MiB; outputs in {workdir}", flush=True)  # fmt: skip
         initial = archive_run(sb, workdir, "initial")
         initial["records"] = visible
         initial["records_per_second"] = visible / initial["wall_seconds"]
@@ -173,11 +185,15 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = [initial, incremental]
     print()
+    print(f"attachments: {args.attachments} (file GETs: the sandbox's attachment downloads of "
+          "the run; att. files/MiB: distinct files in the archive after it)")  # fmt: skip
     print(render_table(
         ["run", "records", "wall s", "cpu s", "rec/s", "peak RSS MiB", "requests", "429s",
-         "parquet files", "parquet MiB", "archive files", "archive MiB"],
+         "file GETs", "att. files", "att. MiB", "parquet files", "parquet MiB",
+         "archive files", "archive MiB"],
         [[r["run"], r["records"], r["wall_seconds"], r["cpu_seconds"], r["records_per_second"],
-          r["peak_rss_mib"], r["requests"], r["count_429"], r["parquet_files"],
+          r["peak_rss_mib"], r["requests"], r["count_429"], r["file_downloads"],
+          r["attachment_files"], mib(r["attachment_bytes"]), r["parquet_files"],
           mib(r["parquet_bytes"]), r["archive_files"], mib(r["archive_bytes"])] for r in runs],
     ))  # fmt: skip
     rss_ok = initial["peak_rss_mib"] < RSS_TARGET_MIB
@@ -190,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                         for t in audit]))  # fmt: skip
     path = write_results(
         "scale",
-        {"contents": args.contents, "sources": args.sources, "visible": visible,
+        {"contents": args.contents, "sources": args.sources, "attachments": args.attachments,
+         "visible": visible,
          "sandbox_startup_seconds": sb.startup_seconds, "sandbox_rss_mib": sandbox_rss,
          "initial": initial, "incremental": incremental, "add_seconds": add_seconds,
          "completeness": completeness, "audit": audit, "rss_target_met": rss_ok},

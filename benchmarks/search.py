@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from benchmarks.harness import add_attachments_argument, require_no_attachments
 from pipelines.archive import keys
 from pipelines.query.search import open_index, refresh_index, search
 
@@ -102,7 +103,10 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--messages", type=int, default=50_000, help="per month")
     parser.add_argument("--queries", type=int, default=20)
+    add_attachments_argument(parser, default="none")
     args = parser.parse_args()
+    require_no_attachments(parser, args.attachments)
+    print("attachments: none (generated stand-in catalog)")
 
     audit = stand_in_catalog(args.months, args.messages)
     with tempfile.TemporaryDirectory() as folder:

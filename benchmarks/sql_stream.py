@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks.harness import add_attachments_argument, require_no_attachments
 from pipelines.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,11 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contents", type=int, default=80_000)
     parser.add_argument("--archive", type=Path, help="reuse (or create) the archive here")
     parser.add_argument("--formats", default="csv,jsonl,json,table")
+    add_attachments_argument(parser, default="none")
     args = parser.parse_args(argv)
+    require_no_attachments(parser, args.attachments)
     root = args.archive or Path(tempfile.mkdtemp(prefix="sql-bench-")) / "archive"
     audit_db = prepare(root, args.contents)
     env = child_env(root, audit_db)
-    print(f"archive {root}: {args.contents:,} contents")
+    print(f"archive {root}: {args.contents:,} contents, attachments: none (generated data)")
     for fmt in args.formats.split(","):
         seconds, peak, written, code = run_full(env, fmt)
         print(

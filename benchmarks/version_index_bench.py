@@ -19,6 +19,7 @@ import time
 import psutil
 import pyarrow as pa
 
+from benchmarks.harness import add_attachments_argument, require_no_attachments
 from pipelines.archive.versions import ArchivedVersions
 
 FILE_ROWS = 20_000  # one committed batch file
@@ -71,10 +72,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--variant", choices=["arrays", "sets"], help=argparse.SUPPRESS)
+    add_attachments_argument(parser, default="none")
     args = parser.parse_args()
+    require_no_attachments(parser, args.attachments)
     if args.variant:
         _measure(args.variant, args.n)
         return
+    print("attachments: none (generated ids and hashes)")
     print(f"{'index':7s} {'versions':>10s} {'load s':>8s} {'+RSS MiB':>10s} {'us/lookup':>10s}")
     for variant in ("arrays", "sets"):
         command = [sys.executable, __file__, "--n", str(args.n), "--variant", variant]

@@ -7,6 +7,9 @@ a real Dagster instance. Persisted = the event file's mtime (written and fsynced
 Requested = the sensor tick whose run request covers the event.
 
     .venv/bin/python benchmarks/webhook_lag.py --events 300 --seconds 45 --sources 3
+
+`--attachments` (default realistic, the sandbox's default) is the world's attachment profile;
+the probes are new messages without files, so it only shapes the 500-content history.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import dagster as dg
 
 from assets.resources import ArchiveResource
 from assets.sensors import webhook_events
+from benchmarks.harness import add_attachments_argument
 from pipelines.archive.store import open_store
 from pipelines.ringcentral import ClientSettings, RingCentralClient
 from pipelines.settings import Settings
@@ -47,13 +51,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=45.0)
     parser.add_argument("--sources", type=int, default=3)
     parser.add_argument("--interval", type=float, default=15.0, help="sensor interval (s)")
+    add_attachments_argument(parser, default="realistic")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="webhook-lag-")
     archive_uri = os.path.join(tmp, "archive")
     store = open_store(archive_uri, Settings())
     cfg = SandboxConfig(
-        seed=7, sources=args.sources, contents=500, light_limit=10_000, medium_limit=10_000
+        seed=7,
+        sources=args.sources,
+        contents=500,
+        light_limit=10_000,
+        medium_limit=10_000,
+        attachments=args.attachments,
     )
     sent: dict[str, float] = {}  # content id -> wall time just before it was created
     requested: dict[str, float] = {}  # event key -> wall time of the covering run request
@@ -117,6 +127,7 @@ def main() -> None:
         if key in requested:
             to_run.append(requested[key] - sent[content_id])
     report = {
+        "attachments": args.attachments,
         "events": len(sent),
         "persisted": len(persisted),
         "run_requested": len(to_run),
