@@ -276,12 +276,27 @@ def _cell(value) -> str:
     return str(value)
 
 
+def code_version() -> str:
+    """The commit the figures were measured on (with "+changes" when the tree differs from
+    it), so a recorded figure can always be traced to its code."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, check=True,
+                                capture_output=True, text=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{commit}+changes" if dirty else commit
+
+
 def write_results(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"{name}-{stamp}.json"
-    payload = {"benchmark": name, "at": stamp, "python": sys.version.split()[0],
-               "cpus": os.cpu_count(), **payload}  # fmt: skip
+    payload = {"benchmark": name, "at": stamp, "commit": code_version(),
+               "python": sys.version.split()[0], "cpus": os.cpu_count(),
+               "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+               **payload}  # fmt: skip
     path.write_text(json.dumps(payload, indent=2, default=_jsonable), encoding="utf-8")
     return path
 

@@ -30,6 +30,9 @@ RC_USER_JWT = "RC_USER_JWT"
 # beta API renamed it (`source` -> `sourceIds` -> `channelIds`), see the API notes §0.2 and §2.
 RC_SOURCE_IDS = "RC_SOURCE_IDS"
 RC_SOURCE_FILTER_PARAM = "RC_SOURCE_FILTER_PARAM"
+# Where this machine's processes share one access token (pipelines/ringcentral/token_cache.py):
+# a directory, or `off`; unset: the user's cache directory (~/.cache/rc-archive).
+RC_TOKEN_CACHE = "RC_TOKEN_CACHE"
 
 # Webhooks (docs/webhooks.md): the receiver's public https URL RingCentral POSTs to, and the
 # secret RingCentral sends back on every notification (Verification-Token header).

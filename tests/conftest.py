@@ -1,8 +1,14 @@
 """Fixtures live in tests/fixtures/, one module per real component the tests start."""
 
 import os
+import tempfile
 
 import pytest
+
+# RingCentral clients share their token through the user's cache directory
+# (pipelines/ringcentral/token_cache.py): the tests' processes use one of their own instead of
+# the home directory of whoever runs them (inherited by every process a test starts).
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="rc-archive-tests-cache-")
 
 pytest_plugins = [
     "tests.fixtures.archive",

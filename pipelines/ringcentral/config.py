@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from pipelines import settings
+from pipelines.ringcentral import token_cache
 from pipelines.ringcentral.endpoints import SOURCE_FILTER_PARAMS
 from pipelines.ringcentral.errors import ClientConfigError
 
@@ -46,6 +47,9 @@ class ClientSettings:
     refresh_margin_seconds: float = 60.0
     # Longest wait for a 429 without Retry-After; the group's window caps it too (§8).
     retry_after_default_seconds: float = 30.0
+    # Directory of the token shared by this machine's processes (token_cache.py); None: this
+    # client logs in on its own and revokes at close. from_env: RC_TOKEN_CACHE, default on.
+    token_cache: str | None = None
 
     def __post_init__(self) -> None:
         _check_server_url(self.server_url)
@@ -113,6 +117,12 @@ class ClientSettings:
                 f"missing setting(s) {', '.join(missing)}: set them in the environment (the app's "
                 "client id and secret, and the user's JWT credential from the developer console)"
             )
+        # RC_TOKEN_CACHE: a directory, `off`, or unset (the user's cache directory).
+        cache: str | None = (env.get(settings.RC_TOKEN_CACHE) or "").strip()
+        if cache and cache.lower() == token_cache.OFF:
+            cache = None
+        elif not cache:
+            cache = str(token_cache.default_directory(env.get("XDG_CACHE_HOME")))
         return cls(
             server_url=(env.get(settings.RC_SERVER_URL) or "").strip()
             or settings.DEFAULT_RC_SERVER_URL,
@@ -121,7 +131,7 @@ class ClientSettings:
             jwt=env[settings.RC_USER_JWT].strip(),
             source_filter_param=(env.get(settings.RC_SOURCE_FILTER_PARAM) or "").strip()
             or settings.DEFAULT_RC_SOURCE_FILTER_PARAM,
-            **overrides,  # type: ignore[arg-type]
+            **{"token_cache": cache, **overrides},  # type: ignore[arg-type]
         )
 
 

@@ -20,6 +20,7 @@ class ClientStats:
         self._count_429 = 0
         self._logins = 0
         self._refreshes = 0
+        self._shared_tokens = 0
         self._relogins_after_401 = 0
         self._rate_limit_wait_seconds = 0.0
 
@@ -42,6 +43,12 @@ class ClientStats:
     def record_refresh(self) -> None:
         with self._lock:
             self._refreshes += 1
+
+    def record_shared_token(self) -> None:
+        """A token another process logged in for (the machine's token cache), taken instead of
+        a login."""
+        with self._lock:
+            self._shared_tokens += 1
 
     def record_relogin_after_401(self) -> None:
         with self._lock:
@@ -78,6 +85,10 @@ class ClientStats:
         return self._refreshes
 
     @property
+    def shared_tokens(self) -> int:
+        return self._shared_tokens
+
+    @property
     def relogins_after_401(self) -> int:
         return self._relogins_after_401
 
@@ -94,6 +105,7 @@ class ClientStats:
                 "count_429": self._count_429,
                 "logins": self._logins,
                 "refreshes": self._refreshes,
+                "shared_tokens": self._shared_tokens,
                 "relogins_after_401": self._relogins_after_401,
                 "rate_limit_wait_seconds": round(self._rate_limit_wait_seconds, 3),
             }

@@ -224,3 +224,23 @@ def test_row_counts_agree_after_a_refresh_and_differ_when_one_side_is_behind(arc
     commit_records(ledger, 20, 5)
     build_catalog(store, audit_db, Settings())  # the views moved on, the tables did not
     assert row_counts(config, audit_db)["contents"] == (20, 25)
+
+
+def test_data_files_equal_pyicebergs_own_for_every_file(archive):
+    """The refresh registers files with the schema check done once per distinct schema: each
+    DataFile is still exactly what pyiceberg's parquet_file_to_data_file makes of the file."""
+    from pyiceberg.io.pyarrow import parquet_file_to_data_file
+
+    from pipelines.catalog.archive_root import archive_root_uri
+    from pipelines.tables.iceberg import data_files
+
+    store, ledger, config = archive
+    for start in range(0, 60, 20):
+        commit_records(ledger, start, 20, days=3)
+    refresh_tables(store, config)
+    iceberg = open_catalog(config).load_table((NAMESPACE, "contents"))
+    root = archive_root_uri(store).rstrip("/")
+    paths = [f"{root}/{entry.key}" for entry in ledger.committed_files("contents")]
+    assert len(paths) >= 6
+    expected = [parquet_file_to_data_file(iceberg.io, iceberg.metadata, p) for p in paths]
+    assert data_files(iceberg.io, iceberg.metadata, paths) == expected

@@ -12,6 +12,9 @@ def client_settings(env: dict[str, str], **overrides: object) -> ClientSettings:
         "backoff_max_seconds": 0.05,
         "connect_timeout_seconds": 2.0,
         "read_timeout_seconds": 5.0,
+        # One client's own token (login, refresh, revoke): the machine's shared token is
+        # tested in test_token_cache.py.
+        "token_cache": None,
     }
     return ClientSettings.from_env(env, **{**fast, **overrides})
 
