@@ -8,7 +8,8 @@ catalog is a snapshot of the ledger at build time; rebuild it after each run (th
 
 The build also specialises the views to the snapshot (see views.py): it reads the files without
 union_by_name when they share one schema, and stores small key-only tables (superseded
-versions, thread spans) that the views and `thread_transcript` use instead of per-query windows.
+versions, each thread's files) that the views and `thread_transcript` use instead of per-query
+windows and scans of every file.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +55,24 @@ from pipelines.catalog.state import (
     previous_state,
     refresh_state,
 )
+from pipelines.catalog.thread_files import (
+    THREAD_FILES_TABLE,
+    previous_thread_files,
+    write_thread_files,
+)
 from pipelines.catalog.views import (
     BUILD_TABLES,
     CONTENTS_DUPLICATE_KEYS,
+    CONTENTS_IN_FILES,
+    CONTENTS_KEY_COUNTS,
+    CONTENTS_KEYS_BETWEEN,
+    KEY_COUNTS_TABLE,
+    MESSAGES,
+    MESSAGES_BETWEEN,
     TRANSPORT_REPEATS,
     VIEW_BODIES,
     contents_body,
+    latest_body,
 )
 from pipelines.settings import Settings
 from schemas.tables import TABLES, table_schema
@@ -91,6 +104,9 @@ class CatalogReport:
     # union_by_name, and whether `contents` is the plain scan (no version committed twice).
     uniform_schema_tables: list[str] = field(default_factory=list)
     contents_plain_scan: bool = False
+    # Contents files read for internal._contents_thread_files (thread_files.py): every live one
+    # on a first build, the ones committed since on a refresh.
+    thread_files_read: int = 0
 
 
 def _quote_ident(name: str) -> str:
@@ -125,6 +141,23 @@ def uri_list_sql(file_uris: list[str]) -> str:
     return "[" + ", ".join(_quote_literal(uri) for uri in file_uris) + "]"
 
 
+def read_parquet_sql(
+    keys_sql: str, union_by_name: bool = True, *, root_sql: str | None = None
+) -> str:
+    """read_parquet over the committed files whose keys (relative to the archive root) the SQL
+    list `keys_sql` holds: a literal list (`uri_list_sql`) or a macro's parameter. The root
+    (`root_sql`, a constant SQL expression) is prefixed when a query binds it; see
+    `files_relation_sql`."""
+    # The files hold their partition values as columns; reading them from the paths as well
+    # (hive_partitioning, auto-detected by default) breaks when compacted month files
+    # (creation_month=) sit beside day files (creation_date=), and prunes nothing statistics
+    # do not prune already.
+    options = ", hive_partitioning = false"
+    options += ", union_by_name = true" if union_by_name else ""
+    prefix = root_sql or f"coalesce(getvariable('{ARCHIVE_ROOT_VARIABLE}'), '')"
+    return f"read_parquet(list_transform({keys_sql}, k -> {prefix} || k){options})"
+
+
 def files_relation_sql(
     file_keys: list[str], union_by_name: bool = True, *, root_sql: str | None = None
 ) -> str:
@@ -140,15 +173,8 @@ def files_relation_sql(
     union_by_name makes DuckDB read every file's schema each time a query binds the view
     (~250 ms per query for 900 files), so the build turns it off once it has checked that all
     the files share one schema (`files_share_one_schema`)."""
-    # The files hold their partition values as columns; reading them from the paths as well
-    # (hive_partitioning, auto-detected by default) breaks when compacted month files
-    # (creation_month=) sit beside day files (creation_date=), and prunes nothing statistics
-    # do not prune already.
-    options = ", hive_partitioning = false"
-    options += ", union_by_name = true" if union_by_name else ""
-    prefix = root_sql or f"coalesce(getvariable('{ARCHIVE_ROOT_VARIABLE}'), '')"
-    files = f"list_transform({uri_list_sql(file_keys)}, k -> {prefix} || k)"
-    return f"SELECT * FROM read_parquet({files}{options})"
+    reader = read_parquet_sql(uri_list_sql(file_keys), union_by_name, root_sql=root_sql)
+    return f"SELECT * FROM {reader}"
 
 
 def files_share_one_schema(conn: duckdb.DuckDBPyConnection, file_uris: list[str]) -> bool:
@@ -194,14 +220,23 @@ def build_catalog(
 
     state = refresh_state(store, previous_state(target, root_uri))
     governance = refresh_governance(store, previous_governance(target, root_uri))
+    thread_files = previous_thread_files(target, root_uri)
     files = state.files_by_table()
     rows_per_table = {table: 0 for table in TABLES} | state.rows_by_table()
 
     for attempt, memory_limit in enumerate(BUILD_MEMORY_LIMITS, start=1):
         temp = target.with_name(f".{target.name}.building-{uuid.uuid4().hex[:8]}")
         try:
-            uniform_tables, contents_plain = _build_into(
-                temp, memory_limit, root_uri, root_relpath, store, state, settings, governance
+            uniform_tables, contents_plain, scanned = _build_into(
+                temp,
+                memory_limit,
+                root_uri,
+                root_relpath,
+                store,
+                state,
+                settings,
+                governance,
+                thread_files,
             )
             os.replace(temp, target)
             break
@@ -228,6 +263,7 @@ def build_catalog(
         seconds=time.perf_counter() - started,
         uniform_schema_tables=uniform_tables,
         contents_plain_scan=contents_plain,
+        thread_files_read=scanned,
     )
 
 
@@ -240,8 +276,10 @@ def _build_into(
     state: CatalogState,
     settings: Settings,
     governance: GovernanceState,
-) -> tuple[list[str], bool]:
-    """One build attempt into `temp`, with DuckDB held to `memory_limit` on one thread."""
+    thread_files: pa.Table | None,
+) -> tuple[list[str], bool, int]:
+    """One build attempt into `temp`, with DuckDB held to `memory_limit` on one thread;
+    `thread_files` is the previous catalog's thread_files table (thread_files.py)."""
     files = state.files_by_table()
     conn = duckdb.connect(
         str(temp),
@@ -261,7 +299,9 @@ def _build_into(
         conn.execute(archive_root_macro_sql(root_uri))
         conn.execute(f"CREATE SCHEMA {INTERNAL_SCHEMA}")
         write_governance_tables(conn, governance)  # access_log and holds read them
-        uniform_tables, contents_plain = _create_views(conn, store, files, state)
+        uniform_tables, contents_plain, scanned = _create_views(
+            conn, store, files, state, thread_files
+        )
         conn.execute(
             f"CREATE TABLE {CATALOG_INFO_TABLE} AS SELECT ? AS archive_uri, "
             "? AS archive_relpath, "
@@ -277,7 +317,7 @@ def _build_into(
         conn.execute("CHECKPOINT")
     finally:
         conn.close()
-    return uniform_tables, contents_plain
+    return uniform_tables, contents_plain, scanned
 
 
 def _create_views(
@@ -285,8 +325,10 @@ def _create_views(
     store: ObjectStore,
     files: dict[str, list[str]],
     state: CatalogState,
-) -> tuple[list[str], bool]:
-    """Create the views; returns (tables read without union_by_name, contents is plain)."""
+    thread_files: pa.Table | None,
+) -> tuple[list[str], bool, int]:
+    """Create the views; returns (tables read without union_by_name, contents is plain,
+    contents files the thread_files table read)."""
     uniform_tables = []
     for table in TABLES:
         keys = files.get(table, [])
@@ -309,19 +351,93 @@ def _create_views(
     conn.execute(f"CREATE TABLE {LEDGER_SNAPSHOT_TABLE} AS SELECT * FROM ledger_rows")
     live_rows = state.live_table()  # noqa: F841 (read by DuckDB's replacement scan)
     conn.execute(f"CREATE TABLE {LIVE_FILES_TABLE} AS SELECT * FROM live_rows")
+    conn.execute(f"CREATE TABLE {INTERNAL_SCHEMA}.{KEY_COUNTS_TABLE} AS {CONTENTS_KEY_COUNTS}")
     duplicates = conn.execute(CONTENTS_DUPLICATE_KEYS).fetchone()
     has_duplicates = duplicates is None or duplicates[0] > 0
     has_repeats = _create_transport_repeats(conn, store, state)
     contents_plain = not has_duplicates and not has_repeats
+    contents_union = "contents" not in uniform_tables
+    _create_contents_in_files(conn, has_duplicates, has_repeats, contents_union)
+    scanned = write_thread_files(
+        conn,
+        thread_files,
+        files.get("contents", []),
+        lambda keys: read_parquet_sql(
+            uri_list_sql(keys), contents_union, root_sql=f"{ARCHIVE_ROOT_MACRO}()"
+        ),
+    )
+    has_superseded = True  # set with the build tables, which `contents` precedes
     for name, body in VIEW_BODIES.items():
         if name == "contents":
             _create_view(conn, name, contents_body(has_duplicates, has_repeats))
             for table_name, select in BUILD_TABLES.items():
                 conn.execute(f"CREATE TABLE {INTERNAL_SCHEMA}.{table_name} AS {select}")
+            has_superseded = _has_rows(conn, "_contents_superseded")
+        elif name == "contents_latest":
+            _create_view(conn, name, latest_body("contents", has_superseded))
         else:
             _create_view(conn, name, body)
+    _create_period_macros(conn, has_superseded)
     _write_column_docs(conn)
-    return uniform_tables, contents_plain
+    return uniform_tables, contents_plain, scanned
+
+
+def _has_rows(conn: duckdb.DuckDBPyConnection, internal_table: str) -> bool:
+    found = conn.execute(f"SELECT count(*) FROM {INTERNAL_SCHEMA}.{internal_table}").fetchone()
+    return bool(found and found[0])
+
+
+def _epoch_day(day: Any) -> str:
+    return "NULL" if day is None else str((day - date(1970, 1, 1)).days)
+
+
+def _create_period_macros(conn: duckdb.DuckDBPyConnection, superseded: bool) -> None:
+    """views.CONTENTS_KEYS_BETWEEN (the live contents files whose rows' creation_date range,
+    from the thread_files table, meets [d_from, d_to]; a file with no creation_date always)
+    and views.MESSAGES_BETWEEN (`messages` over those files). The bounds are written as two
+    integer lists (days since 1970) beside the key list: DuckDB folds them at each call in
+    tens of milliseconds (a list of structs took ten times longer). The first file is read
+    always, so the list is never empty (read_parquet needs one file; the question's filters
+    drop its rows)."""
+    bounds = conn.execute(
+        f"SELECT key, min(first_date), max(last_date) FROM {THREAD_FILES_TABLE} "
+        "GROUP BY key ORDER BY key"
+    ).fetchall()
+    keys = uri_list_sql([key for key, _, _ in bounds])
+    los = "[" + ", ".join(_epoch_day(lo) for _, lo, _ in bounds) + "]"
+    his = "[" + ", ".join(_epoch_day(hi) for _, _, hi in bounds) + "]"
+    epoch = "DATE '1970-01-01'"
+    conn.execute(
+        f"CREATE MACRO {CONTENTS_KEYS_BETWEEN}(d_from, d_to) AS "
+        f"list_where(CAST({keys} AS VARCHAR[]), list_transform(list_zip({los}, {his}), "
+        f"lambda b: coalesce(b[1] <= d_to - {epoch} AND b[2] >= d_from - {epoch}, true)))"
+    )
+    if bounds:
+        first = _quote_literal(bounds[0][0])
+        files = f"list_distinct(list_concat({CONTENTS_KEYS_BETWEEN}(d_from, d_to), [{first}]))"
+        latest = f"({latest_body(f'{CONTENTS_IN_FILES}({files})', superseded)})"
+    else:  # no contents file: the view reads the empty relation
+        latest = "contents_latest"
+    conn.execute(
+        f"CREATE MACRO {MESSAGES_BETWEEN}(d_from, d_to) AS TABLE {MESSAGES.format(latest=latest)}"
+    )
+
+
+def _create_contents_in_files(
+    conn: duckdb.DuckDBPyConnection, duplicates: bool, repeats: bool, union_by_name: bool
+) -> None:
+    """The table macro views.CONTENTS_IN_FILES: `contents` over the files named by its `keys`.
+    Read with the view's options; when the files' schemas differ, the subset is read with
+    every column of the table's schema as well, so a thread whose files predate a column
+    still has it (NULL), as in the view."""
+    reader = read_parquet_sql("keys", union_by_name, root_sql=f"{ARCHIVE_ROOT_MACRO}()")
+    if union_by_name:
+        typed = empty_relation_sql(table_schema("contents").arrow_schema)
+        relation = f"({typed} UNION ALL BY NAME SELECT * FROM {reader})"
+    else:
+        relation = reader
+    body = contents_body(duplicates, repeats, relation)
+    conn.execute(f"CREATE MACRO {CONTENTS_IN_FILES}(keys) AS TABLE {body}")
 
 
 def _create_transport_repeats(

@@ -24,9 +24,9 @@ from pipelines.query.terminal_text import (
 )
 
 # Versions of the thread's messages known at $as_of (NULL = now), newest first per message.
-# The source_id / creation_date bounds come from the build's _contents_thread_spans and hold
-# every version of the thread, so they change no answer: DuckDB matches them against the files'
-# hive paths and opens only the thread's few day files instead of every committed file.
+# Read from the thread's own files ($keys, from the build's _contents_thread_files) through
+# the `contents_in_files` macro, which answers like `contents` for every thread those files
+# hold whole: DuckDB opens those few files instead of every committed file.
 _THREAD_VERSIONS = """
 WITH versions AS (
     SELECT c.*,
@@ -34,10 +34,8 @@ WITH versions AS (
         count(*) OVER (PARTITION BY c.source_id, c.thread_id, c.id) AS versions_seen,
         count(DISTINCT c.body) OVER (PARTITION BY c.source_id, c.thread_id, c.id)
             AS distinct_bodies
-    FROM contents AS c
+    FROM internal.contents_in_files($keys) AS c
     WHERE c.thread_id = $thread_id
-      AND c.source_id = ANY($source_ids)
-      AND c.creation_date BETWEEN $first_date AND $last_date
       AND ($as_of IS NULL OR c.creation_time <= $as_of)
       AND ($as_of IS NULL OR coalesce(c.last_modified_time, c.creation_time) <= $as_of)
     WINDOW w AS (
@@ -57,10 +55,10 @@ WHERE v.newest_rank = 1
 ORDER BY v.creation_time, v.id
 """
 
-# Where the thread's versions are (no row: the thread is not in the catalog).
-_THREAD_SPAN = """
-SELECT list(source_id ORDER BY source_id), min(first_date), max(last_date)
-FROM internal._contents_thread_spans WHERE thread_id = $thread_id
+# The committed files holding the thread's rows (no row: the thread is not in the catalog).
+_THREAD_FILES = """
+SELECT list(DISTINCT key ORDER BY key)
+FROM internal._contents_thread_files WHERE thread_id = $thread_id
 HAVING count(*) > 0
 """
 
@@ -116,28 +114,20 @@ def thread_transcript(
     if as_of is not None and as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)
     try:
-        span = conn.execute(_THREAD_SPAN, {"thread_id": thread_id}).fetchone()
+        files = conn.execute(_THREAD_FILES, {"thread_id": thread_id}).fetchone()
     except duckdb.CatalogException:
         raise RuntimeError(
-            "the audit catalog predates the _contents_thread_spans table; rebuild it with "
+            "the audit catalog predates the _contents_thread_files table; rebuild it with "
             "`rc-archive catalog`"
         ) from None
-    if span is None:
+    if files is None:
         raise ThreadNotFound(
             f"thread {thread_id!r} is not in the audit catalog; list known threads with "
             '`rc-archive sql "SELECT thread_id, source_type, title FROM threads"` '
             "(or rebuild the catalog if the thread was archived after its last build)"
         )
-    source_ids, first_date, last_date = span
     cursor = conn.execute(
-        _THREAD_VERSIONS,
-        {
-            "thread_id": thread_id,
-            "as_of": as_of,
-            "source_ids": source_ids,
-            "first_date": first_date,
-            "last_date": last_date,
-        },
+        _THREAD_VERSIONS, {"thread_id": thread_id, "as_of": as_of, "keys": files[0]}
     )
     columns = [column[0] for column in cursor.description]
     rows = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
