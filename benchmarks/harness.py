@@ -164,7 +164,7 @@ class ChildRun:
     command: list[str]
     returncode: int
     wall_seconds: float
-    peak_rss_bytes: int  # max of the kernel's ru_maxrss and the sampled process-tree sum
+    peak_rss_bytes: int  # VmHWM of the child, or its process tree summed (run_measured)
     cpu_seconds: float
     stdout: str = field(repr=False)
     stderr: str = field(repr=False)
@@ -178,11 +178,26 @@ class ChildRun:
         return self
 
 
+def _high_water_bytes(pid: int) -> int:
+    """The process's peak RSS so far (VmHWM of /proc/<pid>/status), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def run_measured(command: list[str], env: dict[str, str], cwd: Path = REPO) -> ChildRun:
     """Run a child to completion; wall time, CPU and peak RSS are the child's (and its tree's).
 
-    ru_maxrss from wait4 is exact for the largest single process; the 20 ms sampler adds up a
-    process tree (a child that spawns workers) that ru_maxrss would not sum.
+    Peak RSS is the child's own: its kernel high-water mark (VmHWM, which exec resets) read
+    every 20 ms, or the sum over its process tree (a child that spawns workers) when larger.
+    Not wait4's ru_maxrss: Linux records there the RSS of the harness's own memory at the
+    moment of the fork/exec, so a harness that holds a million ids inflated every child's
+    figure (rounds of one benchmark read 422, 572, 681, 777 MiB for the same run).
     """
     stdout_path = cwd / f".bench-{os.getpid()}-{time.monotonic_ns()}.out"
     stderr_path = stdout_path.with_suffix(".err")
@@ -198,7 +213,8 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path = REPO) -> C
             while not stop.is_set():
                 try:
                     tree = [root, *root.children(recursive=True)]
-                    peak_tree = max(peak_tree, sum(p.memory_info().rss for p in tree))
+                    peak_tree = max(peak_tree, sum(p.memory_info().rss for p in tree),
+                                    _high_water_bytes(process.pid))  # fmt: skip
                 except psutil.Error:
                     pass
                 stop.wait(0.02)
@@ -218,7 +234,7 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path = REPO) -> C
         command=command,
         returncode=process.returncode,
         wall_seconds=wall,
-        peak_rss_bytes=max(usage.ru_maxrss * 1024, peak_tree),
+        peak_rss_bytes=peak_tree,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         stdout=stdout,
         stderr=stderr,
