@@ -43,7 +43,7 @@ webhook mode's (the polling mode's when it ran alone):
 Also printed per mode: the lag's p50/p95/max, where it goes (version -> run requested -> run
 started -> manifest committed, from Dagster's run records), the runs, Light requests per
 minute (mean over window + drain, and the busiest 60 s, sampled from /_sandbox/stats every
-5 s) against the limit, and the 429s. Results: benchmarks/results/capture_lag.json.
+5 s) against the limit, and the 429s. Results: benchmarks/results/capture_lag-<time>.json.
 
     .venv/bin/python benchmarks/capture_lag.py --seconds 120 --workdir /tmp/capture-lag
 """
@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import random
 import secrets
@@ -65,7 +64,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the project importable
@@ -75,7 +74,7 @@ import httpx
 import psutil
 import yaml
 
-from benchmarks.harness import PYTHON, REPO, RESULTS
+from benchmarks.harness import PYTHON, REPO, write_results
 from pipelines.settings import load_env_file
 from schemas.common import parse_api_time
 from schemas.contents import version_sha256
@@ -753,18 +752,13 @@ def render(result: ModeResult) -> str:
 
 
 def write_json(results: list[ModeResult], args: argparse.Namespace) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "capture_lag.json"
-    payload = {
-        "benchmark": "capture_lag",
-        "at": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
-        "python": sys.version.split()[0],
-        "cpus": os.cpu_count(),
-        "args": {k: v for k, v in vars(args).items() if k != "workdir"},
-        "modes": {r.mode: asdict(r) for r in results},
-    }
-    path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    return path
+    return write_results(
+        "capture_lag",
+        {
+            "args": {k: v for k, v in vars(args).items() if k != "workdir"},
+            "modes": {r.mode: asdict(r) for r in results},
+        },
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
