@@ -23,6 +23,11 @@ from pipelines.ringcentral import ClientSettings, RingCentralClient
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 
+# At the real limit (60 s window) the crawl may take at most 2 % longer than the request floor;
+# a scaled-down window (the quick mode) leaves the client's fixed costs a larger share.
+REAL_WINDOW_TARGET = 1.02
+SCALED_WINDOW_TARGET = 1.10
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -74,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"retries         {stats['retries']}")
         print(f"wall time       {wall:.1f} s")
         print(f"floor           {floor:.1f} s (requests / limit * window)")
-        print(f"ratio to floor  {wall / floor:.3f} (target <= 1.10)")
-        return 0 if sb.stats.count_429 == 0 and wall / floor <= 1.10 else 1
+        target = REAL_WINDOW_TARGET if args.window >= 60 else SCALED_WINDOW_TARGET
+        print(f"ratio to floor  {wall / floor:.3f} (target <= {target})")
+        return 0 if sb.stats.count_429 == 0 and wall / floor <= target else 1
 
 
 if __name__ == "__main__":
