@@ -74,7 +74,7 @@ import httpx
 import psutil
 import yaml
 
-from benchmarks.harness import PYTHON, REPO, write_results
+from benchmarks.harness import PYTHON, REPO, percentile, write_results
 from pipelines.settings import load_env_file
 from schemas.common import parse_api_time
 from schemas.contents import version_sha256
@@ -119,12 +119,6 @@ class Match:
         return (
             None if self.commit is None else self.commit.committed_at - self.version.last_modified
         )
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1) of a non-empty list."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def spread(values: list[float]) -> dict[str, float | None]:

@@ -271,6 +271,12 @@ def archived_content_ids(archive_root: Path) -> list[str]:
     return ledger.read_table(entries, columns=["id"]).column("id").to_pylist()
 
 
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
 def mib(n_bytes: float) -> float:
     return n_bytes / 2**20
 

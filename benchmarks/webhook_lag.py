@@ -26,7 +26,7 @@ import dagster as dg
 
 from assets.resources import ArchiveResource
 from assets.sensors import webhook_events
-from benchmarks.harness import add_attachments_argument
+from benchmarks.harness import add_attachments_argument, percentile
 from pipelines.archive.store import open_store
 from pipelines.ringcentral import ClientSettings, RingCentralClient
 from pipelines.settings import Settings
@@ -38,11 +38,6 @@ from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 
 TOKEN = "bench-verification-token"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def main() -> None:
