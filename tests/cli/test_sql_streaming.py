@@ -30,7 +30,7 @@ from tests.governance.support import archive  # noqa: F401 (a fixture pytest col
 RC_ARCHIVE = str(Path(sys.executable).with_name("rc-archive"))
 TIME = shutil.which("time") or "/usr/bin/time"
 SMALL = 2_500
-BIG = 4 * SMALL
+BIG = 8 * SMALL
 # Generous bound on a child's wait (not a speed claim).
 BOUND_SECONDS = 300
 
@@ -45,7 +45,7 @@ def _events(root: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def archives(tmp_path_factory) -> dict[int, tuple[Path, Path]]:
-    """Two archives of generated contents, one 4 times the other: rows -> (archive, catalog)."""
+    """Two archives of generated contents, one 8 times the other: rows -> (archive, catalog)."""
     base = tmp_path_factory.mktemp("sql-stream")
     built = {}
     for rows in (SMALL, BIG):
@@ -84,11 +84,12 @@ def test_peak_memory_does_not_grow_with_the_answer(archives, tmp_path):
     big_peak, big_bytes = _peak_rss(*archives[BIG], tmp_path / "big")
     grown = big_peak - small_peak
     assert big_bytes > 3.5 * small_bytes, (small_bytes, big_bytes)
-    # Holding the answer grows memory with it: rendering the same answers whole (fetchall,
-    # then one string; `governance.sql.sql_command`) peaked 66 MB higher for the bigger one
-    # (322 -> 389 MB). Streamed, the peak stays within a few MB (the first blocks warm DuckDB
-    # and the allocator up; 40,000 rows peak like 10,000).
-    assert grown < 16 * 2**20, (
+    # Holding the answer grows memory with it: rendering answers whole (fetchall, then one
+    # string) peaked 66 MB higher for 7,500 more rows, so about 150 MB for the 17,500 more
+    # here. Streamed, the two peaks differ by noise only: -3 to +26 MB over five runs on one
+    # machine (DuckDB's threads and the allocator warm up differently run to run; a 16 MB
+    # bound at 4x the rows failed once under a loaded CI). The bound sits between the two.
+    assert grown < 48 * 2**20, (
         f"peak RSS {small_peak / 2**20:.0f} MiB for {SMALL} rows ({small_bytes / 2**20:.1f} "
         f"MiB out), {big_peak / 2**20:.0f} MiB for {BIG} rows ({big_bytes / 2**20:.1f} MiB out)"
     )
