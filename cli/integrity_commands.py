@@ -38,6 +38,13 @@ def _verify_arguments(parser: argparse.ArgumentParser) -> None:
         help="also prove the archive still holds what this certificate certified (repeatable)",
     )
     parser.add_argument("--public-key", metavar="KEY.pub", help="the certificates' key")
+    parser.add_argument(
+        "--log-key",
+        metavar="KEY.pub",
+        help=f"the key the cosigned checkpoints are signed with (default "
+        f"{names.ARCHIVE_LOG_PUBLIC_KEY}); with {names.ARCHIVE_COSIGNERS} set, verify requires "
+        "each source's newest checkpoint cosigned by the quorum and its tree in the archive",
+    )
 
 
 def _verify(ctx: Context, args: argparse.Namespace) -> int:
@@ -56,6 +63,8 @@ def _verify(ctx: Context, args: argparse.Namespace) -> int:
     report.findings.extend(verify_events(store, witness))  # the webhook event log
     for check in certificates:
         report.findings.extend(check.findings)
+    cosigned = _check_cosigned(ctx, args, store)
+    report.findings.extend(cosigned)
     report.findings.sort(key=lambda f: (not f.tampering, f.kind, f.key))
     print(report.summary())
     if witness_uri:
@@ -64,6 +73,12 @@ def _verify(ctx: Context, args: argparse.Namespace) -> int:
         print(
             f"no witness ({names.ARCHIVE_WITNESS_URI} or --witness): verify cannot detect "
             "deleted history (truncation, a removed source) or a rewritten chain"
+        )
+    transparency = ctx.settings.transparency
+    if transparency.cosigners:
+        print(
+            f"checked each source's newest checkpoint: {transparency.required} of "
+            f"{len(transparency.cosigners)} witness cosignature(s) required"
         )
     for check in certificates:
         body = check.body
@@ -92,6 +107,27 @@ VERIFY = Command(
     add_arguments=_verify_arguments,
     run=_verify,
 )
+
+
+def _check_cosigned(ctx: Context, args: argparse.Namespace, store: ObjectStore) -> list[Any]:
+    """The cosigned checkpoints against the archive, when witnesses are configured (or
+    --log-key is given); none otherwise."""
+    transparency = ctx.settings.transparency
+    key_path = args.log_key or transparency.log_public_key
+    if not transparency.cosigners and not args.log_key:
+        return []
+    if not key_path:
+        raise UsageError(
+            f"{names.ARCHIVE_COSIGNERS} is set: verify needs the checkpoints' public key "
+            f"(--log-key KEY.pub or {names.ARCHIVE_LOG_PUBLIC_KEY})"
+        )
+    from pipelines.archive.ledger import Ledger
+    from pipelines.integrity.certificate import load_public_key
+    from pipelines.integrity.transparency import check_checkpoints, log_verifier, parse_cosigners
+
+    cosigners = parse_cosigners(transparency.cosigners, names.ARCHIVE_COSIGNERS)
+    log = log_verifier(transparency.log_name, load_public_key(key_path))
+    return check_checkpoints(Ledger(store), log, cosigners, transparency.required)
 
 
 def _retention_in_force(ctx: Context) -> RetentionPolicy | None:
@@ -152,8 +188,18 @@ def _keygen(ctx: Context, args: argparse.Namespace) -> int:
     # `--out keys/attest.pem` in a fresh checkout: the folder is made, private to its owner.
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), mode=0o700, exist_ok=True)
     private_path, public_path = keygen(args.out)
+    from pipelines.integrity.certificate import load_public_key
+    from pipelines.integrity.transparency import log_verifier
+
+    log_name = ctx.settings.transparency.log_name
+    vkey = log_verifier(log_name, load_public_key(public_path)).vkey()
+    vkey_path = f"{public_path}.vkey"
+    with open(vkey_path, "x", encoding="utf-8") as handle:
+        handle.write(vkey + "\n")
     print(f"private key {private_path} (mode 0600: keep it off the archive host)")
     print(f"public key  {public_path} (give it to whoever verifies certificates)")
+    print(f"log key     {vkey_path}: {vkey}")
+    print(f"            (the checkpoints' verifier key as {names.ARCHIVE_LOG_NAME}={log_name})")
     return EXIT_OK
 
 
@@ -197,6 +243,7 @@ def _attest(ctx: Context, args: argparse.Namespace) -> int:
     if to_dir:
         os.makedirs(out, exist_ok=True)
     facts = _reconcile_for_certificates(ctx, ledger, sources, skip=args.no_reconcile)
+    checkpoints = publish_checkpoints(ctx, Ledger(ctx.writable_store), sources, args.key)
     for source_id in sources:
         signed = attest(ledger, source_id, args.period, key, reconcile=facts[source_id])
         path = os.path.join(out, f"{source_id}-{args.period}.json") if to_dir else out
@@ -212,6 +259,15 @@ def _attest(ctx: Context, args: argparse.Namespace) -> int:
         )
         print(f"  {reconcile_line(body['reconcile'])}")
         print(f"  report {write_html(signed, path)}")
+        published = checkpoints[source_id]
+        checkpoint_path = os.path.splitext(path)[0] + ".checkpoint"
+        with open(checkpoint_path, "x", encoding="utf-8") as handle:
+            handle.write(published.note)
+        by = ", ".join(published.cosigned_by) or "no witness configured"
+        print(
+            f"  checkpoint {checkpoint_path}: {published.checkpoint.size} versions, "
+            f"cosigned by {by}"
+        )
     return EXIT_OK
 
 
@@ -292,4 +348,58 @@ PROVE = Command(
     run=_prove,
 )
 
-COMMANDS = (VERIFY, KEYGEN, ATTEST, PROVE)
+# -- cosign -------------------------------------------------------------------------------------
+
+
+def _cosign_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key", required=True, metavar="KEY", help="Ed25519 private key")
+    parser.add_argument("--source", action="append", help="source id (repeatable)")
+
+
+def publish_checkpoints(
+    ctx: Context, ledger: Ledger, sources: list[str], key_path: str
+) -> dict[str, Any]:
+    """Each source's checkpoint signed with the key, cosigned by ARCHIVE_COSIGNERS (the
+    quorum required) and stored in the archive: source id -> Published."""
+    from pipelines.integrity.certificate import load_private_key
+    from pipelines.integrity.signed_note import signer_from_ed25519
+    from pipelines.integrity.transparency import parse_cosigners, publish_checkpoint
+
+    transparency = ctx.settings.transparency
+    signer = signer_from_ed25519(transparency.log_name, load_private_key(key_path))
+    cosigners = parse_cosigners(transparency.cosigners, names.ARCHIVE_COSIGNERS)
+    timeout = ctx.settings.network.read
+    return {
+        source_id: publish_checkpoint(
+            ledger, source_id, signer, cosigners, transparency.required, timeout=timeout
+        )
+        for source_id in sources
+    }
+
+
+def _cosign(ctx: Context, args: argparse.Namespace) -> int:
+    from pipelines.archive.ledger import Ledger
+
+    ledger = Ledger(ctx.writable_store)
+    sources = sources_or_archived(ledger, args.source)
+    if not sources:
+        raise UsageError("no archived source to checkpoint: pass --source ID")
+    for source_id, published in publish_checkpoints(ctx, ledger, sources, args.key).items():
+        where = published.key or "already stored"
+        by = ", ".join(published.cosigned_by) or "no witness configured"
+        print(
+            f"source {source_id}: checkpoint {published.checkpoint.size} versions, cosigned by "
+            f"{by}; {where}"
+        )
+    return EXIT_OK
+
+
+COSIGN = Command(
+    name="cosign",
+    help="Publish each source's signed checkpoint, cosigned by the configured witnesses.",
+    example="rc-archive cosign --key keys/attest.pem",
+    add_arguments=_cosign_arguments,
+    run=_cosign,
+)
+
+COMMANDS = (VERIFY, KEYGEN, ATTEST, PROVE, COSIGN)

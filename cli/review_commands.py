@@ -162,6 +162,61 @@ RESCAN = Subcommand(
     run=_rescan,
 )
 
+# -- review sample ------------------------------------------------------------------------------
+
+
+def _sample_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        metavar="FILE.checkpoint",
+        help="a cosigned checkpoint of one source (`rc-archive cosign` or `attest` writes them)",
+    )
+    parser.add_argument(
+        "--rate", required=True, type=float, help="share of agent versions drawn (0 to 1)"
+    )
+    parser.add_argument(
+        "--policy", default="checkpoint-sample", help="the flags' policy name (default %(default)s)"
+    )
+    add_output_format(parser)
+
+
+SAMPLE_HEADER = ("source_id", "tree_size", "agent_versions", "sampled", "committed")
+
+
+def _sample(ctx: Context, args: argparse.Namespace) -> int:
+    """Draw the review sample a cosigned checkpoint seeds (pipelines/governance/
+    checkpoint_sample.py) and commit it as flags."""
+    from pipelines.archive.ledger import ConcurrentCommitError, Ledger
+    from pipelines.governance.checkpoint_sample import checkpoint_sample
+    from pipelines.integrity.signed_note import split_note
+    from pipelines.integrity.tlog import parse_checkpoint
+
+    try:
+        with open(args.checkpoint, encoding="utf-8") as handle:
+            text, _ = split_note(handle.read())
+    except OSError as exc:
+        raise UsageError(f"--checkpoint {args.checkpoint}: {exc.strerror}") from None
+    checkpoint = parse_checkpoint(text)
+    run_id = f"sample-{uuid.uuid4().hex[:12]}"
+    try:
+        ledger = Ledger(ctx.store, witness=ctx.configured_witness())  # a writer
+        result = checkpoint_sample(
+            ledger, checkpoint, ctx.settings.transparency.log_name, args.rate, run_id, args.policy
+        )
+    except ConcurrentCommitError as exc:
+        raise UsageError(f"{exc} (a sample is safe to draw again)") from None
+    print(render_rows(SAMPLE_HEADER, [astuple(result)], args.format))
+    return EXIT_OK
+
+
+SAMPLE = Subcommand(
+    name="sample",
+    help="flag the review sample a cosigned checkpoint seeds (anyone can recompute it)",
+    add_arguments=_sample_arguments,
+    run=_sample,
+)
+
 # -- review report ------------------------------------------------------------------------------
 
 
@@ -206,8 +261,9 @@ REVIEW = CommandGroup(
     example="rc-archive review next --policy marketing-promises\n  "
     'rc-archive review decide 3f9a0c1e --decision cleared --note "standard offer, approved"\n  '
     "rc-archive review verify\n  "
-    "rc-archive review rescan --policies policies.yaml --policy marketing-promises",
-    subcommands=(NEXT, DECIDE, VERIFY, RESCAN, REPORT),
+    "rc-archive review rescan --policies policies.yaml --policy marketing-promises\n  "
+    "rc-archive review sample --checkpoint certs/<source>-2026-11.checkpoint --rate 0.02",
+    subcommands=(NEXT, DECIDE, VERIFY, RESCAN, SAMPLE, REPORT),
 )
 
 COMMANDS = (REVIEW,)

@@ -13,6 +13,7 @@ ended up with different ones.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,16 @@ ARCHIVE_RETENTION_CLASSES = "ARCHIVE_RETENTION_CLASSES"
 # A second write-once store (directory or bucket) outside the archive writers' reach that
 # records every commit point (docs/integrity.md); unset: verify cannot see truncation.
 ARCHIVE_WITNESS_URI = "ARCHIVE_WITNESS_URI"
+# Transparency (docs/integrity.md, "Cosigned checkpoints"): the name of the archive's logs (each
+# source's checkpoint has the origin `<name>/<source id>`; a schema-less URL the firm controls),
+# the witnesses that cosign them (comma-separated `<vkey>[@<url>]`: a witness's verifier key, and
+# where `rc-archive cosign` reaches it), how many of them verify requires (default: all), and the
+# public key the checkpoints are signed with (the attestation key's .pub) for verify.
+ARCHIVE_LOG_NAME = "ARCHIVE_LOG_NAME"
+ARCHIVE_COSIGNERS = "ARCHIVE_COSIGNERS"
+ARCHIVE_COSIGNER_QUORUM = "ARCHIVE_COSIGNER_QUORUM"
+ARCHIVE_LOG_PUBLIC_KEY = "ARCHIVE_LOG_PUBLIC_KEY"
+DEFAULT_ARCHIVE_LOG_NAME = "rc-archive.local/archive"
 # Supervision policies (YAML: lexicon terms, patterns, review sampling; docs/governance.md),
 # applied to every new message as it is archived; unset: nothing is flagged.
 ARCHIVE_POLICIES = "ARCHIVE_POLICIES"
@@ -124,6 +135,22 @@ RC_ARCHIVE_RETRY_BUDGET = "RC_ARCHIVE_RETRY_BUDGET"
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
 DEFAULT_READ_TIMEOUT_SECONDS = 15.0
 DEFAULT_RETRY_BUDGET_SECONDS = 40.0
+
+
+# The web console (`rc-archive console`, docs/console.md): its users file (JSON, scrypt
+# hashes; default `console-users.json` beside AUDIT_DB), where its exports are produced (default
+# `console-exports/` beside AUDIT_DB), how long a session lasts idle and at most, and the
+# optional single sign-on header a reverse proxy sets (honoured only from the proxies listed).
+CONSOLE_USERS_FILE = "CONSOLE_USERS_FILE"
+CONSOLE_EXPORTS_DIR = "CONSOLE_EXPORTS_DIR"
+CONSOLE_SESSION_IDLE_MINUTES = "CONSOLE_SESSION_IDLE_MINUTES"
+CONSOLE_SESSION_MAX_HOURS = "CONSOLE_SESSION_MAX_HOURS"
+CONSOLE_TRUSTED_USER_HEADER = "CONSOLE_TRUSTED_USER_HEADER"
+CONSOLE_TRUSTED_PROXIES = "CONSOLE_TRUSTED_PROXIES"
+DEFAULT_CONSOLE_USERS_FILE_NAME = "console-users.json"
+DEFAULT_CONSOLE_EXPORTS_DIR_NAME = "console-exports"
+DEFAULT_CONSOLE_SESSION_IDLE_MINUTES = 30.0
+DEFAULT_CONSOLE_SESSION_MAX_HOURS = 12.0
 
 
 class SettingError(ValueError):
@@ -270,6 +297,136 @@ class S3Access:
         return tuple(s for s in (self.secret_access_key, self.session_token) if s)
 
 
+def parse_positive(name: str, value: str | None, default: float, most: float) -> float:
+    """A number above 0 and at most `most` (minutes, hours); empty means `default`."""
+    text = (value or "").strip()
+    if not text:
+        return default
+    try:
+        number = float(text)
+    except ValueError:
+        number = -1.0
+    if not 0 < number <= most:
+        raise SettingError(f"{name}={text!r}: expected a number above 0, at most {most:g}")
+    return number
+
+
+def parse_networks(name: str, value: str | None) -> tuple[str, ...]:
+    """A comma-separated list of IP addresses or networks (`10.0.0.5, 10.1.0.0/16`), each
+    written back in its normal form; empty means none."""
+    found = []
+    for part in (value or "").split(","):
+        text = part.strip()
+        if not text:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise SettingError(
+                f"{name}: {text!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+            ) from None
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """The web console's settings (docs/console.md). The users file and the exports directory
+    default to files beside AUDIT_DB (`Settings.console_users_file`, `.console_exports_dir`).
+    The trusted header is off unless both it and the proxies it may come from are set."""
+
+    users_file: str | None = None
+    exports_dir: str | None = None
+    session_idle_minutes: float = DEFAULT_CONSOLE_SESSION_IDLE_MINUTES
+    session_max_hours: float = DEFAULT_CONSOLE_SESSION_MAX_HOURS
+    trusted_user_header: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ConsoleSettings:
+        """The CONSOLE_* variables of `env`; a malformed value raises SettingError."""
+        header = text_setting(env, CONSOLE_TRUSTED_USER_HEADER)
+        if header is not None and not all(c.isalnum() or c == "-" for c in header):
+            raise SettingError(
+                f"{CONSOLE_TRUSTED_USER_HEADER}={header!r}: expected a header name "
+                "(letters, digits and '-', e.g. X-Remote-User)"
+            )
+        return cls(
+            users_file=text_setting(env, CONSOLE_USERS_FILE),
+            exports_dir=text_setting(env, CONSOLE_EXPORTS_DIR),
+            session_idle_minutes=parse_positive(
+                CONSOLE_SESSION_IDLE_MINUTES,
+                env.get(CONSOLE_SESSION_IDLE_MINUTES),
+                DEFAULT_CONSOLE_SESSION_IDLE_MINUTES,
+                24 * 60,
+            ),
+            session_max_hours=parse_positive(
+                CONSOLE_SESSION_MAX_HOURS,
+                env.get(CONSOLE_SESSION_MAX_HOURS),
+                DEFAULT_CONSOLE_SESSION_MAX_HOURS,
+                24 * 7,
+            ),
+            trusted_user_header=header.lower() if header else None,
+            trusted_proxies=parse_networks(
+                CONSOLE_TRUSTED_PROXIES, env.get(CONSOLE_TRUSTED_PROXIES)
+            ),
+        )
+
+
+def parse_cosigners(value: str | None) -> tuple[tuple[str, str | None], ...]:
+    """ARCHIVE_COSIGNERS as (vkey, url or None) pairs; the vkeys are parsed where they are
+    used (pipelines/integrity/transparency.py), which names a malformed one."""
+    pairs = []
+    for part in (value or "").split(","):
+        text = part.strip()
+        if not text:
+            continue
+        vkey, _, url = text.partition("@")
+        url = url.strip() or None
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise SettingError(
+                f"{ARCHIVE_COSIGNERS}: {url!r} is not an http(s) URL (entries are <vkey>[@<url>])"
+            )
+        pairs.append((vkey.strip(), url))
+    return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class TransparencySettings:
+    """The cosigned checkpoints' settings (see ARCHIVE_LOG_NAME above)."""
+
+    log_name: str = DEFAULT_ARCHIVE_LOG_NAME
+    cosigners: tuple[tuple[str, str | None], ...] = ()
+    quorum: int | None = None  # None: every cosigner
+    log_public_key: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TransparencySettings:
+        cosigners = parse_cosigners(env.get(ARCHIVE_COSIGNERS))
+        quorum_text = text_setting(env, ARCHIVE_COSIGNER_QUORUM)
+        quorum = None
+        if quorum_text is not None:
+            if not quorum_text.isdigit() or not 0 < int(quorum_text) <= len(cosigners):
+                raise SettingError(
+                    f"{ARCHIVE_COSIGNER_QUORUM}={quorum_text!r}: expected a whole number from 1 "
+                    f"to the {len(cosigners)} witness(es) of {ARCHIVE_COSIGNERS}"
+                )
+            quorum = int(quorum_text)
+        name = text_setting(env, ARCHIVE_LOG_NAME) or DEFAULT_ARCHIVE_LOG_NAME
+        if any(c.isspace() for c in name) or "+" in name:
+            raise SettingError(f"{ARCHIVE_LOG_NAME}={name!r}: no spaces and no '+' in a log name")
+        return cls(
+            log_name=name,
+            cosigners=cosigners,
+            quorum=quorum,
+            log_public_key=text_setting(env, ARCHIVE_LOG_PUBLIC_KEY),
+        )
+
+    @property
+    def required(self) -> int:
+        """How many cosignatures verify requires."""
+        return len(self.cosigners) if self.quorum is None else self.quorum
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting but the RingCentral credentials, parsed. Built once per process (CLI
@@ -285,6 +442,7 @@ class Settings:
     retention_classes_path: str | None = None
     legal_hold: bool = False
     witness_uri: str | None = None
+    transparency: TransparencySettings = TransparencySettings()
     policies_path: str | None = None
     iceberg_catalog_uri: str | None = None
     source_ids: tuple[str, ...] = ()
@@ -298,6 +456,7 @@ class Settings:
     # Who reads or decides, as recorded in the access trail, holds and reviews (None: the
     # operating-system user).
     user: str | None = None
+    console: ConsoleSettings = ConsoleSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -319,6 +478,7 @@ class Settings:
             retention_classes_path=text(ARCHIVE_RETENTION_CLASSES),
             legal_hold=parse_flag(ARCHIVE_LEGAL_HOLD, env.get(ARCHIVE_LEGAL_HOLD)),
             witness_uri=text(ARCHIVE_WITNESS_URI),
+            transparency=TransparencySettings.from_env(env),
             policies_path=text(ARCHIVE_POLICIES),
             iceberg_catalog_uri=text(ARCHIVE_ICEBERG_CATALOG_URI),
             source_ids=source_ids,
@@ -332,9 +492,24 @@ class Settings:
             network=NetworkTimeouts.from_env(env),
             s3=S3Access.from_env(env),
             user=text(RC_ARCHIVE_USER),
+            console=ConsoleSettings.from_env(env),
         )
 
     @property
     def archive_location(self) -> str:
         """The archive to open: ARCHIVE_URI, else `DEFAULT_ARCHIVE_URI`."""
         return self.archive_uri or DEFAULT_ARCHIVE_URI
+
+    @property
+    def console_users_file(self) -> str:
+        """The console's users file: CONSOLE_USERS_FILE, else beside AUDIT_DB."""
+        return self.console.users_file or str(
+            Path(self.audit_db).with_name(DEFAULT_CONSOLE_USERS_FILE_NAME)
+        )
+
+    @property
+    def console_exports_dir(self) -> str:
+        """Where the console produces exports: CONSOLE_EXPORTS_DIR, else beside AUDIT_DB."""
+        return self.console.exports_dir or str(
+            Path(self.audit_db).with_name(DEFAULT_CONSOLE_EXPORTS_DIR_NAME)
+        )

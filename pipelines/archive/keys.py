@@ -40,6 +40,8 @@ HOLDS_ROOT = "_holds"  # pipelines/governance/holds.py
 HOLDS_JOURNAL_PREFIX = f"{HOLDS_ROOT}/_journal/"
 EVENTS_ROOT = "_events"  # pipelines/webhooks/events.py
 SUBSCRIPTIONS_ROOT = "_subscriptions"  # pipelines/webhooks/subscription.py
+# Cosigned checkpoints of each source's log (pipelines/integrity/transparency.py).
+TRANSPARENCY_ROOT = "_transparency"
 # Iceberg metadata of the committed state (pipelines/tables): derived from the ledger and
 # rebuildable from it (`rc-archive tables --rebuild`), so verify neither checks nor flags it.
 ICEBERG_ROOT = "_iceberg"
@@ -50,6 +52,7 @@ RECORD_AREAS = (
     HOLDS_ROOT,
     EVENTS_ROOT,
     SUBSCRIPTIONS_ROOT,
+    TRANSPARENCY_ROOT,
     ICEBERG_ROOT,
 )
 DATA_TABLES = tuple(TABLES)

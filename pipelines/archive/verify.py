@@ -73,10 +73,19 @@ TAMPERING = {
     "witness_bypassed": "written after the witness began, never witnessed, and followed by more "
     "writes: its writer did not use the witness (only the last object may lack its entry)",
     "certified_changed": "the archive no longer holds what a certificate certified",
+    # Against the cosigned checkpoints (pipelines/integrity/transparency.py).
+    "rolled_back": "the archive's log of a source holds fewer versions than its newest cosigned "
+    "checkpoint: history was removed",
+    "checkpoint_mismatch": "the versions a cosigned checkpoint covers no longer hash to its root: "
+    "history was rewritten",
+    "checkpoint_forged": "a stored checkpoint is not signed by the log key, or not of this log",
+    "cosign_quorum": "the newest checkpoint of a source carries fewer witness cosignatures than "
+    "verify requires (ARCHIVE_COSIGNER_QUORUM)",
     "not_in_api": "a certificate's reconciliation found content ids in the archive that the API "
     "does not list: messages RingCentral never had (pipelines/sync/reconcile.py)",
 }
 NOT_TAMPERING = {
+    "not_cosigned": "source with no cosigned checkpoint yet: `rc-archive cosign` publishes one",
     "unwitnessed": "manifest the witness has no entry for: history from before the witness, "
     "or the last object of its stream after a crash between the commit and its witness entry",
     "hold_unjournaled": "placement or landing the hold journal does not name (a crash between "

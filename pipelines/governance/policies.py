@@ -60,6 +60,11 @@ class Policy:
     channels: frozenset[str] | None = None
     sample_rate: float = 0.0
     compiled: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
+    # A sample seeded by a cosigned checkpoint (pipelines/governance/checkpoint_sample.py), not
+    # by the policy's name: drawn when SHA-256(seed || record hash bytes), first 64 bits, falls
+    # below the rate. `seed_label` names the checkpoint in each flag's `matched`.
+    seed: bytes | None = None
+    seed_label: str | None = None
 
     def applies(self, outbound: bool, channel: str | None) -> bool:
         if self.applies_to == "agent" and not outbound:
@@ -76,7 +81,16 @@ class Policy:
         return int(self.sample_rate * 2**64)
 
     def sampled(self, content_sha256: str) -> bool:
+        if self.seed is not None:
+            return seeded_draw(self.seed, content_sha256) < self.sample_threshold
         return (int(content_sha256[:16], 16) ^ self.salt) < self.sample_threshold
+
+
+def seeded_draw(seed: bytes, content_sha256: str) -> int:
+    """The first 64 bits of SHA-256(seed || the version's record hash as 32 bytes): uniform,
+    fixed once the seed is, and recomputable by anyone with the seed and the hash."""
+    digest = hashlib.sha256(seed + bytes.fromhex(content_sha256)).digest()
+    return int.from_bytes(digest[:8], "big")
 
 
 def load_policies(path: str | Path) -> PolicySet:
@@ -191,7 +205,10 @@ class PolicySet:
         self._samplers = [
             (index, policy.name, policy.salt, policy.sample_threshold)
             for index, policy in enumerate(policies)
-            if policy.sample_rate > 0
+            if policy.sample_rate > 0 and policy.seed is None
+        ]
+        self._seeded = [
+            (index, policy) for index, policy in enumerate(policies) if policy.seed is not None
         ]
         self._applicable: dict[tuple[bool, str | None], list[bool]] = {}
 
@@ -237,6 +254,10 @@ class PolicySet:
             for index, name, salt, threshold in self._samplers:
                 if applicable[index] and (bits ^ salt) < threshold:
                     found[(index, "sample", "")] = Hit(name, "sample", None)
+        if outbound:
+            for index, policy in self._seeded:
+                if applicable[index] and policy.sampled(content_sha256):
+                    found[(index, "sample", "")] = Hit(policy.name, "sample", policy.seed_label)
         if len(found) < 2:
             return list(found.values())
         return sorted(found.values(), key=lambda h: (h.policy, h.kind, h.matched or ""))

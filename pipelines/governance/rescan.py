@@ -71,16 +71,22 @@ def rescan(
             if flags.num_rows:
                 found.append(flags)
         flags = pa.concat_tables(found) if found else FLAGS_SCHEMA.empty_table()
-        held = ledger.committed_digests(TABLE, stream, "flags").contains(
-            [key_of(d) for d in flags.column("record_sha256").to_pylist()]
-        )
-        new = flags.filter(pa.array([not h for h in held], pa.bool_()))
-        committed = 0
-        if new.num_rows:  # no empty manifest when every flag is there already
-            head = ledger.head(TABLE, stream)
-            manifest = ledger.commit_batch(
-                TABLE, stream, {"flags": new}, cursor=dict(head.cursor), run_id=run_id
-            )
-            committed = sum(e.rows for e in manifest.files if e.table == "flags")
+        committed = commit_flags(ledger, stream, flags, run_id)
         results.append(RescanResult(source_id, len(files), versions, flags.num_rows, committed))
     return results
+
+
+def commit_flags(ledger: Ledger, stream: str, flags: pa.Table, run_id: str) -> int:
+    """Commit the flags the stream does not hold yet as a flags-only batch at the head's
+    cursor; the number committed (no empty manifest when every flag is there already)."""
+    held = ledger.committed_digests(TABLE, stream, "flags").contains(
+        [key_of(d) for d in flags.column("record_sha256").to_pylist()]
+    )
+    new = flags.filter(pa.array([not h for h in held], pa.bool_()))
+    if not new.num_rows:
+        return 0
+    head = ledger.head(TABLE, stream)
+    manifest = ledger.commit_batch(
+        TABLE, stream, {"flags": new}, cursor=dict(head.cursor), run_id=run_id
+    )
+    return sum(e.rows for e in manifest.files if e.table == "flags")

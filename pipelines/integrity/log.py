@@ -16,8 +16,10 @@ keeps only the tree's size and root, in each contents checkpoint). Fine for `att
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+
+import pyarrow as pa
 
 from pipelines.archive import keys, merkle
 from pipelines.archive.disposed_hashes import read_disposed_hashes
@@ -60,6 +62,8 @@ class SourceLog:
     # Leaves of `content_id` (when asked for): (leaf index, record_sha256, last_modified_time)
     matches: list[tuple[int, str, str | None]] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (key, what is wrong)
+    # Leaves of the record hashes asked for (`wanted`): record_sha256 -> first leaf index
+    found: dict[str, int] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -70,57 +74,85 @@ class SourceLog:
         return merkle.root(self.leaves[i] for i in range(size))
 
 
-def read_log(ledger: Ledger, source_id: str, *, content_id: str | None = None) -> SourceLog:
-    """The source's leaves from the archive (see the module docstring for the cost). A
-    manifest or file that cannot be read is listed in `problems` (and adds no leaves): the
-    tree is then not the certified one, and the caller names why."""
-    stream = source_stream(source_id)
+def read_log(
+    ledger: Ledger,
+    source_id: str,
+    *,
+    content_id: str | None = None,
+    wanted: set[str] | frozenset[str] = frozenset(),
+) -> SourceLog:
+    """The source's leaves from the archive (see the module docstring for the cost), with the
+    leaf index of each version of `content_id` (`matches`) and of each record hash in `wanted`
+    (`found`, for an export's proofs). A manifest or file that cannot be read is listed in
+    `problems` (and adds no leaves): the tree is then not the certified one, and the caller
+    names why."""
     log = SourceLog(source_id)
+    columns = ["id", "record_sha256", "last_modified_time"]
+    for start, part in leaf_parts(ledger, source_id, columns, log.problems):
+        digests = part.column("record_sha256").to_pylist()
+        log.leaves.append_record_hashes(digests)
+        if wanted:
+            for offset, digest in enumerate(digests):
+                if digest in wanted:
+                    log.found.setdefault(digest, start + offset)
+        if content_id is not None:
+            ids = part.column("id").to_pylist()
+            for offset, found in enumerate(ids):
+                if found == content_id:
+                    moment = part.column("last_modified_time")[offset].as_py()
+                    log.matches.append(
+                        (
+                            start + offset,
+                            digests[offset],
+                            None if moment is None else moment.isoformat(),
+                        )
+                    )
+    return log
+
+
+def leaf_parts(
+    ledger: Ledger, source_id: str, columns: list[str], problems: list[tuple[str, str]]
+) -> Iterator[tuple[int, pa.Table]]:
+    """The source's committed contents rows in leaf order, one file at a time: (index of the
+    file's first leaf, the file's `columns`). What cannot be read is added to `problems` and
+    skipped (its rows add no leaves)."""
+    stream = source_stream(source_id)
     try:
         manifest_keys = ledger.manifest_keys(TABLE, stream)
     except ValueError as exc:
-        log.problems.append((keys.ledger_prefix(TABLE, stream), str(exc)))
-        return log
+        problems.append((keys.ledger_prefix(TABLE, stream), str(exc)))
+        return
     manifests = []
     for key in manifest_keys:
         try:
             manifests.append(ledger.read_manifest(key))
         except (LedgerError, OSError) as exc:
-            log.problems.append((key, f"manifest cannot be read ({exc})"))
-    disposed = _disposed_rows(ledger, manifests, log)
+            problems.append((key, f"manifest cannot be read ({exc})"))
+    disposed = _disposed_rows(ledger, manifests, problems)
+    start = 0
     for manifest in manifests:
         if not manifest.is_batch:
             continue
         for entry in manifest.files:
             if entry.table != TABLE:
                 continue
-            columns = ["id", "record_sha256", "last_modified_time"]
             try:
                 part = disposed.get(entry.key)
                 if part is None:
                     part = parquet_to_table(ledger.store.get(entry.key), columns)
+                else:  # a disposition deleted it: its hashes stay, its other columns are null
+                    for name in columns:
+                        if name not in part.column_names:
+                            part = part.append_column(name, pa.nulls(part.num_rows))
+                    part = part.select(columns)
             except Exception as exc:  # noqa: BLE001 (missing local file, S3 NoSuchKey, bad bytes)
-                log.problems.append((entry.key, f"file cannot be read ({type(exc).__name__})"))
+                problems.append((entry.key, f"file cannot be read ({type(exc).__name__})"))
                 continue
-            digests = part.column("record_sha256").to_pylist()
-            start = log.size
-            log.leaves.append_record_hashes(digests)
-            if content_id is not None:
-                ids = part.column("id").to_pylist()
-                for offset, found in enumerate(ids):
-                    if found == content_id:
-                        moment = part.column("last_modified_time")[offset].as_py()
-                        log.matches.append(
-                            (
-                                start + offset,
-                                digests[offset],
-                                None if moment is None else moment.isoformat(),
-                            )
-                        )
-    return log
+            yield start, part
+            start += part.num_rows
 
 
-def _disposed_rows(ledger: Ledger, manifests, log: SourceLog) -> dict:
+def _disposed_rows(ledger: Ledger, manifests, problems: list[tuple[str, str]]) -> dict:
     """file key -> the record hashes a disposition kept of a file it deleted (the leaves stay
     the same after a disposition, so every earlier certificate's root still checks)."""
     rows = {}
@@ -129,5 +161,5 @@ def _disposed_rows(ledger: Ledger, manifests, log: SourceLog) -> dict:
             try:
                 rows.update(read_disposed_hashes(ledger.store, manifest.disposal.hashes))
             except Exception as exc:  # noqa: BLE001 (missing local file, S3 NoSuchKey, bad bytes)
-                log.problems.append((manifest.disposal.hashes.key, f"cannot be read ({exc})"))
+                problems.append((manifest.disposal.hashes.key, f"cannot be read ({exc})"))
     return rows

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from pipelines.archive import merkle
 
 
@@ -43,3 +45,18 @@ def test_roots_and_proofs_for_every_size_up_to_33():
                 assert not merkle.verify_consistency(m, n, merkle.leaf_hash(b"x"), root, proof)
                 changed = leaves[: m - 1] + [merkle.leaf_hash(b"x")] + leaves[m - 1 :]
                 assert not merkle.verify_consistency(m, n, old, _mth(changed[:n]), proof)
+
+
+def test_the_hashed_tree_gives_the_same_roots_and_proofs_as_the_leaves():
+    """MerkleTree (hashed once, O(log n) a proof) against the recursive definition, for every
+    size up to 70 and every prefix of a larger list (the certified tree of a grown log)."""
+    for n in range(71):
+        leaves = [merkle.leaf_hash(i.to_bytes(2, "big")) for i in range(n + 5)]
+        tree = merkle.MerkleTree(leaves, n)
+        assert tree.root() == _mth(leaves[:n])
+        for i in range(n):
+            assert tree.inclusion_proof(i) == merkle.inclusion_proof(leaves, i, n)
+        for m in range(n + 1):
+            assert tree.consistency_proof(m) == merkle.consistency_proof(leaves, m, n)
+    with pytest.raises(ValueError):
+        merkle.MerkleTree(leaves, n).inclusion_proof(n)
