@@ -127,7 +127,9 @@ def _check_cosigned(ctx: Context, args: argparse.Namespace, store: ObjectStore) 
 
     cosigners = parse_cosigners(transparency.cosigners, names.ARCHIVE_COSIGNERS)
     log = log_verifier(transparency.log_name, load_public_key(key_path))
-    return check_checkpoints(Ledger(store), log, cosigners, transparency.required)
+    return check_checkpoints(
+        Ledger(store), log, cosigners, transparency.required, timeout=ctx.settings.network.read
+    )
 
 
 def _retention_in_force(ctx: Context) -> RetentionPolicy | None:

@@ -31,7 +31,12 @@ from pipelines.archive import keys, merkle
 from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import ObjectStore
 from pipelines.archive.verify import NOT_TAMPERING, Finding
-from pipelines.integrity.cosigning_witness import Conflict, WitnessError, submit_checkpoint
+from pipelines.integrity.cosigning_witness import (
+    Conflict,
+    WitnessError,
+    origin_hash,
+    submit_checkpoint,
+)
 from pipelines.integrity.log import SourceLog, read_log
 from pipelines.integrity.signed_note import (
     COSIGNATURE_V1,
@@ -226,51 +231,98 @@ def log_verifier(log_name: str, public_key: Any) -> Verifier:
 
 
 def check_checkpoints(
-    ledger: Ledger, log: Verifier, cosigners: list[Cosigner], quorum: int
+    ledger: Ledger,
+    log: Verifier,
+    cosigners: list[Cosigner],
+    quorum: int,
+    *,
+    timeout: float = 10.0,
 ) -> list[Finding]:
     """verify's findings on the cosigned checkpoints: for each source, the newest checkpoint
-    must carry the log's signature and `quorum` cosignatures, and the archive's log must still
-    hold its tree (not fewer versions, the same root). Reads each source's log once."""
+    the archive keeps must carry the log's signature and `quorum` cosignatures, and the
+    archive's log must still hold its tree (not fewer versions, the same root). Each witness
+    with a URL is also asked for the newest checkpoint it cosigned, so deleting the archive's
+    own copies hides nothing. Reads each source's log once."""
     findings: list[Finding] = []
     for stream in ledger.streams(CONTENTS):
         source_id = source_id_of_stream(stream)
         if source_id is None:
             continue
+        claims = _witnessed_claims(origin(log.name, source_id), log, cosigners, timeout)
         stored = newest_checkpoint(ledger.store, source_id)
-        where = f"{AREA}/{stream}/"
-        if stored is None:
+        if stored is not None:
+            try:
+                verify_witnessed_checkpoint(
+                    stored.note, log, [c.verifier for c in cosigners], quorum
+                )
+                claims.append((stored.key, stored.checkpoint))
+            except QuorumError as exc:
+                findings.append(Finding("cosign_quorum", stored.key, str(exc)))
+            except (NoteError, CheckpointError) as exc:
+                findings.append(Finding("checkpoint_forged", stored.key, str(exc)))
+            else:
+                if stored.checkpoint.origin != origin(log.name, source_id):
+                    findings.append(
+                        Finding(
+                            "checkpoint_forged", stored.key, f"origin {stored.checkpoint.origin}"
+                        )
+                    )
+        elif not claims:
+            where = f"{AREA}/{stream}/"
             findings.append(Finding("not_cosigned", where, NOT_TAMPERING["not_cosigned"]))
+        if claims:
+            findings += _tree_findings(ledger, source_id, claims)
+    return findings
+
+
+def _witnessed_claims(
+    log_origin: str, log: Verifier, cosigners: list[Cosigner], timeout: float
+) -> list[tuple[str, Checkpoint]]:
+    """The newest checkpoint each reachable witness cosigned for `log_origin`, kept when the
+    log signed it and that witness's cosignature verifies (an unreachable witness adds
+    nothing: the archive's own copy is still checked)."""
+    import httpx
+
+    claims = []
+    for cosigner in cosigners:
+        if not cosigner.url:
+            continue
+        url = f"{cosigner.url.rstrip('/')}/{origin_hash(log_origin)}/checkpoint"
+        try:
+            response = httpx.get(url, timeout=timeout)
+        except httpx.HTTPError:
+            continue
+        if response.status_code != 200:
             continue
         try:
-            verify_witnessed_checkpoint(stored.note, log, [c.verifier for c in cosigners], quorum)
-        except QuorumError as exc:
-            findings.append(Finding("cosign_quorum", stored.key, str(exc)))
+            witnessed = verify_witnessed_checkpoint(response.text, log, [cosigner.verifier], 1)
+        except (NoteError, CheckpointError, QuorumError):
             continue
-        except (NoteError, CheckpointError) as exc:
-            findings.append(Finding("checkpoint_forged", stored.key, str(exc)))
+        if witnessed.checkpoint.origin == log_origin:
+            claims.append((f"witness {cosigner.name}", witnessed.checkpoint))
+    return claims
+
+
+def _tree_findings(
+    ledger: Ledger, source_id: str, claims: list[tuple[str, Checkpoint]]
+) -> list[Finding]:
+    """rolled_back / checkpoint_mismatch for each cosigned tree the archive's log does not
+    hold (the largest first: a log that holds it holds every smaller consistent one)."""
+    tree = _tree(ledger, source_id)
+    findings = []
+    seen: set[tuple[int, bytes]] = set()
+    for where, checkpoint in sorted(claims, key=lambda c: -c[1].size):
+        if (checkpoint.size, checkpoint.root) in seen:
             continue
-        checkpoint = stored.checkpoint
-        if checkpoint.origin != origin(log.name, source_id):
-            findings.append(Finding("checkpoint_forged", stored.key, f"origin {checkpoint.origin}"))
-            continue
-        tree = _tree(ledger, source_id)
+        seen.add((checkpoint.size, checkpoint.root))
         if tree.size < checkpoint.size:
-            findings.append(
-                Finding(
-                    "rolled_back",
-                    stored.key,
-                    f"the witnesses cosigned {checkpoint.size} versions; the archive's log "
-                    f"holds {tree.size}",
-                )
+            detail = (
+                f"{checkpoint.size} versions were cosigned; the archive's log holds {tree.size}"
             )
+            findings.append(Finding("rolled_back", where, detail))
         elif merkle.MerkleTree(tree.leaves, checkpoint.size).root() != checkpoint.root:
-            findings.append(
-                Finding(
-                    "checkpoint_mismatch",
-                    stored.key,
-                    f"the first {checkpoint.size} versions no longer hash to the cosigned root",
-                )
-            )
+            detail = f"the first {checkpoint.size} versions no longer hash to the cosigned root"
+            findings.append(Finding("checkpoint_mismatch", where, detail))
     return findings
 
 

@@ -201,3 +201,22 @@ def test_checkpoints_are_kept_in_their_own_area_and_verify_does_not_call_them_st
     capsys.readouterr()
     assert cli_main(["verify"]) == 0
     assert "extra" not in capsys.readouterr().out
+
+
+def test_deleting_the_archives_checkpoints_hides_nothing_the_witnesses_cosigned(world, capsys):
+    """The insider truncates the log and removes every checkpoint the archive kept: verify
+    asks the witnesses for the newest checkpoint they cosigned and finds the rollback."""
+    import shutil
+
+    archive, key, servers, vkeys = world
+    archive.commit(90, 10)
+    assert _cosign(key) == 0
+    truncate_tail(archive.store)
+    area = archive.root / AREA
+    for path in [area, *area.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    shutil.rmtree(area)
+    capsys.readouterr()
+    assert cli_main(["verify"]) == 3
+    out = capsys.readouterr().out
+    assert "rolled_back: witness w1.example.org: 100 versions were cosigned" in out
