@@ -27,6 +27,7 @@ from cli import (
     review_commands,
     run_command,
     webhook_commands,
+    witness_commands,
 )
 from cli.command import Command, CommandGroup
 from cli.context import Context
@@ -53,6 +54,8 @@ GROUPS = (
     hold_commands,
     review_commands,
     governance_commands,
+    witness_commands,
+
 )
 # The order `rc-archive --help` lists the commands in (what a person reaches for first); a
 # command not named here follows them, in its group's order.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from dataclasses import astuple
 from pathlib import Path
@@ -239,9 +240,11 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=["csv", "jsonl", "eml", "rsmf"],
+        choices=["csv", "jsonl", "eml", "rsmf", "kit"],
         default="csv",
-        help="csv, jsonl, eml (one per thread) or rsmf (one per thread) (csv)",
+        help="csv, jsonl, eml (one per thread), rsmf (one per thread) or kit (a folder an "
+        "examiner opens with plain DuckDB: every version as Parquet, kit.duckdb views, the "
+        "attachment files, README) (csv)",
     )
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="a new or empty directory for the production"
@@ -289,13 +292,19 @@ def _export(ctx: Context, args: argparse.Namespace) -> int:
         f"exported {result.rows} messages from {result.threads} threads as {args.format} "
         f"into {out}: {len(result.files)} files; load file {os.path.join(out, 'manifest.json')}"
     )
+    if args.format == "kit":
+        print(
+            f"open it with: cd {shlex.quote(out)} && duckdb -readonly kit.duckdb (its README.md "
+            "says more)"
+        )
     return EXIT_OK
 
 
 EXPORT = Command(
     name="export",
     help="Produce messages for eDiscovery, with a load file.",
-    example="rc-archive export --source 65c3fdd9527bf900079cefcb --format eml --out ./production",
+    example="rc-archive export --source 65c3fdd9527bf900079cefcb --format eml --out ./production"
+    "\n  rc-archive export --thread 65c42333b9eca9e4000003b5 --format kit --out ./examiner-kit",
     add_arguments=_export_arguments,
     run=_export,
 )

@@ -51,6 +51,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.archive import merkle
 from pipelines.integrity.signed_note import (
@@ -73,6 +74,11 @@ from pipelines.integrity.tlog import (
     parse_checkpoint,
     verify_cosignature,
 )
+
+if TYPE_CHECKING:
+    import httpx
+    import uvicorn
+    from starlette.applications import Starlette
 
 log = logging.getLogger("pipelines.integrity.cosigning_witness")
 
@@ -435,7 +441,7 @@ def _sync_directory(directory: Path) -> None:
 # -- HTTP: the server --------------------------------------------------------------------------
 
 
-def build_app(witness: CosigningWitness):
+def build_app(witness: CosigningWitness) -> Starlette:
     """The witness as an ASGI app (Starlette): POST /add-checkpoint per c2sp.org/tlog-witness,
     GET /<sha256(origin) hex>/checkpoint (the latest cosigned checkpoint, for monitors)."""
     from starlette.applications import Starlette
@@ -538,7 +544,7 @@ def serve(witness: CosigningWitness, host: str, port: int) -> None:
     uvicorn.Server(_uvicorn_config(witness, host, port)).run()
 
 
-def _uvicorn_config(witness: CosigningWitness, host: str, port: int):
+def _uvicorn_config(witness: CosigningWitness, host: str, port: int) -> uvicorn.Config:
     import uvicorn
 
     return uvicorn.Config(
@@ -569,7 +575,7 @@ def submit_checkpoint(
     timeout: float = 10.0,
     *,
     witness: Verifier | None = None,
-    client=None,
+    client: httpx.Client | None = None,
 ) -> list[str]:
     """POST the checkpoint to the witness at `url` (its submission prefix); its cosignature
     lines (no newline).

@@ -1,5 +1,6 @@
 """eDiscovery production: the selected messages as CSV, JSON Lines, or one .eml or one .rsmf
-(Relativity Short Message Format 2.0, pipelines/query/rsmf.py) per thread, plus
+(Relativity Short Message Format 2.0, pipelines/query/rsmf.py) per thread, or an examiner kit
+(every version as Parquet with DuckDB views over it, pipelines/query/examiner_kit.py), plus
 a load file (`manifest.json`) that lets the receiving party prove what they got: SHA-256 and
 size of every produced file, row counts, the exact query and parameters that selected them, and
 the archive, ledger heads and tool version the production was read from.
@@ -43,7 +44,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, quote
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -57,7 +58,10 @@ from pipelines.settings import Settings
 from schemas.ids import InvalidSourceIdError, validate_source_id
 from schemas.tables import TABLES
 
-FORMATS = ("csv", "jsonl", "eml", "rsmf")
+if TYPE_CHECKING:
+    from pipelines.integrity.transparency import ProofSummary
+
+FORMATS = ("csv", "jsonl", "eml", "rsmf", "kit")
 EXPORT_COLUMNS = (
     "id, source_id, source_type, thread_id, title, creation_time, last_modified_time, "
     "direction, status, author_identity_id, author_name, creator_id, agent_name, "
@@ -257,7 +261,8 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _file_entry(path: Path, out_dir: Path, rows: int) -> dict[str, Any]:
+def file_entry(path: Path, out_dir: Path, rows: int) -> dict[str, Any]:
+    """The load file's entry for `path`: its path under `out_dir`, SHA-256, size and rows."""
     digest, size = hashlib.sha256(), 0
     with path.open("rb") as handle:
         while data := handle.read(1 << 20):  # a thread with big attachments: stay flat
@@ -514,32 +519,69 @@ def export(
         _refuse_unknown_ids(conn, {"source": source, "thread": thread, "identity": identity})
     files = _attachment_files(conn, records)
     columns.append("attachment_files")
-    if store is None and files:
+    if store is None:  # attachment bytes, and every production's proofs (the log)
         store = _catalog_store(conn, settings or Settings())
-    provenance = _provenance(conn)
+    header = {
+        "format": "rc-archive/export/1",
+        "produced_at": _json_value(datetime.now(UTC)),
+        "export_format": fmt,
+        **_provenance(conn),
+        "filters": _json_value(
+            {"source": source, "thread": thread, "identity": identity, "from": from_, "to": to}
+        ),
+        "query": {"sql": sql, "parameters": _json_value(params)},
+    }
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     try:
-        produced, threads, attachments = _write_production(
-            staging, records, columns, fmt, store, files, conn
-        )
+        if fmt == "kit":
+            from pipelines.query.examiner_kit import write_kit
+
+            selectors = {
+                "source": source,
+                "thread": thread,
+                "identity": identity,
+                "from_": from_,
+                "to": to,
+            }
+            proofs: list = []
+            kit = write_kit(
+                staging,
+                records,
+                conn,
+                selectors,
+                header,
+                store,
+                add_files=lambda folder: proofs.append(_write_proofs(folder, conn, records, store)),
+            )
+            produced, threads, attachments = kit.files, kit.threads, kit.attachments
+            proven = proofs[0]
+        else:
+            produced, threads, attachments = _write_production(
+                staging, records, columns, fmt, store, files, conn
+            )
+            proven = _write_proofs(staging, conn, records, store)
         manifest = {
-            "format": "rc-archive/export/1",
-            "produced_at": _json_value(datetime.now(UTC)),
-            "export_format": fmt,
-            **provenance,
-            "filters": _json_value(
-                {"source": source, "thread": thread, "identity": identity, "from": from_, "to": to}
-            ),
-            "query": {"sql": sql, "parameters": _json_value(params)},
+            **header,
             "rows": len(records),
             "threads": threads,
             "files": produced,
             "attachments": attachments,
             "attachments_missing": sum(a["status"] == "missing" for a in attachments),
+            "proofs": {
+                "versions_proven": proven.proven,
+                "versions_unproven": proven.unproven,
+                "sources": proven.sources,
+                # a kit lists its proofs among `files` (every file of the folder)
+                "files": [] if fmt == "kit" else [file_entry(p, staging, 0) for p in proven.files],
+                "verify": "python verify_proof.py <this folder> --log-key LOG.vkey "
+                "--witness-key WITNESS.vkey ...",
+            },
         }
+        if fmt == "kit":
+            manifest["kit"] = kit.counts
         if fmt == "csv":
             manifest["csv_formula_guard"] = (
                 "text cells starting with = + - @ tab or CR are prefixed with ' (OWASP); the "
@@ -560,6 +602,24 @@ def export(
         threads=threads,
         manifest_path=str(out / "manifest.json"),
     )
+
+
+def _write_proofs(
+    out: Path, conn: duckdb.DuckDBPyConnection, records: list[dict[str, Any]], store: Any
+) -> ProofSummary:
+    """proofs/ for every archived version of the produced messages (pipelines/integrity/
+    transparency.py): each against its source's newest cosigned checkpoint. Reads each
+    produced source's log once (every committed contents file, two columns)."""
+    from pipelines.archive.ledger import Ledger
+    from pipelines.integrity.transparency import ProducedVersion, write_proofs
+
+    rows = conn.execute(
+        "SELECT DISTINCT id, source_id, record_sha256, raw_json FROM contents "
+        "WHERE id IN (SELECT unnest($ids)) ORDER BY source_id, id, record_sha256",
+        {"ids": sorted({record["id"] for record in records})},
+    ).fetchall()
+    versions = [ProducedVersion(*row) for row in rows]
+    return write_proofs(out, versions, Ledger(store))
 
 
 def _catalog_store(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Any:
@@ -617,19 +677,22 @@ def _write_natives(
             entry["native"] = f"natives/{sha256}"
             if sha256 in produced:
                 continue
-            (out / "natives").mkdir(exist_ok=True)
-            path = out / "natives" / sha256
-            with path.open("wb") as handle:
-                stream_blob(
-                    store,
-                    files[(entry["source_id"], entry["content_id"], entry["attachment_id"])],
-                    handle.write,
-                )
-            produced[sha256] = _file_entry(path, out, 0)
+            file = files[(entry["source_id"], entry["content_id"], entry["attachment_id"])]
+            produced[sha256] = write_native(out, entry["native"], store, file)
     return [produced[sha] for sha in sorted(produced)]
 
 
-def _attachment_entries(records: list[dict[str, Any]], where: dict) -> list[dict[str, Any]]:
+def write_native(out: Path, relative: str, store: Any, file: ArchivedFile) -> dict[str, Any]:
+    """Copy one archived file's bytes from the store to `out/relative`, streamed and checked
+    against its archived SHA-256 on the way (`stream_blob`); returns its load-file entry."""
+    path = out / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        stream_blob(store, file, handle.write)
+    return file_entry(path, out, 0)
+
+
+def attachment_entries(records: list[dict[str, Any]], where: dict) -> list[dict[str, Any]]:
     """The load file's `attachments`: every listed attachment of the produced messages."""
     entries = []
     for record in records:
@@ -668,12 +731,12 @@ def _write_production(
     if fmt == "csv":
         path = out / "messages.csv"
         _write_csv(path, rows, columns)
-        produced.append(_file_entry(path, out, len(records)))
+        produced.append(file_entry(path, out, len(records)))
         produced += natives
     elif fmt == "jsonl":
         path = out / "messages.jsonl"
         _write_jsonl(path, rows)
-        produced.append(_file_entry(path, out, len(records)))
+        produced.append(file_entry(path, out, len(records)))
         produced += natives
     elif fmt == "rsmf":
         versions = _versions(conn, records) if conn is not None else {}
@@ -693,7 +756,7 @@ def _write_production(
             )
             for record in thread_records:
                 where[(record["source_id"], record["id"])] = path.relative_to(out).as_posix()
-            produced.append({**_file_entry(path, out, len(thread_records)), "events": events})
+            produced.append({**file_entry(path, out, len(thread_records)), "events": events})
     else:
         (out / "threads").mkdir()
         for (source_id, thread_id), thread_records in sorted(threads.items()):
@@ -704,8 +767,8 @@ def _write_production(
             _write_eml(path, thread_records, **({"store": store, "files": files} if files else {}))
             for record in thread_records:
                 where[(record["source_id"], record["id"])] = path.relative_to(out).as_posix()
-            produced.append(_file_entry(path, out, len(thread_records)))
-    return produced, len(threads), _attachment_entries(records, where)
+            produced.append(file_entry(path, out, len(thread_records)))
+    return produced, len(threads), attachment_entries(records, where)
 
 
 def _versions(

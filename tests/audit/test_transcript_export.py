@@ -62,11 +62,12 @@ def test_unknown_thread_is_a_clear_error(conn):
 
 def _check_manifest(out_dir):
     manifest = json.loads((out_dir / "manifest.json").read_text())
-    for entry in manifest["files"]:
+    entries = manifest["files"] + manifest["proofs"]["files"]  # the production and its proofs
+    for entry in entries:
         data = (out_dir / entry["path"]).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
         assert entry["bytes"] == len(data)
-    listed = {entry["path"] for entry in manifest["files"]} | {"manifest.json"}
+    listed = {entry["path"] for entry in entries} | {"manifest.json"}
     on_disk = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()}
     assert listed == on_disk
     return manifest

@@ -48,6 +48,10 @@ def _required(path: str) -> list[str]:
         "hold place": ["--matter", "m", "--reason", "r"],
         "hold release": ["--matter", "m", "--reason", "r"],
         "review decide": ["f", "--decision", "cleared", "--note", "n"],
+        "review sample": ["--checkpoint", "c", "--rate", "0.1"],
+        "cosign": ["--key", "k"],
+        "witness keygen": ["--name", "w", "--out", "k"],
+        "witness serve": ["--key", "k", "--state", "s", "--log", "v"],
     }.get(path, [])
 
 
