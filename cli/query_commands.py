@@ -249,6 +249,14 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="a new or empty directory for the production"
     )
+    parser.add_argument(
+        "--certificate",
+        action="append",
+        default=[],
+        metavar="CERT.json",
+        help="a signed certificate (`rc-archive attest`) to include in proofs/certificates/ "
+        "(repeatable)",
+    )
 
 
 def _export(ctx: Context, args: argparse.Namespace) -> int:
@@ -259,6 +267,9 @@ def _export(ctx: Context, args: argparse.Namespace) -> int:
     from_, to = parse_time(args.from_, "--from"), parse_time(args.to, "--to")
     # No selector is refused unless --all says so; a reversed period too (exit 2, nothing read).
     check_selection(args.source, args.thread, args.identity, from_, to, everything=args.all_)
+    for certificate in args.certificate:
+        if not os.path.isfile(certificate):
+            raise UsageError(f"--certificate {certificate}: no such file")
     audit_db = ctx.require_audit_db()
     filters = {
         "source": args.source,
@@ -284,6 +295,7 @@ def _export(ctx: Context, args: argparse.Namespace) -> int:
                 to=to,
                 fmt=args.format,
                 settings=ctx.settings,
+                certificates=[Path(c) for c in args.certificate],
             )
 
     result = logged_export(ctx.catalog_trail(audit_db), details, args.out, produce)

@@ -126,14 +126,6 @@ class Conflict(WitnessRefusal):
         )
         self.current_size = current_size
 
-    @property
-    def size(self) -> int:
-        return self.current_size
-
-
-# The name the archive side uses for it.
-CheckpointConflict = Conflict
-
 
 class InconsistentCheckpoint(WitnessRefusal):
     status = 422

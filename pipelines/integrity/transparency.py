@@ -359,14 +359,27 @@ def transport_paths(raw_json: str | None, stored_sha256: str) -> list[str] | Non
     return None
 
 
-def write_proofs(out_dir: Path, versions: list[ProducedVersion], ledger: Ledger) -> ProofSummary:
+def write_proofs(
+    out_dir: Path,
+    versions: list[ProducedVersion],
+    ledger: Ledger,
+    certificates: Iterable[Path] = (),
+) -> ProofSummary:
     """proofs/ of a production: per version a c2sp.org/tlog-proof against the source's newest
     cosigned checkpoint (`<source>/<record_sha256>.tlog-proof`), `versions.jsonl` tying each
     produced version to its proof and its exact text, the checkpoints, and `unproven.jsonl`
-    naming each version no checkpoint covers yet and why (`rc-archive cosign` covers it)."""
+    naming each version no checkpoint covers yet and why (`rc-archive cosign` covers it), and
+    a copy of each signed certificate given (`certificates/`)."""
     root = out_dir / PROOFS_DIR
     root.mkdir()
     written: list[Path] = []
+    for certificate in certificates:
+        copy = root / "certificates" / certificate.name
+        copy.parent.mkdir(exist_ok=True)
+        if copy.exists():
+            raise TransparencyError(f"two certificates named {certificate.name}")
+        copy.write_bytes(certificate.read_bytes())
+        written.append(copy)
     lines: list[dict[str, Any]] = []
     unproven: list[dict[str, Any]] = []
     by_source: dict[str, list[ProducedVersion]] = {}

@@ -641,6 +641,13 @@ def check_manifest(root: Path) -> tuple[list[str], int]:
             )
         elif isinstance(entry.get("bytes"), int) and entry["bytes"] != size:
             failures.append(f"manifest.json: file {listed} is {size} bytes, not {entry['bytes']}")
+    # A file outside proofs/ that the manifest does not list was added afterwards (proofs/ is
+    # checked by its own signatures and hashes, whether the manifest lists it or not).
+    named = {entry.get("path") for entry in files if isinstance(entry, dict)} | {"manifest.json"}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and relative not in named and not relative.startswith("proofs/"):
+            failures.append(f"manifest.json: file {relative} is not listed (added afterwards)")
     return failures, len(files)
 
 

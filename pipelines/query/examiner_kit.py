@@ -438,8 +438,8 @@ command line or from Python.
   the file holding the bytes.
 - `attachments/<sha256>.<ext>`: the attachment bytes, named by their SHA-256 (each distinct
   file once).
-- `proofs/`, `certificates/`: the inclusion proof of each message version, and the signed
-  certificates they rest on (see "Proofs").
+- `proofs/`: the inclusion proof of each message version, the cosigned checkpoints they lead
+  to, and (`proofs/certificates/`) the signed certificates given to the export (see "Proofs").
 - `verify_proof.py`: the proof verifier (Python 3 standard library only).
 - `manifest.json`: the load file: SHA-256 and size of every other file, the selection's SQL,
   the archive and its ledger heads.
@@ -531,8 +531,9 @@ SELECT content_id, filename, content_type, size, sha256, native FROM attachments
 
 `proofs/` holds one c2sp.org/tlog-proof per message version in `data/contents.parquet`: the
 version's hash, its place in the archive's Merkle log, and the log's signed checkpoint with the
-witnesses' cosignatures; `certificates/` holds the archive's signed certificates they rest
-on. Check the whole folder offline (Python 3, nothing else installed):
+witnesses' cosignatures (also in `proofs/checkpoints/`); `proofs/certificates/` holds the
+archive's signed monthly certificates, when the export was given them. Check the whole
+folder offline (Python 3, nothing else installed):
 
 ```sh
 python verify_proof.py . --log-key LOG.vkey --witness-key WITNESS.vkey

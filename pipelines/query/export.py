@@ -490,6 +490,7 @@ def export(
     fmt: str = "csv",
     store: Any = None,
     settings: Settings | None = None,
+    certificates: tuple[Path, ...] | list[Path] = (),
 ) -> ExportReport:
     """Produce the selected messages into `out_dir` (new, or empty) + manifest.json.
 
@@ -499,7 +500,7 @@ def export(
     complete and removed on any failure.
     `store` is the archive the attachment bytes are read from (default: the archive the
     catalog reads, opened with `settings`; None: the defaults, S3 through the AWS credential
-    chain).
+    chain). `certificates` (signed certificate files) are copied into proofs/certificates/.
     """
     if fmt not in FORMATS:
         raise ValueError(f"export format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -554,7 +555,9 @@ def export(
                 selectors,
                 header,
                 store,
-                add_files=lambda folder: proofs.append(_write_proofs(folder, conn, records, store)),
+                add_files=lambda folder: proofs.append(
+                    _write_proofs(folder, conn, records, store, certificates)
+                ),
             )
             produced, threads, attachments = kit.files, kit.threads, kit.attachments
             proven = proofs[0]
@@ -562,7 +565,7 @@ def export(
             produced, threads, attachments = _write_production(
                 staging, records, columns, fmt, store, files, conn
             )
-            proven = _write_proofs(staging, conn, records, store)
+            proven = _write_proofs(staging, conn, records, store, certificates)
         manifest = {
             **header,
             "rows": len(records),
@@ -605,7 +608,11 @@ def export(
 
 
 def _write_proofs(
-    out: Path, conn: duckdb.DuckDBPyConnection, records: list[dict[str, Any]], store: Any
+    out: Path,
+    conn: duckdb.DuckDBPyConnection,
+    records: list[dict[str, Any]],
+    store: Any,
+    certificates: list[Path],
 ) -> ProofSummary:
     """proofs/ for every archived version of the produced messages (pipelines/integrity/
     transparency.py): each against its source's newest cosigned checkpoint. Reads each
@@ -619,7 +626,7 @@ def _write_proofs(
         {"ids": sorted({record["id"] for record in records})},
     ).fetchall()
     versions = [ProducedVersion(*row) for row in rows]
-    return write_proofs(out, versions, Ledger(store))
+    return write_proofs(out, versions, Ledger(store), certificates)
 
 
 def _catalog_store(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Any:

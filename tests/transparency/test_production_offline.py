@@ -72,8 +72,10 @@ def production(tmp_path_factory):
                 "WHERE thread_id = ?)",
                 [thread],
             ).fetchone()[0]
+            certificate = tmp / "certificate.json"
+            certificate.write_text('{"certificate": "a signed certificate, as attest writes"}\n')
             export(conn, out / "rsmf", thread=thread, fmt="rsmf")
-            export(conn, out / "kit", thread=thread, fmt="kit")
+            export(conn, out / "kit", thread=thread, fmt="kit", certificates=[certificate])
     finally:
         for server in servers:
             server.stop()
@@ -118,6 +120,9 @@ def test_every_produced_version_is_proven_offline(production, tmp_path, fmt):
 def test_the_kit_carries_the_verifier_that_checks_it(production, tmp_path):
     out, keys, versions = production
     kit = out / "kit"
+    assert (kit / "proofs" / "certificates" / "certificate.json").exists()
+    listed = {e["path"] for e in json.loads((kit / "manifest.json").read_text())["files"]}
+    assert "proofs/certificates/certificate.json" in listed
     done = subprocess.run(
         [sys.executable, "-I", "verify_proof.py", ".", *keys],
         cwd=kit,
@@ -166,3 +171,11 @@ def test_a_checkpoint_without_the_witnesses_quorum_fails(production, tmp_path):
     stricter = [*keys[:-2], "--witness-key", other, "--quorum", "3"]
     done = _verify(tmp_path, out / "rsmf", stricter)
     assert done.returncode == 1
+
+
+def test_a_file_added_to_the_production_is_named(production, tmp_path):
+    copy = _copy(production, tmp_path)
+    (copy / "threads" / "extra.rsmf").write_bytes(b"planted")
+    done = _verify(tmp_path, copy, production[1])
+    assert done.returncode == 1
+    assert "threads/extra.rsmf is not listed" in done.stdout + done.stderr
