@@ -171,6 +171,23 @@ LEFT JOIN agents AS a ON a.extension_id = c.creator_id
 # period (queries.AGENT_MESSAGES) filters on creation_date too and reads through it, so DuckDB
 # opens the period's files instead of every committed file. The files' day bounds are the
 # build's (internal._contents_thread_files), written into CONTENTS_KEYS_BETWEEN.
+# The newest committed row per (content, attachment) of `rows`, with the message's channel,
+# thread, direction and author (the `attachments` view; an examiner kit adds its `native`).
+ATTACHMENTS = """
+WITH latest AS (
+    SELECT * FROM {rows}
+    QUALIFY row_number() OVER (
+        PARTITION BY source_id, content_id, id ORDER BY archived_at DESC, batch_id DESC) = 1
+)
+SELECT
+    a.id, a.content_id, a.source_id, m.source_type, m.thread_id, m.direction,
+    m.author_identity_id, m.author_name, m.agent_name,
+    a.filename, a.content_type, a.declared_size, a.size, a.size_matches, a.sha256,
+    a.object_key, a.creation_time, a.fetched_at, a.record_sha256, a.archived_at, a.run_id,
+    a.batch_id{extra}
+FROM latest AS a
+LEFT JOIN messages AS m ON m.source_id = a.source_id AND m.id = a.content_id
+"""
 MESSAGES_BETWEEN = "internal.messages_between"
 CONTENTS_KEYS_BETWEEN = "internal.contents_keys_between"
 
@@ -377,21 +394,7 @@ FROM commits AS c FULL JOIN newest AS n USING (source_id)
     # A retried capture re-commits the same row (same record_sha256); a newer row for the same
     # attachment (e.g. the bytes fetched again after a refresh) replaces the older one. An
     # attachment listed in messages.attachments without a row here is not archived yet.
-    "attachments": """
-WITH latest AS (
-    SELECT * FROM internal._src_attachments
-    QUALIFY row_number() OVER (
-        PARTITION BY source_id, content_id, id ORDER BY archived_at DESC, batch_id DESC) = 1
-)
-SELECT
-    a.id, a.content_id, a.source_id, m.source_type, m.thread_id, m.direction,
-    m.author_identity_id, m.author_name, m.agent_name,
-    a.filename, a.content_type, a.declared_size, a.size, a.size_matches, a.sha256,
-    a.object_key, a.creation_time, a.fetched_at, a.record_sha256, a.archived_at, a.run_id,
-    a.batch_id
-FROM latest AS a
-LEFT JOIN messages AS m ON m.source_id = a.source_id AND m.id = a.content_id
-""",
+    "attachments": ATTACHMENTS.format(rows="internal._src_attachments", extra=""),
     # Supervision hits (pipelines/governance/policies.py): one row per flag, with who sent the
     # flagged message; newest flags first is the order a reviewer works in. Only flags of a
     # version `contents` still holds: a disposition deletes the contents files but the flags

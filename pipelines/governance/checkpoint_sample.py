@@ -29,28 +29,19 @@ import pyarrow as pa
 
 from pipelines.archive import merkle
 from pipelines.archive.ledger import Ledger
-from pipelines.governance.policies import FLAGS_SCHEMA, Policy, PolicySet, flag_contents
+from pipelines.governance.policies import (
+    FLAGGED_COLUMNS,
+    FLAGS_SCHEMA,
+    Policy,
+    PolicySet,
+    flag_contents,
+)
 from pipelines.governance.rescan import commit_flags
 from pipelines.integrity.log import leaf_parts
 from pipelines.integrity.tlog import Checkpoint
 from schemas.ids import source_stream
 
 DEFAULT_POLICY = "checkpoint-sample"
-# The columns `flag_contents` reads.
-FLAG_COLUMNS = [
-    "id",
-    "record_sha256",
-    "source_id",
-    "thread_id",
-    "creation_time",
-    "direction",
-    "source_type",
-    "body",
-    "body_text",
-    "title",
-    "archived_at",
-    "run_id",
-]
 
 
 class SampleError(ValueError):
@@ -112,7 +103,7 @@ def checkpoint_sample(
     problems: list[tuple[str, str]] = []
     found: list[pa.Table] = []
     agent_versions = 0
-    for _, part in leaf_parts(ledger, source_id, FLAG_COLUMNS, problems):
+    for _, part in leaf_parts(ledger, source_id, FLAGGED_COLUMNS, problems):
         remaining = checkpoint.size - frontier.size
         if remaining <= 0:
             break

@@ -44,6 +44,21 @@ from schemas.flags import ARROW_SCHEMA as FLAGS_SCHEMA
 from schemas.flags import flag_record_sha256
 
 EXCERPT_CHARS = 60
+# The contents columns a flag is made from (`flag_contents`).
+FLAGGED_COLUMNS = [
+    "id",
+    "record_sha256",
+    "source_id",
+    "thread_id",
+    "creation_time",
+    "direction",
+    "source_type",
+    "body",
+    "body_text",
+    "title",
+    "archived_at",
+    "run_id",
+]
 APPLIES_TO = ("agent", "all")
 
 
@@ -271,22 +286,7 @@ def flag_contents(policies: PolicySet | None, contents: pa.Table) -> pa.Table:
     """
     if policies is None or len(policies) == 0 or contents.num_rows == 0:
         return FLAGS_SCHEMA.empty_table()
-    columns = contents.select(
-        [
-            "id",
-            "record_sha256",
-            "source_id",
-            "thread_id",
-            "creation_time",
-            "direction",
-            "source_type",
-            "body",
-            "body_text",
-            "title",
-            "archived_at",
-            "run_id",
-        ]
-    ).to_pydict()
+    columns = contents.select(FLAGGED_COLUMNS).to_pydict()
     rows: dict[str, list[Any]] = {name: [] for name in FLAGS_SCHEMA.names}
     for i in range(contents.num_rows):
         text = _message_text(columns["title"][i], columns["body"][i], columns["body_text"][i])

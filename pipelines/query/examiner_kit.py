@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.catalog.connection import INTERNAL_SCHEMA, sql_literal
-from pipelines.catalog.views import MESSAGES
+from pipelines.catalog.views import ATTACHMENTS, MESSAGES
 from pipelines.query.attachment_files import ArchivedFile
 from pipelines.query.export import attachment_entries, file_entry, selection_sql, write_native
 from pipelines.query.selection import selection_condition
@@ -137,21 +137,7 @@ QUALIFY row_number() OVER (
         "The newest version of each message, with its author's and agent's names.",
     ),
     "attachments": (
-        """
-WITH latest AS (
-    SELECT * FROM read_parquet('data/attachments.parquet')
-    QUALIFY row_number() OVER (
-        PARTITION BY source_id, content_id, id ORDER BY archived_at DESC, batch_id DESC) = 1
-)
-SELECT
-    a.id, a.content_id, a.source_id, m.source_type, m.thread_id, m.direction,
-    m.author_identity_id, m.author_name, m.agent_name,
-    a.filename, a.content_type, a.declared_size, a.size, a.size_matches, a.sha256,
-    a.object_key, a.creation_time, a.fetched_at, a.record_sha256, a.archived_at, a.run_id,
-    a.batch_id, a.native
-FROM latest AS a
-LEFT JOIN messages AS m ON m.source_id = a.source_id AND m.id = a.content_id
-""",
+        ATTACHMENTS.format(rows="read_parquet('data/attachments.parquet')", extra=", a.native"),
         "The archived attachment files of the messages (newest row per message and "
         "attachment); native is the file in this folder holding the bytes, whose SHA-256 is "
         "sha256.",

@@ -120,8 +120,9 @@ def _load(path: Path) -> dict:
 
 def _files_match_manifest(out: Path, manifest: dict) -> None:
     on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert on_disk == {e["path"] for e in manifest["files"]} | {"manifest.json"}
-    for entry in manifest["files"]:
+    entries = manifest["files"] + manifest["proofs"]["files"]  # the production and its proofs
+    assert on_disk == {e["path"] for e in entries} | {"manifest.json"}
+    for entry in entries:
         data = (out / entry["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
         assert len(data) == entry["bytes"]
