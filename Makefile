@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock 2>/dev/null | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-fast dev bench lint format clean postgres
+.PHONY: venv demo test test-fast dev bench lint format clean postgres chromium
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,9 +26,16 @@ postgres:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; }
 
+# Chromium from Debian's package, for the browser tests of the console (tests/console): Playwright
+# drives /usr/bin/chromium and never downloads a browser of its own.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
 # Three workers on two cores: many end-to-end tests wait on child processes, retries and
 # timeouts rather than compute (the whole suite: about 24 min with 3 workers, 27 with 2).
-test: venv postgres
+test: venv postgres chromium
 	$(BIN)/python -m pytest -n 3 --durations=15 $(PYTEST_ARGS)
 
 test-fast: venv

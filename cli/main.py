@@ -20,6 +20,7 @@ from typing import Any
 
 from cli import (
     archive_commands,
+    console_commands,
     governance_commands,
     hold_commands,
     integrity_commands,
@@ -55,7 +56,7 @@ GROUPS = (
     review_commands,
     governance_commands,
     witness_commands,
-
+    console_commands,
 )
 # The order `rc-archive --help` lists the commands in (what a person reaches for first); a
 # command not named here follows them, in its group's order.
@@ -81,6 +82,8 @@ HELP_ORDER = (
     "disposition",
     "access",
     "reconcile",
+    "console",
+    "users",
 )
 VERBOSE_HELP = "full detail on errors (tracebacks) and Dagster's step-by-step log"
 ENV_FILE_HELP = "KEY=value settings file (its values win over the environment)"

@@ -52,6 +52,8 @@ def _required(path: str) -> list[str]:
         "cosign": ["--key", "k"],
         "witness keygen": ["--name", "w", "--out", "k"],
         "witness serve": ["--key", "k", "--state", "s", "--log", "v"],
+        "users add": ["u", "--role", "admin"],
+        "users disable": ["u"],
     }.get(path, [])
 
 
