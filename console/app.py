@@ -10,7 +10,6 @@ users file, and the in-memory sessions, throttle and claims. Every route goes th
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +38,7 @@ from console.templates import layout, message_page
 from console.users import UsersFile
 from pipelines.archive.store import ObjectStore
 from pipelines.query.access_logged import catalog_archive
+from pipelines.server_thread import ServerThread
 from pipelines.settings import Settings
 
 PAGE_GROUPS = (
@@ -133,39 +133,17 @@ def serve(app: SecurityHeaders, host: str, port: int) -> None:
         app.app.state.console.access.close()  # type: ignore[attr-defined]
 
 
-class ConsoleServer:
+class ConsoleServer(ServerThread):
     """The console in a background thread on a free port of 127.0.0.1 (tests, benchmarks)."""
 
     def __init__(self, app: SecurityHeaders, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(uvicorn_config(app, host, port), "console", daemon=True)
         self.app = app
-        self._server = uvicorn.Server(uvicorn_config(app, host, port))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(target=self._server.run, name="console", daemon=True)
-        self.host = host
-        self.url = ""
 
     @property
     def console(self) -> Console:
         return self.app.app.state.console  # type: ignore[attr-defined]
 
-    def start(self) -> ConsoleServer:
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the console did not start")
-            time.sleep(0.005)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://{self.host}:{port}"
-        return self
-
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        super().stop()
         self.console.access.close()
-
-    def __enter__(self) -> ConsoleServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

@@ -41,7 +41,7 @@ PROJECT_PACKAGES = {
 # it. The write side (API client, archive, integrity, governance, the syncs) never reads the
 # catalog; the catalog builds audit.duckdb from what the writers committed; `query` answers
 # from the catalog; `tables` (Iceberg) publishes both. Modules directly in `pipelines/` are
-# the runtime everyone shares (settings, interrupts, progress, memory, charts).
+# the runtime everyone shares (settings, interrupts, progress, memory, charts, server thread).
 PIPELINES_ORDER = [
     "",
     "ringcentral",

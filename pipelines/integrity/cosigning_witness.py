@@ -45,7 +45,6 @@ import logging
 import os
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -74,6 +73,7 @@ from pipelines.integrity.tlog import (
     parse_checkpoint,
     verify_cosignature,
 )
+from pipelines.server_thread import ServerThread
 
 if TYPE_CHECKING:
     import httpx
@@ -494,39 +494,12 @@ def build_app(witness: CosigningWitness) -> Starlette:
     )
 
 
-class WitnessServerThread:
+class WitnessServerThread(ServerThread):
     """The witness served by uvicorn in a background thread on 127.0.0.1 (tests, demos)."""
 
     def __init__(self, witness: CosigningWitness, host: str = "127.0.0.1", port: int = 0) -> None:
-        import uvicorn
-
+        super().__init__(_uvicorn_config(witness, host, port), "cosigning witness")
         self.witness = witness
-        self._server = uvicorn.Server(_uvicorn_config(witness, host, port))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(target=self._server.run, name="cosigning-witness")
-        self.host = host
-        self.url = ""
-
-    def start(self) -> WitnessServerThread:
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the witness server did not start")
-            time.sleep(0.005)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://{self.host}:{port}"
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-
-    def __enter__(self) -> WitnessServerThread:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 def serve(witness: CosigningWitness, host: str, port: int) -> None:

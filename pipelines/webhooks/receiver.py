@@ -21,8 +21,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import threading
-import time
 from datetime import UTC, datetime
 
 import uvicorn
@@ -34,6 +32,7 @@ from starlette.routing import Route
 
 from pipelines.archive.store import ObjectStore, StoreWriteError
 from pipelines.archive.witnessing import LogWitness
+from pipelines.server_thread import ServerThread
 from pipelines.webhooks.events import log_event
 
 log = logging.getLogger("pipelines.webhooks.receiver")
@@ -130,7 +129,7 @@ def serve(app: Starlette, host: str, port: int) -> None:
     uvicorn.Server(uvicorn_config(app, host, port)).run()
 
 
-class ReceiverThread:
+class ReceiverThread(ServerThread):
     """The receiver in a background thread on a free port (tests, benchmarks, the demo)."""
 
     def __init__(
@@ -142,30 +141,9 @@ class ReceiverThread:
         witness: LogWitness | None = None,
     ) -> None:
         self.app = build_app(store, verification_token, witness=witness)
-        self._server = uvicorn.Server(uvicorn_config(self.app, host, port))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(target=self._server.run, name="webhook-receiver")
-        self.host = host
-        self.url = ""
+        super().__init__(uvicorn_config(self.app, host, port), "webhook receiver")
 
     def start(self) -> ReceiverThread:
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the webhook receiver did not start")
-            time.sleep(0.005)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.port = port
-        self.url = f"http://{self.host}:{port}/"
+        super().start()
+        self.url += "/"  # RingCentral posts to the receiver's root
         return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-
-    def __enter__(self) -> ReceiverThread:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
