@@ -69,17 +69,47 @@ def measure(client: httpx.Client, path: str, params: dict | None, n: int) -> lis
     return [timed_get(client, path, params)[0] for _ in range(n)]
 
 
+# The review queue needs flags: an archive built here gets a policy's flags the way a firm adds
+# one (`review rescan`): every "refund" an agent wrote, and a 2 % sample of agent messages.
+BENCH_POLICIES = {
+    "policies": [
+        {"name": "bench-refunds", "terms": ["refund"], "applies_to": "agent"},
+        {"name": "bench-sample", "sample_rate": 0.02, "applies_to": "agent"},
+    ]
+}
+
+
 def ensure_catalog(archive: Path, audit_db: Path, contents: int, sources: int, days: int) -> None:
+    """The archive (built as audit_bench.py builds it when missing), its flags, its catalog."""
     if not (archive / "_ledger").exists():
         from benchmarks.audit_bench import build_archive
 
         started = time.perf_counter()
         build_archive(archive, contents, sources, days)
         print(f"archive written: {contents:,} contents in {time.perf_counter() - started:.1f} s")
+    if ensure_flags(archive):
+        audit_db.unlink(missing_ok=True)  # its views predate the flags
     if not audit_db.exists():
         started = time.perf_counter()
         build_catalog(archive, audit_db, Settings())
         print(f"catalog built: {audit_db} in {time.perf_counter() - started:.1f} s")
+
+
+def ensure_flags(archive: Path) -> bool:
+    """Flag the archive with BENCH_POLICIES unless it holds flags; whether it flagged."""
+    from pipelines.archive.ledger import Ledger
+    from pipelines.archive.store import LocalStore
+    from pipelines.governance.policies import PolicySet, parse_policies
+    from pipelines.governance.rescan import rescan
+
+    ledger = Ledger(LocalStore(archive))
+    if ledger.committed_files("flags"):
+        return False
+    started = time.perf_counter()
+    results = rescan(ledger, PolicySet(parse_policies(BENCH_POLICIES)), "console-bench")
+    flags = sum(r.flags_committed for r in results)
+    print(f"flags committed: {flags:,} in {time.perf_counter() - started:.1f} s")
+    return True
 
 
 def main() -> None:
