@@ -189,6 +189,37 @@ FROM latest AS a
 LEFT JOIN messages AS m ON m.source_id = a.source_id AND m.id = a.content_id
 """
 MESSAGES_BETWEEN = "internal.messages_between"
+# The `flags` view's rows, materialised by the build (pipelines/catalog/build.py) in steps that
+# each hold little in memory: every join's build side is the flags, never the contents. Only
+# flags of a version `contents` still holds: a disposition deletes the contents files but the
+# flags files (another table of the same batches) stay, and their excerpts are the message's
+# words, so a flag of a disposed version leaves the view (and review_queue) with it. Without any
+# disposition in the ledger that check is skipped (`FLAGS_KEPT_ALL`).
+FLAGS_TABLE = "internal._flags"
+FLAGS_KEPT = """
+SELECT c.source_id, c.id, c.record_sha256 FROM contents AS c
+SEMI JOIN internal._src_flags AS f
+    ON f.source_id = c.source_id AND f.content_id = c.id AND f.content_sha256 = c.record_sha256
+"""
+FLAGS_KEPT_ALL = """
+SELECT DISTINCT source_id, content_id AS id, content_sha256 AS record_sha256
+FROM internal._src_flags
+"""
+FLAGS_NAMED = """
+SELECT m.source_id, m.id, m.source_type, m.direction, m.author_name, m.agent_name
+FROM messages AS m
+SEMI JOIN internal._src_flags AS f ON f.source_id = m.source_id AND f.content_id = m.id
+"""
+FLAGS_ROWS = """
+SELECT
+    f.content_id, f.content_sha256, f.source_id, m.source_type, f.thread_id, f.creation_time,
+    m.direction, m.author_name, m.agent_name, f.policy, f.kind, f.matched, f.excerpt,
+    f.record_sha256, f.archived_at, f.run_id, f.batch_id
+FROM internal._src_flags AS f
+SEMI JOIN internal._flags_kept AS c
+    ON c.source_id = f.source_id AND c.id = f.content_id AND c.record_sha256 = f.content_sha256
+LEFT JOIN internal._flags_named AS m ON m.source_id = f.source_id AND m.id = f.content_id
+"""
 CONTENTS_KEYS_BETWEEN = "internal.contents_keys_between"
 
 # `contents_latest` when the build found no superseded version (no message was edited): every
@@ -396,20 +427,9 @@ FROM commits AS c FULL JOIN newest AS n USING (source_id)
     # attachment listed in messages.attachments without a row here is not archived yet.
     "attachments": ATTACHMENTS.format(rows="internal._src_attachments", extra=""),
     # Supervision hits (pipelines/governance/policies.py): one row per flag, with who sent the
-    # flagged message; newest flags first is the order a reviewer works in. Only flags of a
-    # version `contents` still holds: a disposition deletes the contents files but the flags
-    # files (another table of the same batches) stay, and their excerpts are the message's
-    # words, so a flag of a disposed version leaves the view (and review_queue) with it.
-    "flags": """
-SELECT
-    f.content_id, f.content_sha256, f.source_id, m.source_type, f.thread_id, f.creation_time,
-    m.direction, m.author_name, m.agent_name, f.policy, f.kind, f.matched, f.excerpt,
-    f.record_sha256, f.archived_at, f.run_id, f.batch_id
-FROM internal._src_flags AS f
-SEMI JOIN contents AS c
-    ON c.source_id = f.source_id AND c.id = f.content_id AND c.record_sha256 = f.content_sha256
-LEFT JOIN messages AS m ON m.source_id = f.source_id AND m.id = f.content_id
-""",
+    # flagged message; rows materialised by the build (FLAGS_STEPS), since the review queue asks
+    # for its newest rows on every page.
+    "flags": f"SELECT * FROM {FLAGS_TABLE}",
     # Reviewer decisions (pipelines/governance/review.py): every decision, newest last; a flag's
     # current decision is its newest (is_current).
     "review_decisions": """

