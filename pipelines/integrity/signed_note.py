@@ -32,10 +32,12 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
+T = TypeVar("T")
 ED25519 = 0x01
 COSIGNATURE_V1 = 0x04
 SIGNATURE_TYPES = {ED25519: "Ed25519", COSIGNATURE_V1: "Ed25519 cosignature/v1"}
@@ -282,7 +284,7 @@ def parse_signer_key(text: str) -> Signer:
     never repeats the key."""
     fields = _key_parts(text, "signer key", 5)
     if fields[0] != "PRIVATE" or fields[1] != "KEY":
-        raise KeyFormatError("not a signer key: it must start with PRIVATE+KEY+")
+        raise KeyFormatError("not a signer key: its first two fields must be PRIVATE and KEY")
     name, hex_id, material = fields[2:]
     sig_type, seed = _parse_material(name, hex_id, material, "signer key")
     signer = Signer(name, sig_type, seed)
@@ -508,27 +510,24 @@ def write_key_pair(out: str | os.PathLike[str], signer: Signer) -> tuple[Path, P
 
 def read_signer_key(path: str | os.PathLike[str]) -> Signer:
     """The Signer of a signer key file; KeyFormatError (never quoting the file) if not."""
+    return _read_key_file(path, parse_signer_key)
+
+
+def read_verifier_key(value: str) -> Verifier:
+    """The Verifier of a vkey given as text, or of the file holding one."""
+    if os.path.exists(value):
+        return _read_key_file(value, parse_vkey)
+    return parse_vkey(value)
+
+
+def _read_key_file(path: str | os.PathLike[str], parse: Callable[[str], T]) -> T:
+    """`parse` of the file's text; a KeyFormatError naming the file, never quoting it."""
     try:
         text = Path(path).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise KeyFormatError(f"{path}: cannot be read ({reason})") from None
     try:
-        return parse_signer_key(text)
+        return parse(text)
     except KeyFormatError as exc:
         raise KeyFormatError(f"{path}: {exc}") from None
-
-
-def read_verifier_key(value: str) -> Verifier:
-    """The Verifier of a vkey given as text, or of the file holding one."""
-    if os.path.exists(value):
-        try:
-            text = Path(value).read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            raise KeyFormatError(f"{value}: cannot be read ({reason})") from None
-        try:
-            return parse_vkey(text)
-        except KeyFormatError as exc:
-            raise KeyFormatError(f"{value}: {exc}") from None
-    return parse_vkey(value)
