@@ -137,7 +137,8 @@ def _hit_html(hit: SearchHit) -> str:
 def search_page(page: PageRequest) -> Response:
     values = {name: page.arg(name) for name in ("q", "source", "person", "from", "to")}
     form = _search_form(values)
-    if not any(values.values()):
+    if not any(values.values()):  # the form alone: a page view, on the trail like any other
+        page.log("search", values, lambda: (None, {"rows": 0}))
         return page.page("Search", form + '<p class="empty">Give the words to search for.</p>')
     if not values["q"]:
         raise PageError(400, "give the words to search for")

@@ -99,3 +99,19 @@ def test_concurrent_readers_are_all_answered(server, console_archive):
         with ThreadPoolExecutor(max_workers=6) as pool:
             codes = list(pool.map(fetch, enumerate(paths)))
     assert codes == [200] * len(paths)
+
+
+def test_the_empty_search_page_is_a_page_view_on_the_trail(server, console_archive):
+    root = console_archive["root"]
+    before = len(access_events(root))
+    with signed_in(server, "adam") as client:
+        form = client.get("/search")
+        assert form.status_code == 200 and 'id="search-form"' in form.text
+    [event] = access_events(root)[before:]
+    assert (event["command"], event["status"], event["user"], event["rows"]) == (
+        "search",
+        "ok",
+        "adam",
+        0,
+    )
+    assert event["console"]["route"] == "/search" and event["arguments"]["q"] == ""
