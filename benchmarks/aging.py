@@ -452,7 +452,7 @@ def audit_figures(audit_db: Path, archive: Path, thread_id: str, agent_id: str, 
     """Median times of the audit questions, each on a fresh connection (first query of a
     session, as `rc-archive` runs them)."""
     from pipelines.catalog.connection import connect
-    from pipelines.query.queries import QUERY_PACK, like_term, run_query
+    from pipelines.query.queries import QUERY_PACK, run_query
     from pipelines.query.transcript import thread_transcript
 
     env = {"ARCHIVE_URI": str(archive)}
@@ -468,7 +468,7 @@ def audit_figures(audit_db: Path, archive: Path, thread_id: str, agent_id: str, 
             ).rows
         ),  # fmt: skip
         "term_search": lambda c: (
-            run_query(c, QUERY_PACK["term_search"], {"term": like_term(TERM)}).rows
+            run_query(c, QUERY_PACK["term_search"], {"term": TERM}).rows
         ),
     }
     figures: dict[str, float] = {}

@@ -90,7 +90,7 @@ def audit_queries(workdir: Path) -> list[dict]:
     from pipelines.catalog.build import build_catalog
     from pipelines.catalog.connection import connect
     from pipelines.query import queries
-    from pipelines.query.queries import like_term, run_query
+    from pipelines.query.queries import run_query
     from pipelines.query.transcript import thread_transcript
 
     db = workdir / "audit-bench.duckdb"
@@ -129,7 +129,7 @@ def audit_queries(workdir: Path) -> list[dict]:
             conn, queries.AGENT_MESSAGES, {"agent_id": agent_id, "from": month,
                                            "to": month_end}))  # fmt: skip
         timed(f"term search {term!r} over all bodies", 500, lambda: run_query(
-            conn, queries.TERM_SEARCH, {"term": like_term(term)}), repeat=3)  # fmt: skip
+            conn, queries.TERM_SEARCH, {"term": term}), repeat=3)  # fmt: skip
         timed("reply_pairs aggregate", 1000,
               lambda: run_query(conn, queries.RESPONSE_TIMES), repeat=3)  # fmt: skip
         timed("unanswered inbound", None,

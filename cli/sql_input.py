@@ -52,7 +52,7 @@ def list_queries() -> str:
 
 
 def _named_query(name: str, params: Params) -> tuple[str, dict[str, str]]:
-    from pipelines.query.queries import QUERY_PACK, like_term
+    from pipelines.query.queries import QUERY_PACK
 
     if name not in QUERY_PACK:
         raise UsageError(f"unknown query {name!r}; valid names: {', '.join(sorted(QUERY_PACK))}")
@@ -68,9 +68,6 @@ def _named_query(name: str, params: Params) -> tuple[str, dict[str, str]]:
         need = " ".join(f"--param {p}=..." for p in wanted) or "no parameters"
         problem = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"
         raise UsageError(f"query {name}: {problem}; it takes {need}")
-    if name == "term_search":
-        # The pack binds the term through like_term so % and _ typed by a person match literally.
-        params = {**params, "term": like_term(params["term"])}
     return sql, params
 
 
