@@ -467,9 +467,7 @@ def audit_figures(audit_db: Path, archive: Path, thread_id: str, agent_id: str, 
                 {"agent_id": agent_id, "from": month_start, "to": next_month},
             ).rows
         ),  # fmt: skip
-        "term_search": lambda c: (
-            run_query(c, QUERY_PACK["term_search"], {"term": TERM}).rows
-        ),
+        "term_search": lambda c: run_query(c, QUERY_PACK["term_search"], {"term": TERM}).rows,
     }
     figures: dict[str, float] = {}
     rows: dict[str, int] = {}
