@@ -16,6 +16,7 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import StoreWriteError
 from pipelines.interrupts import StopRequested
 from pipelines.ringcentral.errors import RingCentralError, TransportError
+from pipelines.webhooks.planning import WEBHOOK_TAG
 from schemas.ids import source_stream, validate_source_id
 from schemas.tables import table_schema
 
@@ -65,6 +66,12 @@ def sync_partition_source(
 
 def wants_full_refresh(context: dg.AssetExecutionContext, configured: bool) -> bool:
     return configured or context.run.tags.get(FULL_REFRESH_TAG, "").lower() in ("1", "true")
+
+
+def triggered_by_webhooks(context: dg.AssetExecutionContext) -> bool:
+    """A run the `webhook_events` sensor launched (its tag counts the events it covers): the
+    contents step then reads only the changes sweep (pipelines/sync/contents.py)."""
+    return WEBHOOK_TAG in context.run.tags
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from assets.common import (
     source_table_asset,
     stored_table_metadata,
     table_metadata,
+    triggered_by_webhooks,
     wants_full_refresh,
 )
 from assets.resources import ArchiveResource, RingCentralResource
@@ -31,7 +32,8 @@ class ContentsConfig(dg.Config):
         "Every content (message) of the source, in +creationTime order from the ledger cursor, "
         "after a one-request -lastModifiedTime probe that ends an idle run, "
         "plus a changes sweep that archives edits, status changes and remote deletions as new "
-        "versions. Written as write-once Parquet, committed batch by batch in the ledger."
+        "versions. A run launched by webhook events reads only that sweep (new contents "
+        "included). Written as write-once Parquet, committed batch by batch in the ledger."
     ),
 )
 def contents(
@@ -43,6 +45,7 @@ def contents(
     source_id = source_of(context)
     settings = ContentsSyncSettings(
         full_refresh=wants_full_refresh(context, config.full_refresh),
+        changes_only=triggered_by_webhooks(context),
         batch_records=config.batch_records,
         policies=archive.policies(),
         archive=archive.settings(),
@@ -79,6 +82,8 @@ def contents(
             "descending_fallback": report.used_descending_fallback,
             # One -lastModifiedTime request showed nothing changed: nothing else was read.
             "idle": report.idle,
+            # A webhook-triggered run: the changes sweep only, no probe and no crawl.
+            "changes_only": report.changes_only,
             "modified_order_refused": report.modified_order_refused,
             # The ledger head in Dagster's own event log: a witness outside the archive that
             # `rc-archive verify` cannot be fooled past by rewriting the archive alone.

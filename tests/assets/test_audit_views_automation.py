@@ -82,6 +82,17 @@ def _webhook_run(instance: dg.DagsterInstance, defs: dg.Definitions, sb, store, 
     return result.run_id
 
 
+def _contents_metadata(instance: dg.DagsterInstance, run_id: str) -> dict:
+    [event] = [
+        record.event_log_entry
+        for record in instance.get_records_for_run(
+            run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+        ).records
+        if record.event_log_entry.asset_materialization.asset_key == dg.AssetKey("contents")
+    ]
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
 def _launch_refresh(instance: dg.DagsterInstance, defs: dg.Definitions) -> dg.DagsterRun:
     """The run the automation sensor's request becomes, created and started as the daemon and
     the run worker record it (its planned materialisations make it "in progress"). Its life is
@@ -166,7 +177,10 @@ def test_a_webhook_run_gets_a_refresh_even_when_it_lands_during_one(
         assert _requested(result) == set()  # requested, running
 
         # The next message's run commits while that refresh still runs, and ends before it.
-        _webhook_run(instance, defs, sb, store, key)
+        # Not a first load any more: it reads only the changes sweep, one contents request.
+        second = _webhook_run(instance, defs, sb, store, key)
+        metadata = _contents_metadata(instance, second)
+        assert metadata["changes_only"] is True and metadata["requests"] == 1
         result = dg.evaluate_automation_conditions(
             defs=defs, instance=instance, cursor=result.cursor
         )
