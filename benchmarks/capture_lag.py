@@ -15,7 +15,9 @@ SQLite storage. Sensors and schedules run as shipped (their default status is RU
 
 Per mode: an initial `rc-archive run` of every source first (the window then measures the
 steady state), the services start, then `--seconds` of traffic, then a drain (traffic stopped)
-until every version the window showed is archived or `--drain` seconds passed.
+until every version the window showed is archived, or every message's last version is archived
+and `LAST_RUNS_SETTLE` seconds more passed (a replaced version is no longer served, so only a run
+already holding it could still commit it), or `--drain` seconds passed.
 
 Traffic is driven from here through the sandbox's admin API (/_sandbox, not rate limited), not
 by the sandbox's `--live-rate` generator: that one makes the same mix of changes but only the
@@ -85,6 +87,9 @@ TOKEN_ENV = "RC_WEBHOOK_VERIFICATION_TOKEN"
 WEBHOOK_TAG = "rc-archive/webhook-events"
 SCHEDULED_TAG = "rc-archive/scheduled"
 MODES = ("webhooks", "polling")
+# After every message's last version is archived, how long a run already in flight may still
+# commit a version that was replaced meanwhile (a webhook run lasts about 15 s here).
+LAST_RUNS_SETTLE = 30.0
 
 
 # ----------------------------------------------------------------------------- pure parts
@@ -589,10 +594,18 @@ def _run_mode(mode: str, args: argparse.Namespace, workdir: Path, services: Serv
     window_ended = time.time()
     say(f"window over: {len(traffic.shown)} versions shown; draining (up to {args.drain:.0f} s)")
     drain_deadline = time.monotonic() + args.drain
+    # A version a later change replaced is no longer served: once every message's last version
+    # is archived, only a run already holding a replaced one could still commit it.
+    last_versions = [v for v in traffic.shown if _superseded_after(v, traffic.shown) is None]
+    settled_at = None
     while True:
         commits = archive.refresh()
         missing = sum(1 for v in traffic.shown if v.sha256 not in commits)
         if missing == 0 or time.monotonic() > drain_deadline:
+            break
+        if settled_at is None and all(v.sha256 in commits for v in last_versions):
+            settled_at = time.monotonic()
+        if settled_at is not None and time.monotonic() - settled_at > LAST_RUNS_SETTLE:
             break
         services.check_alive()
         time.sleep(5)
