@@ -57,4 +57,4 @@ format: venv
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf archive audit.duckdb .demo
+	rm -rf archive audit.duckdb audit.iceberg.db .demo
