@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 
+from assets.attachments import attachments
 from assets.audit_catalog import AUDIT_VIEW_ASSETS, AUDIT_VIEW_CHECKS
 from assets.checks import ARCHIVE_CHECKS, contents_reconciled
 from assets.common import ERROR_KIND, FULL_REFRESH_TAG, failing_fast_for_people
@@ -150,6 +151,7 @@ def run_sources(
     full_refresh: bool = False,
     reconcile_mode: str = "sample",
     batch_records: int | None = None,
+    downloads_per_second: float | None = None,
     log_level: str = "CRITICAL",
     instance: dg.DagsterInstance | None = None,
     on_progress: Callable[[str], None] | None = None,
@@ -182,7 +184,7 @@ def run_sources(
             instance=instance,
             resources=resources,
             tags=tags,
-            run_config=_run_config(reconcile_mode, batch_records, log_level),
+            run_config=_run_config(reconcile_mode, batch_records, log_level, downloads_per_second),
         )
         summary = _summarise(key, result)
         summaries.append(summary)
@@ -291,10 +293,17 @@ def _refresh_audit_views(
     release_garbage()
 
 
-def _run_config(reconcile_mode: str, batch_records: int | None, log_level: str) -> dict:
+def _run_config(
+    reconcile_mode: str,
+    batch_records: int | None,
+    log_level: str,
+    downloads_per_second: float | None = None,
+) -> dict:
     ops: dict = {contents_reconciled.op.name: {"config": {"mode": reconcile_mode}}}
     if batch_records:
         ops[contents.op.name] = {"config": {"batch_records": batch_records}}
+    if downloads_per_second is not None:
+        ops[attachments.op.name] = {"config": {"downloads_per_second": downloads_per_second}}
     return {"ops": ops, "loggers": {"console": {"config": {"log_level": log_level}}}}
 
 

@@ -63,6 +63,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-records", type=int, help="records per committed batch (20000)")
     parser.add_argument(
+        "--downloads-per-second",
+        type=float,
+        metavar="N",
+        help="attachment downloads a second per source, from the channel's file host (20; "
+        "0: unpaced, for a file host of your own such as the sandbox's)",
+    )
+    parser.add_argument(
         "--progress-interval",
         type=float,
         default=15.0,
@@ -75,6 +82,8 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
     sources = args.source or list(ctx.settings.source_ids)
     if not sources:
         raise UsageError("no sources: pass --source ID or set RC_SOURCE_IDS")
+    if args.downloads_per_second is not None and args.downloads_per_second < 0:
+        raise UsageError("--downloads-per-second must be 0 (unpaced) or more")
     check_run_settings(ctx)
     note_dagster_instance(ctx.env)
     # Dagster is imported only now: everything a person can get wrong was checked above. The
@@ -102,6 +111,7 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
             full_refresh=args.full_refresh,
             reconcile_mode=args.reconcile,
             batch_records=args.batch_records,
+            downloads_per_second=args.downloads_per_second,
             log_level="DEBUG" if args.verbose else "CRITICAL",
             on_progress=reporter.print,
         )

@@ -13,7 +13,9 @@ from cli.main import main
 
 @pytest.fixture(scope="module")
 def archived(sandbox, tmp_path_factory):
-    """One source of the session sandbox archived once, through `rc-archive run`."""
+    """One source of the session sandbox archived once, through `rc-archive run` with its
+    attachment downloads unpaced (`--downloads-per-second 0`: a config Dagster refused would
+    fail the run)."""
     root = tmp_path_factory.mktemp("cli")
     env_file = root / "sandbox.env"
     settings = dict(sandbox.env)
@@ -24,7 +26,7 @@ def archived(sandbox, tmp_path_factory):
     saved = dict(os.environ)  # --env-file writes into the process environment
     os.environ.pop("DAGSTER_HOME", None)
     try:
-        assert main(["run", "--env-file", str(env_file)]) == 0
+        assert main(["run", "--downloads-per-second", "0", "--env-file", str(env_file)]) == 0
         yield env_file, sandbox.world.source_ids[0]
     finally:
         os.environ.clear()
@@ -59,6 +61,7 @@ def test_sql_answers_with_bound_parameters(archived, capsys, sandbox):
         (["thread", "0000"], "not in the audit catalog"),
         (["thread", "x", "--as-of", "yesterday"], "not a time"),
         (["run", "--source", "../etc"], "24 hexadecimal"),
+        (["run", "--downloads-per-second", "-1"], "must be 0 (unpaced) or more"),
     ],
 )
 def test_bad_input_ends_with_one_line_and_exit_2(archived, capsys, argv, reason):
