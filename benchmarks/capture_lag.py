@@ -88,7 +88,7 @@ WEBHOOK_TAG = "rc-archive/webhook-events"
 SCHEDULED_TAG = "rc-archive/scheduled"
 MODES = ("webhooks", "polling")
 # After every message's last version is archived, how long a run already in flight may still
-# commit a version that was replaced meanwhile (a webhook run lasts about 15 s here).
+# commit a version that was replaced meanwhile (a run lasts up to about 15 s here).
 LAST_RUNS_SETTLE = 30.0
 
 
