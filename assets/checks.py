@@ -8,7 +8,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from assets.agents import agents
 from assets.attachments import attachments_complete
-from assets.common import API_POOL, source_of
+from assets.common import API_POOL, failing_fast_for_people, source_of
 from assets.contents import contents
 from assets.identities import identities
 from assets.partitions import sources_partitions
@@ -98,7 +98,21 @@ def contents_reconciled(
 ) -> dg.AssetCheckResult:
     """Reads first the contents ledger head (did this run commit?) and this check's latest
     evaluations of the partition in the Dagster event log (when was it last compared); only
-    when due does it list the API and read the archived ids of the newest files."""
+    when due does it list the API and read the archived ids of the newest files.
+
+    Inside `failing_fast_for_people`, like the API assets: a stop request while it reads the
+    event log sets the stop flag instead of Dagster's handler raising in the middle of a
+    database call (SQLAlchemy then printed a traceback after the interrupt's one line)."""
+    with failing_fast_for_people():
+        return _reconciled(context, config, ringcentral, archive)
+
+
+def _reconciled(
+    context: dg.AssetCheckExecutionContext,
+    config: ReconcileConfig,
+    ringcentral: RingCentralResource,
+    archive: ArchiveResource,
+) -> dg.AssetCheckResult:
     source_id = source_of(context)
     ledger = archive.ledger()
     due = reconcile_due(

@@ -31,6 +31,7 @@ from pipelines.archive.disposed_hashes import read_disposed_hashes
 from pipelines.archive.ledger import Ledger, LedgerError
 from pipelines.archive.versions import committed_tables, parse_api_time
 from pipelines.integrity.reconcile_report import ReconcileReport
+from pipelines.interrupts import raise_if_stopped
 from pipelines.ringcentral import RingCentralClient
 from pipelines.ringcentral.errors import PageTokenRefused
 from schemas.common import iso_ms
@@ -131,6 +132,9 @@ def reconcile_source(
     pages = client.iter_content_pages(source_id, order_by=order, per_page=per_page)
     number = 0
     while True:
+        # A full listing of a large source takes minutes at the Light limit: a stop request
+        # ends it between pages (the check then fails as interrupted, nothing was written).
+        raise_if_stopped("between pages of the reconcile listing")
         try:
             page = next(pages)
         except StopIteration:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from pipelines import interrupts
 from pipelines.archive.disposal import commit_disposition, dispose_objects
 from pipelines.sync.contents import sync_contents
 from pipelines.sync.reconcile import reconcile_source
@@ -24,6 +27,23 @@ def test_full_reconciliation_proves_the_archive_complete(sandbox_factory, ledger
     # Every id but those in the high-water second (not due yet) was checked.
     assert report.api_ids_checked + report.not_due == len(sb.world.content_ids(source_id))
     assert report.api_ids_checked > 0.9 * len(sb.world.content_ids(source_id))
+
+
+def test_a_stop_request_ends_a_full_listing_between_pages(sandbox_factory, ledger):
+    """A full listing of a large source takes minutes at the Light limit: Ctrl-C ends it at the
+    next page instead of after the last one (the check then fails as interrupted)."""
+    sb = sandbox_factory(contents=600, sources=1)
+    source_id = sb.world.source_ids[0]
+    with client_for(sb) as client:
+        sync_contents(client, ledger, source_id, run_id="run-1")
+        before = sb.stats.requests(path_prefix="/cx/social-messaging/v1/contents")
+        interrupts.request_stop("test stop")
+        try:
+            with pytest.raises(interrupts.StopRequested, match="reconcile listing"):
+                reconcile_source(client, ledger, source_id, mode="full", per_page=100)
+        finally:
+            interrupts.reset()
+        assert sb.stats.requests(path_prefix="/cx/social-messaging/v1/contents") == before
 
 
 def test_refused_page_tokens_leave_the_check_not_proven_instead_of_crashing(
