@@ -427,8 +427,8 @@ FROM commits AS c FULL JOIN newest AS n USING (source_id)
     # attachment listed in messages.attachments without a row here is not archived yet.
     "attachments": ATTACHMENTS.format(rows="internal._src_attachments", extra=""),
     # Supervision hits (pipelines/governance/policies.py): one row per flag, with who sent the
-    # flagged message; rows materialised by the build (FLAGS_STEPS), since the review queue asks
-    # for its newest rows on every page.
+    # flagged message; rows materialised by the build (`_materialise_flags` in build.py), since
+    # the review queue asks for its newest rows on every page.
     "flags": f"SELECT * FROM {FLAGS_TABLE}",
     # Reviewer decisions (pipelines/governance/review.py): every decision, newest last; a flag's
     # current decision is its newest (is_current).

@@ -255,49 +255,37 @@ def sync_contents(
     saved = ContentsCursor.from_dict(saved_cursor(ledger, TABLE, stream)).to_dict()
     report = ContentsSyncReport(source_id=source_id)
     if settings.changes_only and not settings.full_refresh and "sweep_mark" in saved:
-        return _changes_only(client, ledger, source_id, run_id, settings, report, saved)
-    # The probe comes first, before the crawl and the sweep: its record is the newest change
-    # those two passes are then sure to have archived (pipelines/sync/probe.py).
-    probe = probe_source(client, source_id)
-    report.modified_order_refused = probe.refused
-    if not settings.full_refresh and probe.unchanged_since(saved):
-        report.idle = True
-        report.cursor = dict(saved)
-        report.newest_creation_time = parse_api_time(saved.get("high_water_time"))
-        return report
+        report.changes_only = True
+        start_cursor = dict(saved)
 
-    start_cursor = {} if settings.full_refresh else dict(saved)
-    # A full re-scan re-reads from the start but keeps the saved sweep mark: it writes only
-    # versions not yet archived, and must not make the next sweep re-read everything.
-    if settings.full_refresh and "sweep_mark" in saved:
-        start_cursor["sweep_mark"] = saved["sweep_mark"]
+        def passes(archived: ArchivedVersions, batcher: _Batcher) -> None:
+            """The webhook events, then the changes sweep from the saved mark."""
+            _webhook_versions(batcher, archived)
+            _changes_sweep(client, source_id, archived, batcher, settings, report)
+
+    else:
+        # The probe comes first, before the crawl and the sweep: its record is the newest change
+        # those two passes are then sure to have archived (pipelines/sync/probe.py).
+        probe = probe_source(client, source_id)
+        report.modified_order_refused = probe.refused
+        if not settings.full_refresh and probe.unchanged_since(saved):
+            report.idle = True
+            report.cursor = dict(saved)
+            report.newest_creation_time = parse_api_time(saved.get("high_water_time"))
+            return report
+        start_cursor = {} if settings.full_refresh else dict(saved)
+        # A full re-scan re-reads from the start but keeps the saved sweep mark: it writes only
+        # versions not yet archived, and must not make the next sweep re-read everything.
+        if settings.full_refresh and "sweep_mark" in saved:
+            start_cursor["sweep_mark"] = saved["sweep_mark"]
+
+        def passes(archived: ArchivedVersions, batcher: _Batcher) -> None:
+            _crawl_and_sweep(client, source_id, saved, start_cursor, archived, batcher, probe)
 
     archived = ArchivedVersions.load(ledger, TABLE, stream)
     with BackgroundCommitter() as committer:
         batcher = _Batcher(ledger, source_id, run_id, settings, report, start_cursor, committer)
-        _crawl_and_sweep(client, source_id, saved, start_cursor, archived, batcher, probe)
-        batcher.flush()
-    report.cursor = dict(batcher.cursor)
-    report.newest_creation_time = parse_api_time(batcher.cursor.get("high_water_time"))
-    return report
-
-
-def _changes_only(
-    client: RingCentralClient,
-    ledger: Ledger,
-    source_id: str,
-    run_id: str,
-    settings: ContentsSyncSettings,
-    report: ContentsSyncReport,
-    saved: dict,
-) -> ContentsSyncReport:
-    """The webhook events, then the changes sweep from the saved mark: no probe, no crawl."""
-    report.changes_only = True
-    archived = ArchivedVersions.load(ledger, TABLE, source_stream(source_id))
-    with BackgroundCommitter() as committer:
-        batcher = _Batcher(ledger, source_id, run_id, settings, report, dict(saved), committer)
-        _webhook_versions(batcher, archived)
-        _changes_sweep(client, source_id, archived, batcher, settings, report)
+        passes(archived, batcher)
         batcher.flush()
     report.cursor = dict(batcher.cursor)
     report.newest_creation_time = parse_api_time(batcher.cursor.get("high_water_time"))
