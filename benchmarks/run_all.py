@@ -28,6 +28,7 @@ QUICK: dict[str, list[str]] = {
     "scale": ["--contents", "100000", "--new", "200"],
     "policies": ["--policies", "50", "--terms", "100", "--messages", "100000"],
     "search": ["--months", "6", "--messages", "20000"],
+    "interrupts": ["--rounds", "1"],
 }
 
 

@@ -15,16 +15,10 @@ SIGINT) ends CANCELED at a batch boundary, its step never retried.
 from __future__ import annotations
 
 import json
-import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -33,171 +27,33 @@ from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
 from pipelines.attachments.sync import archived_attachment_table
-from sandbox.server import SandboxServer
 from schemas.ids import source_stream
-from tests.e2e.helpers import archived_rows, cli_env, run_to_completion, start_run
+from tests.e2e.helpers import archived_rows, cli_env, run_to_completion
+from tests.e2e.interrupt_support import (
+    ACCOUNT,
+    ARGS,
+    BATCH_RECORDS,
+    MOMENT_BOUND_SECONDS,
+    MOMENTS,
+    check_stopped_cleanly,
+    fewer_attachments,
+    interrupt,
+    progress_fields,
+)
 
 pytestmark = pytest.mark.slow
-
-BATCH_RECORDS = 1000  # one contents page a batch: 4 batches, each a boundary
-ARGS = (f"--batch-records={BATCH_RECORDS}", "--progress-interval", "0.1")
-# A stop waits for the batch committing and the downloads in flight, then the process ends.
-STOP_BOUND_SECONDS = 30
-MOMENT_BOUND_SECONDS = 120  # how long a run may take to reach the moment
-# 3426 contents in one source (4 pages), and 35 small attachment files (20 downloads a second).
-ACCOUNT = dict(sources=1, contents=5000, large_attachment_every=1, large_attachment_bytes=4096)
-KEEP_EVERY_NTH_ATTACHMENT = 10
-API_ASSETS = {"-", "contents", "identities", "agents", "attachments"}
-
-
-def _fields(line: str) -> dict[str, str] | None:
-    """The key=value fields of a `progress` line (pipelines/progress.py), else None."""
-    if not line.startswith("progress "):
-        return None
-    return dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
-
-
-def _in_crawl(line: str, _archive: Path) -> bool:
-    fields = _fields(line)
-    return bool(fields and fields["step"] == "contents" and int(fields["records"]) > 0)
-
-
-def _committing(_line: str, archive: Path) -> bool:
-    """A batch's intent is written and its manifest is not: the commit is under way."""
-    for folder in (archive / "_ledger" / "contents").glob("*"):
-        for intent in (folder / "_pending").glob("*.json"):
-            if not (folder / f"{intent.name.split('-')[0]}.json").exists():
-                return True
-    return False
-
-
-def _downloading(line: str, _archive: Path) -> bool:
-    fields = _fields(line)
-    return bool(fields and fields["step"] == "attachments" and int(fields["attachment_files"]) > 0)
-
-
-def _checking(line: str, _archive: Path) -> bool:
-    fields = _fields(line)
-    return bool(fields and fields["run"] != "views" and fields["step"] not in API_ASSETS)
-
-
-def _building_catalog(line: str, _archive: Path) -> bool:
-    fields = _fields(line)
-    return bool(fields and fields["run"] == "views" and fields["step"] == "audit_catalog")
-
-
-# In the order one archive meets them: each run resumes the one before.
-MOMENTS: list[tuple[str, Callable[[str, Path], bool]]] = [
-    ("crawl", _in_crawl),
-    ("commit", _committing),
-    ("attachments", _downloading),
-    ("checks", _checking),
-    ("catalog", _building_catalog),
-]
-
-
-@dataclass
-class Interrupted:
-    moment: str
-    code: int
-    lines_after_signal: list[str]
-    output: list[str]
-    manifests_before: set[Path] = field(default_factory=set)
-
-
-def _manifests(archive: Path) -> set[Path]:
-    return set((archive / "_ledger").glob("*/*/[0-9]*.json"))
-
-
-def _interrupt(
-    env: dict[str, str], archive: Path, signum: int, moment: str, reached: Callable
-) -> Interrupted:
-    """Start a run, send `signum` to its session at `moment`, and wait for it to end."""
-    child = start_run(env, *ARGS)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        for line in child.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    output: list[str] = []
-    deadline = time.monotonic() + MOMENT_BOUND_SECONDS
-    before: set[Path] | None = None
-    try:
-        while before is None:
-            assert time.monotonic() < deadline, f"{moment} not reached:\n" + "\n".join(output)
-            try:
-                line = lines.get(timeout=0.002)
-            except queue.Empty:
-                line = ""
-            if line is None:
-                pytest.fail(f"the run ended before the {moment}:\n" + "\n".join(output))
-            if line:
-                output.append(line)
-            if reached(line, archive):
-                before = _manifests(archive)
-                os.killpg(child.pid, signum)
-        signalled_at = len(output)
-        code = child.wait(timeout=STOP_BOUND_SECONDS)
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-    while (line := lines.get(timeout=10)) is not None:
-        output.append(line)
-    return Interrupted(moment, code, output[signalled_at:], output, before)
-
-
-def _check_stopped_cleanly(stop: Interrupted, archive: Path, signum: int) -> None:
-    context = f"{stop.moment}:\n" + "\n".join(stop.output)
-    assert stop.code == 130, context
-    said = [line for line in stop.lines_after_signal if not line.startswith("progress ")]
-    name = signal.Signals(signum).name
-    assert len(said) == 1 and f"interrupted ({name})" in said[0], context
-    assert not any("Traceback" in line for line in stop.output), context
-
-    report = verify(LocalStore(archive))
-    assert report.ok, report.summary()
-    # Nothing half committed: only attachment files whose batch was dropped wait for a row.
-    leftovers = [f.key for f in report.of_kind("uncommitted")]
-    assert all(key.startswith("attachment_files/") for key in leftovers), leftovers
-
-    # No empty manifest anywhere; what the stop let through: at most the batch that was
-    # committing, whole.
-    for path in _manifests(archive):
-        assert json.loads(path.read_text())["files"], (stop.moment, path)
-    after = _manifests(archive) - stop.manifests_before
-    assert len(after) <= 1, (stop.moment, sorted(after))
-    for path in after:
-        manifest = json.loads(path.read_text())
-        files = manifest["files"]
-        assert files and sum(f["rows"] for f in files) > 0, (stop.moment, manifest)
-        contents_rows = sum(f["rows"] for f in files if f["table"] == "contents")
-        if contents_rows and "probe_fingerprint" not in manifest["cursor"]:
-            # A batch of the crawl (not its last): full, not cut short by the stop.
-            assert contents_rows >= BATCH_RECORDS, (stop.moment, manifest)
-
-
-def _fewer_attachments(sb: SandboxServer) -> None:
-    """Keep every tenth attachment: enough downloads to interrupt, few enough to be quick."""
-    for source_id in sb.world.source_ids:
-        for number, attachment_id in enumerate(sb.world.attachment_ids(source_id)):
-            if number % KEEP_EVERY_NTH_ATTACHMENT:
-                sb.world.remove_attachment(attachment_id)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_at_every_moment_then_resumed(sandbox_factory, tmp_path, signum):
     sb = sandbox_factory(**ACCOUNT, light_limit=100_000, medium_limit=100_000)
-    _fewer_attachments(sb)
+    fewer_attachments(sb)
     archive = tmp_path / "archive"
     env = cli_env(sb.env, archive, tmp_path / "audit.duckdb")
 
     for moment, reached in MOMENTS:
-        stop = _interrupt(env, archive, signum, moment, reached)
-        _check_stopped_cleanly(stop, archive, signum)
+        stop = interrupt(env, archive, signum, moment, reached)
+        check_stopped_cleanly(stop, archive, signum)
 
     run_to_completion(env, *ARGS)
     (source_id,) = sb.world.source_ids
@@ -228,10 +84,10 @@ def test_a_signal_while_a_step_waits_to_be_retried_stops_at_once(sandbox_factory
     env = cli_env(sb.env, archive, tmp_path / "audit.duckdb")
 
     def waiting(line: str, _archive: Path) -> bool:
-        fields = _fields(line)
+        fields = progress_fields(line)
         return bool(fields and fields["step"] == "contents:waiting_to_retry")
 
-    stop = _interrupt(env, archive, signal.SIGINT, "retry wait", waiting)
+    stop = interrupt(env, archive, signal.SIGINT, "retry wait", waiting)
     assert stop.code == 130, "\n".join(stop.output)
     said = [line for line in stop.lines_after_signal if not line.startswith("progress ")]
     assert said == ["rc-archive run: interrupted (SIGINT): nothing in progress, stopping now"]
@@ -289,7 +145,7 @@ print(json.dumps({
 
 def test_a_run_cancelled_in_dagster_ends_canceled_at_a_boundary(sandbox_factory, tmp_path):
     sb = sandbox_factory(**ACCOUNT, light_limit=100_000, medium_limit=100_000)
-    _fewer_attachments(sb)
+    fewer_attachments(sb)
     (source_id,) = sb.world.source_ids
     archive = tmp_path / "archive"
     env = cli_env(sb.env, archive, tmp_path / "audit.duckdb")
