@@ -254,12 +254,14 @@ def location_loaded(port: int) -> bool:
     return False
 
 
-def dagster_yaml(run_buffer: int | None = None) -> str:
-    """dagster.example.yaml's run coordinator and concurrency, on the default SQLite storage.
-    `run_buffer`: Dagster's `pools.op_granularity_run_buffer` (runs the queue launches beyond
-    the free pool slots; unset = as the example ships)."""
+def dagster_yaml(run_buffer: int | None = None, storage: str = "sqlite") -> str:
+    """dagster.example.yaml's run coordinator and concurrency, on Dagster's default SQLite
+    storage or (`storage="postgres"`) on the example's own Postgres storage, whose DAGSTER_PG_*
+    settings the caller provides. `run_buffer`: Dagster's `pools.op_granularity_run_buffer`
+    (runs the queue launches beyond the free pool slots; unset = as the example ships)."""
     config = yaml.safe_load((REPO / "dagster.example.yaml").read_text())
-    config.pop("storage", None)
+    if storage == "sqlite":
+        config.pop("storage", None)
     if run_buffer is not None:
         config["concurrency"]["pools"]["op_granularity_run_buffer"] = run_buffer
     return yaml.safe_dump(config, sort_keys=False)
@@ -511,11 +513,17 @@ def run_mode(mode: str, args: argparse.Namespace, workdir: Path) -> ModeResult:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     services = Services(workdir / "logs")
-    try:
-        return _run_mode(mode, args, workdir, services)
-    finally:
-        services.stop()
-        stop_strays(workdir / "dagster_home")
+    with contextlib.ExitStack() as stack:
+        dagster_env: dict[str, str] = {}
+        if args.dagster_storage == "postgres":
+            from tests.fixtures.postgres import running_postgres
+
+            dagster_env = stack.enter_context(running_postgres()).env
+        try:
+            return _run_mode(mode, args, workdir, services, dagster_env)
+        finally:
+            services.stop()
+            stop_strays(workdir / "dagster_home")
 
 
 def stop_strays(home: Path) -> None:
@@ -527,7 +535,13 @@ def stop_strays(home: Path) -> None:
                 process.kill()
 
 
-def _run_mode(mode: str, args: argparse.Namespace, workdir: Path, services: Services) -> ModeResult:
+def _run_mode(
+    mode: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    services: Services,
+    dagster_env: dict[str, str],
+) -> ModeResult:
     say = lambda text: print(f"[{mode} {time.strftime('%H:%M:%S')}] {text}", flush=True)  # noqa: E731
     began = time.monotonic()
     env_file = workdir / "sandbox.env"
@@ -543,12 +557,12 @@ def _run_mode(mode: str, args: argparse.Namespace, workdir: Path, services: Serv
     sources = sandbox_env["RC_SOURCE_IDS"].split(",")
     home = workdir / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(dagster_yaml(args.run_buffer))
+    (home / "dagster.yaml").write_text(dagster_yaml(args.run_buffer, args.dagster_storage))
     archive_uri = str(workdir / "archive")
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and not k.startswith("RC_")}
     env.update(sandbox_env)
     env.update({"ARCHIVE_URI": archive_uri, "AUDIT_DB": str(workdir / "audit.duckdb"),
-                "DAGSTER_HOME": str(home)})  # fmt: skip
+                "DAGSTER_HOME": str(home), **dagster_env})  # fmt: skip
     cron = "*/15 * * * *" if mode == "webhooks" else "* * * * *"
     env["ARCHIVE_SCHEDULE_CRON"] = cron
     if mode == "webhooks":
@@ -785,6 +799,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--settle", type=float, default=20.0,
                         help="seconds between Dagster up and the window (20)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--dagster-storage", choices=["sqlite", "postgres"], default="sqlite",
+        help="Dagster's run and event storage: its default SQLite, or a local PostgreSQL "
+        "cluster with dagster.example.yaml's storage section (needs Debian's postgresql)",
+    )  # fmt: skip
     parser.add_argument(
         "--run-buffer", type=int, default=None,
         help="set concurrency.pools.op_granularity_run_buffer (default: as dagster.example.yaml)",

@@ -19,6 +19,7 @@ from benchmarks.capture_lag import (
     parse_args,
     spread,
 )
+from benchmarks.harness import REPO
 
 
 def version(content_id: str, sha: str, modified: float, kind: str = "new") -> ShownVersion:
@@ -53,13 +54,17 @@ def test_final_line_format():
                         final_line(None, None, 0, 3, 2))  # fmt: skip
 
 
-def test_dagster_yaml_is_the_example_less_its_postgres_storage():
+def test_dagster_yaml_is_the_example_less_its_postgres_storage_unless_asked():
     shipped = yaml.safe_load(dagster_yaml())
     assert "storage" not in shipped
     assert shipped["concurrency"]["pools"]["default_limit"] == 1
     assert shipped["concurrency"]["pools"]["op_granularity_run_buffer"] == 3
     buffered = yaml.safe_load(dagster_yaml(run_buffer=2))
     assert buffered["concurrency"]["pools"]["op_granularity_run_buffer"] == 2
+    example = yaml.safe_load((REPO / "dagster.example.yaml").read_text())
+    on_postgres = yaml.safe_load(dagster_yaml(storage="postgres"))
+    assert on_postgres == example
+    assert parse_args(["--workdir", "w"]).dagster_storage == "sqlite"
 
 
 def test_modes_default_to_both_and_flags_pick_one():
