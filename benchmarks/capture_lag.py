@@ -519,11 +519,27 @@ def run_mode(mode: str, args: argparse.Namespace, workdir: Path) -> ModeResult:
             from tests.fixtures.postgres import running_postgres
 
             dagster_env = stack.enter_context(running_postgres()).env
+            # This process reads the instance too (archive_runs): the storage's settings.
+            stack.enter_context(_environment(dagster_env))
         try:
             return _run_mode(mode, args, workdir, services, dagster_env)
         finally:
             services.stop()
             stop_strays(workdir / "dagster_home")
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def stop_strays(home: Path) -> None:
