@@ -26,15 +26,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import code_version, render_table, write_results
-from pipelines.archive.store import LocalStore
-from pipelines.archive.verify import verify
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
-from tests.e2e.helpers import archived_rows, cli_env, run_to_completion
+from tests.e2e.helpers import cli_env, run_to_completion
 from tests.e2e.interrupt_support import (
     ACCOUNT,
     ARGS,
     MOMENTS,
+    check_complete_once,
     check_stopped_cleanly,
     fewer_attachments,
     interrupt,
@@ -61,12 +60,7 @@ def one_archive(
             check_stopped_cleanly(stop, archive, signum, batch_records)
             rows.append({"moment": moment, "exit": stop.code, "seconds": stop.seconds})
         run_to_completion(env, *args)
-        (source_id,) = sb.world.source_ids
-        archived = archived_rows(archive, [source_id])[source_id]
-        assert sorted(archived) == sorted(set(archived)), "a version archived twice"
-        assert {content_id for content_id, _ in archived} == sb.world.content_ids(source_id)
-        report = verify(LocalStore(archive))
-        assert report.ok and not report.of_kind("uncommitted"), report.summary()
+        check_complete_once(sb, archive)
     return rows
 
 

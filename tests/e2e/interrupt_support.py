@@ -13,14 +13,17 @@ import queue
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
+from pipelines.attachments.sync import archived_attachment_table
 from sandbox.server import SandboxServer
-from tests.e2e.helpers import start_run
+from tests.e2e.helpers import archived_rows, start_run
 
 BATCH_RECORDS = 1000  # one contents page a batch: 4 batches, each a boundary
 ARGS = (f"--batch-records={BATCH_RECORDS}", "--progress-interval", "0.1")
@@ -179,3 +182,25 @@ def fewer_attachments(sb: SandboxServer) -> None:
         for number, attachment_id in enumerate(sb.world.attachment_ids(source_id)):
             if number % KEEP_EVERY_NTH_ATTACHMENT:
                 sb.world.remove_attachment(attachment_id)
+
+
+def check_complete_once(sb: SandboxServer, archive: Path) -> None:
+    """After the interrupted runs and one that completed: every content and attachment of the
+    sandbox's one source archived once (nothing an interrupted run left was written again),
+    and verify clean with no uncommitted file."""
+    (source_id,) = sb.world.source_ids
+    rows = archived_rows(archive, [source_id])[source_id]
+    assert sorted(rows) == sorted(set(rows)), "a version archived twice"
+    assert {content_id for content_id, _ in rows} == sb.world.content_ids(source_id)
+    table = archived_attachment_table(Ledger(LocalStore(archive)), source_id)
+    captured = list(
+        zip(table.column("content_id").to_pylist(), table.column("id").to_pylist(), strict=True)
+    )
+    listed = [
+        (content["id"], attachment["id"])
+        for content in sb.world.all_contents(source_id)
+        for attachment in content.get("attachments") or []
+    ]
+    assert listed and Counter(captured) == Counter(listed)
+    report = verify(LocalStore(archive))
+    assert report.ok and not report.of_kind("uncommitted"), report.summary()

@@ -18,23 +18,21 @@ import json
 import signal
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from pipelines.archive.ledger import Ledger
 from pipelines.archive.store import LocalStore
 from pipelines.archive.verify import verify
-from pipelines.attachments.sync import archived_attachment_table
 from schemas.ids import source_stream
-from tests.e2e.helpers import archived_rows, cli_env, run_to_completion
+from tests.e2e.helpers import cli_env, run_to_completion
 from tests.e2e.interrupt_support import (
     ACCOUNT,
     ARGS,
     BATCH_RECORDS,
     MOMENT_BOUND_SECONDS,
     MOMENTS,
+    check_complete_once,
     check_stopped_cleanly,
     fewer_attachments,
     interrupt,
@@ -56,23 +54,7 @@ def test_interrupted_at_every_moment_then_resumed(sandbox_factory, tmp_path, sig
         check_stopped_cleanly(stop, archive, signum)
 
     run_to_completion(env, *ARGS)
-    (source_id,) = sb.world.source_ids
-    rows = archived_rows(archive, [source_id])[source_id]
-    # Every content once: the interrupted runs left nothing the next run wrote again.
-    assert sorted(rows) == sorted(set(rows))
-    assert {content_id for content_id, _ in rows} == sb.world.content_ids(source_id)
-    table = archived_attachment_table(Ledger(LocalStore(archive)), source_id)
-    captured = list(
-        zip(table.column("content_id").to_pylist(), table.column("id").to_pylist(), strict=True)
-    )
-    listed = [
-        (content["id"], attachment["id"])
-        for content in sb.world.all_contents(source_id)
-        for attachment in content.get("attachments") or []
-    ]
-    assert listed and Counter(captured) == Counter(listed)
-    report = verify(LocalStore(archive))
-    assert report.ok and not report.of_kind("uncommitted"), report.summary()
+    check_complete_once(sb, archive)
 
 
 def test_a_signal_while_a_step_waits_to_be_retried_stops_at_once(sandbox_factory, tmp_path):
