@@ -168,6 +168,9 @@ class ChildRun:
     cpu_seconds: float
     stdout: str = field(repr=False)
     stderr: str = field(repr=False)
+    # run:step of the child's `progress` lines -> the child's largest RSS while it was current
+    # (run_measured with by_step=True; the child must print progress lines on stderr)
+    peak_rss_by_step: dict[str, int] = field(default_factory=dict)
 
     def check(self) -> ChildRun:
         if self.returncode != 0:
@@ -190,7 +193,17 @@ def _high_water_bytes(pid: int) -> int:
     return 0
 
 
-def run_measured(command: list[str], env: dict[str, str], cwd: Path = REPO) -> ChildRun:
+def _progress_step(line: str) -> str | None:
+    """`run:step` of an `rc-archive run` progress line (pipelines/progress.py), else None."""
+    if not line.startswith("progress "):
+        return None
+    fields = dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
+    return f"{fields.get('run', '?')}:{fields.get('step', '?')}"
+
+
+def run_measured(
+    command: list[str], env: dict[str, str], cwd: Path = REPO, by_step: bool = False
+) -> ChildRun:
     """Run a child to completion; wall time, CPU and peak RSS are the child's (and its tree's).
 
     Peak RSS is the child's own: its kernel high-water mark (VmHWM, which exec resets) read
@@ -198,10 +211,14 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path = REPO) -> C
     Not wait4's ru_maxrss: Linux records there the RSS of the harness's own memory at the
     moment of the fork/exec, so a harness that holds a million ids inflated every child's
     figure (rounds of one benchmark read 422, 572, 681, 777 MiB for the same run).
+
+    `by_step`: also the child's largest RSS under each step its progress lines name (read from
+    its stderr as it is written), to say which step sets the peak.
     """
     stdout_path = cwd / f".bench-{os.getpid()}-{time.monotonic_ns()}.out"
     stderr_path = stdout_path.with_suffix(".err")
     peak_tree = 0
+    peak_by_step: dict[str, int] = {}
     stop = threading.Event()
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         started = time.perf_counter()
@@ -210,14 +227,22 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path = REPO) -> C
         def sample() -> None:
             nonlocal peak_tree
             root = psutil.Process(process.pid)
-            while not stop.is_set():
-                try:
-                    tree = [root, *root.children(recursive=True)]
-                    peak_tree = max(peak_tree, sum(p.memory_info().rss for p in tree),
-                                    _high_water_bytes(process.pid))  # fmt: skip
-                except psutil.Error:
-                    pass
-                stop.wait(0.02)
+            step, unread = "start", b""
+            with open(stderr_path, "rb") as progress:  # progress lines go to stderr
+                while not stop.is_set():
+                    try:
+                        tree = [root, *root.children(recursive=True)]
+                        peak_tree = max(peak_tree, sum(p.memory_info().rss for p in tree),
+                                        _high_water_bytes(process.pid))  # fmt: skip
+                        if by_step:
+                            *lines, unread = (unread + progress.read()).split(b"\n")
+                            for line in lines:
+                                step = _progress_step(line.decode(errors="replace")) or step
+                            rss = root.memory_info().rss
+                            peak_by_step[step] = max(peak_by_step.get(step, 0), rss)
+                    except psutil.Error:
+                        pass
+                    stop.wait(0.02)
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -238,6 +263,7 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path = REPO) -> C
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         stdout=stdout,
         stderr=stderr,
+        peak_rss_by_step=peak_by_step,
     )
 
 

@@ -16,6 +16,7 @@ the runs also download and store every attachment file, counted in the table.
     .venv/bin/python benchmarks/scale.py --contents 100000        # quick
     .venv/bin/python benchmarks/scale.py                          # 1,000,000 contents
     .venv/bin/python benchmarks/scale.py --attachments light      # + 1% of messages with files
+    .venv/bin/python benchmarks/scale.py --sources 1 --rss-by-step  # one big source; peak per step
 """
 
 from __future__ import annotations
@@ -47,11 +48,14 @@ RSS_TARGET_MIB = 400
 NEW_CONTENTS = 1_000
 
 
-def archive_run(sandbox: SandboxProcess, workdir: Path, label: str) -> dict:
+def archive_run(sandbox: SandboxProcess, workdir: Path, label: str, by_step: bool) -> dict:
     env = child_env({"ARCHIVE_URI": str(workdir / "archive"),
                      "AUDIT_DB": str(workdir / "audit.duckdb")})  # fmt: skip
     sandbox.reset_stats()
-    run = run_measured(rc_archive_command(sandbox.env_file), env, cwd=workdir).check()
+    command = rc_archive_command(sandbox.env_file)
+    if by_step:  # a progress line every half second: the step in progress is known
+        command += ["--progress-interval", "0.5"]
+    run = run_measured(command, env, cwd=workdir, by_step=by_step).check()
     stats = sandbox.stats()
     (workdir / f"{label}.out").write_text(run.stdout + run.stderr, encoding="utf-8")
     parquet_files, parquet_bytes = files_and_bytes(workdir / "archive", ".parquet")
@@ -72,6 +76,7 @@ def archive_run(sandbox: SandboxProcess, workdir: Path, label: str) -> dict:
         "parquet_bytes": parquet_bytes,
         "archive_files": all_files,
         "archive_bytes": all_bytes,
+        "peak_rss_mib_by_step": {step: mib(rss) for step, rss in run.peak_rss_by_step.items()},
     }
 
 
@@ -148,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", type=int, default=NEW_CONTENTS, help="contents added before "
                         "the incremental run")  # fmt: skip
     parser.add_argument("--workdir", type=Path, help="keep outputs here (default: a temp dir)")
+    parser.add_argument("--rss-by-step", action="store_true", help="also each step's peak RSS "
+                        "(run:step of the run's progress lines)")  # fmt: skip
     add_attachments_argument(parser, default="none")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scale-"))
@@ -160,13 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandbox: {args.contents:,} contents ({visible:,} visible in {args.sources} "
               f"sources), attachments: {args.attachments}, up in {sb.startup_seconds:.1f} s, "
               f"RSS {sandbox_rss:,.0f} MiB; outputs in {workdir}", flush=True)  # fmt: skip
-        initial = archive_run(sb, workdir, "initial")
+        initial = archive_run(sb, workdir, "initial", args.rss_by_step)
         initial["records"] = visible
         initial["records_per_second"] = visible / initial["wall_seconds"]
         print(f"initial: {initial['wall_seconds']:.1f} s, {initial['records_per_second']:,.0f} "
               f"rec/s, peak RSS {initial['peak_rss_mib']:,.0f} MiB", flush=True)  # fmt: skip
         new_ids, add_seconds = add_new_contents(sb, args.new)
-        incremental = archive_run(sb, workdir, "incremental")
+        incremental = archive_run(sb, workdir, "incremental", args.rss_by_step)
         incremental["records"] = len(new_ids)
         incremental["records_per_second"] = len(new_ids) / incremental["wall_seconds"]
         print(f"incremental: {incremental['wall_seconds']:.1f} s, "
@@ -196,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
           r["attachment_files"], mib(r["attachment_bytes"]), r["parquet_files"],
           mib(r["parquet_bytes"]), r["archive_files"], mib(r["archive_bytes"])] for r in runs],
     ))  # fmt: skip
+    if args.rss_by_step:
+        steps = list(dict.fromkeys(step for r in runs for step in r["peak_rss_mib_by_step"]))
+        print("\npeak RSS MiB by step (the run's RSS while the step was in progress)")
+        print(render_table(["step", *(r["run"] for r in runs)],
+                           [[step, *(r["peak_rss_mib_by_step"].get(step, "") for r in runs)]
+                            for step in steps]))  # fmt: skip
     rss_ok = initial["peak_rss_mib"] < RSS_TARGET_MIB
     print(f"\npeak RSS target < {RSS_TARGET_MIB} MiB: {'met' if rss_ok else 'NOT met'}; "
           f"{args.new:,} contents added in {add_seconds:.1f} s; completeness: "
