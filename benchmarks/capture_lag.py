@@ -68,6 +68,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from unittest import mock
 
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -514,32 +515,18 @@ def run_mode(mode: str, args: argparse.Namespace, workdir: Path) -> ModeResult:
     workdir.mkdir(parents=True)
     services = Services(workdir / "logs")
     with contextlib.ExitStack() as stack:
-        dagster_env: dict[str, str] = {}
         if args.dagster_storage == "postgres":
             from tests.fixtures.postgres import running_postgres
 
-            dagster_env = stack.enter_context(running_postgres()).env
-            # This process reads the instance too (archive_runs): the storage's settings.
-            stack.enter_context(_environment(dagster_env))
+            # The storage's settings for every process of the mode, this one included (it
+            # reads the instance afterwards: archive_runs).
+            server = stack.enter_context(running_postgres())
+            stack.enter_context(mock.patch.dict(os.environ, server.env))
         try:
-            return _run_mode(mode, args, workdir, services, dagster_env)
+            return _run_mode(mode, args, workdir, services)
         finally:
             services.stop()
             stop_strays(workdir / "dagster_home")
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def stop_strays(home: Path) -> None:
@@ -551,13 +538,7 @@ def stop_strays(home: Path) -> None:
                 process.kill()
 
 
-def _run_mode(
-    mode: str,
-    args: argparse.Namespace,
-    workdir: Path,
-    services: Services,
-    dagster_env: dict[str, str],
-) -> ModeResult:
+def _run_mode(mode: str, args: argparse.Namespace, workdir: Path, services: Services) -> ModeResult:
     say = lambda text: print(f"[{mode} {time.strftime('%H:%M:%S')}] {text}", flush=True)  # noqa: E731
     began = time.monotonic()
     env_file = workdir / "sandbox.env"
@@ -578,7 +559,7 @@ def _run_mode(
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and not k.startswith("RC_")}
     env.update(sandbox_env)
     env.update({"ARCHIVE_URI": archive_uri, "AUDIT_DB": str(workdir / "audit.duckdb"),
-                "DAGSTER_HOME": str(home), **dagster_env})  # fmt: skip
+                "DAGSTER_HOME": str(home)})  # fmt: skip
     cron = "*/15 * * * *" if mode == "webhooks" else "* * * * *"
     env["ARCHIVE_SCHEDULE_CRON"] = cron
     if mode == "webhooks":

@@ -21,9 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-# The interrupt machinery is the tests' own (tests/e2e/interrupt_support.py): the checkout's
-# root, not only the installed packages, must be importable.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The interrupt machinery is the tests' own (tests/e2e/interrupt_support.py): run as a script,
+# the checkout's root, not only the installed packages, must be importable.
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import code_version, render_table, write_results
 from sandbox.config import SandboxConfig
